@@ -1,0 +1,3 @@
+from sai3bench.cli.app import main
+
+main()

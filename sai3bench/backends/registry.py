@@ -1,0 +1,48 @@
+"""URI -> backend. One backend instance per (scheme, authority), shared by every op of a run."""
+
+from __future__ import annotations
+
+from sai3bench.backends.base import Backend
+from sai3bench.backends.file import FileBackend
+from sai3bench.config.uri import parse_uri
+from sai3bench.errors import ConfigError
+
+_NOT_YET = {
+    "direct": "direct:// (O_DIRECT) is not supported yet; use file:// for now",
+    "s3": "s3:// is not supported yet in this version",
+    "gs": "gs:// is not supported yet in this version",
+    "az": "az:// is not supported yet in this version",
+}
+
+
+class Backends:
+    """The backends a run has opened, by URI. Closing it closes them all."""
+
+    def __init__(self, *, concurrency: int) -> None:
+        self.concurrency = concurrency
+        self._open: dict[tuple[str, str], Backend] = {}
+
+    def __repr__(self) -> str:
+        return f"<Backends {sorted(self._open)}>"
+
+    def for_uri(self, uri: str) -> Backend:
+        """The backend serving ``uri``, opened on first use. Raises ConfigError for bad URIs."""
+        try:
+            parsed = parse_uri(uri)
+        except ValueError as exc:
+            raise ConfigError(f"bad URI {uri!r}: {exc}", hint="use file:///abs/path/") from None
+        if parsed.scheme in _NOT_YET:
+            raise ConfigError(_NOT_YET[parsed.scheme], hint="point the URI at file:///...")
+        key = (parsed.scheme, parsed.authority)
+        backend = self._open.get(key)
+        if backend is None:
+            backend = self._open[key] = FileBackend(threads=self.concurrency)
+        return backend
+
+    def all(self) -> list[Backend]:
+        return list(self._open.values())
+
+    async def close(self) -> None:
+        for backend in self._open.values():
+            await backend.close()
+        self._open.clear()

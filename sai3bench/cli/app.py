@@ -1,0 +1,110 @@
+"""``sai3bench``: the only layer that prints errors or exits.
+
+Every Sai3Error becomes two lines on stderr (``error: ...`` and ``hint: ...``) and its exit code
+(2 for usage, config and storage errors; 1 for a run that started and failed). Tracebacks are for
+bugs only, and then only with ``-vv``.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import click
+import typer
+
+from sai3bench import __version__
+from sai3bench.errors import Sai3Error
+
+app = typer.Typer(
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    no_args_is_help=True,
+    help="Storage benchmark for file://, S3, GCS and Azure; runs sai3-bench YAML configs.",
+)
+util_app = typer.Typer(no_args_is_help=True, help="One-off storage operations on a URI.")
+app.add_typer(util_app, name="util")
+
+_verbosity = 0
+
+
+@app.callback()
+def _global(
+    verbose: Annotated[
+        int, typer.Option("-v", "--verbose", count=True, help="-v info, -vv debug")
+    ] = 0,
+) -> None:
+    global _verbosity
+    _verbosity = verbose
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    print(f"sai3bench {__version__}")
+
+
+@app.command()
+def run(
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", "-c", help="sai3-bench YAML; none: the embedded quickstart"),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="print the plan, touch nothing")] = False,
+    prepare_only: Annotated[bool, typer.Option("--prepare-only")] = False,
+    skip_prepare: Annotated[bool, typer.Option("--skip-prepare")] = False,
+    no_cleanup: Annotated[bool, typer.Option("--no-cleanup")] = False,
+    cleanup_only: Annotated[bool, typer.Option("--cleanup-only")] = False,
+    verify: Annotated[bool, typer.Option("--verify", help="check prepared objects exist")] = False,
+    tsv_name: Annotated[str | None, typer.Option("--tsv-name", help="test name")] = None,
+    results_dir: Annotated[
+        Path, typer.Option("--results-dir", help="where sai3-*/ result directories go")
+    ] = Path("."),
+    seed: Annotated[int | None, typer.Option("--seed", help="fix op choice and data")] = None,
+) -> None:
+    """prepare -> workload -> cleanup, as the config says."""
+    from sai3bench.cli.run import RunFlags, run_command
+
+    flags = RunFlags(
+        dry_run=dry_run,
+        prepare_only=prepare_only,
+        skip_prepare=skip_prepare,
+        no_cleanup=no_cleanup,
+        cleanup_only=cleanup_only,
+        verify=verify,
+        tsv_name=tsv_name,
+        results_dir=results_dir,
+        seed=seed,
+    )
+    code = run_command(config, flags)
+    if code:
+        raise SystemExit(code)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    from sai3bench.cli import util  # noqa: F401  (registers the util commands)
+
+    try:
+        app(standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        raise SystemExit(exc.exit_code) from None
+    except click.exceptions.Abort:
+        print("error: interrupted", file=sys.stderr)
+        raise SystemExit(130) from None
+    except click.ClickException as exc:
+        print(f"error: {exc.format_message()}", file=sys.stderr)
+        print("hint: see 'sai3bench --help' or 'sai3bench run --help'", file=sys.stderr)
+        raise SystemExit(2) from None
+    except Sai3Error as exc:
+        print(f"error: {exc.msg}", file=sys.stderr)
+        if exc.hint:
+            print(f"hint: {exc.hint}", file=sys.stderr)
+        raise SystemExit(exc.exit_code) from None
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        raise SystemExit(130) from None

@@ -1,0 +1,198 @@
+"""``sai3bench util``: list, stat, get, put, delete on one URI (a key, a prefix/ or a glob)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Annotated
+
+import typer
+import uvloop
+
+from sai3bench.backends.base import Backend, Outcome
+from sai3bench.backends.registry import Backends
+from sai3bench.config.uri import join_target
+from sai3bench.engine.batch import BatchResults
+from sai3bench.engine.ops import PlannedOp, Task
+from sai3bench.engine.pool import WorkerPool, tasks_from
+from sai3bench.engine.record import Tally, make_recorder
+from sai3bench.errors import ConfigError, RunFailed, StorageError, UsageError
+from sai3bench.metrics.collector import Collector, OpKind
+from sai3bench.plan.keys import plan_glob
+from sai3bench.report.plan import fmt_bytes
+
+from .app import util_app
+
+Jobs = Annotated[int, typer.Option("--jobs", "-j", min=1, help="operations in flight")]
+
+
+def _uri(uri: str) -> str:
+    try:
+        return join_target(None, uri)
+    except ValueError as exc:
+        raise UsageError(f"bad URI {uri!r}: {exc}", hint="e.g. file:///data/bench/") from None
+
+
+async def _keys(backend: Backend, uri: str) -> list[str]:
+    """The keys a URI names: itself, everything under a ``prefix/``, or a glob's matches."""
+    glob = plan_glob(uri)
+    if glob is None:
+        return [backend.key_of(uri)]
+    recursive = glob.recursive or glob.pattern is None
+    listed = await backend.list(backend.key_of(glob.prefix), recursive=recursive)
+    keys = [
+        o.key
+        for o in listed
+        if glob.pattern is None or glob.pattern.match(backend.uri_of(o.key)) is not None
+    ]
+    return sorted(keys)
+
+
+async def _run_many(
+    backend: Backend, kind: OpKind, tasks: Sequence[Task], jobs: int, data_size: int = 0
+) -> tuple[Collector, Tally, float]:
+    op = PlannedOp(index=0, kind=kind, backend=backend, label=kind.name)
+    if kind == OpKind.PUT:
+        from sai3bench.datagen.buffers import DataSource
+
+        op.data = DataSource("zero")
+    executor = None
+    if getattr(backend, "blocking", False):
+        backend.resize(jobs)  # type: ignore[attr-defined]
+        executor = backend.executor  # type: ignore[attr-defined]
+    pool = WorkerPool([op], workers=jobs, executor=executor)
+    collector, tally = Collector(), Tally()
+    t0 = time.perf_counter()
+    await pool.run(tasks_from(iter(tasks)), make_recorder(collector, [op], tally))
+    return collector, tally, time.perf_counter() - t0
+
+
+def _check(collector: Collector, tally: Tally, what: str) -> None:
+    if tally.first_error is not None:
+        key, detail = tally.first_error
+        outcomes = {Outcome(o) for (_, o) in collector.errors()}
+        err = StorageError if Outcome.PERMISSION in outcomes else RunFailed
+        raise err(
+            f"{what}: {collector.error_count():,} failed, first {key}: {detail}",
+            hint="check the URI and permissions",
+        )
+
+
+def _with_backend(uri: str, jobs: int) -> tuple[Backends, Backend]:
+    backends = Backends(concurrency=jobs)
+    return backends, backends.for_uri(uri)
+
+
+@util_app.command("list")
+def list_cmd(uri: str) -> None:
+    """Recursive list; a * in the last segment filters names."""
+    uri = _uri(uri)
+
+    async def go() -> list[str]:
+        backends, backend = _with_backend(uri, 1)
+        try:
+            if plan_glob(uri) is None:
+                listed = await backend.list(backend.key_of(uri), recursive=True)
+                return sorted(backend.uri_of(o.key) for o in listed)
+            return [backend.uri_of(k) for k in await _keys(backend, uri)]
+        finally:
+            await backends.close()
+
+    uris = uvloop.run(go())
+    for u in uris:
+        print(u)
+    print(f"Total objects: {len(uris):,}")
+
+
+@util_app.command("stat")
+def stat_cmd(uri: str) -> None:
+    """Size of one object."""
+    uri = _uri(uri)
+
+    async def go() -> int:
+        backends, backend = _with_backend(uri, 1)
+        try:
+            return await backend.head(backend.key_of(uri))
+        finally:
+            await backends.close()
+
+    from sai3bench.backends.base import OpError
+
+    try:
+        size = uvloop.run(go())
+    except OpError as exc:
+        raise StorageError(f"stat {uri}: {exc.detail or exc.outcome.name}", hint="check the URI")
+    print(f"{uri} :")
+    print(f"Size : {size:,} bytes")
+
+
+def _bulk(uri: str, kind: OpKind, jobs: int, verb: str) -> None:
+    uri = _uri(uri)
+
+    async def go() -> tuple[Collector, Tally, float, int]:
+        backends, backend = _with_backend(uri, jobs)
+        try:
+            keys = await _keys(backend, uri)
+            if not keys:
+                raise ConfigError(f"no objects match {uri}", hint="check the URI with util list")
+            tasks = [(0, k, 0, 0) for k in keys]
+            c, t, wall = await _run_many(backend, kind, tasks, jobs)
+            return c, t, wall, len(keys)
+        finally:
+            await backends.close()
+
+    collector, tally, wall, n = uvloop.run(go())
+    _check(collector, tally, verb)
+    nbytes = collector.nbytes()
+    rate = nbytes / wall / 1048576 if wall > 0 else 0.0
+    if kind == OpKind.GET:
+        print(f"Downloaded {fmt_bytes(nbytes)} from {n:,} objects in {wall:.3f}s ({rate:.2f} MiB/s)")
+    else:
+        print(f"Deleted {n:,} objects in {wall:.3f}s ({n / wall if wall else 0:,.0f} objects/s)")
+
+
+@util_app.command("get")
+def get_cmd(uri: str, jobs: Jobs = 4) -> None:
+    """GET one object, a prefix/ or a glob; the bytes are read and dropped."""
+    _bulk(uri, OpKind.GET, jobs, "get")
+
+
+@util_app.command("delete")
+def delete_cmd(uri: str, jobs: Jobs = 4) -> None:
+    """DELETE one object, everything under a prefix/, or a glob's matches."""
+    _bulk(uri, OpKind.DELETE, jobs, "delete")
+
+
+@util_app.command("put")
+def put_cmd(
+    uri: str,
+    object_size: Annotated[int, typer.Option("--object-size", min=0)] = 1024,
+    objects: Annotated[int, typer.Option("--objects", min=1)] = 1,
+    concurrency: Annotated[int, typer.Option("--concurrency", "--jobs", min=1)] = 4,
+) -> None:
+    """PUT zero-filled objects: * in the name becomes 000000..; a URI ending in / gets obj_N.dat."""
+    uri = _uri(uri)
+    if "*" in uri:
+        names = [uri.replace("*", f"{i:06}") for i in range(objects)]
+    elif uri.endswith("/"):
+        names = [f"{uri}obj_{i:06}.dat" for i in range(objects)]
+    elif objects > 1:
+        raise UsageError("--objects > 1 needs a * in the name or a URI ending in /")
+    else:
+        names = [uri]
+
+    async def go() -> tuple[Collector, Tally, float]:
+        backends, backend = _with_backend(uri, concurrency)
+        try:
+            tasks = [(0, backend.key_of(n), object_size, i) for i, n in enumerate(names)]
+            return await _run_many(backend, OpKind.PUT, tasks, concurrency)
+        finally:
+            await backends.close()
+
+    collector, tally, wall = uvloop.run(go())
+    _check(collector, tally, "put")
+    n = collector.ops()
+    print(f"Uploaded {n:,} objects ({fmt_bytes(collector.nbytes())}) in {wall:.3f}s")
+
+
+_ = BatchResults  # re-exported for tests that drive util through the pool

@@ -1,0 +1,112 @@
+"""The cleanup stage: delete exactly the objects this run's prepare created, in parallel.
+
+Rule: the only keys cleanup may delete are those in ``PreparedSet.created`` (or, for
+``--cleanup-only``, the ``prepared-``/``deletable-`` names below ``count`` that a listing finds).
+Directories are removed only if this run made them and they are empty.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Literal
+
+from sai3bench.backends.base import Outcome
+from sai3bench.engine.context import RunContext
+from sai3bench.engine.ops import PlannedOp, Task
+from sai3bench.engine.pool import WorkerPool, tasks_from
+from sai3bench.engine.prepare import PreparedSet
+from sai3bench.engine.record import Tally, make_recorder
+from sai3bench.errors import RunFailed
+from sai3bench.metrics.collector import Collector, OpKind
+
+CleanupMode = Literal["strict", "tolerant", "best_effort"]
+
+
+class CleanupResult:
+    def __init__(self, collector: Collector, wall_s: float) -> None:
+        self.collector = collector
+        self.wall_s = wall_s
+        self.deleted = 0
+        self.already_gone = 0
+        self.errors = 0
+        self.dirs_removed = 0
+
+    def summary(self) -> str:
+        n = self.deleted + self.already_gone + self.errors
+        return (
+            f"deleted {n:,} objects ({self.deleted:,} succeeded, {self.already_gone:,} already "
+            f"deleted, {self.errors:,} errors) in {self.wall_s:.2f}s"
+        )
+
+
+async def run_cleanup(
+    ctx: RunContext,
+    sets: list[PreparedSet],
+    *,
+    mode: CleanupMode,
+    skip_keys: set[str] | frozenset[str] = frozenset(),
+) -> CleanupResult:
+    """Delete what ``sets`` record as created, minus ``skip_keys`` (deleted by the workload)."""
+    ops = [
+        PlannedOp(index=i, kind=OpKind.DELETE, backend=ps.backend, label=ps.pset.label)
+        for i, ps in enumerate(sets)
+    ]
+    total = sum(len(ps.created) for ps in sets)
+
+    def tasks() -> Iterator[Task]:
+        for si, ps in enumerate(sets):
+            for idx in ps.created:
+                key = ps.key(idx)
+                if key not in skip_keys:
+                    yield (si, key, 0, 0)
+
+    collector, tally = Collector(), Tally()
+    left = [total]
+    result = CleanupResult(collector, 0.0)
+
+    def on_task(task: Task, code: int) -> None:
+        left[0] -= 1
+        if code == 0:
+            result.deleted += 1
+        elif code == Outcome.NOT_FOUND:
+            result.already_gone += 1
+        else:
+            result.errors += 1
+            if mode == "best_effort" or result.errors <= 3:
+                ctx.out.warn(f"cleanup: could not delete {task[1]}: {Outcome(code).name}")
+
+    pool = WorkerPool(
+        ops,
+        workers=ctx.concurrency,
+        executor=ctx.executor_for([ps.backend for ps in sets], ctx.concurrency),
+    )
+    t0 = time.perf_counter()
+    if total:
+        await pool.run(
+            tasks_from(tasks()),
+            make_recorder(collector, ops, tally, on_task),
+            remaining=lambda: left[0],
+        )
+    result.wall_s = time.perf_counter() - t0
+    result.dirs_removed = _remove_created_dirs(sets)
+    if mode == "strict" and (result.errors or result.already_gone):
+        raise RunFailed(
+            f"cleanup (strict): {result.errors + result.already_gone:,} objects could not be "
+            f"deleted ({result.already_gone:,} already gone)",
+            hint="use cleanup_mode: tolerant to ignore objects that are already gone",
+        )
+    return result
+
+
+def _remove_created_dirs(sets: list[PreparedSet]) -> int:
+    removed = 0
+    for ps in sets:
+        rmdir = getattr(ps.backend, "rmdir_if_empty", None)
+        if rmdir is None:
+            continue
+        for d in reversed(ps.created_dirs):  # deepest first
+            if not rmdir(d):
+                break
+            removed += 1
+    return removed

@@ -1,0 +1,53 @@
+"""What every stage of one run shares: backends, concurrency, output, seeds."""
+
+from __future__ import annotations
+
+import random
+import zlib
+from concurrent.futures import Executor
+from typing import Protocol
+
+from sai3bench.backends.base import Backend
+from sai3bench.backends.registry import Backends
+from sai3bench.datagen.buffers import DataSource
+
+
+class Output(Protocol):
+    """Where stages say what they do (the console, tee'd into console_log.txt)."""
+
+    def say(self, line: str = "") -> None: ...
+    def warn(self, line: str) -> None: ...
+
+
+class RunContext:
+    """Shared, loop-side state of one run. Not thread-safe."""
+
+    def __init__(self, *, backends: Backends, concurrency: int, out: Output, seed: int) -> None:
+        self.backends = backends
+        self.concurrency = concurrency
+        self.out = out
+        self.seed = seed
+        self.rng = random.Random(seed)
+        self._data: dict[tuple[str, int, int], DataSource] = {}
+
+    def __repr__(self) -> str:
+        return f"<RunContext concurrency={self.concurrency} seed={self.seed}>"
+
+    def data_source(self, fill: str, dedup: int, compress: int) -> DataSource:
+        """One data pool per (fill, dedup, compress), shared by every op and set that uses it."""
+        key = (fill, dedup, compress)
+        ds = self._data.get(key)
+        if ds is None:
+            seed = self.seed ^ zlib.crc32(repr(key).encode())
+            ds = self._data[key] = DataSource(
+                fill, dedup_factor=dedup, compress_factor=compress, seed=seed
+            )
+        return ds
+
+    def executor_for(self, backends: list[Backend], workers: int) -> Executor | None:
+        """A thread pool when every backend is blocking (batched in threads), else None."""
+        if backends and all(getattr(b, "blocking", False) for b in backends):
+            first = backends[0]
+            first.resize(workers)  # type: ignore[attr-defined]
+            return first.executor  # type: ignore[attr-defined, no-any-return]
+        return None

@@ -1,0 +1,82 @@
+"""The workload's ops, planned before the clock starts: pools resolved, samplers built.
+
+A ``PlannedOp`` is one ``workload[i]`` entry made ready to run: a backend, the keys it reads or
+deletes (already listed and filtered), the base key new PUT objects go under, its size sampler
+and data source. ``pick()`` chooses one op's arguments on the event loop; the batch executor runs
+it, in a thread for blocking backends.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import TYPE_CHECKING
+
+from sai3bench.metrics.collector import OpKind
+
+if TYPE_CHECKING:
+    from sai3bench.backends.base import Backend
+    from sai3bench.datagen.buffers import DataSource
+    from sai3bench.plan.sizes import SizeSampler
+
+#: One chosen op: (op index, key, size in bytes for PUT, salt for the PUT body).
+Task = tuple[int, str, int, int]
+
+
+class PlannedOp:
+    """One workload entry, ready to run. Mutable only through ``pick`` (the delete pool)."""
+
+    __slots__ = (
+        "backend",
+        "base",
+        "data",
+        "index",
+        "kind",
+        "keys",
+        "label",
+        "sampler",
+    )
+
+    def __init__(
+        self,
+        *,
+        index: int,
+        kind: OpKind,
+        backend: Backend,
+        label: str,
+        keys: list[str] | None = None,
+        base: str = "",
+        sampler: SizeSampler | None = None,
+        data: DataSource | None = None,
+    ) -> None:
+        self.index = index
+        self.kind = kind
+        self.backend = backend
+        self.label = label
+        #: GET/STAT: keys to pick from uniformly. DELETE: shuffled keys, popped from the end.
+        self.keys = keys if keys is not None else []
+        #: PUT: directory/prefix key for new objects. LIST: the prefix listed.
+        self.base = base
+        self.sampler = sampler
+        self.data = data
+
+    def __repr__(self) -> str:
+        return f"<PlannedOp {self.kind.name} {self.label} keys={len(self.keys)}>"
+
+    def pick(self, rng: random.Random) -> Task | None:
+        """Arguments for one execution; None when a DELETE pool is empty."""
+        kind = self.kind
+        if kind == OpKind.GET or kind == OpKind.STAT:
+            keys = self.keys
+            return (self.index, keys[int(rng.random() * len(keys))], 0, 0)
+        if kind == OpKind.PUT:
+            salt = rng.getrandbits(63)
+            assert self.sampler is not None
+            return (self.index, f"{self.base}obj_{salt}", self.sampler.sample(rng), salt)
+        if kind == OpKind.DELETE:
+            return (self.index, self.keys.pop(), 0, 0) if self.keys else None
+        return (self.index, self.base, 0, 0)  # LIST
+
+    def unpick(self, task: Task) -> None:
+        """Give back a task that was chosen but never run (only DELETE consumes anything)."""
+        if self.kind == OpKind.DELETE:
+            self.keys.append(task[1])

@@ -1,0 +1,170 @@
+"""The prepare stage: list what exists, create only the missing objects, in parallel.
+
+Rule: prepare never overwrites an object it did not find missing (unless ``force_overwrite``), and
+remembers exactly which objects it created, so cleanup can delete those and nothing else.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from array import array
+from collections.abc import Iterator
+
+from sai3bench.backends.base import Backend, Outcome
+from sai3bench.config.schema import Prepare
+from sai3bench.engine.context import RunContext
+from sai3bench.engine.ops import PlannedOp, Task
+from sai3bench.engine.pool import WorkerPool, tasks_from
+from sai3bench.engine.record import Tally, make_recorder
+from sai3bench.errors import StorageError
+from sai3bench.metrics.collector import Collector, OpKind
+from sai3bench.plan.keys import object_name
+from sai3bench.plan.tasks import (
+    PrepareSet,
+    existing_indices,
+    interleave,
+    missing_indices,
+    sequential,
+)
+
+#: Salt = set index << 40 | object index: unique per object of a run, index recoverable.
+SALT_SHIFT = 40
+
+
+class PreparedSet:
+    """One prepared pool after the stage: what existed, what this run created."""
+
+    def __init__(self, pset: PrepareSet, backend: Backend, base_key: str) -> None:
+        self.pset = pset
+        self.backend = backend
+        self.base_key = base_key
+        self.existed = 0
+        self.created = array("q")
+        #: Directories this run made (deepest last), removed by cleanup only if left empty.
+        self.created_dirs: list[str] = []
+
+    def __repr__(self) -> str:
+        return f"<PreparedSet {self.pset.base_uri}{self.pset.pool}-* created={len(self.created)}>"
+
+    def key(self, idx: int) -> str:
+        return self.base_key + object_name(self.pset.pool, idx)
+
+
+class PrepareResult:
+    def __init__(self, sets: list[PreparedSet], collector: Collector, wall_s: float) -> None:
+        self.sets = sets
+        self.collector = collector
+        self.wall_s = wall_s
+
+    @property
+    def created(self) -> int:
+        return sum(len(s.created) for s in self.sets)
+
+    @property
+    def existed(self) -> int:
+        return sum(s.existed for s in self.sets)
+
+
+async def run_prepare(ctx: RunContext, prepare: Prepare, sets: list[PrepareSet]) -> PrepareResult:
+    """Create every missing object of ``sets``; raise StorageError on the first failed PUT."""
+    prepared = [_open_set(ctx, s) for s in sets]
+    todo: list[array[int]] = []
+    sizes: list[array[int]] = []
+    for ps in prepared:
+        missing = await _missing(ps, prepare)
+        todo.append(missing)
+        sizes.append(ps.pset.sizes() if len(missing) else array("q"))
+        ps.existed = ps.pset.spec.count - len(missing)
+        if len(missing):
+            ps.created_dirs = _missing_dirs(ps)
+    ops = [
+        PlannedOp(
+            index=i,
+            kind=OpKind.PUT,
+            backend=ps.backend,
+            label=ps.pset.label,
+            data=ctx.data_source(
+                ps.pset.spec.fill, ps.pset.spec.dedup_factor, ps.pset.spec.compress_factor
+            ),
+        )
+        for i, ps in enumerate(prepared)
+    ]
+    order = interleave(todo) if prepare.prepare_strategy == "parallel" else sequential(todo)
+    total = sum(len(t) for t in todo)
+
+    def tasks() -> Iterator[Task]:
+        for si, idx in order:
+            yield (si, prepared[si].key(idx), sizes[si][idx], si << SALT_SHIFT | idx)
+
+    collector, tally = Collector(), Tally()
+    left = [total]
+
+    def on_task(task: Task, code: int) -> None:
+        left[0] -= 1
+        if code == 0:
+            prepared[task[0]].created.append(task[3] & ((1 << SALT_SHIFT) - 1))
+        else:
+            pool.stop()
+
+    pool = WorkerPool(
+        ops,
+        workers=ctx.concurrency,
+        executor=ctx.executor_for([p.backend for p in prepared], ctx.concurrency),
+    )
+    t0 = time.perf_counter()
+    if total:
+        await pool.run(
+            tasks_from(tasks()),
+            make_recorder(collector, ops, tally, on_task),
+            remaining=lambda: left[0],
+        )
+    result = PrepareResult(prepared, collector, time.perf_counter() - t0)
+    if tally.first_error is not None:
+        raise PrepareFailed(result, *tally.first_error, collector.errors())
+    return result
+
+
+class PrepareFailed(StorageError):
+    """A PUT failed during prepare. Carries what was created so far, for cleanup."""
+
+    def __init__(
+        self, result: PrepareResult, key: str, detail: str, errors: dict[tuple[int, int], int]
+    ) -> None:
+        outcomes = {Outcome(o) for (_, o) in errors}
+        if Outcome.PERMISSION in outcomes:
+            hint = "make the directory writable, or point base_uri somewhere you may write"
+        elif Outcome.NO_SPACE in outcomes:
+            hint = "free space on the target, or lower count / object sizes"
+        else:
+            hint = "check that the target exists and is writable"
+        super().__init__(f"prepare failed writing {key}: {detail}", hint=hint)
+        self.result = result
+
+
+def _open_set(ctx: RunContext, pset: PrepareSet) -> PreparedSet:
+    backend = ctx.backends.for_uri(pset.base_uri)
+    return PreparedSet(pset, backend, backend.key_of(pset.base_uri))
+
+
+async def _missing(ps: PreparedSet, prepare: Prepare) -> array[int]:
+    count = ps.pset.spec.count
+    if prepare.skip_verification:
+        return array("q")  # upstream meaning: assume all `count` objects exist, no LIST
+    if prepare.force_overwrite:
+        return array("q", range(count))
+    listed = await ps.backend.list(ps.base_key + ps.pset.pool + "-", recursive=False)
+    names = (info.key[len(ps.base_key) :] for info in listed)
+    return missing_indices(count, existing_indices(names, ps.pset.pool, count))
+
+
+def _missing_dirs(ps: PreparedSet) -> list[str]:
+    """Directories a file:// prepare will create (outermost first); empty for object stores."""
+    if not ps.pset.base_uri.startswith("file://"):
+        return []
+    out = []
+    d = ps.base_key.rstrip("/")
+    while d and not os.path.exists(d):
+        out.append(d)
+        d = os.path.dirname(d)
+    return out[::-1]

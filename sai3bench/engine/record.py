@@ -1,0 +1,58 @@
+"""Turn a finished batch into collector entries (runs on the event loop)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from sai3bench.engine.batch import LATE, BatchResults
+from sai3bench.engine.ops import PlannedOp, Task
+from sai3bench.metrics.collector import Collector
+
+#: Extra per-task hook: (task, outcome code) for every task that ran.
+TaskHook = Callable[[Task, int], None]
+
+
+class Tally:
+    """What a stage did beyond the histograms: late ops and the first failure seen."""
+
+    __slots__ = ("first_error", "late")
+
+    def __init__(self) -> None:
+        self.late = 0
+        self.first_error: tuple[str, str] | None = None
+
+    def __repr__(self) -> str:
+        return f"<Tally late={self.late} first_error={self.first_error}>"
+
+
+def make_recorder(
+    collector: Collector,
+    ops: Sequence[PlannedOp],
+    tally: Tally,
+    hook: TaskHook | None = None,
+) -> Callable[[Sequence[Task], int, BatchResults], None]:
+    """A recorder that files each op's latency or outcome under its op kind.
+
+    Latencies go into histograms only for ops that succeeded within the deadline; failures are
+    counted by outcome and LATE ops (finished after the deadline) are tallied apart.
+    """
+    kinds = [int(op.kind) for op in ops]
+    record, record_error = collector.record, collector.record_error
+
+    def on_batch(tasks: Sequence[Task], ran: int, out: BatchResults) -> None:
+        lat, nb, oc = out.latency_ns, out.nbytes, out.outcome
+        for j in range(ran):
+            task = tasks[j]
+            code = oc[j]
+            if code == 0:
+                record(kinds[task[0]], nb[j], lat[j])
+            elif code == LATE:
+                tally.late += 1
+            else:
+                record_error(kinds[task[0]], code)
+            if hook is not None:
+                hook(task, code)
+        if out.error is not None and tally.first_error is None:
+            tally.first_error = out.error
+
+    return on_batch

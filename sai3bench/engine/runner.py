@@ -1,0 +1,155 @@
+"""One run: prepare -> workload -> cleanup, with the stage flags of ``sai3bench run``."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+
+from sai3bench.backends.registry import Backends
+from sai3bench.config.schema import Config
+from sai3bench.engine.cleanup import CleanupResult, run_cleanup
+from sai3bench.engine.context import Output, RunContext
+from sai3bench.engine.prepare import PreparedSet, PrepareFailed, PrepareResult, run_prepare
+from sai3bench.engine.resolve import resolve_ops
+from sai3bench.engine.verify import run_verify
+from sai3bench.engine.workload import WorkloadResult, run_workload
+from sai3bench.errors import RunFailed
+from sai3bench.plan.tasks import PrepareSet, existing_indices, is_mixed, prepare_sets
+
+
+class RunOptions(msgspec.Struct, frozen=True, kw_only=True):
+    """The stage flags of ``sai3bench run`` (combinations are checked by the CLI)."""
+
+    prepare_only: bool = False
+    skip_prepare: bool = False
+    no_cleanup: bool = False
+    cleanup_only: bool = False
+    verify: bool = False
+    seed: int | None = None
+
+
+class RunReport:
+    """What each stage produced; None for a stage that did not run."""
+
+    def __init__(self) -> None:
+        self.prepare: PrepareResult | None = None
+        self.workload: WorkloadResult | None = None
+        self.cleanup: CleanupResult | None = None
+        self.verify: str | None = None
+        self.failure: RunFailed | None = None
+        self.seed: int | None = None
+        self.on_stage: StageHook = lambda name, result: None
+
+
+#: Told when a stage ends: ("prepare" | "workload" | "cleanup", its result object).
+StageHook = Callable[[str, Any], None]
+
+
+async def execute(
+    config: Config, opts: RunOptions, out: Output, on_stage: StageHook | None = None
+) -> RunReport:
+    """Run the stages the options ask for. Raises Sai3Error subclasses for user errors.
+
+    ``on_stage`` lets the caller print and save each stage's results as soon as it ends.
+    """
+    seed = opts.seed if opts.seed is not None else int.from_bytes(os.urandom(4), "little")
+    caps = [op.concurrency or config.concurrency for op in config.workload]
+    backends = Backends(concurrency=max(config.concurrency, *caps))
+    ctx = RunContext(backends=backends, concurrency=config.concurrency, out=out, seed=seed)
+    report = RunReport()
+    report.seed = seed
+    report.on_stage = on_stage or (lambda name, result: None)
+    try:
+        await _stages(ctx, config, opts, report)
+    finally:
+        await backends.close()
+    return report
+
+
+async def _stages(ctx: RunContext, config: Config, opts: RunOptions, report: RunReport) -> None:
+    sets = prepare_sets(config.prepare, mixed=is_mixed(config))
+    out = ctx.out
+    if opts.verify:
+        report.verify = await run_verify(ctx, sets)
+        out.say(report.verify)
+        return
+    if opts.cleanup_only:
+        out.say("=== Cleanup Phase ===")
+        report.cleanup = await _cleanup_only(ctx, config, sets)
+        report.on_stage("cleanup", report.cleanup)
+        return
+    if config.prepare is not None and sets and not opts.skip_prepare:
+        out.say("=== Prepare Phase ===")
+        if is_mixed(config):
+            out.say(
+                "Mixed workload: Using separate object pools "
+                "(readonly for GET/STAT, deletable for DELETE)"
+            )
+        try:
+            report.prepare = await run_prepare(ctx, config.prepare, sets)
+        except PrepareFailed as exc:
+            report.prepare = exc.result
+            if config.prepare.cleanup and not opts.no_cleanup and exc.result.created:
+                out.warn(f"prepare failed; removing the {exc.result.created:,} objects it made")
+                await run_cleanup(ctx, exc.result.sets, mode="best_effort")
+            raise
+        report.on_stage("prepare", report.prepare)
+        if report.prepare.created and config.prepare.post_prepare_delay > 0:
+            out.say(f"Waiting {config.prepare.post_prepare_delay:g}s (post_prepare_delay)")
+            await asyncio.sleep(config.prepare.post_prepare_delay)
+    if opts.prepare_only:
+        return
+    out.say("=== Test Phase ===")
+    out.say(f"Resolving {len(config.workload)} operation patterns...")
+    planned = await resolve_ops(ctx, config)
+    out.say(
+        f"Starting execution ({config.duration:g}s duration, "
+        f"{max(config.concurrency, *(op.concurrency or 0 for op in config.workload))} "
+        "concurrent workers)..."
+    )
+    t0 = time.perf_counter()
+    report.workload = wl = await run_workload(ctx, config, planned)
+    out.say(f"Execution completed in {time.perf_counter() - t0:.2f}s")
+    for label in wl.exhausted:
+        out.warn(f"{label}: every object in its pool was deleted; it stopped early")
+    report.on_stage("workload", wl)
+    if wl.aborted:
+        report.failure = RunFailed(
+            f"workload aborted: {wl.aborted}",
+            hint="see the Errors block above; raise error_handling.max_total_errors to go on",
+        )
+    if report.prepare is not None and config.prepare is not None:
+        if config.prepare.cleanup and not opts.no_cleanup:
+            out.say("=== Cleanup Phase ===")
+            report.cleanup = await run_cleanup(
+                ctx,
+                report.prepare.sets,
+                mode=config.prepare.cleanup_mode,
+                skip_keys=wl.deleted_keys,
+            )
+            report.on_stage("cleanup", report.cleanup)
+
+
+async def _cleanup_only(
+    ctx: RunContext, config: Config, sets: list[PrepareSet]
+) -> CleanupResult:
+    """Delete the ``prepared-``/``deletable-`` objects below ``count`` that exist now.
+
+    Upstream bug 3 (wrong names in flat cleanup-only mode) is not copied: the names are exactly
+    the ones prepare makes, and only listed ones are deleted.
+    """
+    prepared: list[PreparedSet] = []
+    for pset in sets:
+        backend = ctx.backends.for_uri(pset.base_uri)
+        ps = PreparedSet(pset, backend, backend.key_of(pset.base_uri))
+        listed = await backend.list(ps.base_key + pset.pool + "-", recursive=False)
+        names = (o.key[len(ps.base_key) :] for o in listed)
+        ps.created.extend(sorted(existing_indices(names, pset.pool, pset.spec.count)))
+        prepared.append(ps)
+    mode = config.prepare.cleanup_mode if config.prepare is not None else "tolerant"
+    return await run_cleanup(ctx, prepared, mode=mode)

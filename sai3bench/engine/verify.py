@@ -1,0 +1,55 @@
+"""``--verify``: every prepared object is listed and answers a stat, or the run fails."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+from sai3bench.engine.context import RunContext
+from sai3bench.engine.ops import PlannedOp, Task
+from sai3bench.engine.pool import WorkerPool, tasks_from
+from sai3bench.engine.record import Tally, make_recorder
+from sai3bench.errors import RunFailed
+from sai3bench.metrics.collector import Collector, OpKind
+from sai3bench.plan.keys import object_name
+from sai3bench.plan.tasks import PrepareSet, existing_indices
+
+
+async def run_verify(ctx: RunContext, sets: list[PrepareSet]) -> str:
+    """Returns a one-line summary; raises RunFailed naming the first shortfall."""
+    t0 = time.perf_counter()
+    ops, keys = [], []
+    for i, pset in enumerate(sets):
+        backend = ctx.backends.for_uri(pset.base_uri)
+        base = backend.key_of(pset.base_uri)
+        listed = await backend.list(base + pset.pool + "-", recursive=False)
+        found = existing_indices((o.key[len(base) :] for o in listed), pset.pool, pset.spec.count)
+        if len(found) < pset.spec.count:
+            raise RunFailed(
+                f"verify: {pset.label} has {len(found):,} of {pset.spec.count:,} objects "
+                f"under {pset.base_uri}",
+                hint="run without --verify (or with --prepare-only) to create the missing ones",
+            )
+        ops.append(PlannedOp(index=i, kind=OpKind.STAT, backend=backend, label=pset.label))
+        keys.append((i, base, pset.pool, pset.spec.count))
+
+    def tasks() -> Iterator[Task]:
+        for i, base, pool_name, count in keys:
+            for idx in range(count):
+                yield (i, base + object_name(pool_name, idx), 0, 0)
+
+    collector, tally = Collector(), Tally()
+    pool = WorkerPool(
+        ops,
+        workers=ctx.concurrency,
+        executor=ctx.executor_for([op.backend for op in ops], ctx.concurrency),
+    )
+    await pool.run(tasks_from(tasks()), make_recorder(collector, ops, tally))
+    if tally.first_error is not None:
+        key, detail = tally.first_error
+        raise RunFailed(
+            f"verify: {collector.error_count():,} objects failed stat, first {key}: {detail}",
+            hint="re-run prepare to recreate them",
+        )
+    n = collector.ops()
+    return f"Verified {n:,} objects in {time.perf_counter() - t0:.2f}s"

@@ -1,0 +1,145 @@
+"""The timed workload: a closed loop of workers running the weighted op mix until the deadline.
+
+Accounting rule (upstream bug 9 fixed): rates use the configured window exactly. An op that
+finishes after the deadline is not counted in ops, bytes or latency; it is tallied as late.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+
+from sai3bench.config.schema import Config, ErrorHandling
+from sai3bench.engine.batch import LATE, RetryPolicy
+from sai3bench.engine.context import RunContext
+from sai3bench.engine.mix import OpMix
+from sai3bench.engine.ops import PlannedOp, Task
+from sai3bench.engine.pool import WorkerPool
+from sai3bench.engine.record import Tally, make_recorder
+from sai3bench.metrics.collector import Collector, OpKind
+
+
+class WorkloadResult:
+    def __init__(self, collector: Collector, wall_s: float, workers: int) -> None:
+        self.collector = collector
+        self.wall_s = wall_s
+        self.workers = workers
+        self.late = 0
+        self.retries = 0
+        self.aborted: str | None = None
+        self.exhausted: list[str] = []
+        self.deleted_keys: set[str] = set()
+
+
+def retry_policy(eh: ErrorHandling) -> RetryPolicy:
+    if not eh.retry_on_error:
+        return RetryPolicy()
+    return RetryPolicy(
+        max_retries=eh.max_retries,
+        first_s=eh.initial_retry_delay_ms / 1000,
+        max_s=eh.max_retry_delay_ms / 1000,
+        multiplier=eh.retry_backoff_multiplier,
+        jitter=eh.retry_jitter_factor,
+    )
+
+
+class _ErrorGuard:
+    """error_handling: abort at max_total_errors; back off when the error rate is too high."""
+
+    def __init__(self, eh: ErrorHandling) -> None:
+        self.eh = eh
+        self.total = 0
+        self.window_start = time.monotonic()
+        self.window_errors = 0
+        self.backoff_until = 0.0
+
+    def on_error(self) -> bool:
+        """Count one error; True if the run must abort."""
+        self.total += 1
+        now = time.monotonic()
+        if now - self.window_start >= self.eh.error_rate_window:
+            self.window_start, self.window_errors = now, 0
+        self.window_errors += 1
+        if self.window_errors / self.eh.error_rate_window >= self.eh.error_rate_threshold:
+            self.backoff_until = now + self.eh.backoff_duration
+            self.window_errors = 0
+        return self.total >= self.eh.max_total_errors
+
+
+async def run_workload(ctx: RunContext, config: Config, planned: list[PlannedOp]) -> WorkloadResult:
+    caps = [op.concurrency or config.concurrency for op in config.workload]
+    workers = max(config.concurrency, *caps)
+    mix = OpMix([op.weight for op in config.workload], caps, seed=ctx.rng.getrandbits(32))
+    collector, tally = Collector(), Tally()
+    guard = _ErrorGuard(config.error_handling)
+    start_ns = time.perf_counter_ns()
+    deadline_ns = start_ns + int(config.duration * 1e9)
+    result = WorkloadResult(collector, 0.0, workers)
+    slot_freed = asyncio.Event()
+    rng = ctx.rng
+    pool = WorkerPool(
+        planned,
+        workers=workers,
+        executor=ctx.executor_for([p.backend for p in planned], workers),
+        deadline_ns=deadline_ns,
+        retry=retry_policy(config.error_handling),
+    )
+
+    def source(n: int) -> list[Task]:
+        if time.monotonic() < guard.backoff_until:
+            return []
+        held: list[int] = []
+        tasks: list[Task] = []
+        for _ in range(n):
+            oi = mix.next_op(held)
+            if oi is None:
+                break
+            task = planned[oi].pick(rng)
+            if task is None:  # delete pool ran dry
+                mix.retire(oi)
+                result.exhausted.append(planned[oi].label)
+                continue
+            if oi not in held:
+                mix.acquire(oi)
+                held.append(oi)
+            tasks.append(task)
+        return tasks
+
+    def on_done(tasks: Sequence[Task], ran: int) -> None:
+        for oi in {t[0] for t in tasks}:
+            mix.release(oi)
+        for t in tasks[ran:]:
+            planned[t[0]].unpick(t)
+        slot_freed.set()
+
+    async def on_idle() -> None:
+        if not mix.any_live:
+            pool.stop()
+            return
+        slot_freed.clear()
+        pause = max(0.0, guard.backoff_until - time.monotonic())
+        timeout = max(pause, 0.001) if pause else (deadline_ns - time.perf_counter_ns()) / 1e9
+        try:
+            await asyncio.wait_for(slot_freed.wait(), timeout=max(timeout, 0.0) + 0.001)
+        except TimeoutError:
+            pass
+
+    def on_task(task: Task, code: int) -> None:
+        if code == 0:
+            if planned[task[0]].kind == OpKind.DELETE:
+                result.deleted_keys.add(task[1])
+        elif code != LATE and guard.on_error() and result.aborted is None:
+            result.aborted = (
+                f"{guard.total:,} errors reached error_handling.max_total_errors "
+                f"({config.error_handling.max_total_errors:,})"
+            )
+            pool.stop()
+
+    record = make_recorder(collector, planned, tally, on_task)
+    await pool.run(source, record, on_idle=on_idle, on_done=on_done)
+    end_ns = min(time.perf_counter_ns(), deadline_ns)
+    result.wall_s = (end_ns - start_ns) / 1e9
+    result.late = tally.late
+    result.retries = pool.retries
+    return result

@@ -1,0 +1,70 @@
+"""Object names and glob patterns (pure).
+
+Prepared objects are ``{base}/prepared-{idx:08}.dat`` (``deletable-`` for the pool a mixed
+workload deletes from), exactly as sai3-bench names them, so data sets made by either tool are
+found by the other. Globs are resolved once, before the clock starts.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final, NamedTuple
+
+PREPARED: Final = "prepared"
+DELETABLE: Final = "deletable"
+_INDEX_RE: Final = re.compile(r"(prepared|deletable)-(\d+)\.dat\Z")
+
+
+def object_name(pool: str, idx: int) -> str:
+    """``prepared-00000042.dat``: 8 digits, more when the index needs them (like upstream)."""
+    return f"{pool}-{idx:08}.dat"
+
+
+def join_key(base: str, name: str) -> str:
+    """Join a base key or URI and a name with exactly one ``/``."""
+    return base + name if base.endswith("/") else f"{base}/{name}"
+
+
+def parse_object_name(name: str) -> tuple[str, int] | None:
+    """``prepared-00000042.dat`` -> ("prepared", 42); None for any other name."""
+    m = _INDEX_RE.match(name)
+    return (m.group(1), int(m.group(2))) if m else None
+
+
+class GlobPlan(NamedTuple):
+    """How to resolve one op path: list ``prefix`` (recursively or not), then keep ``pattern``."""
+
+    prefix: str
+    recursive: bool
+    pattern: re.Pattern[str] | None  # None: keep everything listed
+
+
+def plan_glob(path: str) -> GlobPlan | None:
+    """Return how to resolve ``path`` by listing, or None if it names one exact object.
+
+    - a path with ``*``: list the prefix up to the last ``/`` before the first ``*``; recursively
+      when a ``*`` sits in a directory part (``data/*/x.dat``), else only that directory; keep the
+      names matching the glob (``*`` matches any run of characters, ``?`` one character).
+    - a path ending in ``/``: every object directly in that directory.
+    """
+    star = path.find("*")
+    if star < 0:
+        if path.endswith("/"):
+            return GlobPlan(path, False, None)
+        return None
+    prefix = path[: path.rfind("/", 0, star) + 1]
+    recursive = "/" in path[star:]
+    return GlobPlan(prefix, recursive, glob_regex(path))
+
+
+def glob_regex(glob: str) -> re.Pattern[str]:
+    """Anchored regex for a glob: ``*`` -> ``.*``, ``?`` -> ``.``, the rest literal."""
+    parts = []
+    for ch in glob:
+        if ch == "*":
+            parts.append(".*")
+        elif ch == "?":
+            parts.append(".")
+        else:
+            parts.append(re.escape(ch))
+    return re.compile("".join(parts) + r"\Z")

@@ -1,0 +1,95 @@
+"""Prepare and cleanup plans (pure): which objects to create or delete, with which sizes.
+
+Sizes are deterministic per (base_uri, pool, index), so a second run that gap-fills a partly
+prepared set creates each missing object with the size the first run would have given it.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Iterable, Iterator, Sequence
+from typing import NamedTuple
+
+from sai3bench.config.schema import Config, EnsureObjects, Prepare
+from sai3bench.plan.keys import DELETABLE, PREPARED, join_key, object_name, parse_object_name
+from sai3bench.plan.sizes import SizeSampler, seed_for_uri
+
+
+class PrepareSet(NamedTuple):
+    """One pool of one ``ensure_objects`` entry: ``count`` objects named ``{pool}-NNNNNNNN.dat``."""
+
+    entry: int  # index in prepare.ensure_objects
+    pool: str  # PREPARED or DELETABLE
+    spec: EnsureObjects
+    base_uri: str  # always ends with "/"
+
+    @property
+    def label(self) -> str:
+        return f"prepare.ensure_objects[{self.entry}] ({self.pool})"
+
+    def uri(self, idx: int) -> str:
+        return self.base_uri + object_name(self.pool, idx)
+
+    def sizes(self) -> array[int]:
+        """Deterministic sizes for indices 0..count-1."""
+        seed = seed_for_uri(self.base_uri + self.pool)
+        return SizeSampler(self.spec.size_spec).sample_array(self.spec.count, seed)
+
+
+def is_mixed(config: Config) -> bool:
+    """A workload that deletes *and* reads gets a separate ``deletable-`` pool (upstream 0.5.7)."""
+    kinds = {op.__struct_config__.tag for op in config.workload}
+    return "delete" in kinds and bool(kinds & {"get", "stat"})
+
+
+def prepare_sets(prepare: Prepare | None, *, mixed: bool) -> list[PrepareSet]:
+    """Every pool to prepare, in config order (deletable right after its prepared twin)."""
+    if prepare is None:
+        return []
+    out = []
+    for i, spec in enumerate(prepare.ensure_objects):
+        base = join_key(spec.base_uri, "")
+        out.append(PrepareSet(i, PREPARED, spec, base))
+        if mixed:
+            out.append(PrepareSet(i, DELETABLE, spec, base))
+    return out
+
+
+def existing_indices(names: Iterable[str], pool: str, count: int) -> set[int]:
+    """Indices below ``count`` of the ``{pool}-N.dat`` names listed directly under the base."""
+    found = set()
+    for name in names:
+        parsed = parse_object_name(name)
+        if parsed is not None and parsed[0] == pool and parsed[1] < count:
+            found.add(parsed[1])
+    return found
+
+
+def missing_indices(count: int, existing: set[int]) -> array[int]:
+    return array("q", (i for i in range(count) if i not in existing))
+
+
+def interleave(lists: Sequence[Sequence[int]]) -> Iterator[tuple[int, int]]:
+    """Round-robin (list index, item) over several lists: ``prepare_strategy: parallel``."""
+    iters = [iter(x) for x in lists]
+    live = list(range(len(iters)))
+    while live:
+        still = []
+        for i in live:
+            item = next(iters[i], None)
+            if item is not None:
+                yield i, item
+                still.append(i)
+        live = still
+
+
+def sequential(lists: Sequence[Sequence[int]]) -> Iterator[tuple[int, int]]:
+    """(list index, item) over several lists one after the other: ``sequential``."""
+    for i, items in enumerate(lists):
+        for item in items:
+            yield i, item
+
+
+def rewrite_delete_path(path: str) -> str:
+    """In a mixed workload DELETE draws from ``deletable-`` objects, never from ``prepared-``."""
+    return path.replace(PREPARED + "-", DELETABLE + "-")

@@ -1,0 +1,85 @@
+"""What ``run --dry-run`` prints: the plan, computed from the config alone (no storage touched)."""
+
+from __future__ import annotations
+
+from sai3bench.config.schema import Config, PutOp
+from sai3bench.config.sizespec import FixedSize, LognormalSize, SizeSpec, UniformSize
+from sai3bench.plan.sizes import SizeSampler
+from sai3bench.plan.tasks import is_mixed, prepare_sets
+
+
+def fmt_bytes(n: float) -> str:
+    """Binary units, 2 decimals: ``97.66 MiB``."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:,.0f} B" if unit == "B" else f"{n:,.2f} {unit}"
+        n /= 1024
+    raise AssertionError("unreachable")
+
+
+def describe_size(spec: SizeSpec) -> str:
+    if isinstance(spec, FixedSize):
+        return f"fixed {fmt_bytes(spec.size)}"
+    mean = fmt_bytes(SizeSampler(spec).mean_bytes())
+    if isinstance(spec, UniformSize):
+        return f"uniform {fmt_bytes(spec.min)}..{fmt_bytes(spec.max)} (mean {mean})"
+    assert isinstance(spec, LognormalSize)
+    top = "" if spec.max >= 2**62 else f", max {fmt_bytes(spec.max)}"
+    return (
+        f"lognormal mean {fmt_bytes(spec.mean)} sd {fmt_bytes(spec.std_dev)}, "
+        f"min {fmt_bytes(spec.min)}{top} (expected {mean})"
+    )
+
+
+def op_mix_lines(config: Config) -> list[str]:
+    """The ``Operation Mix`` block, as upstream prints it before a run."""
+    total = sum(op.weight for op in config.workload)
+    lines = [f"Operation Mix ({len(config.workload)} types):"]
+    for op in config.workload:
+        name = op.__struct_config__.tag
+        assert isinstance(name, str)
+        extra = f", concurrency: {op.concurrency} threads" if op.concurrency else ""
+        lines.append(
+            f"  {name.upper()} - {100 * op.weight / total:.1f}% (weight: {op.weight}{extra})"
+            f"  {op.path}"
+        )
+        if isinstance(op, PutOp):
+            lines.append(f"      size: {describe_size(op.size_spec)}")
+    return lines
+
+
+def format_plan(config: Config, source: str) -> str:
+    caps = [op.concurrency or 0 for op in config.workload]
+    workers = max(config.concurrency, *caps)
+    lines = [
+        "Dry run: the plan below was computed from the config; no storage was touched.",
+        f"Config: {source}",
+        f"Target: {config.target or '(none: every path is absolute)'}",
+        f"Duration: {config.duration:g}s",
+        f"Concurrency: {config.concurrency} threads"
+        + (f" ({workers} workers: a per-op cap is higher)" if workers > config.concurrency else ""),
+        "",
+        *op_mix_lines(config),
+    ]
+    prep = config.prepare
+    sets = prepare_sets(prep, mixed=is_mixed(config))
+    if prep is not None and sets:
+        cleanup = f"yes ({prep.cleanup_mode})" if prep.cleanup else "no"
+        lines += ["", f"Prepare (strategy {prep.prepare_strategy}, cleanup: {cleanup}):"]
+        if is_mixed(config):
+            lines.append("  Mixed workload: separate prepared-* (read) and deletable-* pools")
+        objects, nbytes = 0, 0.0
+        for s in sets:
+            spec = s.spec
+            mean = SizeSampler(spec.size_spec).mean_bytes()
+            objects += spec.count
+            nbytes += spec.count * mean
+            lines.append(
+                f"  [{s.entry}] {s.base_uri}{s.pool}-*.dat  {spec.count:,} x "
+                f"{describe_size(spec.size_spec)} = {fmt_bytes(spec.count * mean)}, "
+                f"fill {spec.fill}, dedup {spec.dedup_factor}, compress {spec.compress_factor}"
+            )
+        lines.append(f"  Total: {objects:,} objects, {fmt_bytes(nbytes)} (objects that exist are kept)")
+        if prep.skip_verification:
+            lines.append("  skip_verification: no listing; all objects are assumed to exist")
+    return "\n".join(lines)
