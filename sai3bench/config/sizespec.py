@@ -10,18 +10,18 @@ from __future__ import annotations
 from sai3bench.config.base import Base
 
 
-class FixedSize(Base, tag="fixed"):
+class FixedSize(Base, tag="fixed", kw_only=True, frozen=True):
     size: int
 
 
-class UniformSize(Base, tag="uniform"):
+class UniformSize(Base, tag="uniform", kw_only=True, frozen=True):
     """Inclusive bounds, like upstream."""
 
     min: int = 1024
     max: int = 1048576
 
 
-class LognormalSize(Base, tag="lognormal"):
+class LognormalSize(Base, tag="lognormal", kw_only=True, frozen=True):
     """``mean`` and ``std_dev`` are linear-space values; samples outside [min, max] are redrawn."""
 
     mean: int

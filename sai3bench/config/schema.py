@@ -1,0 +1,181 @@
+"""The config as the rest of the program sees it: frozen msgspec Structs, already normalised.
+
+Owns: the *shape* after loading. Every size is int bytes, every duration float seconds, every
+path an absolute URI, every size spec a concrete ``SizeSpec``. Bounds are ``Meta`` constraints;
+rules across fields are in ``__post_init__`` so that a Config built in code (tests, the engine,
+``--dry-run``) obeys them too.
+Never: parses YAML, units or relative paths. That is config/load.py's job, which also gives
+user-facing errors their YAML path and hint before these checks can fire.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, get_args
+
+import msgspec
+from msgspec import Meta
+
+from sai3bench.config.base import Base
+from sai3bench.config.sizespec import SizeSpec
+
+# msgspec does not inherit ``kw_only`` from Base (it applies to the fields a class defines), so
+# every Struct here repeats it. ``frozen`` is inherited at run time but repeated for mypy, whose
+# dataclass_transform view would otherwise call the subclass mutable.
+
+__all__ = [
+    "CHOICES",
+    "OPS",
+    "CleanupMode",
+    "Config",
+    "DeleteOp",
+    "EnsureObjects",
+    "ErrorHandling",
+    "Fill",
+    "GetOp",
+    "ListOp",
+    "Op",
+    "OpBase",
+    "Prepare",
+    "PrepareStrategy",
+    "PutOp",
+    "StatOp",
+]
+
+NonNegInt = Annotated[int, Meta(ge=0)]
+PosInt = Annotated[int, Meta(ge=1)]
+Size = Annotated[int, Meta(ge=1, le=2**63 - 1)]
+"""Bytes. Zero is refused (upstream rejects it too); the cap fits the planner's ``array('q')``."""
+NonNegFloat = Annotated[float, Meta(ge=0)]
+
+Fill = Literal["zero", "random", "prand"]
+CleanupMode = Literal["strict", "tolerant", "best_effort"]
+PrepareStrategy = Literal["sequential", "parallel"]
+
+DEFAULT_ENSURE_SIZE = 1048576
+"""``ensure_objects`` ``min_size``/``max_size`` default (1 MiB), as upstream."""
+
+
+class OpBase(Base, tag_field="op", kw_only=True, frozen=True):
+    """Fields every workload op has.
+
+    ``weight`` is relative; 0 is allowed as long as the workload total is > 0. ``concurrency``
+    caps this op's in-flight count; None means the global ``concurrency``.
+    """
+
+    path: str
+    weight: NonNegInt
+    concurrency: PosInt | None = None
+
+
+class GetOp(OpBase, tag="get", kw_only=True, frozen=True):
+    """Read one object; ``path`` may be a key, a prefix ending in ``/`` or a ``*`` glob."""
+
+
+class PutOp(OpBase, tag="put", kw_only=True, frozen=True):
+    """Write a new object under ``path``.
+
+    ``size_spec`` is always set after loading: ``object_size: N`` becomes ``FixedSize(N)``
+    (upstream prefers ``object_size`` when both are given). ``object_size`` is kept for reports.
+    """
+
+    size_spec: SizeSpec
+    object_size: Size | None = None
+    dedup_factor: PosInt = 1
+    compress_factor: PosInt = 1
+
+
+class ListOp(OpBase, tag="list", kw_only=True, frozen=True):
+    """Recursive listing of the ``path`` prefix on every execution."""
+
+
+class StatOp(OpBase, tag="stat", kw_only=True, frozen=True):
+    """HEAD/stat of one object; ``path`` resolved like GET."""
+
+
+class DeleteOp(OpBase, tag="delete", kw_only=True, frozen=True):
+    """Delete one object; ``path`` resolved like GET."""
+
+
+Op = GetOp | PutOp | ListOp | StatOp | DeleteOp
+
+OPS: dict[str, type[OpBase]] = {
+    str(cls.__struct_config__.tag): cls for cls in (GetOp, PutOp, ListOp, StatOp, DeleteOp)
+}
+"""Op name (the YAML ``op:`` value) -> Struct class."""
+
+
+class EnsureObjects(Base, kw_only=True, frozen=True):
+    """One prepared object set: ``{base_uri}/prepared-NNNNNNNN.dat`` for idx in 0..count-1.
+
+    ``size_spec`` is always set after loading: from ``size_spec``/``size_distribution`` if given,
+    else from ``min_size``/``max_size`` (equal -> fixed, different -> uniform, 1 MiB defaults).
+    ``min_size``/``max_size`` are kept as written (or None) for reports.
+    """
+
+    base_uri: str
+    count: NonNegInt
+    size_spec: SizeSpec
+    min_size: Size | None = None
+    max_size: Size | None = None
+    fill: Fill = "random"
+    dedup_factor: PosInt = 1
+    compress_factor: PosInt = 1
+
+    def __post_init__(self) -> None:
+        lo = DEFAULT_ENSURE_SIZE if self.min_size is None else self.min_size
+        hi = DEFAULT_ENSURE_SIZE if self.max_size is None else self.max_size
+        if lo > hi:
+            raise ValueError(f"min_size ({lo}) is larger than max_size ({hi})")
+
+
+class Prepare(Base, kw_only=True, frozen=True):
+    """The prepare stage and the cleanup that undoes it. ``post_prepare_delay`` is seconds."""
+
+    ensure_objects: tuple[EnsureObjects, ...] = ()
+    cleanup: bool = False
+    cleanup_mode: CleanupMode = "tolerant"
+    post_prepare_delay: NonNegFloat = 0.0
+    prepare_strategy: PrepareStrategy = "sequential"
+    skip_verification: bool = False
+    force_overwrite: bool = False
+
+
+class ErrorHandling(Base, kw_only=True, frozen=True):
+    """When to retry, back off or abort. Durations are seconds; ``*_ms`` are milliseconds."""
+
+    max_total_errors: NonNegInt = 100
+    error_rate_threshold: NonNegFloat = 5.0
+    backoff_duration: NonNegFloat = 5.0
+    error_rate_window: Annotated[float, Meta(gt=0)] = 1.0
+    retry_on_error: bool = False
+    max_retries: NonNegInt = 3
+    initial_retry_delay_ms: NonNegInt = 100
+    max_retry_delay_ms: NonNegInt = 5000
+    retry_backoff_multiplier: Annotated[float, Meta(ge=1.0)] = 2.0
+    retry_jitter_factor: Annotated[float, Meta(ge=0.0, le=1.0)] = 0.25
+
+
+class Config(Base, kw_only=True, frozen=True):
+    """One benchmark run. ``duration`` is seconds; ``target`` a normalised URI or None.
+
+    Every op path is absolute after loading, so ``target`` is informational for the engine.
+    """
+
+    workload: Annotated[tuple[Op, ...], Meta(min_length=1)]
+    target: str | None = None
+    duration: Annotated[float, Meta(gt=0)] = 60.0
+    concurrency: PosInt = 16
+    prepare: Prepare | None = None
+    error_handling: ErrorHandling = msgspec.field(default_factory=ErrorHandling)
+
+    def __post_init__(self) -> None:
+        if sum(op.weight for op in self.workload) <= 0:
+            raise ValueError("workload: the total weight is 0")
+
+
+CHOICES: dict[str, tuple[str, ...]] = {
+    "fill": get_args(Fill),
+    "cleanup_mode": get_args(CleanupMode),
+    "prepare_strategy": get_args(PrepareStrategy),
+}
+"""Allowed values of the enum-like fields, by key name; the loader lists them in hints."""
