@@ -1,7 +1,8 @@
 """User-facing errors: one line for the problem, one for the fix.
 
 The CLI is the only layer that prints them; everything below raises. Op outcomes (a 404, a
-timeout) are *not* errors in this sense: they are data, counted by the engine (backends.base.Outcome).
+timeout) are *not* errors in this sense: they are data, counted by the engine (see
+backends.base.Outcome).
 """
 
 from __future__ import annotations

@@ -54,7 +54,9 @@ def run(
         Path | None,
         typer.Option("--config", "-c", help="sai3-bench YAML; none: the embedded quickstart"),
     ] = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="print the plan, touch nothing")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="print the plan, touch nothing")
+    ] = False,
     prepare_only: Annotated[bool, typer.Option("--prepare-only")] = False,
     skip_prepare: Annotated[bool, typer.Option("--skip-prepare")] = False,
     no_cleanup: Annotated[bool, typer.Option("--no-cleanup")] = False,

@@ -58,7 +58,7 @@ def check_flags(flags: RunFlags) -> None:
     for a, b in _CONFLICTS:
         if getattr(flags, a) and getattr(flags, b):
             fa, fb = "--" + a.replace("_", "-"), "--" + b.replace("_", "-")
-            raise UsageError(f"{fa} and {fb} cannot be used together", hint=f"drop one of them")
+            raise UsageError(f"{fa} and {fb} cannot be used together", hint="drop one of them")
 
 
 def quickstart_text() -> str:

@@ -121,7 +121,9 @@ def stat_cmd(uri: str) -> None:
     try:
         size = uvloop.run(go())
     except OpError as exc:
-        raise StorageError(f"stat {uri}: {exc.detail or exc.outcome.name}", hint="check the URI")
+        raise StorageError(
+            f"stat {uri}: {exc.detail or exc.outcome.name}", hint="check the URI"
+        ) from None
     print(f"{uri} :")
     print(f"Size : {size:,} bytes")
 
@@ -146,7 +148,9 @@ def _bulk(uri: str, kind: OpKind, jobs: int, verb: str) -> None:
     nbytes = collector.nbytes()
     rate = nbytes / wall / 1048576 if wall > 0 else 0.0
     if kind == OpKind.GET:
-        print(f"Downloaded {fmt_bytes(nbytes)} from {n:,} objects in {wall:.3f}s ({rate:.2f} MiB/s)")
+        print(
+            f"Downloaded {fmt_bytes(nbytes)} from {n:,} objects in {wall:.3f}s ({rate:.2f} MiB/s)"
+        )
     else:
         print(f"Deleted {n:,} objects in {wall:.3f}s ({n / wall if wall else 0:,.0f} objects/s)")
 

@@ -10,6 +10,7 @@ Results go into the caller's preallocated arrays; nothing is allocated per op bu
 
 from __future__ import annotations
 
+import asyncio
 import random
 import threading
 import time
@@ -94,6 +95,19 @@ def run_one_sync(op: PlannedOp, key: str, size: int, salt: int) -> int:
     return 0
 
 
+def _retry_after(code: int, attempt: int, retry: RetryPolicy, t1: int) -> float | None:
+    """Seconds to wait before retrying a failed op, or None to give up (or on success)."""
+    if code == 0 or code == Outcome.NOT_FOUND or attempt >= retry.max_retries:
+        return None
+    return retry.delay_s(attempt, random.Random(t1))
+
+
+def _store(out: BatchResults, n: int, elapsed_ns: int, moved: int, code: int, late: bool) -> None:
+    out.latency_ns[n] = elapsed_ns
+    out.nbytes[n] = moved
+    out.outcome[n] = LATE if late else code
+
+
 def exec_batch_sync(
     ops: Sequence[PlannedOp],
     tasks: Sequence[Task],
@@ -107,7 +121,6 @@ def exec_batch_sync(
     marked LATE. With retries on, only the last attempt is timed; retries are counted apart.
     """
     clock = time.perf_counter_ns
-    lat, nb, oc = out.latency_ns, out.nbytes, out.outcome
     n = 0
     for op_i, key, size, salt in tasks:
         op = ops[op_i]
@@ -115,21 +128,17 @@ def exec_batch_sync(
         while True:
             t0 = clock()
             try:
-                moved = run_one_sync(op, key, size, salt)
-                code = 0
+                moved, code = run_one_sync(op, key, size, salt), 0
             except OpError as exc:
-                moved, code = 0, int(exc.outcome)
-                if out.error is None:
-                    out.error = (key, exc.detail or exc.outcome.name)
+                moved, code = 0, _failed(out, key, exc)
             t1 = clock()
-            if code == 0 or attempt >= retry.max_retries or code == Outcome.NOT_FOUND:
+            wait = _retry_after(code, attempt, retry, t1)
+            if wait is None:
                 break
             attempt += 1
             out.retries += 1
-            time.sleep(retry.delay_s(attempt - 1, random.Random(t1)))
-        lat[n] = t1 - t0
-        nb[n] = moved
-        oc[n] = LATE if t1 > deadline_ns else code
+            time.sleep(wait)
+        _store(out, n, t1 - t0, moved, code, t1 > deadline_ns)
         n += 1
         if t1 >= deadline_ns:
             break
@@ -144,10 +153,7 @@ async def exec_batch_async(
     retry: RetryPolicy = _NO_RETRY,
 ) -> int:
     """The same contract as ``exec_batch_sync`` for async backends, on the event loop."""
-    import asyncio
-
     clock = time.perf_counter_ns
-    lat, nb, oc = out.latency_ns, out.nbytes, out.outcome
     n = 0
     for op_i, key, size, salt in tasks:
         op = ops[op_i]
@@ -155,25 +161,27 @@ async def exec_batch_async(
         while True:
             t0 = clock()
             try:
-                moved = await _run_one_async(op, key, size, salt)
-                code = 0
+                moved, code = await _run_one_async(op, key, size, salt), 0
             except OpError as exc:
-                moved, code = 0, int(exc.outcome)
-                if out.error is None:
-                    out.error = (key, exc.detail or exc.outcome.name)
+                moved, code = 0, _failed(out, key, exc)
             t1 = clock()
-            if code == 0 or attempt >= retry.max_retries or code == Outcome.NOT_FOUND:
+            wait = _retry_after(code, attempt, retry, t1)
+            if wait is None:
                 break
             attempt += 1
             out.retries += 1
-            await asyncio.sleep(retry.delay_s(attempt - 1, random.Random(t1)))
-        lat[n] = t1 - t0
-        nb[n] = moved
-        oc[n] = LATE if t1 > deadline_ns else code
+            await asyncio.sleep(wait)
+        _store(out, n, t1 - t0, moved, code, t1 > deadline_ns)
         n += 1
         if t1 >= deadline_ns:
             break
     return n
+
+
+def _failed(out: BatchResults, key: str, exc: OpError) -> int:
+    if out.error is None:
+        out.error = (key, exc.detail or exc.outcome.name)
+    return int(exc.outcome)
 
 
 async def _run_one_async(op: PlannedOp, key: str, size: int, salt: int) -> int:

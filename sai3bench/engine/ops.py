@@ -30,8 +30,8 @@ class PlannedOp:
         "base",
         "data",
         "index",
-        "kind",
         "keys",
+        "kind",
         "label",
         "sampler",
     )

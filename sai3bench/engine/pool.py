@@ -86,7 +86,10 @@ class WorkerPool:
         each batch to release what the batch held. ``remaining`` caps batches so every worker
         gets a share of a short task list."""
         await asyncio.gather(
-            *(self._worker(source, record, on_idle, on_done, remaining) for _ in range(self.workers))
+            *(
+                self._worker(source, record, on_idle, on_done, remaining)
+                for _ in range(self.workers)
+            )
         )
 
     async def _worker(

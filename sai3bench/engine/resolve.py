@@ -6,7 +6,7 @@ one-line error naming the op and the pattern, never a run full of NotFound.
 
 from __future__ import annotations
 
-from sai3bench.config.schema import Config, DeleteOp, GetOp, ListOp, Op, PutOp, StatOp
+from sai3bench.config.schema import Config, GetOp, ListOp, Op, PutOp, StatOp
 from sai3bench.engine.context import RunContext
 from sai3bench.engine.ops import PlannedOp
 from sai3bench.errors import ConfigError

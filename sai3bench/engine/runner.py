@@ -123,21 +123,16 @@ async def _stages(ctx: RunContext, config: Config, opts: RunOptions, report: Run
             f"workload aborted: {wl.aborted}",
             hint="see the Errors block above; raise error_handling.max_total_errors to go on",
         )
-    if report.prepare is not None and config.prepare is not None:
-        if config.prepare.cleanup and not opts.no_cleanup:
-            out.say("=== Cleanup Phase ===")
-            report.cleanup = await run_cleanup(
-                ctx,
-                report.prepare.sets,
-                mode=config.prepare.cleanup_mode,
-                skip_keys=wl.deleted_keys,
-            )
-            report.on_stage("cleanup", report.cleanup)
+    prep = config.prepare
+    if report.prepare is not None and prep is not None and prep.cleanup and not opts.no_cleanup:
+        out.say("=== Cleanup Phase ===")
+        report.cleanup = await run_cleanup(
+            ctx, report.prepare.sets, mode=prep.cleanup_mode, skip_keys=wl.deleted_keys
+        )
+        report.on_stage("cleanup", report.cleanup)
 
 
-async def _cleanup_only(
-    ctx: RunContext, config: Config, sets: list[PrepareSet]
-) -> CleanupResult:
+async def _cleanup_only(ctx: RunContext, config: Config, sets: list[PrepareSet]) -> CleanupResult:
     """Delete the ``prepared-``/``deletable-`` objects below ``count`` that exist now.
 
     Upstream bug 3 (wrong names in flat cleanup-only mode) is not copied: the names are exactly

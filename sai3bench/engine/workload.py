@@ -7,6 +7,7 @@ finishes after the deadline is not counted in ops, bytes or latency; it is talli
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Sequence
 
@@ -120,10 +121,8 @@ async def run_workload(ctx: RunContext, config: Config, planned: list[PlannedOp]
         slot_freed.clear()
         pause = max(0.0, guard.backoff_until - time.monotonic())
         timeout = max(pause, 0.001) if pause else (deadline_ns - time.perf_counter_ns()) / 1e9
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(slot_freed.wait(), timeout=max(timeout, 0.0) + 0.001)
-        except TimeoutError:
-            pass
 
     def on_task(task: Task, code: int) -> None:
         if code == 0:

@@ -79,7 +79,9 @@ def format_plan(config: Config, source: str) -> str:
                 f"{describe_size(spec.size_spec)} = {fmt_bytes(spec.count * mean)}, "
                 f"fill {spec.fill}, dedup {spec.dedup_factor}, compress {spec.compress_factor}"
             )
-        lines.append(f"  Total: {objects:,} objects, {fmt_bytes(nbytes)} (objects that exist are kept)")
+        lines.append(
+            f"  Total: {objects:,} objects, {fmt_bytes(nbytes)} (objects that exist are kept)"
+        )
         if prep.skip_verification:
             lines.append("  skip_verification: no listing; all objects are assumed to exist")
     return "\n".join(lines)
