@@ -18,7 +18,7 @@ from sai3bench.engine.prepare import PreparedSet, PrepareFailed, PrepareResult, 
 from sai3bench.engine.resolve import resolve_ops
 from sai3bench.engine.verify import run_verify
 from sai3bench.engine.workload import WorkloadResult, run_workload
-from sai3bench.errors import RunFailed
+from sai3bench.errors import RunFailed, StorageError
 from sai3bench.plan.tasks import PrepareSet, existing_indices, is_mixed, prepare_sets
 
 
@@ -117,6 +117,12 @@ async def _stages(ctx: RunContext, config: Config, opts: RunOptions, report: Run
     out.say(f"Execution completed in {time.perf_counter() - t0:.2f}s")
     for label in wl.exhausted:
         out.warn(f"{label}: every object in its pool was deleted; it stopped early")
+    if wl.refused is not None:
+        label, key = wl.refused
+        raise StorageError(
+            f"{label}: permission denied on {key}",
+            hint="make the path readable/writable for this user, or point the op elsewhere",
+        )
     report.on_stage("workload", wl)
     if wl.aborted:
         report.failure = RunFailed(

@@ -11,6 +11,7 @@ import contextlib
 import time
 from collections.abc import Sequence
 
+from sai3bench.backends.base import Outcome
 from sai3bench.config.schema import Config, ErrorHandling
 from sai3bench.engine.batch import LATE, RetryPolicy
 from sai3bench.engine.context import RunContext
@@ -31,6 +32,8 @@ class WorkloadResult:
         self.aborted: str | None = None
         self.exhausted: list[str] = []
         self.deleted_keys: set[str] = set()
+        #: Set when an op was refused (permission) before it ever succeeded: a usage problem.
+        self.refused: tuple[str, str] | None = None
 
 
 def retry_policy(eh: ErrorHandling) -> RetryPolicy:
@@ -124,10 +127,18 @@ async def run_workload(ctx: RunContext, config: Config, planned: list[PlannedOp]
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(slot_freed.wait(), timeout=max(timeout, 0.0) + 0.001)
 
+    ever_ok = [False] * len(planned)
+
     def on_task(task: Task, code: int) -> None:
         if code == 0:
+            ever_ok[task[0]] = True
             if planned[task[0]].kind == OpKind.DELETE:
                 result.deleted_keys.add(task[1])
+        elif code == Outcome.PERMISSION and not ever_ok[task[0]] and result.refused is None:
+            # Refused before any success: the target is not writable/readable at all. Stop now
+            # with one clear line instead of piling up max_total_errors failures.
+            result.refused = (planned[task[0]].label, task[1])
+            pool.stop()
         elif code != LATE and guard.on_error() and result.aborted is None:
             result.aborted = (
                 f"{guard.total:,} errors reached error_handling.max_total_errors "
