@@ -26,5 +26,11 @@ class Console:
         self.lines.append(text)
         print(text, file=self._stderr, flush=True)
 
+    def progress(self, line: str) -> None:
+        """Overwrite one status line on a terminal; say nothing when stderr is a file or pipe."""
+        if self._stderr.isatty():
+            end = "" if line else "\n"
+            print(f"\r\x1b[2K{line}", end=end, file=self._stderr, flush=True)
+
     def text(self) -> str:
         return "\n".join(self.lines) + "\n"

@@ -17,6 +17,9 @@ class Output(Protocol):
 
     def say(self, line: str = "") -> None: ...
     def warn(self, line: str) -> None: ...
+    def progress(self, line: str) -> None:
+        """A live status line, overwritten by the next one; not part of the saved log."""
+        ...
 
 
 class RunContext:

@@ -71,6 +71,23 @@ class _ErrorGuard:
         return self.total >= self.eh.max_total_errors
 
 
+async def _report_progress(
+    ctx: RunContext, collector: Collector, start_ns: int, duration: float
+) -> None:
+    """Once a second: ops/s and MiB/s over the last second, and errors so far."""
+    last_ops, last_bytes, last_t = 0, 0, time.perf_counter_ns()
+    while True:
+        await asyncio.sleep(1.0)
+        now = time.perf_counter_ns()
+        ops, nbytes = collector.ops(), collector.nbytes()
+        dt = max(now - last_t, 1) / 1e9
+        ctx.out.progress(
+            f"[{(now - start_ns) / 1e9:5.0f}s/{duration:g}s] {(ops - last_ops) / dt:,.0f} ops/s "
+            f"{(nbytes - last_bytes) / dt / 1048576:,.1f} MiB/s  errors {collector.error_count():,}"
+        )
+        last_ops, last_bytes, last_t = ops, nbytes, now
+
+
 async def run_workload(ctx: RunContext, config: Config, planned: list[PlannedOp]) -> WorkloadResult:
     caps = [op.concurrency or config.concurrency for op in config.workload]
     workers = max(config.concurrency, *caps)
@@ -147,7 +164,12 @@ async def run_workload(ctx: RunContext, config: Config, planned: list[PlannedOp]
             pool.stop()
 
     record = make_recorder(collector, planned, tally, on_task)
-    await pool.run(source, record, on_idle=on_idle, on_done=on_done)
+    ticker = asyncio.create_task(_report_progress(ctx, collector, start_ns, config.duration))
+    try:
+        await pool.run(source, record, on_idle=on_idle, on_done=on_done)
+    finally:
+        ticker.cancel()
+        ctx.out.progress("")
     end_ns = min(time.perf_counter_ns(), deadline_ns)
     result.wall_s = (end_ns - start_ns) / 1e9
     result.late = tally.late
