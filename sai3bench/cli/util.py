@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from typing import Annotated
 
@@ -12,10 +11,9 @@ import uvloop
 from sai3bench.backends.base import Backend, Outcome
 from sai3bench.backends.registry import Backends
 from sai3bench.config.uri import join_target
-from sai3bench.engine.batch import BatchResults
 from sai3bench.engine.ops import PlannedOp, Task
-from sai3bench.engine.pool import WorkerPool, tasks_from
-from sai3bench.engine.record import Tally, make_recorder
+from sai3bench.engine.record import Tally
+from sai3bench.engine.tasklist import run_task_list
 from sai3bench.errors import ConfigError, RunFailed, StorageError, UsageError
 from sai3bench.metrics.collector import Collector, OpKind
 from sai3bench.plan.keys import plan_glob
@@ -60,11 +58,8 @@ async def _run_many(
     if getattr(backend, "blocking", False):
         backend.resize(jobs)  # type: ignore[attr-defined]
         executor = backend.executor  # type: ignore[attr-defined]
-    pool = WorkerPool([op], workers=jobs, executor=executor)
-    collector, tally = Collector(), Tally()
-    t0 = time.perf_counter()
-    await pool.run(tasks_from(iter(tasks)), make_recorder(collector, [op], tally))
-    return collector, tally, time.perf_counter() - t0
+    run = await run_task_list([op], iter(tasks), len(tasks), workers=jobs, executor=executor)
+    return run.collector, run.tally, run.wall_s
 
 
 def _check(collector: Collector, tally: Tally, what: str) -> None:
@@ -197,6 +192,3 @@ def put_cmd(
     _check(collector, tally, "put")
     n = collector.ops()
     print(f"Uploaded {n:,} objects ({fmt_bytes(collector.nbytes())}) in {wall:.3f}s")
-
-
-_ = BatchResults  # re-exported for tests that drive util through the pool

@@ -7,16 +7,14 @@ Directories are removed only if this run made them and they are empty.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import Literal
 
 from sai3bench.backends.base import Outcome
 from sai3bench.engine.context import RunContext
 from sai3bench.engine.ops import PlannedOp, Task
-from sai3bench.engine.pool import WorkerPool, tasks_from
 from sai3bench.engine.prepare import PreparedSet
-from sai3bench.engine.record import Tally, make_recorder
+from sai3bench.engine.tasklist import run_task_list
 from sai3bench.errors import RunFailed
 from sai3bench.metrics.collector import Collector, OpKind
 
@@ -61,12 +59,9 @@ async def run_cleanup(
                 if key not in skip_keys:
                     yield (si, key, 0, 0)
 
-    collector, tally = Collector(), Tally()
-    left = [total]
-    result = CleanupResult(collector, 0.0)
+    result = CleanupResult(Collector(), 0.0)
 
     def on_task(task: Task, code: int) -> None:
-        left[0] -= 1
         if code == 0:
             result.deleted += 1
         elif code == Outcome.NOT_FOUND:
@@ -76,19 +71,17 @@ async def run_cleanup(
             if mode == "best_effort" or result.errors <= 3:
                 ctx.out.warn(f"cleanup: could not delete {task[1]}: {Outcome(code).name}")
 
-    pool = WorkerPool(
+    run = await run_task_list(
         ops,
+        tasks(),
+        total,
         workers=ctx.concurrency,
         executor=ctx.executor_for([ps.backend for ps in sets], ctx.concurrency),
+        on_task=on_task,
+        out=ctx.out,
+        label="cleanup",
     )
-    t0 = time.perf_counter()
-    if total:
-        await pool.run(
-            tasks_from(tasks()),
-            make_recorder(collector, ops, tally, on_task),
-            remaining=lambda: left[0],
-        )
-    result.wall_s = time.perf_counter() - t0
+    result.collector, result.wall_s = run.collector, run.wall_s
     result.dirs_removed = _remove_created_dirs(sets)
     if mode == "strict" and (result.errors or result.already_gone):
         raise RunFailed(

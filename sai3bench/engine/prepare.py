@@ -7,7 +7,6 @@ remembers exactly which objects it created, so cleanup can delete those and noth
 from __future__ import annotations
 
 import os
-import time
 from array import array
 from collections.abc import Iterator
 
@@ -15,8 +14,7 @@ from sai3bench.backends.base import Backend, Outcome
 from sai3bench.config.schema import Prepare
 from sai3bench.engine.context import RunContext
 from sai3bench.engine.ops import PlannedOp, Task
-from sai3bench.engine.pool import WorkerPool, tasks_from
-from sai3bench.engine.record import Tally, make_recorder
+from sai3bench.engine.tasklist import run_task_list
 from sai3bench.errors import StorageError
 from sai3bench.metrics.collector import Collector, OpKind
 from sai3bench.plan.keys import object_name
@@ -97,29 +95,23 @@ async def run_prepare(ctx: RunContext, prepare: Prepare, sets: list[PrepareSet])
         for si, idx in order:
             yield (si, prepared[si].key(idx), sizes[si][idx], si << SALT_SHIFT | idx)
 
-    collector, tally = Collector(), Tally()
-    left = [total]
-
     def on_task(task: Task, code: int) -> None:
-        left[0] -= 1
         if code == 0:
             prepared[task[0]].created.append(task[3] & ((1 << SALT_SHIFT) - 1))
-        else:
-            pool.stop()
 
-    pool = WorkerPool(
+    run = await run_task_list(
         ops,
+        tasks(),
+        total,
         workers=ctx.concurrency,
         executor=ctx.executor_for([p.backend for p in prepared], ctx.concurrency),
+        on_task=on_task,
+        stop_on_error=True,
+        out=ctx.out,
+        label="prepare",
     )
-    t0 = time.perf_counter()
-    if total:
-        await pool.run(
-            tasks_from(tasks()),
-            make_recorder(collector, ops, tally, on_task),
-            remaining=lambda: left[0],
-        )
-    result = PrepareResult(prepared, collector, time.perf_counter() - t0)
+    collector, tally = run.collector, run.tally
+    result = PrepareResult(prepared, collector, run.wall_s)
     if tally.first_error is not None:
         raise PrepareFailed(result, *tally.first_error, collector.errors())
     return result

@@ -7,10 +7,9 @@ from collections.abc import Iterator
 
 from sai3bench.engine.context import RunContext
 from sai3bench.engine.ops import PlannedOp, Task
-from sai3bench.engine.pool import WorkerPool, tasks_from
-from sai3bench.engine.record import Tally, make_recorder
+from sai3bench.engine.tasklist import run_task_list
 from sai3bench.errors import RunFailed
-from sai3bench.metrics.collector import Collector, OpKind
+from sai3bench.metrics.collector import OpKind
 from sai3bench.plan.keys import object_name
 from sai3bench.plan.tasks import PrepareSet, existing_indices
 
@@ -38,13 +37,17 @@ async def run_verify(ctx: RunContext, sets: list[PrepareSet]) -> str:
             for idx in range(count):
                 yield (i, base + object_name(pool_name, idx), 0, 0)
 
-    collector, tally = Collector(), Tally()
-    pool = WorkerPool(
+    total = sum(k[3] for k in keys)
+    run = await run_task_list(
         ops,
+        tasks(),
+        total,
         workers=ctx.concurrency,
         executor=ctx.executor_for([op.backend for op in ops], ctx.concurrency),
+        out=ctx.out,
+        label="verify",
     )
-    await pool.run(tasks_from(tasks()), make_recorder(collector, ops, tally))
+    collector, tally = run.collector, run.tally
     if tally.first_error is not None:
         key, detail = tally.first_error
         raise RunFailed(

@@ -1,0 +1,80 @@
+"""A stage over a fixed list of tasks: prepare, cleanup, verify and the util bulk commands."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Executor
+
+from sai3bench.engine.context import Output
+from sai3bench.engine.ops import PlannedOp, Task
+from sai3bench.engine.pool import WorkerPool, tasks_from
+from sai3bench.engine.record import Tally, TaskHook, make_recorder
+from sai3bench.metrics.collector import Collector
+
+
+class TaskListResult:
+    """What running a task list gave: its collector, tally, and wall time in seconds."""
+
+    def __init__(self, collector: Collector, tally: Tally, wall_s: float) -> None:
+        self.collector = collector
+        self.tally = tally
+        self.wall_s = wall_s
+
+    def __repr__(self) -> str:
+        return f"<TaskListResult ops={self.collector.ops()} wall={self.wall_s:.3f}s {self.tally}>"
+
+
+async def run_task_list(
+    ops: Sequence[PlannedOp],
+    tasks: Iterator[Task],
+    total: int,
+    *,
+    workers: int,
+    executor: Executor | None,
+    on_task: TaskHook | None = None,
+    stop_on_error: bool = False,
+    out: Output | None = None,
+    label: str = "",
+) -> TaskListResult:
+    """Run ``total`` tasks with ``workers`` in flight; stop at the first failure if asked.
+
+    With ``out``, a status line shows objects done every second (``label`` names them).
+    """
+    collector, tally = Collector(), Tally()
+    left = [total]
+    pool = WorkerPool(ops, workers=workers, executor=executor)
+
+    def hook(task: Task, code: int) -> None:
+        left[0] -= 1
+        if on_task is not None:
+            on_task(task, code)
+        if code and stop_on_error:
+            pool.stop()
+
+    t0 = time.perf_counter()
+    ticker = asyncio.create_task(_progress(out, label, total, left)) if out and total else None
+    try:
+        if total:
+            await pool.run(
+                tasks_from(tasks),
+                make_recorder(collector, ops, tally, hook),
+                remaining=lambda: left[0],
+            )
+    finally:
+        if ticker is not None:
+            ticker.cancel()
+            assert out is not None
+            out.progress("")
+    return TaskListResult(collector, tally, time.perf_counter() - t0)
+
+
+async def _progress(out: Output | None, label: str, total: int, left: list[int]) -> None:
+    assert out is not None
+    t0 = time.perf_counter()
+    while True:
+        await asyncio.sleep(1.0)
+        done = total - left[0]
+        rate = done / (time.perf_counter() - t0)
+        out.progress(f"{label}: {done:,}/{total:,} objects ({rate:,.0f}/s)")
