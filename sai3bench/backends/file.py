@@ -94,6 +94,8 @@ class FileBackend:
         except FileNotFoundError:
             self._make_parents(key)
             fd = self._open_write(key)
+        except NotADirectoryError:
+            raise OpError(Outcome.CLIENT_ERROR, f"a parent of {key} is a file") from None
         except OSError as exc:
             raise op_error(exc) from None
         try:
@@ -220,7 +222,7 @@ class FileBackend:
         parent = os.path.dirname(key)
         try:
             os.makedirs(parent, exist_ok=True)
-        except FileExistsError:
+        except (FileExistsError, NotADirectoryError):
             raise OpError(Outcome.CLIENT_ERROR, f"a parent of {key} is a file") from None
         except OSError as exc:
             raise op_error(exc) from None

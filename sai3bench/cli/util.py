@@ -66,7 +66,8 @@ def _check(collector: Collector, tally: Tally, what: str) -> None:
     if tally.first_error is not None:
         key, detail = tally.first_error
         outcomes = {Outcome(o) for (_, o) in collector.errors()}
-        err = StorageError if Outcome.PERMISSION in outcomes else RunFailed
+        # Missing or forbidden objects are the user's to fix (exit 2); anything else failed.
+        err = StorageError if outcomes <= {Outcome.NOT_FOUND, Outcome.PERMISSION} else RunFailed
         raise err(
             f"{what}: {collector.error_count():,} failed, first {key}: {detail}",
             hint="check the URI and permissions",

@@ -22,8 +22,9 @@ from sai3bench.backends.base import OpError, Outcome
 from sai3bench.engine.ops import PlannedOp, Task
 from sai3bench.metrics.collector import OpKind
 
-#: Outcome code for an op that finished after the deadline: not counted, only tallied.
-LATE: Final = 255
+#: Flag on an outcome code: the op finished after the deadline. Its latency is not counted,
+#: but its real outcome is kept below the flag (a late DELETE still deleted its object).
+LATE: Final = 0x80
 _GET, _PUT, _LIST, _STAT, _DELETE = (int(k) for k in OpKind)
 
 
@@ -105,7 +106,7 @@ def _retry_after(code: int, attempt: int, retry: RetryPolicy, t1: int) -> float 
 def _store(out: BatchResults, n: int, elapsed_ns: int, moved: int, code: int, late: bool) -> None:
     out.latency_ns[n] = elapsed_ns
     out.nbytes[n] = moved
-    out.outcome[n] = LATE if late else code
+    out.outcome[n] = code | LATE if late else code
 
 
 def exec_batch_sync(
@@ -125,12 +126,15 @@ def exec_batch_sync(
     for op_i, key, size, salt in tasks:
         op = ops[op_i]
         attempt = 0
+        # Keep the detail string, never the exception: its traceback would keep the PUT body's
+        # view of the scratch buffer alive, and the next payload() could not reuse it.
+        detail = ""
         while True:
             t0 = clock()
             try:
                 moved, code = run_one_sync(op, key, size, salt), 0
             except OpError as exc:
-                moved, code = 0, _failed(out, key, exc)
+                moved, code, detail = 0, int(exc.outcome), exc.detail or exc.outcome.name
             t1 = clock()
             wait = _retry_after(code, attempt, retry, t1)
             if wait is None:
@@ -138,6 +142,8 @@ def exec_batch_sync(
             attempt += 1
             out.retries += 1
             time.sleep(wait)
+        if code and out.error is None:  # only the final attempt's failure counts
+            out.error = (key, detail)
         _store(out, n, t1 - t0, moved, code, t1 > deadline_ns)
         n += 1
         if t1 >= deadline_ns:
@@ -158,12 +164,15 @@ async def exec_batch_async(
     for op_i, key, size, salt in tasks:
         op = ops[op_i]
         attempt = 0
+        # Keep the detail string, never the exception: its traceback would keep the PUT body's
+        # view of the scratch buffer alive, and the next payload() could not reuse it.
+        detail = ""
         while True:
             t0 = clock()
             try:
                 moved, code = await _run_one_async(op, key, size, salt), 0
             except OpError as exc:
-                moved, code = 0, _failed(out, key, exc)
+                moved, code, detail = 0, int(exc.outcome), exc.detail or exc.outcome.name
             t1 = clock()
             wait = _retry_after(code, attempt, retry, t1)
             if wait is None:
@@ -171,17 +180,13 @@ async def exec_batch_async(
             attempt += 1
             out.retries += 1
             await asyncio.sleep(wait)
+        if code and out.error is None:  # only the final attempt's failure counts
+            out.error = (key, detail)
         _store(out, n, t1 - t0, moved, code, t1 > deadline_ns)
         n += 1
         if t1 >= deadline_ns:
             break
     return n
-
-
-def _failed(out: BatchResults, key: str, exc: OpError) -> int:
-    if out.error is None:
-        out.error = (key, exc.detail or exc.outcome.name)
-    return int(exc.outcome)
 
 
 async def _run_one_async(op: PlannedOp, key: str, size: int, salt: int) -> int:

@@ -46,7 +46,7 @@ def make_recorder(
             code = oc[j]
             if code == 0:
                 record(kinds[task[0]], nb[j], lat[j])
-            elif code == LATE:
+            elif code & LATE:
                 tally.late += 1
             else:
                 record_error(kinds[task[0]], code)

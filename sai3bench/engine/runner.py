@@ -104,6 +104,27 @@ async def _stages(ctx: RunContext, config: Config, opts: RunOptions, report: Run
             await asyncio.sleep(config.prepare.post_prepare_delay)
     if opts.prepare_only:
         return
+    prep = config.prepare
+    wants_cleanup = prep is not None and prep.cleanup and not opts.no_cleanup
+    try:
+        await _test_phase(ctx, config, report)
+    finally:
+        # Runs after a failed workload too (a glob that matched nothing, a refused PUT): the
+        # objects this run made must not be left for later runs to take as pre-existing.
+        if wants_cleanup and report.prepare is not None and prep is not None:
+            wl = report.workload
+            out.say("=== Cleanup Phase ===")
+            report.cleanup = await run_cleanup(
+                ctx,
+                report.prepare.sets,
+                mode=prep.cleanup_mode,
+                skip_keys=wl.deleted_keys if wl is not None else frozenset(),
+            )
+            report.on_stage("cleanup", report.cleanup)
+
+
+async def _test_phase(ctx: RunContext, config: Config, report: RunReport) -> None:
+    out = ctx.out
     out.say("=== Test Phase ===")
     out.say(f"Resolving {len(config.workload)} operation patterns...")
     planned = await resolve_ops(ctx, config)
@@ -129,13 +150,6 @@ async def _stages(ctx: RunContext, config: Config, opts: RunOptions, report: Run
             f"workload aborted: {wl.aborted}",
             hint="see the Errors block above; raise error_handling.max_total_errors to go on",
         )
-    prep = config.prepare
-    if report.prepare is not None and prep is not None and prep.cleanup and not opts.no_cleanup:
-        out.say("=== Cleanup Phase ===")
-        report.cleanup = await run_cleanup(
-            ctx, report.prepare.sets, mode=prep.cleanup_mode, skip_keys=wl.deleted_keys
-        )
-        report.on_stage("cleanup", report.cleanup)
 
 
 async def _cleanup_only(ctx: RunContext, config: Config, sets: list[PrepareSet]) -> CleanupResult:

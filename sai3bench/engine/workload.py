@@ -147,6 +147,7 @@ async def run_workload(ctx: RunContext, config: Config, planned: list[PlannedOp]
     ever_ok = [False] * len(planned)
 
     def on_task(task: Task, code: int) -> None:
+        late, code = code & LATE, code & ~LATE
         if code == 0:
             ever_ok[task[0]] = True
             if planned[task[0]].kind == OpKind.DELETE:
@@ -156,7 +157,7 @@ async def run_workload(ctx: RunContext, config: Config, planned: list[PlannedOp]
             # with one clear line instead of piling up max_total_errors failures.
             result.refused = (planned[task[0]].label, task[1])
             pool.stop()
-        elif code != LATE and guard.on_error() and result.aborted is None:
+        elif not late and guard.on_error() and result.aborted is None:
             result.aborted = (
                 f"{guard.total:,} errors reached error_handling.max_total_errors "
                 f"({config.error_handling.max_total_errors:,})"

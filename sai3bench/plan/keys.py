@@ -12,7 +12,7 @@ from typing import Final, NamedTuple
 
 PREPARED: Final = "prepared"
 DELETABLE: Final = "deletable"
-_INDEX_RE: Final = re.compile(r"(prepared|deletable)-(\d+)\.dat\Z")
+_INDEX_RE: Final = re.compile(r"(prepared|deletable)-([0-9]+)\.dat\Z")
 
 
 def object_name(pool: str, idx: int) -> str:

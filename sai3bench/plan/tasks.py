@@ -60,7 +60,13 @@ def existing_indices(names: Iterable[str], pool: str, count: int) -> set[int]:
     found = set()
     for name in names:
         parsed = parse_object_name(name)
-        if parsed is not None and parsed[0] == pool and parsed[1] < count:
+        # Only the exact name prepare would write counts: prepared-1.dat is not object 1.
+        if (
+            parsed is not None
+            and parsed[0] == pool
+            and parsed[1] < count
+            and name == object_name(pool, parsed[1])
+        ):
             found.add(parsed[1])
     return found
 
@@ -91,5 +97,9 @@ def sequential(lists: Sequence[Sequence[int]]) -> Iterator[tuple[int, int]]:
 
 
 def rewrite_delete_path(path: str) -> str:
-    """In a mixed workload DELETE draws from ``deletable-`` objects, never from ``prepared-``."""
-    return path.replace(PREPARED + "-", DELETABLE + "-")
+    """In a mixed workload DELETE draws from ``deletable-`` objects, never from ``prepared-``.
+
+    Only the last path segment is rewritten: a directory named ``prepared-sets/`` stays.
+    """
+    head, sep, name = path.rpartition("/")
+    return head + sep + name.replace(PREPARED + "-", DELETABLE + "-")
