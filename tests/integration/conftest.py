@@ -1,0 +1,141 @@
+"""Shared helpers for integration tests: the CLI in a subprocess, configs on disk, a directory
+nobody may write to (even root), and a look into a run's results directory."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
+RESULTS_DIR_RE = re.compile(r"sai3-\d{8}-\d{4}-(?P<name>.+)")
+
+TSV_HEADER = (
+    "operation\tsize_bucket\tbucket_idx\tmean_us\tp50_us\tp90_us\tp95_us\tp99_us\tmax_us"
+    "\tavg_bytes\tops_per_sec\tthroughput_mibps\tcount"
+)
+
+
+def _env(extra: Mapping[str, str] | None) -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("PYTHONWARNINGS", None)
+    env.update(extra or {})
+    return env
+
+
+def run_cli(
+    args: list[str],
+    cwd: Path,
+    *,
+    timeout: float = 90.0,
+    env: Mapping[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """``python -m sai3bench *args`` in ``cwd``; output captured as text, never raises on rc.
+
+    ``env`` adds variables to the inherited environment (e.g. TMPDIR)."""
+    return subprocess.run(
+        [sys.executable, "-m", "sai3bench", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=_env(env),
+        check=False,
+    )
+
+
+def run_cli_many(
+    jobs: list[tuple[list[str], Path]], *, timeout: float = 90.0
+) -> list[subprocess.CompletedProcess[str]]:
+    """Several independent CLI runs at once (start-up dominates short commands); in order."""
+    procs = [
+        (
+            args,
+            subprocess.Popen(
+                [sys.executable, "-m", "sai3bench", *args],
+                cwd=cwd,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=_env(None),
+            ),
+        )
+        for args, cwd in jobs
+    ]
+    done = []
+    for args, proc in procs:
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, err = proc.communicate()
+        done.append(subprocess.CompletedProcess(args, proc.returncode, out, err))
+    return done
+
+
+def write_config(tmp_path: Path, config: Mapping[str, Any] | str, name: str = "bench.yaml") -> Path:
+    """Write a config (a dict dumped as YAML, or YAML text as is) under ``tmp_path``."""
+    path = tmp_path / name
+    text = config if isinstance(config, str) else yaml.safe_dump(dict(config), sort_keys=False)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@contextlib.contextmanager
+def immutable_dir(path: Path) -> Iterator[Path]:
+    """Make ``path`` refuse new entries for the duration: ``chattr +i`` as root (root ignores
+    mode bits), ``chmod 0o555`` otherwise. Always restored, even if the body fails."""
+    if IS_ROOT:
+        subprocess.run(["chattr", "+i", str(path)], check=True)
+        try:
+            yield path
+        finally:
+            subprocess.run(["chattr", "-i", str(path)], check=True)
+    else:
+        mode = path.stat().st_mode & 0o7777
+        path.chmod(0o555)
+        try:
+            yield path
+        finally:
+            path.chmod(mode)
+
+
+def results_dir(root: Path, name: str) -> Path:
+    """The one ``sai3-YYYYMMDD-HHMM-<name>`` directory under ``root``."""
+    found = [p for p in root.iterdir() if p.is_dir() and p.name.startswith("sai3-")]
+    matches = [p for p in found if (m := RESULTS_DIR_RE.fullmatch(p.name)) and m["name"] == name]
+    assert len(matches) == 1, f"expected one results dir for {name!r}, found {found}"
+    return matches[0]
+
+
+def metadata(out_dir: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((out_dir / "metadata.json").read_text())
+    return data
+
+
+def tsv_rows(path: Path) -> tuple[str, list[list[str]]]:
+    """(header, rows split on tabs) of a results TSV."""
+    header, *rows = path.read_text().splitlines()
+    return header, [r.split("\t") for r in rows]
+
+
+def snapshot(directory: Path) -> dict[str, tuple[int, int, int]]:
+    """Every file under ``directory`` (relative path) -> (inode, mtime_ns, size)."""
+    out = {}
+    for p in sorted(directory.rglob("*")):
+        if p.is_file():
+            st = p.stat()
+            out[str(p.relative_to(directory))] = (st.st_ino, st.st_mtime_ns, st.st_size)
+    return out
+
+
+def prepared_names(directory: Path, pool: str = "prepared") -> list[str]:
+    return sorted(p.name for p in directory.glob(f"{pool}-*.dat")) if directory.is_dir() else []
