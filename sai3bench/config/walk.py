@@ -1,0 +1,399 @@
+"""The key walk of config loading: every key at every level checked, values normalised.
+
+Owns: which keys are valid at each level, which upstream keys are dropped with a warning (the
+``IGNORED`` allow-list), did-you-mean hints, and turning sizes, durations, counts, URIs and size
+specs into the plain values the schema expects. Pure: no I/O, no printing.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Collection, Mapping
+from typing import Any, NoReturn, TypeVar
+
+import msgspec
+
+from sai3bench.config.schema import (
+    DEFAULT_ENSURE_SIZE,
+    OPS,
+    Config,
+    EnsureObjects,
+    ErrorHandling,
+    Prepare,
+)
+from sai3bench.config.sizespec import FixedSize, LognormalSize, SizeSpec, UniformSize
+from sai3bench.config.units import parse_count, parse_duration, parse_seconds, parse_size
+from sai3bench.config.uri import join_target, normalize_uri, parse_uri
+from sai3bench.errors import ConfigError
+
+_T = TypeVar("_T")
+
+_NOOP = "is ignored (upstream no-op)"
+_LATER = "is not supported yet and is ignored"
+
+IGNORED: dict[str, dict[str, str]] = {
+    "": {
+        **dict.fromkeys(("version", "backend", "objects"), _NOOP),
+        "cleanup": "is ignored (upstream no-op; prepare.cleanup is the one that counts)",
+        "warmup_period": "is ignored (upstream no-op: it changes no output)",
+        "op_log_path": "is ignored (upstream honours it only in distributed agents)",
+        "distributed_env": "is ignored (internal to upstream's distributed controller)",
+        "autotune": "is ignored (read only by upstream's autotune commands)",
+        "s3dlio_optimization": "is ignored (it tunes upstream's s3dlio library)",
+        **dict.fromkeys(
+            """io_rate perf_log processes processing_mode page_cache_mode range_engine
+            multi_endpoint distributed dynamic_put_pool enable_metadata_cache
+            cache_checkpoint_interval_secs""".split(),  # noqa: SIM905 - a word list reads best
+            _LATER,
+        ),
+    },
+    "op": {
+        "use_multi_endpoint": "is ignored (upstream no-op since v0.8.96)",
+        **dict.fromkeys(("size", "file_size"), "is ignored (upstream no-op; object_size sets it)"),
+    },
+    "prepare": {
+        "directory_structure": _LATER + " (tree workloads)",
+        "cleanup_only": "is ignored (upstream uses it only in distributed agents)",
+        "key_prefix_shards": _LATER,
+    },
+}
+"""Keys sai3-bench knows but this program drops with a warning, per level ("" = top level)."""
+
+_SIZE_HINT = "write bytes as an integer (4096) or a size string such as 64KiB, 8MB or 1.5GiB"
+_URI_HINT = "write an absolute URI such as file:///data/, s3://bucket/prefix/ or az://acct/cont/"
+_SPEC_CLASSES = {str(c.__struct_config__.tag): c for c in (FixedSize, UniformSize, LognormalSize)}
+_SPEC_FIELDS = {
+    k: tuple(f.name for f in msgspec.structs.fields(c)) for k, c in _SPEC_CLASSES.items()
+}
+_SPEC_REQUIRED = {
+    k: tuple(f.name for f in msgspec.structs.fields(c) if f.required)
+    for k, c in _SPEC_CLASSES.items()
+}
+
+
+def error_at(path: str, msg: str, hint: str) -> ConfigError:
+    text = f"{path}: {msg}" if path else msg
+    return ConfigError(" ".join(text.split()), hint=" ".join(hint.split()))
+
+
+def _fail(path: str, msg: str, hint: str) -> NoReturn:
+    raise error_at(path, msg, hint)
+
+
+def show(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def path_at(path: str, key: str | int) -> str:
+    if isinstance(key, int):
+        return f"{path}[{key}]"
+    return f"{path}.{key}" if path else key
+
+
+def _names(keys: Collection[str]) -> str:
+    return ", ".join(sorted(keys))
+
+
+def suggest(key: str, valid: Collection[str], what: str = "keys") -> str:
+    close = difflib.get_close_matches(key.lower(), list(valid), n=1)
+    listed = f"valid {what} here: {_names(valid)}"
+    return f"did you mean '{close[0]}'? ({listed})" if close else listed
+
+
+def _parse_at(path: str, value: Any, parse: Callable[[Any], _T], hint: str) -> _T:
+    try:
+        return parse(value)
+    except ValueError as exc:
+        _fail(path, str(exc), hint)
+
+
+def _size_at(path: str, value: Any, *, zero_ok: bool = False) -> int:
+    n = _parse_at(path, value, parse_size, _SIZE_HINT)
+    if n == 0 and not zero_ok:
+        _fail(path, f"a size of 0 is not allowed (got {show(value)})", "use at least 1 byte")
+    return n
+
+
+def _mapping(path: str, value: Any, example: str) -> dict[Any, Any]:
+    if not isinstance(value, dict):
+        _fail(
+            path,
+            f"expected a mapping, got {show(value)}",
+            f"write it as key: value lines, {example}",
+        )
+    return value
+
+
+def _list(path: str, value: Any, example: str) -> list[Any]:
+    if not isinstance(value, list):
+        _fail(path, f"expected a list, got {show(value)}", f"write it as '- item' lines, {example}")
+    return value
+
+
+def _field_names(cls: type[msgspec.Struct]) -> frozenset[str]:
+    return frozenset(f.name for f in msgspec.structs.fields(cls))
+
+
+_TOP_KEYS = _field_names(Config)
+_PREPARE_KEYS = _field_names(Prepare)
+_ENSURE_KEYS = _field_names(EnsureObjects) | {"size_distribution"}
+_ERROR_KEYS = _field_names(ErrorHandling)
+_OP_KEYS = {
+    name: _field_names(cls) | {"op"} | ({"size_distribution"} if name == "put" else set())
+    for name, cls in OPS.items()
+}
+_OP_EXAMPLE = "e.g. - {op: get, path: 'data/*', weight: 100}"
+
+
+class Walker:
+    """One pass over the raw YAML mappings: check keys, drop ignored ones, normalise values."""
+
+    def __init__(self, warnings: list[str]) -> None:
+        self.warnings = warnings
+        self.target: str | None = None
+
+    def keys(
+        self,
+        node: Mapping[Any, Any],
+        path: str,
+        valid: Collection[str],
+        ignored: Mapping[str, str],
+        others: Mapping[str, Collection[str]] | None = None,
+    ) -> dict[str, Any]:
+        """Return the valid items; warn for ignored keys; fail on any other key.
+
+        ``others`` maps sibling kinds (other ops, other size types) to their keys, so that a key
+        valid elsewhere gets a precise "only X takes it" hint instead of a spelling guess.
+        """
+        out: dict[str, Any] = {}
+        for raw_key, value in node.items():
+            key = str(raw_key)
+            if key in valid:
+                out[key] = value
+            elif key in ignored:
+                self.warnings.append(f"'{path_at(path, key)}' {ignored[key]}")
+            else:
+                owners = [kind for kind, keys in (others or {}).items() if key in keys]
+                if owners:
+                    hint = f"only {' and '.join(owners)} take '{key}'; remove it"
+                    _fail(path_at(path, key), "not valid here", hint)
+                _fail(path_at(path, key), "unknown key", suggest(key, valid))
+        return out
+
+    def top(self, raw: dict[Any, Any]) -> dict[str, Any]:
+        top = self.keys(raw, "", _TOP_KEYS, IGNORED[""])
+        if "workload" not in top:
+            _fail("workload", "missing", f"add a workload: list of ops, {_OP_EXAMPLE}")
+        if top.get("target") is not None:
+            self.target = top["target"] = self.uri("target", top["target"], relative_ok=False)
+        if "duration" in top:
+            top["duration"] = self.duration("duration", top["duration"], positive=True)
+        top["workload"] = self.workload(top["workload"])
+        if top.get("prepare") is not None:
+            top["prepare"] = self.prepare(top["prepare"])
+        if top.get("error_handling") is not None:
+            top["error_handling"] = self.error_handling(top["error_handling"])
+        return top
+
+    def uri(self, path: str, value: Any, *, relative_ok: bool = True) -> str:
+        if not isinstance(value, str):
+            _fail(path, f"expected a URI string, got {show(value)}", _URI_HINT)
+        try:
+            uri = join_target(self.target, value) if relative_ok else normalize_uri(value)
+            parse_uri(uri)
+        except ValueError as exc:
+            if "://" not in value:
+                hint = "add a top-level target: URI, or " + _URI_HINT
+                _fail(path, f"{exc} (got {show(value)})", hint if relative_ok else _URI_HINT)
+            _fail(path, str(exc), _URI_HINT)
+        return uri
+
+    def duration(self, path: str, value: Any, *, positive: bool = False) -> float:
+        hint = "write a duration such as 30s, 5m, 1h30m or 500ms (a plain number is seconds)"
+        secs = _parse_at(path, value, parse_duration, hint)
+        if positive and secs <= 0:
+            _fail(path, f"must be longer than 0 (got {show(value)})", hint)
+        return secs
+
+    def workload(self, value: Any) -> list[dict[str, Any]]:
+        items = _list("workload", value, _OP_EXAMPLE)
+        if not items:
+            _fail("workload", "is empty", f"add at least one op, {_OP_EXAMPLE}")
+        ops = [self.op(path_at("workload", i), item) for i, item in enumerate(items)]
+        weights = [op.get("weight") for op in ops]
+        # Only when every weight is a valid int: otherwise msgspec names the bad one.
+        if all(type(w) is int and w >= 0 for w in weights) and not any(weights):
+            _fail(
+                "workload",
+                "the total weight is 0",
+                "give at least one op a weight > 0 (weights are relative, e.g. 70 and 30)",
+            )
+        return ops
+
+    def op(self, path: str, item: Any) -> dict[str, Any]:
+        item = _mapping(path, item, _OP_EXAMPLE)
+        name = _op_name(path, item)
+        others = {f"{k} ops": keys for k, keys in _OP_KEYS.items() if k != name}
+        node = self.keys(item, path, _OP_KEYS[name], IGNORED["op"], others)
+        if "path" in node:
+            node["path"] = self.uri(path_at(path, "path"), node["path"])
+        if name == "put":
+            node["size_spec"] = self.put_size(path, node, item)
+        return node
+
+    def put_size(self, path: str, node: dict[str, Any], item: Mapping[Any, Any]) -> SizeSpec:
+        spec_key = _spec_key(path, node)
+        spec = self.size_spec(path_at(path, spec_key), node.pop(spec_key)) if spec_key else None
+        if node.get("object_size") is not None:
+            node["object_size"] = _size_at(path_at(path, "object_size"), node["object_size"])
+            if spec_key:
+                why = "object_size takes precedence (as upstream)"
+                self.warnings.append(f"'{path_at(path, spec_key)}' is ignored: {why}")
+            return FixedSize(size=node["object_size"])
+        if spec is not None:
+            return spec
+        legacy = [k for k in ("size", "file_size") if k in item]
+        hint = (
+            f"rename '{legacy[0]}' to 'object_size' (sai3-bench ignores '{legacy[0]}')"
+            if legacy
+            else "add object_size: 1MiB, or size_spec: {type: uniform, min: 4KiB, max: 1MiB}"
+        )
+        _fail(path, "put needs object_size or size_spec", hint)
+
+    def size_spec(self, path: str, value: Any) -> SizeSpec:
+        if not isinstance(value, dict):
+            return FixedSize(size=_size_at(path, value))
+        kind = value.get("type")
+        if kind is None:
+            hint = (
+                "write size_spec: 32KiB for a fixed size, or {type: uniform, min: 4KiB, max: 1MiB}"
+            )
+            _fail(path, f"missing 'type' in {show(value)}", hint)
+        if not isinstance(kind, str) or kind not in _SPEC_FIELDS:
+            _fail(
+                path_at(path, "type"),
+                f"unknown size type {show(kind)}",
+                suggest(str(kind), _SPEC_FIELDS, "types"),
+            )
+        fields = _SPEC_FIELDS[kind]
+        others = {f"{k} size specs": keys for k, keys in _SPEC_FIELDS.items() if k != kind}
+        node = self.keys(value, path, {"type", *fields}, {}, others)
+        kw = {
+            k: _size_at(path_at(path, k), node[k], zero_ok=k == "std_dev")
+            for k in fields
+            if k in node
+        }
+        required = _SPEC_REQUIRED[kind]
+        for key in required:
+            if key not in kw:
+                _fail(
+                    path_at(path, key),
+                    "missing required key",
+                    f"a {kind} size_spec needs {', '.join(required)}",
+                )
+        spec = _SPEC_CLASSES[kind](**kw)
+        if not isinstance(spec, FixedSize) and spec.min > spec.max:
+            defaults = (
+                "uniform defaults: min 1024, max 1048576" if kind == "uniform" else "set both"
+            )
+            _fail(
+                path_at(path, "min"),
+                f"min ({spec.min}) is larger than max ({spec.max})",
+                f"make min <= max ({defaults})",
+            )
+        return spec
+
+    def prepare(self, value: Any) -> dict[str, Any]:
+        node = self.keys(
+            _mapping("prepare", value, "e.g. ensure_objects: [...]"),
+            "prepare",
+            _PREPARE_KEYS,
+            IGNORED["prepare"],
+        )
+        if node.get("ensure_objects") is not None:
+            path = "prepare.ensure_objects"
+            items = _list(path, node["ensure_objects"], "e.g. - {base_uri: 'data/', count: 100}")
+            node["ensure_objects"] = [
+                self.ensure(path_at(path, i), item) for i, item in enumerate(items)
+            ]
+        if "post_prepare_delay" in node:
+            hint = "write whole seconds: 5, '30s', '2m', '1h' or '1d'"
+            node["post_prepare_delay"] = _parse_at(
+                "prepare.post_prepare_delay", node["post_prepare_delay"], parse_seconds, hint
+            )
+        return node
+
+    def ensure(self, path: str, item: Any) -> dict[str, Any]:
+        node = self.keys(
+            _mapping(path, item, "e.g. {base_uri: 'data/', count: 100}"), path, _ENSURE_KEYS, {}
+        )
+        if "base_uri" in node:
+            node["base_uri"] = self.uri(path_at(path, "base_uri"), node["base_uri"])
+        if "count" in node:
+            node["count"] = _parse_at(
+                path_at(path, "count"),
+                node["count"],
+                parse_count,
+                "write a whole number such as 1000 or '1,000,000'",
+            )
+        for key in ("min_size", "max_size"):
+            if node.get(key) is not None:
+                node[key] = _size_at(path_at(path, key), node[key])
+        spec_key = _spec_key(path, node)
+        if spec_key:
+            node["size_spec"] = self.size_spec(path_at(path, spec_key), node.pop(spec_key))
+            for key in ("min_size", "max_size"):
+                if node.get(key) is not None:
+                    self.warnings.append(
+                        f"'{path_at(path, key)}' is ignored: "
+                        f"{spec_key} takes precedence (as upstream)"
+                    )
+            return node
+        lo = node.get("min_size") or DEFAULT_ENSURE_SIZE
+        hi = node.get("max_size") or DEFAULT_ENSURE_SIZE
+        if lo > hi:
+            msg = f"min_size ({lo}) is larger than max_size ({hi})"
+            _fail(
+                path_at(path, "min_size"),
+                msg,
+                "make min_size <= max_size (both default to 1048576)",
+            )
+        node["size_spec"] = FixedSize(size=lo) if lo == hi else UniformSize(min=lo, max=hi)
+        return node
+
+    def error_handling(self, value: Any) -> dict[str, Any]:
+        path = "error_handling"
+        node = self.keys(_mapping(path, value, "e.g. max_total_errors: 100"), path, _ERROR_KEYS, {})
+        for key in ("backoff_duration", "error_rate_window"):
+            if key in node:
+                node[key] = self.duration(path_at(path, key), node[key])
+        return node
+
+
+def _op_name(path: str, item: Mapping[Any, Any]) -> str:
+    ops = ", ".join(OPS)
+    if "op" not in item:
+        _fail(path, "missing 'op'", f"add op: one of {ops}")
+    name = item["op"]
+    if isinstance(name, str) and name in OPS:
+        return name
+    if isinstance(name, str) and name.lower() in ("mkdir", "rmdir"):
+        hint = "mkdir/rmdir need tree workloads (prepare.directory_structure); remove this op"
+        _fail(path_at(path, "op"), f"{show(name)} is not supported yet", hint)
+    _fail(path_at(path, "op"), f"unknown op {show(name)}", suggest(str(name), OPS, "ops"))
+
+
+def _spec_key(path: str, node: dict[str, Any]) -> str | None:
+    """Which of size_spec / size_distribution holds the spec (None if neither); never both."""
+    present = [k for k in ("size_spec", "size_distribution") if node.get(k) is not None]
+    for key in ("size_spec", "size_distribution"):
+        if key in node and node[key] is None:
+            del node[key]
+    if len(present) == 2:
+        _fail(
+            path_at(path, "size_distribution"),
+            "given together with size_spec",
+            "remove one: size_distribution is an alias of size_spec",
+        )
+    return present[0] if present else None
