@@ -115,8 +115,14 @@ class FileBackend:
         views = self._buffers.read_views
         total = 0
         try:
-            while n := os.readv(fd, views):
+            # A short read of a regular file means end of file: stop without the extra
+            # zero-byte read. Each syscall releases and retakes the GIL, and with 32 threads
+            # each retake is a contended hand-off (measured: 3 syscalls/op instead of 4).
+            while True:
+                n = os.readv(fd, views)
                 total += n
+                if n < _READ_CHUNK:
+                    break
         except OSError as exc:
             raise op_error(exc) from None
         finally:

@@ -31,13 +31,15 @@ _GET, _PUT, _LIST, _STAT, _DELETE = (int(k) for k in OpKind)
 class BatchResults:
     """Per-worker result arrays, reused for every batch the worker runs."""
 
-    __slots__ = ("error", "latency_ns", "nbytes", "outcome", "retries")
+    __slots__ = ("error", "latency_ns", "nbytes", "outcome", "retries", "stop")
 
     def __init__(self, capacity: int) -> None:
         self.latency_ns = array("q", bytes(8 * capacity))
         self.nbytes = array("q", bytes(8 * capacity))
         self.outcome = array("B", bytes(capacity))
         self.retries = 0
+        #: Set by the pool to stop a running batch before its next op.
+        self.stop = False
         #: (key, detail) of the first failure this worker saw, for a one-line error message.
         self.error: tuple[str, str] | None = None
 
@@ -146,7 +148,7 @@ def exec_batch_sync(
             out.error = (key, detail)
         _store(out, n, t1 - t0, moved, code, t1 > deadline_ns)
         n += 1
-        if t1 >= deadline_ns:
+        if t1 >= deadline_ns or out.stop:
             break
     return n
 
@@ -184,7 +186,7 @@ async def exec_batch_async(
             out.error = (key, detail)
         _store(out, n, t1 - t0, moved, code, t1 > deadline_ns)
         n += 1
-        if t1 >= deadline_ns:
+        if t1 >= deadline_ns or out.stop:
             break
     return n
 

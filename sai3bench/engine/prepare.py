@@ -23,7 +23,6 @@ from sai3bench.plan.tasks import (
     existing_indices,
     interleave,
     missing_indices,
-    sequential,
 )
 
 #: Salt = set index << 40 | object index: unique per object of a run, index recoverable.
@@ -88,33 +87,47 @@ async def run_prepare(ctx: RunContext, prepare: Prepare, sets: list[PrepareSet])
         )
         for i, ps in enumerate(prepared)
     ]
-    order = interleave(todo) if prepare.prepare_strategy == "parallel" else sequential(todo)
-    total = sum(len(t) for t in todo)
-
-    def tasks() -> Iterator[Task]:
-        for si, idx in order:
-            yield (si, prepared[si].key(idx), sizes[si][idx], si << SALT_SHIFT | idx)
+    # parallel: one task list round-robin over every entry. sequential: one entry at a time,
+    # each finished before the next starts (a failure in entry 2 leaves entry 1 complete).
+    groups: list[tuple[Iterator[tuple[int, int]], int]]
+    if prepare.prepare_strategy == "parallel":
+        groups = [(interleave(todo), sum(len(t) for t in todo))]
+    else:
+        groups = [(_one_entry(si, t), len(t)) for si, t in enumerate(todo) if len(t)]
 
     def on_task(task: Task, code: int) -> None:
         if code == 0:
             prepared[task[0]].created.append(task[3] & ((1 << SALT_SHIFT) - 1))
 
-    run = await run_task_list(
-        ops,
-        tasks(),
-        total,
-        workers=ctx.concurrency,
-        executor=ctx.executor_for([p.backend for p in prepared], ctx.concurrency),
-        on_task=on_task,
-        stop_on_error=True,
-        out=ctx.out,
-        label="prepare",
-    )
-    collector, tally = run.collector, run.tally
-    result = PrepareResult(prepared, collector, run.wall_s)
-    if tally.first_error is not None:
-        raise PrepareFailed(result, *tally.first_error, collector.errors())
+    collector, wall_s = Collector(), 0.0
+    first_error: tuple[str, str] | None = None
+    for group, count in groups:
+        run = await run_task_list(
+            ops,
+            ((si, prepared[si].key(i), sizes[si][i], si << SALT_SHIFT | i) for si, i in group),
+            count,
+            workers=ctx.concurrency,
+            executor=ctx.executor_for([p.backend for p in prepared], ctx.concurrency),
+            on_task=on_task,
+            stop_on_error=True,
+            out=ctx.out,
+            label="prepare",
+        )
+        collector.merge(run.collector)
+        wall_s += run.wall_s
+        if run.tally.first_error is not None:
+            first_error = run.tally.first_error
+            break
+    result = PrepareResult(prepared, collector, wall_s)
+    if first_error is not None:
+        raise PrepareFailed(result, *first_error, collector.errors())
     return result
+
+
+def _one_entry(si: int, indices: array[int]) -> Iterator[tuple[int, int]]:
+    # A function, not a generator expression in a comprehension: that would bind ``si`` late
+    # and file every entry's objects under the last entry.
+    return ((si, i) for i in indices)
 
 
 class PrepareFailed(StorageError):

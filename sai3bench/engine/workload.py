@@ -7,7 +7,6 @@ finishes after the deadline is not counted in ops, bytes or latency; it is talli
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Sequence
 
@@ -72,18 +71,19 @@ class _ErrorGuard:
 
 
 async def _report_progress(
-    ctx: RunContext, collector: Collector, start_ns: int, duration: float
+    ctx: RunContext, pool: WorkerPool, collector: Collector, start_ns: int, duration: float
 ) -> None:
     """Once a second: ops/s and MiB/s over the last second, and errors so far."""
     last_ops, last_bytes, last_t = 0, 0, time.perf_counter_ns()
     while True:
         await asyncio.sleep(1.0)
         now = time.perf_counter_ns()
-        ops, nbytes = collector.ops(), collector.nbytes()
+        with pool.lock:  # worker threads record under it
+            ops, nbytes, errors = collector.ops(), collector.nbytes(), collector.error_count()
         dt = max(now - last_t, 1) / 1e9
         ctx.out.progress(
             f"[{(now - start_ns) / 1e9:5.0f}s/{duration:g}s] {(ops - last_ops) / dt:,.0f} ops/s "
-            f"{(nbytes - last_bytes) / dt / 1048576:,.1f} MiB/s  errors {collector.error_count():,}"
+            f"{(nbytes - last_bytes) / dt / 1048576:,.1f} MiB/s  errors {errors:,}"
         )
         last_ops, last_bytes, last_t = ops, nbytes, now
 
@@ -97,7 +97,6 @@ async def run_workload(ctx: RunContext, config: Config, planned: list[PlannedOp]
     start_ns = time.perf_counter_ns()
     deadline_ns = start_ns + int(config.duration * 1e9)
     result = WorkloadResult(collector, 0.0, workers)
-    slot_freed = asyncio.Event()
     rng = ctx.rng
     pool = WorkerPool(
         planned,
@@ -106,6 +105,10 @@ async def run_workload(ctx: RunContext, config: Config, planned: list[PlannedOp]
         deadline_ns=deadline_ns,
         retry=retry_policy(config.error_handling),
     )
+
+    #: Tasks picked but not yet finished, per op: a DELETE pool that is empty *now* may get
+    #: keys back from a batch that stopped early, so it is retired only when none are out.
+    outstanding = [0] * len(planned)
 
     def source(n: int) -> list[Task]:
         if time.monotonic() < guard.backoff_until:
@@ -117,32 +120,32 @@ async def run_workload(ctx: RunContext, config: Config, planned: list[PlannedOp]
             if oi is None:
                 break
             task = planned[oi].pick(rng)
-            if task is None:  # delete pool ran dry
-                mix.retire(oi)
-                result.exhausted.append(planned[oi].label)
-                continue
+            if task is None:  # delete pool empty
+                if outstanding[oi] == 0:
+                    mix.retire(oi)
+                    result.exhausted.append(planned[oi].label)
+                    continue
+                break  # keys may come back; ask again when a batch ends
             if oi not in held:
                 mix.acquire(oi)
                 held.append(oi)
+            outstanding[oi] += 1
             tasks.append(task)
         return tasks
 
     def on_done(tasks: Sequence[Task], ran: int) -> None:
         for oi in {t[0] for t in tasks}:
             mix.release(oi)
+        for t in tasks:
+            outstanding[t[0]] -= 1
         for t in tasks[ran:]:
             planned[t[0]].unpick(t)
-        slot_freed.set()
 
-    async def on_idle() -> None:
+    def on_idle() -> float | None:
+        """All live ops at their caps (wait for one to finish), backing off, or nothing left."""
         if not mix.any_live:
-            pool.stop()
-            return
-        slot_freed.clear()
-        pause = max(0.0, guard.backoff_until - time.monotonic())
-        timeout = max(pause, 0.001) if pause else (deadline_ns - time.perf_counter_ns()) / 1e9
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(slot_freed.wait(), timeout=max(timeout, 0.0) + 0.001)
+            return None
+        return max(guard.backoff_until - time.monotonic(), 0.001)
 
     ever_ok = [False] * len(planned)
 
@@ -165,7 +168,7 @@ async def run_workload(ctx: RunContext, config: Config, planned: list[PlannedOp]
             pool.stop()
 
     record = make_recorder(collector, planned, tally, on_task)
-    ticker = asyncio.create_task(_report_progress(ctx, collector, start_ns, config.duration))
+    ticker = asyncio.create_task(_report_progress(ctx, pool, collector, start_ns, config.duration))
     try:
         await pool.run(source, record, on_idle=on_idle, on_done=on_done)
     finally:

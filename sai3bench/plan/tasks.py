@@ -89,13 +89,6 @@ def interleave(lists: Sequence[Sequence[int]]) -> Iterator[tuple[int, int]]:
         live = still
 
 
-def sequential(lists: Sequence[Sequence[int]]) -> Iterator[tuple[int, int]]:
-    """(list index, item) over several lists one after the other: ``sequential``."""
-    for i, items in enumerate(lists):
-        for item in items:
-            yield i, item
-
-
 def rewrite_delete_path(path: str) -> str:
     """In a mixed workload DELETE draws from ``deletable-`` objects, never from ``prepared-``.
 

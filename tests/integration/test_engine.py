@@ -403,9 +403,10 @@ def test_late_deletes_are_not_counted_but_done(
 ) -> None:
     slow_first_deletes(2)
     r = run(delete_only(data), no_cleanup=True)
-    assert r.stages["workload"]["late"] == 2
+    late = r.stages["workload"]["late"]
+    assert late >= 1  # a worker may hold every key in one batch: then only its first op runs
     assert r.collector("workload").ops(OpKind.DELETE) == 0
-    assert len(prepared_names(data / "set")) == 28
+    assert len(prepared_names(data / "set")) == 30 - late  # late deletes did delete
 
 
 def test_late_deletes_are_not_deleted_twice_by_cleanup(

@@ -24,7 +24,6 @@ from sai3bench.plan.tasks import (
     missing_indices,
     prepare_sets,
     rewrite_delete_path,
-    sequential,
 )
 
 P = "file:///d/data/"
@@ -150,11 +149,6 @@ def test_interleave_round_robin_until_every_list_is_dry() -> None:
 def test_interleave_keeps_zero_items() -> None:
     assert list(interleave([[0], [0, 0]])) == [(0, 0), (1, 0), (1, 0)]
     assert list(interleave([])) == []
-
-
-def test_sequential_one_list_after_the_other() -> None:
-    got = list(sequential([[0, 1, 2], [10], [], [20, 21]]))
-    assert got == [(0, 0), (0, 1), (0, 2), (1, 10), (3, 20), (3, 21)]
 
 
 @pytest.mark.parametrize(
