@@ -7,8 +7,8 @@ Blocking backends (file://): each worker *is* a thread running this loop itself.
 source and recorder are called under one lock; the storage calls run outside it. An earlier shape
 had the event loop pick and record each batch between thread hops: the threads then idled while
 the loop worked and the loop competed for the GIL (GET, 100 KiB, page cache, 2 workers: 51k
-ops/s that way, 58k now, 61-70k for bare Python threads doing only open/readv/close). Each lock hold takes a batch of tasks, so the lock
-is taken twice per batch, not per op.
+ops/s that way, 58k now, 61-70k for bare Python threads doing only open/readv/close). Each
+lock hold takes a batch of tasks, so the lock is taken twice per batch, not per op.
 
 Async backends: one coroutine per worker on the loop, one task per batch.
 """

@@ -6,6 +6,7 @@ remembers exactly which objects it created, so cleanup can delete those and noth
 
 from __future__ import annotations
 
+import logging
 import os
 from array import array
 from collections.abc import Iterator
@@ -24,6 +25,8 @@ from sai3bench.plan.tasks import (
     interleave,
     missing_indices,
 )
+
+log = logging.getLogger(__name__)
 
 #: Salt = set index << 40 | object index: unique per object of a run, index recoverable.
 SALT_SHIFT = 40
@@ -73,6 +76,7 @@ async def run_prepare(ctx: RunContext, prepare: Prepare, sets: list[PrepareSet])
         todo.append(missing)
         sizes.append(ps.pset.sizes() if len(missing) else array("q"))
         ps.existed = ps.pset.spec.count - len(missing)
+        log.info("%r: %d exist, %d to create", ps, ps.existed, len(missing))
         if len(missing):
             ps.created_dirs = _missing_dirs(ps)
     ops = [

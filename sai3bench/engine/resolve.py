@@ -6,6 +6,8 @@ one-line error naming the op and the pattern, never a run full of NotFound.
 
 from __future__ import annotations
 
+import logging
+
 from sai3bench.config.schema import Config, GetOp, ListOp, Op, PutOp, StatOp
 from sai3bench.engine.context import RunContext
 from sai3bench.engine.ops import PlannedOp
@@ -14,6 +16,8 @@ from sai3bench.metrics.collector import OpKind
 from sai3bench.plan.keys import plan_glob
 from sai3bench.plan.sizes import SizeSampler
 from sai3bench.plan.tasks import is_mixed, rewrite_delete_path
+
+log = logging.getLogger(__name__)
 
 _KIND = {GetOp: OpKind.GET, PutOp: OpKind.PUT, ListOp: OpKind.LIST, StatOp: OpKind.STAT}
 
@@ -47,6 +51,7 @@ async def resolve_ops(ctx: RunContext, config: Config) -> list[PlannedOp]:
     for p in planned:
         if p.kind == OpKind.DELETE:
             ctx.rng.shuffle(p.keys)
+        log.info("%s: %d keys, base %r, backend %r", p.label, len(p.keys), p.base, p.backend)
     return planned
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Executor
@@ -12,6 +13,8 @@ from sai3bench.engine.ops import PlannedOp, Task
 from sai3bench.engine.pool import WorkerPool, tasks_from
 from sai3bench.engine.record import Tally, TaskHook, make_recorder
 from sai3bench.metrics.collector import Collector
+
+log = logging.getLogger(__name__)
 
 
 class TaskListResult:
@@ -67,7 +70,9 @@ async def run_task_list(
             ticker.cancel()
             assert out is not None
             out.progress("")
-    return TaskListResult(collector, tally, time.perf_counter() - t0)
+    result = TaskListResult(collector, tally, time.perf_counter() - t0)
+    log.info("%s: %r %r", label or "tasks", pool, result)
+    return result
 
 
 async def _progress(out: Output | None, label: str, total: int, left: list[int]) -> None:

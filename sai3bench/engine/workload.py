@@ -7,6 +7,7 @@ finishes after the deadline is not counted in ops, bytes or latency; it is talli
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Sequence
 
@@ -19,6 +20,8 @@ from sai3bench.engine.ops import PlannedOp, Task
 from sai3bench.engine.pool import WorkerPool
 from sai3bench.engine.record import Tally, make_recorder
 from sai3bench.metrics.collector import Collector, OpKind
+
+log = logging.getLogger(__name__)
 
 
 class WorkloadResult:
@@ -174,6 +177,7 @@ async def run_workload(ctx: RunContext, config: Config, planned: list[PlannedOp]
     finally:
         ticker.cancel()
         ctx.out.progress("")
+    log.info("workload done: %r %r late=%d", pool, mix, tally.late)
     end_ns = min(time.perf_counter_ns(), deadline_ns)
     result.wall_s = (end_ns - start_ns) / 1e9
     result.late = tally.late
