@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
 
 from sai3bench import __version__
@@ -91,14 +90,17 @@ def main() -> None:
     """Console-script entry point."""
     from sai3bench.cli import util  # noqa: F401  (registers the util commands)
 
+    # typer >= 0.29 carries its own click (typer._click); its usage errors are TyperExceptions.
     try:
         app(standalone_mode=False)
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         raise SystemExit(exc.exit_code) from None
-    except click.exceptions.Abort:
+    except typer.Abort:
         print("error: interrupted", file=sys.stderr)
         raise SystemExit(130) from None
-    except click.ClickException as exc:
+    except typer.TyperException as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":  # help was printed already
+            raise SystemExit(0) from None
         print(f"error: {exc.format_message()}", file=sys.stderr)
         print("hint: see 'sai3bench --help' or 'sai3bench run --help'", file=sys.stderr)
         raise SystemExit(2) from None
