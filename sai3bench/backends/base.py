@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import msgspec
 
@@ -44,6 +44,10 @@ class OpError(Exception):
         super().__init__(detail or outcome.name)
         self.outcome = outcome
         self.detail = detail
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # Exception's default pickling passes only args; engine processes exchange these.
+        return (type(self), (self.outcome, self.detail))
 
 
 class ObjectInfo(msgspec.Struct, frozen=True, gc=False):
