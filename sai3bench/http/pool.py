@@ -1,0 +1,183 @@
+"""A per-endpoint pool of keep-alive HTTP/1.1 connections.
+
+The pool decides under no lock (one event loop) and does I/O after: ``acquire`` takes an idle
+connection, or opens one while under ``max_size``, or queues. ``release`` hands a reusable
+connection to the first waiter or back to the idle list; a dead one frees a slot, and a
+waiter then gets a fresh connection. Connects are bounded by ``connect_timeout``.
+
+Stale keep-alives: a server may close an idle connection at any time. A request that fails
+with CONNECTION on a *reused* connection before any response byte arrived is safe to send once
+more on a fresh one; ``send`` does that, and counts it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import ssl
+from typing import Final, NamedTuple
+
+from sai3bench.backends.base import OpError, Outcome, Payload
+from sai3bench.http.protocol import H1Connection
+
+DEFAULT_CONNECT_TIMEOUT: Final = 10.0
+
+
+class Endpoint(NamedTuple):
+    """Where requests go. ``tls`` is None for cleartext http://."""
+
+    host: str
+    port: int
+    tls: ssl.SSLContext | None = None
+    server_hostname: str | None = None
+
+    @property
+    def url(self) -> str:
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://{self.host}:{self.port}"
+
+    @property
+    def host_header(self) -> str:
+        default = 443 if self.tls else 80
+        return self.host if self.port == default else f"{self.host}:{self.port}"
+
+
+class H1Pool:
+    """Connections to one endpoint; at most ``max_size`` open (or opening) at once."""
+
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        *,
+        max_size: int,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+    ) -> None:
+        self.endpoint = endpoint
+        self.max_size = max(1, max_size)
+        self.connect_timeout = connect_timeout
+        self._idle: list[H1Connection] = []
+        self._waiters: collections.deque[asyncio.Future[H1Connection]] = collections.deque()
+        self._open = 0  # open or opening
+        self.opened = 0  # connections ever opened
+        self.resent = 0  # requests sent again after a stale keep-alive
+
+    def __repr__(self) -> str:
+        busy = self._open - len(self._idle)
+        return (
+            f"<H1Pool {self.endpoint.url} [{busy} busy, {len(self._idle)} idle, "
+            f"{len(self._waiters)} waiting]>"
+        )
+
+    async def acquire(self) -> H1Connection:
+        while self._idle:
+            conn = self._idle.pop()
+            if not conn.closed:
+                return conn
+            self._open -= 1
+        if self._open < self.max_size:
+            self._open += 1
+            try:
+                return await self._connect()
+            except BaseException:
+                self._open -= 1
+                raise
+        waiter: asyncio.Future[H1Connection] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        return await waiter
+
+    def release(self, conn: H1Connection) -> None:
+        """Give a connection back. Reusable if the response was read whole and keep-alive."""
+        parser = conn.parser
+        if conn.closed or not parser.done or not parser.keep_alive:
+            if not conn.closed:
+                conn.close()
+            self._open -= 1
+            self._wake_with_new()
+            return
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(conn)
+                return
+        self._idle.append(conn)
+
+    def _wake_with_new(self) -> None:
+        while self._waiters and self._waiters[0].done():
+            self._waiters.popleft()
+        if self._waiters and self._open < self.max_size:
+            waiter = self._waiters.popleft()
+            self._open += 1
+            asyncio.get_running_loop().create_task(self._connect_for(waiter))
+
+    async def _connect_for(self, waiter: asyncio.Future[H1Connection]) -> None:
+        try:
+            conn = await self._connect()
+        except BaseException as exc:
+            self._open -= 1
+            if not waiter.done():
+                waiter.set_exception(exc)
+            return
+        if waiter.done():
+            self.release(conn)
+        else:
+            waiter.set_result(conn)
+
+    async def _connect(self) -> H1Connection:
+        loop = asyncio.get_running_loop()
+        ep = self.endpoint
+        try:
+            async with asyncio.timeout(self.connect_timeout):
+                _, conn = await loop.create_connection(
+                    lambda: H1Connection(loop, ep.url),
+                    ep.host,
+                    ep.port,
+                    ssl=ep.tls,
+                    server_hostname=ep.server_hostname if ep.tls else None,
+                )
+        except TimeoutError:
+            raise OpError(Outcome.TIMEOUT, f"connect to {ep.url} timed out") from None
+        except ssl.SSLError as exc:
+            raise OpError(Outcome.CONNECTION, f"TLS with {ep.url} failed: {exc}") from None
+        except OSError as exc:
+            raise OpError(Outcome.CONNECTION, f"cannot connect to {ep.url}: {exc}") from None
+        self.opened += 1
+        return conn
+
+    async def close(self) -> None:
+        for conn in self._idle:
+            conn.close()
+        self._idle.clear()
+        for waiter in self._waiters:
+            if not waiter.done():
+                waiter.cancel()
+        self._waiters.clear()
+
+    async def send(
+        self,
+        head: bytes,
+        body: Payload | None = None,
+        *,
+        method_is_head: bool = False,
+        keep_body: bool | int = False,
+        timeout: float = 120.0,
+    ) -> H1Connection:
+        """Send one request and read its whole response; returns the connection, still held.
+
+        The caller reads ``conn.parser`` and then must ``release(conn)``. Raises OpError.
+        """
+        for attempt in (0, 1):
+            conn = await self.acquire()
+            reused = conn.requests > 0
+            try:
+                await conn.request(
+                    head, body, method_is_head=method_is_head, keep_body=keep_body, timeout=timeout
+                )
+            except OpError as exc:
+                started = conn.parser.has_started
+                self.release(conn)
+                if attempt == 0 and reused and exc.outcome == Outcome.CONNECTION and not started:
+                    self.resent += 1
+                    continue  # a stale keep-alive: the server never saw this request
+                raise
+            return conn
+        raise AssertionError("unreachable")

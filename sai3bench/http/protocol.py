@@ -1,0 +1,173 @@
+"""One HTTP/1.1 client connection: an asyncio.BufferedProtocol around the sans-IO parser.
+
+Owns the socket's receive buffer, the one request in flight, its timeout and its timings. It
+never parses bytes itself (``h1.ResponseParser`` does) and never builds a request (the caller
+hands it finished head bytes and a body view).
+
+Rules (STYLE 4): one request in flight per connection, one waiter, a second ``request()`` while
+one is pending is a bug (RuntimeError). The timeout is a ``call_later`` handle cancelled on
+completion, not ``asyncio.wait_for`` (which costs a task and a cancellation per op). The
+receive buffer is allocated once and reused: ``get_buffer`` always returns the same view,
+because the parser copies any partial head it has to keep.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from typing import Final, cast
+
+from sai3bench.backends.base import OpError, Outcome, Payload
+from sai3bench.http.errors import ProtocolError
+from sai3bench.http.h1 import ResponseParser
+
+#: Receive buffer per connection: large enough that a 1 MiB GET body is a handful of reads.
+RECV_BUFFER: Final = 256 * 1024
+
+
+class H1Connection(asyncio.BufferedProtocol):
+    """A keep-alive HTTP/1.1 connection. ``request()`` sends; the returned future ends the op."""
+
+    __slots__ = (
+        "_buffer",
+        "_loop",
+        "_timer",
+        "_view",
+        "_waiter",
+        "closed",
+        "label",
+        "parser",
+        "requests",
+        "t_first_byte",
+        "transport",
+    )
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, label: str = "") -> None:
+        self._loop = loop
+        self.label = label
+        self.parser = ResponseParser()
+        self._buffer = bytearray(RECV_BUFFER)
+        self._view = memoryview(self._buffer)
+        self._waiter: asyncio.Future[None] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self.transport: asyncio.Transport | None = None
+        self.closed = False
+        #: perf_counter_ns when the response head of the current request completed.
+        self.t_first_byte = 0
+        #: Requests sent on this connection (a reused connection may have gone stale).
+        self.requests = 0
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else "busy" if self._waiter is not None else "idle"
+        return f"<H1Connection {self.label} {state} requests={self.requests}>"
+
+    # -- asyncio callbacks --------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports do not subclass asyncio.Transport; they implement it.
+        self.transport = cast(asyncio.Transport, transport)
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            # Small requests must not wait for Nagle's ACK timer (40 ms on Linux).
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self._view
+
+    def buffer_updated(self, nbytes: int) -> None:
+        parser = self.parser
+        if self._waiter is None:
+            self._fail(OpError(Outcome.PROTOCOL, "data with no request in flight"))
+            return
+        had_head = parser.head_done
+        try:
+            used = parser.feed(self._view[:nbytes])
+        except ProtocolError as exc:
+            self._fail(OpError(Outcome.PROTOCOL, str(exc)))
+            return
+        if not had_head and parser.head_done:
+            self.t_first_byte = time.perf_counter_ns()
+        if parser.done:
+            if used < nbytes:  # we never pipeline: anything after the response is garbage
+                self._fail(OpError(Outcome.PROTOCOL, "bytes after the response"))
+                return
+            self._complete()
+
+    def eof_received(self) -> bool:
+        if self._waiter is not None:
+            try:
+                self.parser.feed_eof()
+            except ProtocolError as exc:
+                self._fail(OpError(Outcome.CONNECTION, f"closed mid-response: {exc}"))
+                return False
+            if self.parser.done:
+                self._complete()
+        return False  # close our side too
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if self._waiter is not None:
+            detail = f"connection lost: {exc}" if exc else "connection closed by peer"
+            self._fail(OpError(Outcome.CONNECTION, detail))
+
+    # -- the one operation --------------------------------------------------------------------
+
+    def request(
+        self,
+        head: bytes,
+        body: Payload | None = None,
+        *,
+        method_is_head: bool = False,
+        keep_body: bool | int = False,
+        timeout: float = 120.0,
+    ) -> asyncio.Future[None]:
+        """Send one request; the future resolves when the whole response has been read.
+
+        The response is then in ``self.parser`` until the next ``request()``. Failures resolve
+        the future with an OpError (TIMEOUT, CONNECTION, PROTOCOL) and close the connection.
+        """
+        if self._waiter is not None:
+            raise RuntimeError("a request is already in flight on this connection")
+        waiter = self._waiter = self._loop.create_future()
+        if self.closed or self.transport is None:
+            self._fail(OpError(Outcome.CONNECTION, "connection closed"))
+            return waiter
+        self.parser.start(method_is_head=method_is_head, keep_body=keep_body)
+        self.requests += 1
+        if body is None:
+            self.transport.write(head)
+        elif isinstance(body, memoryview):
+            self.transport.writelines((head, body))
+        else:
+            self.transport.writelines((head, *body))
+        self._timer = self._loop.call_later(timeout, self._on_timeout)
+        return waiter
+
+    def close(self) -> None:
+        self.closed = True
+        if self.transport is not None:
+            self.transport.close()
+
+    def _on_timeout(self) -> None:
+        self._timer = None
+        self._fail(OpError(Outcome.TIMEOUT, "no complete response in time"))
+
+    def _complete(self) -> None:
+        waiter, self._waiter = self._waiter, None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def _fail(self, exc: OpError) -> None:
+        waiter, self._waiter = self._waiter, None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self.closed = True
+        if self.transport is not None:
+            self.transport.abort()  # where this response ends is unknown: never reuse
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(exc)
