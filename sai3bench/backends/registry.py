@@ -9,7 +9,6 @@ from sai3bench.errors import ConfigError
 
 _NOT_YET = {
     "direct": "direct:// (O_DIRECT) is not supported yet; use file:// for now",
-    "s3": "s3:// is not supported yet in this version",
     "gs": "gs:// is not supported yet in this version",
     "az": "az:// is not supported yet in this version",
 }
@@ -36,8 +35,27 @@ class Backends:
         key = (parsed.scheme, parsed.authority)
         backend = self._open.get(key)
         if backend is None:
-            backend = self._open[key] = FileBackend(threads=self.concurrency)
+            backend = self._open[key] = self._make(parsed.scheme, parsed.authority)
         return backend
+
+    def _make(self, scheme: str, authority: str) -> Backend:
+        if scheme == "file":
+            return FileBackend(threads=self.concurrency)
+        # s3: endpoint and region from the environment, credentials from botocore's chain
+        # (read once here, before the clock starts; refreshed off the hot path).
+        from sai3bench.backends.s3 import S3Backend, endpoint_from_env
+        from sai3bench.signers.aws_credentials import BotocoreCredentialProvider, region_from_env
+
+        region = region_from_env()
+        endpoint, virtual = endpoint_from_env(region)
+        return S3Backend(
+            authority,
+            endpoint=endpoint,
+            region=region,
+            credentials=BotocoreCredentialProvider.load(),
+            virtual_host=virtual,
+            max_connections=self.concurrency,
+        )
 
     def all(self) -> list[Backend]:
         return list(self._open.values())

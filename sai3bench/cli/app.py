@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 
 from sai3bench import __version__
+from sai3bench.backends.base import OpError
 from sai3bench.errors import Sai3Error
 
 app = typer.Typer(
@@ -88,7 +89,7 @@ def run(
 
 def main() -> None:
     """Console-script entry point."""
-    from sai3bench.cli import util  # noqa: F401  (registers the util commands)
+    from sai3bench.cli import mock, util  # noqa: F401  (they register their commands)
 
     # typer >= 0.29 carries its own click (typer._click); its usage errors are TyperExceptions.
     try:
@@ -109,6 +110,10 @@ def main() -> None:
         if exc.hint:
             print(f"hint: {exc.hint}", file=sys.stderr)
         raise SystemExit(exc.exit_code) from None
+    except OpError as exc:  # a storage request outside the engine (util commands)
+        print(f"error: storage request failed: {exc.detail or exc.outcome.name}", file=sys.stderr)
+        print("hint: check the URI, the credentials and that the endpoint is up", file=sys.stderr)
+        raise SystemExit(2) from None
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         raise SystemExit(130) from None

@@ -142,7 +142,10 @@ class PrepareFailed(StorageError):
     ) -> None:
         outcomes = {Outcome(o) for (_, o) in errors}
         if Outcome.PERMISSION in outcomes:
-            hint = "make the directory writable, or point base_uri somewhere you may write"
+            hint = (
+                "make the target writable for this user (for s3://: the credentials and bucket "
+                "policy), or point base_uri elsewhere"
+            )
         elif Outcome.NO_SPACE in outcomes:
             hint = "free space on the target, or lower count / object sizes"
         else:

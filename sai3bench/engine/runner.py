@@ -10,6 +10,7 @@ from typing import Any
 
 import msgspec
 
+from sai3bench.backends.base import OpError, Outcome
 from sai3bench.backends.registry import Backends
 from sai3bench.config.schema import Config
 from sai3bench.engine.cleanup import CleanupResult, run_cleanup
@@ -66,9 +67,24 @@ async def execute(
     report.on_stage = on_stage or (lambda name, result: None)
     try:
         await _stages(ctx, config, opts, report)
+    except OpError as exc:
+        # A request outside the timed ops failed (a listing, a glob, a verify): one line.
+        raise StorageError(
+            f"storage request failed: {exc.detail or exc.outcome.name}",
+            hint=_SETUP_HINTS.get(exc.outcome, "see the error above; check the target URI"),
+        ) from None
     finally:
         await backends.close()
     return report
+
+
+_SETUP_HINTS = {
+    Outcome.PERMISSION: "check the credentials (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, "
+    "AWS_PROFILE) and the bucket policy, or the file permissions",
+    Outcome.NOT_FOUND: "check the bucket or directory name in the URI",
+    Outcome.CONNECTION: "check that the endpoint is up and AWS_ENDPOINT_URL points at it",
+    Outcome.TIMEOUT: "check that the endpoint is up and reachable",
+}
 
 
 async def _stages(ctx: RunContext, config: Config, opts: RunOptions, report: RunReport) -> None:

@@ -149,10 +149,10 @@ ERROR_CASES = {
         "duration: 1s\ntarget: file:///{d}/\nworkload:\n  - {{op: get, path: 'x/*', weight: 1}}\n",
         ["no objects match", "x/*"],
     ),
-    "s3_not_supported": (
-        "duration: 1s\ntarget: s3://bucket/pre/\n"
+    "gs_not_supported": (
+        "duration: 1s\ntarget: gs://bucket/pre/\n"
         "workload:\n  - {{op: get, path: 'x/*', weight: 1}}\n",
-        ["s3://", "not supported yet"],
+        ["gs://", "not supported yet"],
     ),
 }
 

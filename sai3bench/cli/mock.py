@@ -1,0 +1,78 @@
+"""``sai3bench mock-server``: a loopback S3 server for CI, demos and client calibration."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import uvloop
+
+from sai3bench.config.units import parse_duration
+from sai3bench.errors import UsageError
+from sai3bench.mock.s3app import S3App
+from sai3bench.mock.server import Faults, start_server
+from sai3bench.mock.store import DiskStore, MemoryStore, ObjectStore
+from sai3bench.signers.base import StaticCredentialProvider
+
+from .app import app
+
+
+def _seconds(text: str | None, flag: str) -> float:
+    if not text:
+        return 0.0
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise UsageError(f"{flag} {text!r}: {exc}", hint=f"e.g. {flag} 2ms") from None
+
+
+@app.command("mock-server")
+def mock_server(
+    host: Annotated[str, typer.Option(help="bind address (loopback unless --public)")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option(help="0 picks a free port")] = 9000,
+    bucket: Annotated[list[str] | None, typer.Option(help="bucket to create at start")] = None,
+    directory: Annotated[Path | None, typer.Option("--dir", help="keep objects on disk")] = None,
+    sink: Annotated[bool, typer.Option(help="keep sizes only; GET serves a pattern")] = False,
+    auth: Annotated[str | None, typer.Option(help="KEY:SECRET: verify SigV4")] = None,
+    latency: Annotated[str | None, typer.Option(help="added per response, e.g. 2ms")] = None,
+    latency_jitter: Annotated[str | None, typer.Option(help="+- uniform, e.g. 1ms")] = None,
+    error_rate: Annotated[float, typer.Option(min=0.0, max=1.0)] = 0.0,
+    error_status: Annotated[int, typer.Option(min=400, max=599)] = 503,
+    reset_rate: Annotated[float, typer.Option(min=0.0, max=1.0)] = 0.0,
+    seed: Annotated[int, typer.Option(help="fault injection RNG seed")] = 0,
+    public: Annotated[bool, typer.Option(help="allow a non-loopback bind")] = False,
+) -> None:
+    """Serve S3 (path-style) until interrupted; prints the URL on its first line."""
+    if sink and directory is not None:
+        raise UsageError("--sink and --dir cannot be used together", hint="drop one of them")
+    store: ObjectStore = DiskStore(directory) if directory else MemoryStore(sink=sink)
+    cred = StaticCredentialProvider.from_spec(auth).current() if auth else None
+    faults = Faults(
+        latency_s=_seconds(latency, "--latency"),
+        jitter_s=_seconds(latency_jitter, "--latency-jitter"),
+        error_rate=error_rate,
+        error_status=error_status,
+        reset_rate=reset_rate,
+        seed=seed,
+    )
+    app_ = S3App(store, cred)
+    for name in bucket or ():
+        store.create_bucket(name)
+
+    async def serve() -> None:
+        server = await start_server(app_, host, port, faults=faults, sink=sink, public=public)
+        bound = server.sockets[0].getsockname()
+        print(f"mock S3 listening on http://{bound[0]}:{bound[1]}", flush=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        server.close()
+
+    uvloop.run(serve())

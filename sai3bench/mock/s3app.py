@@ -1,0 +1,270 @@
+"""The mock server's S3 dialect as a pure function: a parsed request in, a response out.
+
+Path-style addressing only (``/bucket/key``). Operations: CreateBucket, HeadBucket, PUT, GET
+(with ``Range: bytes=a-b``), HEAD, DELETE, ListObjectsV2 (prefix, delimiter, max-keys,
+continuation-token, start-after, encoding-type=url) and DeleteObjects. Optional SigV4 checking
+recomputes the signature with the project's own signer from what arrived on the wire.
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator, Sequence
+from typing import NamedTuple
+from urllib.parse import quote, unquote
+
+from sai3bench.mock.store import ListResult, MemoryStore, ObjectStore, list_page
+from sai3bench.signers.base import Credential
+from sai3bench.signers.sigv4 import SigV4Signer, canonical_query
+
+Headers = Sequence[tuple[bytes, bytes]]
+_XMLNS = "http://s3.amazonaws.com/doc/2006-03-01/"
+_RANGE = re.compile(r"bytes=(\d*)-(\d*)\Z")
+_AUTH = re.compile(
+    r"AWS4-HMAC-SHA256 Credential=([^/]+)/(\d{8})/([^/]+)/([^/]+)/aws4_request,\s*"
+    r"SignedHeaders=([^,]+),\s*Signature=([0-9a-f]{64})\Z"
+)
+
+
+class Response(NamedTuple):
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes | Iterator[memoryview]
+    length: int
+
+
+def _xml(status: int, body: str) -> Response:
+    data = ('<?xml version="1.0" encoding="UTF-8"?>\n' + body).encode()
+    return Response(status, [("Content-Type", "application/xml")], data, len(data))
+
+
+def error(status: int, code: str, message: str, resource: str = "") -> Response:
+    esc = _esc
+    return _xml(
+        status,
+        f"<Error><Code>{code}</Code><Message>{esc(message)}</Message>"
+        f"<Resource>{esc(resource)}</Resource><RequestId>mock</RequestId></Error>",
+    )
+
+
+def _esc(s: str) -> str:
+    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _empty(status: int, headers: list[tuple[str, str]] | None = None) -> Response:
+    return Response(status, headers or [], b"", 0)
+
+
+class S3App:
+    """Answers S3 requests from a store; ``auth`` enables SigV4 verification."""
+
+    def __init__(self, store: ObjectStore | None = None, auth: Credential | None = None) -> None:
+        self.store = store or MemoryStore()
+        self.auth = auth
+        self._signers: dict[str, SigV4Signer] = {}
+
+    def __repr__(self) -> str:
+        return f"<S3App {self.store!r} auth={'on' if self.auth else 'off'}>"
+
+    def handle(
+        self, method: str, target: str, headers: Headers, body: bytes | bytearray, size: int
+    ) -> Response:
+        """One request. ``body`` is what was kept; ``size`` the body's full length."""
+        path, _, query = target.partition("?")
+        if self.auth is not None:
+            refused = self._check_auth(method, path, query, headers)
+            if refused is not None:
+                return refused
+        bucket, _, raw_key = path.lstrip("/").partition("/")
+        bucket = unquote(bucket)
+        key = unquote(raw_key)
+        params = dict(_pairs(query))
+        if not bucket:
+            return error(400, "InvalidRequest", "path-style addressing only: /bucket/key")
+        if not key:
+            return self._bucket_op(method, bucket, params, body)
+        if not self.store.has_bucket(bucket):
+            return error(404, "NoSuchBucket", "The specified bucket does not exist", bucket)
+        return self._object_op(method, bucket, key, headers, body, size)
+
+    def _bucket_op(
+        self, method: str, bucket: str, params: dict[str, str], body: bytes | bytearray
+    ) -> Response:
+        store = self.store
+        if method == "PUT":
+            store.create_bucket(bucket)
+            return _empty(200)
+        if not store.has_bucket(bucket):
+            return error(404, "NoSuchBucket", "The specified bucket does not exist", bucket)
+        if method == "HEAD":
+            return _empty(200)
+        if method == "GET" and params.get("list-type") == "2":
+            return self._list(bucket, params)
+        if method == "POST" and "delete" in params:
+            return self._delete_many(bucket, bytes(body))
+        return error(405, "MethodNotAllowed", f"{method} on a bucket is not supported")
+
+    def _object_op(
+        self,
+        method: str,
+        bucket: str,
+        key: str,
+        headers: Headers,
+        body: bytes | bytearray,
+        size: int,
+    ) -> Response:
+        store = self.store
+        if method == "PUT":
+            if len(body) == size:
+                store.put(bucket, key, body)
+            else:
+                store.put_size(bucket, key, size)  # sink: counted, not kept
+            return _empty(200, [("ETag", '"mock"')])
+        if method == "DELETE":
+            store.delete(bucket, key)
+            return _empty(204)
+        n = store.size(bucket, key)
+        if n is None:
+            return error(404, "NoSuchKey", "The specified key does not exist.", key)
+        if method == "HEAD":
+            return Response(200, [("ETag", '"mock"')], b"", n)
+        if method != "GET":
+            return error(405, "MethodNotAllowed", f"{method} on an object is not supported")
+        start, end = 0, n
+        rng = _header(headers, b"range")
+        if rng is not None:
+            m = _RANGE.match(rng.decode("latin-1"))
+            if m is None or (not m.group(1) and not m.group(2)):
+                return error(416, "InvalidRange", "The requested range is not satisfiable")
+            if m.group(1):
+                start = int(m.group(1))
+                end = min(n, int(m.group(2)) + 1) if m.group(2) else n
+            else:
+                start = max(0, n - int(m.group(2)))
+            if start >= n or start >= end:
+                return error(416, "InvalidRange", "The requested range is not satisfiable")
+            hdrs = [("Content-Range", f"bytes {start}-{end - 1}/{n}")]
+            return Response(206, hdrs, store.read(bucket, key, start, end), end - start)
+        return Response(200, [("ETag", '"mock"')], store.read(bucket, key, 0, n), n)
+
+    def _list(self, bucket: str, params: dict[str, str]) -> Response:
+        try:
+            max_keys = int(params.get("max-keys", "1000"))
+            page = list_page(
+                self.store.keys(bucket),
+                self.store.sizes(bucket),
+                prefix=params.get("prefix", ""),
+                delimiter=params.get("delimiter") or None,
+                max_keys=max(0, min(max_keys, 1000)),
+                token=params.get("continuation-token"),
+                start_after=params.get("start-after"),
+            )
+        except ValueError as exc:
+            return error(400, "InvalidArgument", str(exc))
+        return _xml(200, _list_xml(bucket, params, page))
+
+    def _delete_many(self, bucket: str, body: bytes) -> Response:
+        try:
+            root = ET.fromstring(body)
+        except ET.ParseError:
+            return error(400, "MalformedXML", "The XML you provided was not well-formed")
+        ns = root.tag[: root.tag.index("}") + 1] if root.tag.startswith("{") else ""
+        keys = [el.text or "" for el in root.iter(f"{ns}Key")]
+        if len(keys) > 1000:
+            return error(400, "MalformedXML", "more than 1000 keys")
+        quiet = (root.findtext(f"{ns}Quiet") or "").strip().lower() == "true"
+        parts = [f'<DeleteResult xmlns="{_XMLNS}">']
+        for key in keys:
+            self.store.delete(bucket, key)
+            if not quiet:
+                parts.append(f"<Deleted><Key>{_esc(key)}</Key></Deleted>")
+        parts.append("</DeleteResult>")
+        return _xml(200, "".join(parts))
+
+    def _check_auth(self, method: str, path: str, query: str, headers: Headers) -> Response | None:
+        assert self.auth is not None
+        auth = _header(headers, b"authorization")
+        m = _AUTH.match(auth.decode("latin-1")) if auth else None
+        if m is None:
+            return error(403, "AccessDenied", "missing or malformed SigV4 Authorization")
+        access_key, _date, region, service, signed, signature = m.groups()
+        if access_key != self.auth.access_key:
+            return error(403, "InvalidAccessKeyId", "The AWS Access Key Id does not exist")
+        amz_date = (_header(headers, b"x-amz-date") or b"").decode("latin-1")
+        payload = (_header(headers, b"x-amz-content-sha256") or b"").decode("latin-1")
+        reserved = {"host", "x-amz-date", "x-amz-content-sha256", "x-amz-security-token"}
+        extra = [
+            (n.decode("latin-1"), v.decode("latin-1"))
+            for n, v in headers
+            if n.decode("latin-1") in signed.split(";") and n.decode("latin-1") not in reserved
+        ]
+        host = (_header(headers, b"host") or b"").decode("latin-1")
+        signer = self._signers.setdefault(f"{region}/{service}", SigV4Signer(region, service))
+        token = _header(headers, b"x-amz-security-token")
+        cred = Credential(
+            self.auth.access_key, self.auth.secret_key, token.decode() if token else None
+        )
+        try:
+            expected = signer.sign(
+                method, host, path, canonical_query(_pairs(query)), extra, payload, amz_date, cred
+            )
+        except ValueError:
+            return error(403, "SignatureDoesNotMatch", "could not recompute the signature")
+        want = dict(expected)["authorization"].rsplit("Signature=", 1)[1]
+        if not hmac.compare_digest(want, signature):
+            return error(
+                403,
+                "SignatureDoesNotMatch",
+                "The request signature we calculated does not match the signature you provided.",
+            )
+        return None
+
+
+def _header(headers: Headers, name: bytes) -> bytes | None:
+    for n, v in headers:
+        if n == name:
+            return v
+    return None
+
+
+def _pairs(query: str) -> list[tuple[str, str]]:
+    out = []
+    for part in query.split("&") if query else ():
+        name, _, value = part.partition("=")
+        out.append((unquote(name), unquote(value)))
+    return out
+
+
+def _list_xml(bucket: str, params: dict[str, str], page: ListResult) -> str:
+    url = params.get("encoding-type") == "url"
+
+    def enc(s: str) -> str:
+        return quote(s, safe="/") if url else _esc(s)
+
+    parts = [
+        f'<ListBucketResult xmlns="{_XMLNS}"><Name>{_esc(bucket)}</Name>',
+        f"<Prefix>{enc(params.get('prefix', ''))}</Prefix>",
+        f"<KeyCount>{len(page.keys) + len(page.common_prefixes)}</KeyCount>",
+        f"<MaxKeys>{params.get('max-keys', '1000')}</MaxKeys>",
+        f"<IsTruncated>{'true' if page.is_truncated else 'false'}</IsTruncated>",
+    ]
+    if url:
+        parts.append("<EncodingType>url</EncodingType>")
+    if params.get("delimiter"):
+        parts.append(f"<Delimiter>{enc(params['delimiter'])}</Delimiter>")
+    if params.get("continuation-token"):
+        parts.append(f"<ContinuationToken>{params['continuation-token']}</ContinuationToken>")
+    if page.next_token:
+        parts.append(f"<NextContinuationToken>{page.next_token}</NextContinuationToken>")
+    parts.extend(
+        f"<Contents><Key>{enc(k)}</Key><Size>{n}</Size><ETag>&quot;mock&quot;</ETag>"
+        f"<StorageClass>STANDARD</StorageClass></Contents>"
+        for k, n in page.keys
+    )
+    parts.extend(
+        f"<CommonPrefixes><Prefix>{enc(p)}</Prefix></CommonPrefixes>" for p in page.common_prefixes
+    )
+    parts.append("</ListBucketResult>")
+    return "".join(parts)

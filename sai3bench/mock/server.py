@@ -1,0 +1,184 @@
+"""The mock server's network side: a uvloop BufferedProtocol per connection over S3App.
+
+Keeps the server as lean as the client, so it is not the bottleneck of its own tests: one
+reused receive buffer per connection, the sans-IO request parser, pipelined requests answered
+in order, response heads and bodies written with ``writelines`` (no join of payload bytes).
+Loopback only unless the caller passes ``public=True``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import random
+import socket
+from typing import Final, cast
+
+from sai3bench.errors import UsageError
+from sai3bench.http.errors import ProtocolError
+from sai3bench.http.h1 import RequestParser, build_response_head
+from sai3bench.mock.s3app import Response, S3App, error
+
+_REASONS: Final = {
+    200: "OK",
+    204: "No Content",
+    206: "Partial Content",
+    400: "Bad Request",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    416: "Range Not Satisfiable",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
+_CONTINUE: Final = b"HTTP/1.1 100 Continue\r\n\r\n"
+
+
+class Faults:
+    """Fault injection, decided per request with the server's own seeded RNG."""
+
+    def __init__(
+        self,
+        *,
+        latency_s: float = 0.0,
+        jitter_s: float = 0.0,
+        error_rate: float = 0.0,
+        error_status: int = 503,
+        reset_rate: float = 0.0,
+        seed: int = 0,
+    ) -> None:
+        self.latency_s = latency_s
+        self.jitter_s = jitter_s
+        self.error_rate = error_rate
+        self.error_status = error_status
+        self.reset_rate = reset_rate
+        self.rng = random.Random(seed)
+
+    @property
+    def any(self) -> bool:
+        return bool(self.latency_s or self.jitter_s or self.error_rate or self.reset_rate)
+
+    def delay(self) -> float:
+        return max(0.0, self.latency_s + self.rng.uniform(-self.jitter_s, self.jitter_s))
+
+
+class MockS3Protocol(asyncio.BufferedProtocol):
+    __slots__ = ("_app", "_buffer", "_faults", "_parser", "_sink", "_view", "transport")
+
+    def __init__(self, app: S3App, faults: Faults, sink: bool) -> None:
+        self._app = app
+        self._faults = faults
+        self._sink = sink
+        self._parser = RequestParser()
+        self._parser.start(keep_body=not sink)
+        self._buffer = bytearray(256 * 1024)
+        self._view = memoryview(self._buffer)
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports do not subclass asyncio.Transport; they implement it.
+        self.transport = cast(asyncio.Transport, transport)
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self._view
+
+    def buffer_updated(self, nbytes: int) -> None:
+        parser = self._parser
+        pos = 0
+        while pos < nbytes:
+            had_head = parser.head_done
+            try:
+                pos += parser.feed(self._view[pos:nbytes])
+            except ProtocolError as exc:
+                self._send(error(400, "BadRequest", str(exc)), close=True)
+                return
+            if not had_head and parser.head_done and parser.expect_continue and not parser.done:
+                assert self.transport is not None
+                self.transport.write(_CONTINUE)
+            if not parser.done:
+                return
+            self._respond()
+            parser.start(keep_body=not self._sink)
+
+    def _respond(self) -> None:
+        p = self._parser
+        faults = self._faults
+        if faults.any:
+            if faults.reset_rate and faults.rng.random() < faults.reset_rate:
+                assert self.transport is not None
+                self.transport.abort()
+                return
+            if faults.error_rate and faults.rng.random() < faults.error_rate:
+                status = faults.error_status
+                code = "SlowDown" if status == 503 else "InternalError"
+                resp = error(status, code, "injected fault")
+            else:
+                resp = self._app.handle(p.method, p.target, p.headers, p.body, p.body_received)
+            delay = faults.delay()
+            if delay > 0:
+                keep = p.keep_alive
+                asyncio.get_running_loop().call_later(delay, self._send, resp, not keep)
+                return
+        else:
+            resp = self._app.handle(p.method, p.target, p.headers, p.body, p.body_received)
+        self._send(resp, close=not p.keep_alive)
+
+    def _send(self, resp: Response, close: bool = False) -> None:
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        headers = resp.headers
+        if close:
+            headers = [*headers, ("Connection", "close")]
+        head = build_response_head(
+            resp.status, _REASONS.get(resp.status, "Unknown"), headers, resp.length
+        )
+        if isinstance(resp.body, bytes):
+            transport.write(head + resp.body if len(resp.body) < 4096 else head)
+            if len(resp.body) >= 4096:
+                transport.write(resp.body)
+        elif self._parser.method == "HEAD":
+            transport.write(head)
+        else:
+            transport.writelines([head, *resp.body])
+        if close:
+            transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.transport = None
+
+
+def check_bind_address(host: str, public: bool) -> None:
+    """Refuse a non-loopback bind unless ``public``: the mock has no real security."""
+    if public:
+        return
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host == "localhost"
+    if not loopback:
+        raise UsageError(
+            f"refusing to bind the mock server to {host}: not a loopback address",
+            hint="use --host 127.0.0.1, or pass --public if you really mean it",
+        )
+
+
+async def start_server(
+    app: S3App,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    faults: Faults | None = None,
+    sink: bool = False,
+    public: bool = False,
+) -> asyncio.Server:
+    """Start serving; ``server.sockets[0].getsockname()[1]`` is the port (0 picks a free one)."""
+    check_bind_address(host, public)
+    loop = asyncio.get_running_loop()
+    f = faults or Faults()
+    return await loop.create_server(
+        lambda: MockS3Protocol(app, f, sink), host, port, reuse_address=True, backlog=1024
+    )

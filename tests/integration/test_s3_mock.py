@@ -1,0 +1,206 @@
+"""s3:// end to end against our mock server: the raw HTTP client, SigV4, the engine, the CLI.
+
+The server runs as `sai3bench mock-server` in a subprocess on 127.0.0.1 (a free port); every
+run gets AWS_ENDPOINT_URL pointing at it, IMDS disabled, and no shared AWS config, so nothing
+can leave loopback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvloop
+
+from sai3bench.backends.base import OpError, Outcome
+from sai3bench.backends.s3 import S3Backend, endpoint_from_url
+from sai3bench.mock.s3app import S3App
+from sai3bench.mock.server import start_server
+from sai3bench.signers.base import Credential, StaticCredentialProvider
+
+from .conftest import run_cli, write_config
+
+KEY, SECRET = "AKIDMOCK", "mock-secret"
+
+
+class MockServer:
+    def __init__(self, proc: subprocess.Popen[str], url: str) -> None:
+        self.proc = proc
+        self.url = url
+
+    def env(self, *, key: str = KEY, secret: str = SECRET) -> dict[str, str]:
+        return {
+            "AWS_ENDPOINT_URL": self.url,
+            "AWS_ACCESS_KEY_ID": key,
+            "AWS_SECRET_ACCESS_KEY": secret,
+            "AWS_REGION": "us-east-1",
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        }
+
+
+def _start(*args: str) -> Iterator[MockServer]:
+    cmd = [sys.executable, "-m", "sai3bench", "mock-server", "--port", "0", *args]
+    with subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as proc:  # the with closes its pipes
+        try:
+            assert proc.stdout is not None
+            line = proc.stdout.readline()
+            why = proc.stderr.read() if proc.stderr and not line else ""
+            assert "listening on http://127.0.0.1:" in line, (line, why)
+            yield MockServer(proc, line.split()[-1])
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+
+
+@pytest.fixture
+def mock() -> Iterator[MockServer]:
+    yield from _start("--bucket", "bench")
+
+
+@pytest.fixture
+def mock_auth() -> Iterator[MockServer]:
+    yield from _start("--bucket", "bench", "--auth", f"{KEY}:{SECRET}")
+
+
+def s3_config(prefix: str, count: int = 300) -> dict[str, object]:
+    return {
+        "duration": "1s",
+        "concurrency": 8,
+        "target": f"s3://bench/{prefix}/",
+        "prepare": {
+            "ensure_objects": [{"base_uri": "data/", "count": count, "size_spec": "2KiB"}],
+            "cleanup": True,
+        },
+        "workload": [
+            {"op": "get", "path": "data/*", "weight": 60},
+            {"op": "stat", "path": "data/*", "weight": 20},
+            {"op": "put", "path": "new/", "object_size": 1024, "weight": 20},
+        ],
+    }
+
+
+def stages(results: Path) -> dict[str, dict[str, object]]:
+    (meta,) = results.glob("sai3-*/metadata.json")
+    return json.loads(meta.read_text())["stages"]  # type: ignore[no-any-return]
+
+
+def listed(mock: MockServer, uri: str, cwd: Path) -> int:
+    proc = run_cli(["util", "list", uri], cwd, env=mock.env())
+    assert proc.returncode == 0, proc.stderr
+    return int(proc.stdout.strip().splitlines()[-1].split()[-1].replace(",", ""))
+
+
+@pytest.mark.parametrize("auth", [False, True])
+def test_prepare_workload_cleanup(
+    tmp_path: Path, mock: MockServer, mock_auth: MockServer, auth: bool
+) -> None:
+    server = mock_auth if auth else mock
+    cfg = write_config(tmp_path, s3_config("run"))
+    proc = run_cli(
+        ["run", "-c", str(cfg), "--results-dir", str(tmp_path)], tmp_path, env=server.env()
+    )
+    assert proc.returncode == 0, proc.stderr
+    st = stages(tmp_path)
+    assert st["prepare"]["objects_created"] == 300
+    assert st["workload"]["errors"] == 0 and st["workload"]["ops"] > 0  # type: ignore[operator]
+    assert st["cleanup"]["objects_deleted"] == 300
+    assert listed(server, "s3://bench/run/data/", tmp_path) == 0
+    assert listed(server, "s3://bench/run/new/", tmp_path) > 0  # workload PUTs stay, as upstream
+
+
+def test_second_run_creates_nothing(tmp_path: Path, mock: MockServer) -> None:
+    cfg = write_config(tmp_path, s3_config("again", count=120))
+    for expected in (120, 0):
+        out = tmp_path / f"r{expected}"
+        args = ["run", "-c", str(cfg), "--results-dir", str(out), "--prepare-only"]
+        proc = run_cli(args, tmp_path, env=mock.env())
+        assert proc.returncode == 0, proc.stderr
+        assert stages(out)["prepare"]["objects_created"] == expected
+
+
+def test_wrong_secret_fails_fast_with_one_line(tmp_path: Path, mock_auth: MockServer) -> None:
+    cfg = write_config(tmp_path, s3_config("denied"))
+    proc = run_cli(
+        ["run", "-c", str(cfg), "--results-dir", str(tmp_path)],
+        tmp_path,
+        env=mock_auth.env(secret="wrong"),
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
+    assert len(errors) == 1 and "SignatureDoesNotMatch" in errors[0], proc.stderr
+
+
+def test_missing_credentials_is_a_usage_error(tmp_path: Path, mock: MockServer) -> None:
+    cfg = write_config(tmp_path, s3_config("nocreds"))
+    env = {k: v for k, v in mock.env().items() if not k.endswith(("_KEY_ID", "_ACCESS_KEY"))}
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "sai3bench", "run", "-c", str(cfg), "--results-dir", str(tmp_path)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**clean, **env, "HOME": str(tmp_path)},
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert "no AWS credentials found" in proc.stderr and "hint:" in proc.stderr
+
+
+def _backend(port: int, secret: str = "s") -> S3Backend:
+    return S3Backend(
+        "b",
+        endpoint=endpoint_from_url(f"http://127.0.0.1:{port}"),
+        region="us-east-1",
+        credentials=StaticCredentialProvider(Credential("k", secret)),
+        max_connections=4,
+    )
+
+
+@pytest.mark.parametrize("loop_factory", [uvloop.new_event_loop, asyncio.new_event_loop])
+def test_backend_ops_and_paging_in_process(loop_factory: object) -> None:
+    async def go() -> None:
+        server = await start_server(S3App(auth=Credential("k", "s")))
+        port = server.sockets[0].getsockname()[1]
+        b = _backend(port)
+        try:
+            await b.create_bucket()
+            keys = [f"p/{i:05}" for i in range(2500)] + ["q/other"]
+            for k in keys:
+                await b.put(k, memoryview(b"x" * 10))
+            assert await b.get("p/00001") == 10
+            assert await b.head("p/00001") == 10
+            listed_ = await b.list("p/")
+            assert [o.key for o in listed_] == keys[:-1]  # three pages of ListObjectsV2
+            assert {o.size for o in listed_} == {10}
+            assert [o.key for o in await b.list("", recursive=False)] == []  # only prefixes
+            await b.delete("p/00001")
+            with pytest.raises(OpError) as err:
+                await b.get("p/00001")
+            assert err.value.outcome == Outcome.NOT_FOUND and "NoSuchKey" in err.value.detail
+            bad = _backend(port, secret="wrong")
+            with pytest.raises(OpError) as denied:
+                await bad.get("p/00002")
+            assert denied.value.outcome == Outcome.PERMISSION
+            await bad.close()
+        finally:
+            await b.close()
+            await asyncio.sleep(0.05)  # let the server see the clients' EOFs and close its side
+            server.close()
+            await server.wait_closed()
+
+    loop = loop_factory()  # type: ignore[operator]
+    try:
+        loop.run_until_complete(go())
+    finally:
+        loop.close()
