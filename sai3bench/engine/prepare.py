@@ -165,7 +165,9 @@ async def _missing(ps: PreparedSet, prepare: Prepare) -> array[int]:
         return array("q")  # upstream meaning: assume all `count` objects exist, no LIST
     if prepare.force_overwrite:
         return array("q", range(count))
-    listed = await ps.backend.list(ps.base_key + ps.pset.pool + "-", recursive=False)
+    # Recursive: no delimiter is needed, since only exact names count (existing_indices), and
+    # S3 servers then see a plain prefix query (moto 5.2 fails SigV4 on %2F in a query value).
+    listed = await ps.backend.list(ps.base_key + ps.pset.pool + "-", recursive=True)
     names = (info.key[len(ps.base_key) :] for info in listed)
     return missing_indices(count, existing_indices(names, ps.pset.pool, count))
 

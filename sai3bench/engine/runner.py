@@ -178,7 +178,7 @@ async def _cleanup_only(ctx: RunContext, config: Config, sets: list[PrepareSet])
     for pset in sets:
         backend = ctx.backends.for_uri(pset.base_uri)
         ps = PreparedSet(pset, backend, backend.key_of(pset.base_uri))
-        listed = await backend.list(ps.base_key + pset.pool + "-", recursive=False)
+        listed = await backend.list(ps.base_key + pset.pool + "-", recursive=True)
         names = (o.key[len(ps.base_key) :] for o in listed)
         ps.created.extend(sorted(existing_indices(names, pset.pool, pset.spec.count)))
         prepared.append(ps)

@@ -21,7 +21,7 @@ async def run_verify(ctx: RunContext, sets: list[PrepareSet]) -> str:
     for i, pset in enumerate(sets):
         backend = ctx.backends.for_uri(pset.base_uri)
         base = backend.key_of(pset.base_uri)
-        listed = await backend.list(base + pset.pool + "-", recursive=False)
+        listed = await backend.list(base + pset.pool + "-", recursive=True)
         found = existing_indices((o.key[len(base) :] for o in listed), pset.pool, pset.spec.count)
         if len(found) < pset.spec.count:
             raise RunFailed(
