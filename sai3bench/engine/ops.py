@@ -12,6 +12,7 @@ import random
 from typing import TYPE_CHECKING
 
 from sai3bench.metrics.collector import OpKind
+from sai3bench.plan.keys import IndexedKeys
 
 if TYPE_CHECKING:
     from sai3bench.backends.base import Backend
@@ -43,7 +44,7 @@ class PlannedOp:
         kind: OpKind,
         backend: Backend,
         label: str,
-        keys: list[str] | None = None,
+        keys: list[str] | IndexedKeys | None = None,
         base: str = "",
         sampler: SizeSampler | None = None,
         data: DataSource | None = None,
@@ -53,7 +54,7 @@ class PlannedOp:
         self.backend = backend
         self.label = label
         #: GET/STAT: keys to pick from uniformly. DELETE: shuffled keys, popped from the end.
-        self.keys = keys if keys is not None else []
+        self.keys: list[str] | IndexedKeys = keys if keys is not None else []
         #: PUT: directory/prefix key for new objects. LIST: the prefix listed.
         self.base = base
         self.sampler = sampler
@@ -73,10 +74,13 @@ class PlannedOp:
             assert self.sampler is not None
             return (self.index, f"{self.base}obj_{salt}", self.sampler.sample(rng), salt)
         if kind == OpKind.DELETE:
-            return (self.index, self.keys.pop(), 0, 0) if self.keys else None
+            keys = self.keys
+            assert isinstance(keys, list)  # delete pools are always materialised
+            return (self.index, keys.pop(), 0, 0) if keys else None
         return (self.index, self.base, 0, 0)  # LIST
 
     def unpick(self, task: Task) -> None:
         """Give back a task that was chosen but never run (only DELETE consumes anything)."""
         if self.kind == OpKind.DELETE:
+            assert isinstance(self.keys, list)
             self.keys.append(task[1])

@@ -13,9 +13,9 @@ from sai3bench.engine.context import RunContext
 from sai3bench.engine.ops import PlannedOp
 from sai3bench.errors import ConfigError
 from sai3bench.metrics.collector import OpKind
-from sai3bench.plan.keys import plan_glob
+from sai3bench.plan.keys import IndexedKeys, plan_glob
 from sai3bench.plan.sizes import SizeSampler
-from sai3bench.plan.tasks import is_mixed, rewrite_delete_path
+from sai3bench.plan.tasks import PrepareSet, is_mixed, prepare_sets, rewrite_delete_path
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +29,8 @@ def op_kind(op: Op) -> OpKind:
 async def resolve_ops(ctx: RunContext, config: Config) -> list[PlannedOp]:
     """One PlannedOp per workload entry, in config order."""
     mixed = is_mixed(config)
+    sets = prepare_sets(config.prepare, mixed=mixed)
+    skip_listing = config.prepare is not None and config.prepare.skip_verification
     planned: list[PlannedOp] = []
     for i, op in enumerate(config.workload):
         kind = op_kind(op)
@@ -44,12 +46,16 @@ async def resolve_ops(ctx: RunContext, config: Config) -> list[PlannedOp]:
         elif kind == OpKind.LIST:
             p.base = backend.key_of(path)
         else:
-            p.keys = await _match(p, path)
+            from_plan = _from_plan(p, path, sets) if skip_listing else None
+            p.keys = from_plan if from_plan is not None else await _match(p, path)
+            if kind == OpKind.DELETE and isinstance(p.keys, IndexedKeys):
+                p.keys = list(p.keys)  # a delete pool is popped: materialise it
         planned.append(p)
     if mixed:
         _separate_pools(planned)
     for p in planned:
         if p.kind == OpKind.DELETE:
+            assert isinstance(p.keys, list)
             ctx.rng.shuffle(p.keys)
         log.info("%s: %d keys, base %r, backend %r", p.label, len(p.keys), p.base, p.backend)
     return planned
@@ -76,6 +82,22 @@ async def _match(p: PlannedOp, path: str) -> list[str]:
     return keys
 
 
+def _from_plan(p: PlannedOp, path: str, sets: list[PrepareSet]) -> IndexedKeys | None:
+    """With skip_verification, a glob that names one prepare set's objects needs no LIST.
+
+    A set matches when the glob's pattern matches its first, middle and last object URIs
+    (their names differ only in digits). None: list as usual.
+    """
+    glob = plan_glob(path)
+    if glob is None or glob.pattern is None:
+        return None
+    for s in sets:
+        n = s.spec.count
+        if n and all(glob.pattern.match(s.uri(i)) for i in (0, n // 2, n - 1)):
+            return IndexedKeys(p.backend.key_of(s.base_uri), s.pool, n)
+    return None
+
+
 def _separate_pools(planned: list[PlannedOp]) -> None:
     """GET/STAT never draw keys a DELETE in the same run may remove."""
     doomed: set[str] = set()
@@ -83,6 +105,14 @@ def _separate_pools(planned: list[PlannedOp]) -> None:
         if p.kind == OpKind.DELETE:
             doomed.update(p.keys)
     for p in planned:
+        if isinstance(p.keys, IndexedKeys):
+            # From the plan: a prepared- pool, and deletes draw from deletable- (disjoint).
+            if any(k in doomed for k in (p.keys[0], p.keys[-1])):
+                raise ConfigError(
+                    f"{p.label}: reads the objects a DELETE in the same run removes",
+                    hint="point the delete op at the deletable- pool",
+                )
+            continue
         if p.kind in (OpKind.GET, OpKind.STAT) and doomed:
             kept = [k for k in p.keys if k not in doomed]
             if not kept:

@@ -8,7 +8,8 @@ found by the other. Globs are resolved once, before the clock starts.
 from __future__ import annotations
 
 import re
-from typing import Final, NamedTuple
+from collections.abc import Sequence
+from typing import Final, NamedTuple, overload
 
 PREPARED: Final = "prepared"
 DELETABLE: Final = "deletable"
@@ -29,6 +30,40 @@ def parse_object_name(name: str) -> tuple[str, int] | None:
     """``prepared-00000042.dat`` -> ("prepared", 42); None for any other name."""
     m = _INDEX_RE.match(name)
     return (m.group(1), int(m.group(2))) if m else None
+
+
+class IndexedKeys(Sequence[str]):
+    """The keys ``{base}{pool}-00000000.dat`` .. ``{pool}-{count-1:08}.dat``, made on access.
+
+    A pool of a billion prepared objects costs nothing until an op picks one (~0.3 us each), so
+    ``skip_verification`` runs can read a set without listing it.
+    """
+
+    __slots__ = ("base", "n", "pool")
+
+    def __init__(self, base: str, pool: str, count: int) -> None:
+        self.base = base
+        self.pool = pool
+        self.n = count  # not `count`: Sequence.count is a method
+
+    def __len__(self) -> int:
+        return self.n
+
+    @overload
+    def __getitem__(self, i: int) -> str: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[str]: ...
+    def __getitem__(self, i: int | slice) -> str | list[str]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(self.n))]
+        if i < 0:
+            i += self.n
+        if not 0 <= i < self.n:
+            raise IndexError(i)
+        return self.base + object_name(self.pool, i)
+
+    def __repr__(self) -> str:
+        return f"<IndexedKeys {self.base}{self.pool}-*.dat x{self.n:,}>"
 
 
 class GlobPlan(NamedTuple):
