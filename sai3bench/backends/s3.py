@@ -7,6 +7,7 @@ read up to 4 KiB (the error XML) and mapped to an Outcome once, here.
 
 from __future__ import annotations
 
+import builtins
 import os
 import ssl
 import time
@@ -17,9 +18,12 @@ from urllib.parse import urlsplit
 from sai3bench.backends.base import ObjectInfo, OpError, Payload
 from sai3bench.backends.s3shapes import (
     build_create_bucket,
+    build_delete_objects,
+    delete_objects_params,
     describe,
     list_v2_params,
     outcome_for,
+    parse_delete_result,
     parse_error,
     parse_list_v2,
 )
@@ -185,6 +189,20 @@ class S3Backend:
             if not page.is_truncated:
                 return out
             token = page.next_continuation_token
+
+    async def delete_many(self, keys: Sequence[str]) -> builtins.list[tuple[str, str, str]]:
+        """DeleteObjects for up to 1,000 keys in one request (quiet mode).
+
+        Returns (key, code, message) for each key S3 failed to delete; every other key is gone.
+        """
+        body, md5 = build_delete_objects(keys, quiet=True)
+        extra = [("content-md5", md5), ("content-type", "application/xml")]
+        head = self._head(
+            "POST", None, delete_objects_params(), content_length=len(body), extra=extra
+        )
+        _, _, reply = await self._send(head, memoryview(body), keep_body=True)
+        _, failed = parse_delete_result(reply)
+        return failed
 
     async def create_bucket(self, region: str = "") -> None:
         """CreateBucket (the mock server and test set-ups); an existing bucket is fine."""

@@ -184,6 +184,8 @@ def test_backend_ops_and_paging_in_process(loop_factory: object) -> None:
             assert [o.key for o in listed_] == keys[:-1]  # three pages of ListObjectsV2
             assert {o.size for o in listed_} == {10}
             assert [o.key for o in await b.list("", recursive=False)] == []  # only prefixes
+            assert await b.delete_many(keys[1000:2000]) == []  # one DeleteObjects request
+            assert len(await b.list("p/")) == 1500
             await b.delete("p/00001")
             with pytest.raises(OpError) as err:
                 await b.get("p/00001")
