@@ -155,10 +155,11 @@ async def _test_phase(ctx: RunContext, config: Config, report: RunReport) -> Non
     for label in wl.exhausted:
         out.warn(f"{label}: every object in its pool was deleted; it stopped early")
     if wl.refused is not None:
-        label, key = wl.refused
+        label, key, detail = wl.refused
         raise StorageError(
-            f"{label}: permission denied on {key}",
-            hint="make the path readable/writable for this user, or point the op elsewhere",
+            f"{label}: refused on {key}: {detail}",
+            hint="check the credentials and bucket policy (s3://) or the file permissions "
+            "(file://), or point the op elsewhere",
         )
     report.on_stage("workload", wl)
     if wl.aborted:

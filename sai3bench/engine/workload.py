@@ -34,8 +34,9 @@ class WorkloadResult:
         self.aborted: str | None = None
         self.exhausted: list[str] = []
         self.deleted_keys: set[str] = set()
-        #: Set when an op was refused (permission) before it ever succeeded: a usage problem.
-        self.refused: tuple[str, str] | None = None
+        #: (op label, key, detail) when an op was refused (permission) before it ever
+        #: succeeded: a usage problem (read-only directory, credentials refused), not a result.
+        self.refused: tuple[str, str, str] | None = None
 
 
 def retry_policy(eh: ErrorHandling) -> RetryPolicy:
@@ -161,7 +162,7 @@ async def run_workload(ctx: RunContext, config: Config, planned: list[PlannedOp]
         elif code == Outcome.PERMISSION and not ever_ok[task[0]] and result.refused is None:
             # Refused before any success: the target is not writable/readable at all. Stop now
             # with one clear line instead of piling up max_total_errors failures.
-            result.refused = (planned[task[0]].label, task[1])
+            result.refused = (planned[task[0]].label, task[1], "permission denied")
             pool.stop()
         elif not late and guard.on_error() and result.aborted is None:
             result.aborted = (
@@ -178,6 +179,8 @@ async def run_workload(ctx: RunContext, config: Config, planned: list[PlannedOp]
         ticker.cancel()
         ctx.out.progress("")
     log.info("workload done: %r %r late=%d", pool, mix, tally.late)
+    if result.refused is not None and tally.first_error is not None:
+        result.refused = (result.refused[0], result.refused[1], tally.first_error[1])
     end_ns = min(time.perf_counter_ns(), deadline_ns)
     result.wall_s = (end_ns - start_ns) / 1e9
     result.late = tally.late
