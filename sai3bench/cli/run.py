@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
-import shutil
+import os
+import subprocess
 import sys
-import tempfile
+from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -20,14 +22,14 @@ from sai3bench.engine.cleanup import CleanupResult
 from sai3bench.engine.prepare import PrepareResult
 from sai3bench.engine.runner import RunOptions, RunReport, execute
 from sai3bench.engine.workload import WorkloadResult
-from sai3bench.errors import Sai3Error, UsageError
+from sai3bench.errors import RunFailed, Sai3Error, UsageError
 from sai3bench.report import results_dir as rd
 from sai3bench.report.console import format_prepare_results, format_workload_results
 from sai3bench.report.plan import format_plan, op_mix_lines
 from sai3bench.report.tsv import format_prepare_tsv, format_results_tsv
 
-#: The embedded quickstart writes under this path; a run without --config swaps in a temp dir.
-QUICKSTART_ROOT = "file:///tmp/sai3bench-quickstart"
+EMBEDDED = "<embedded quickstart>"
+_KEY, _SECRET = "quickstart", "quickstart-secret"
 
 
 class RunFlags(msgspec.Struct, frozen=True, kw_only=True):
@@ -65,24 +67,64 @@ def quickstart_text() -> str:
     return resources.files("sai3bench.config").joinpath("default.yaml").read_text("utf-8")
 
 
-def _load(config_path: Path | None) -> tuple[LoadedConfig, str, str, Path | None]:
-    """(loaded config, its YAML text, a label for it, a temp dir to remove afterwards)."""
+def _load(config_path: Path | None) -> tuple[LoadedConfig, str, str]:
+    """(loaded config, its YAML text, a label for it)."""
     if config_path is not None:
         loaded = load_config_file(config_path)
-        return loaded, config_path.read_text("utf-8"), str(config_path), None
-    tmp = Path(tempfile.mkdtemp(prefix="sai3bench-quickstart-"))
-    text = quickstart_text().replace(QUICKSTART_ROOT, f"file://{tmp}")
-    return load_config(text), text, "<embedded quickstart>", tmp
+        return loaded, config_path.read_text("utf-8"), str(config_path)
+    text = quickstart_text()
+    return load_config(text), text, EMBEDDED
 
 
 def run_command(config_path: Path | None, flags: RunFlags) -> int:
     check_flags(flags)
-    loaded, text, source, tmp = _load(config_path)
-    try:
+    loaded, text, source = _load(config_path)
+    if source != EMBEDDED or flags.dry_run:
         return _run_loaded(loaded, text, source, flags)
-    finally:
-        if tmp is not None:
-            shutil.rmtree(tmp, ignore_errors=True)
+    with embedded_mock_server():
+        return _run_loaded(loaded, text, source, flags)
+
+
+@contextlib.contextmanager
+def embedded_mock_server() -> Iterator[str]:
+    """Run the bundled mock S3 server as a child process (it gets the other core) on a free
+    loopback port, with SigV4 checked, and point this process's S3 settings at it."""
+    cmd = [sys.executable, "-m", "sai3bench", "mock-server", "--port", "0"]
+    cmd += ["--bucket", "quickstart", "--auth", f"{_KEY}:{_SECRET}"]
+    with subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    ) as proc:
+        try:
+            assert proc.stdout is not None
+            line = proc.stdout.readline()
+            if "listening on" not in line:
+                raise RunFailed(
+                    "the embedded mock server did not start",
+                    hint="run 'sai3bench mock-server --port 0' to see why",
+                )
+            url = line.split()[-1]
+            env = {
+                "AWS_ENDPOINT_URL": url,
+                "AWS_ACCESS_KEY_ID": _KEY,
+                "AWS_SECRET_ACCESS_KEY": _SECRET,
+                "AWS_REGION": "us-east-1",
+                "AWS_EC2_METADATA_DISABLED": "true",
+            }
+            saved = {k: os.environ.get(k) for k in [*env, "AWS_SESSION_TOKEN", "AWS_PROFILE"]}
+            os.environ.update(env)
+            os.environ.pop("AWS_SESSION_TOKEN", None)
+            os.environ.pop("AWS_PROFILE", None)
+            try:
+                yield url
+            finally:
+                for k, v in saved.items():
+                    if v is None:
+                        os.environ.pop(k, None)
+                    else:
+                        os.environ[k] = v
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
 
 
 def _run_loaded(loaded: LoadedConfig, text: str, source: str, flags: RunFlags) -> int:
