@@ -314,12 +314,15 @@ class H2Connection(asyncio.BufferedProtocol):
         sid = s.sid = conn.get_next_available_stream_id()
         self.streams[sid] = s
         self.requests += 1
-        if body is None or not len(body):
-            conn.send_headers(sid, head, end_stream=True)
-        else:
-            conn.send_headers(sid, head)
-            s.upload = (body,) if isinstance(body, memoryview) else body
-            self._send_body(s)
+        try:
+            if body is None or not len(body):
+                conn.send_headers(sid, head, end_stream=True)
+            else:
+                conn.send_headers(sid, head)
+                s.upload = (body,) if isinstance(body, memoryview) else body
+                self._send_body(s)
+        except h2.exceptions.ProtocolError as exc:  # our bookkeeping and h2's disagree: a bug
+            self._fail(s, OpError(Outcome.PROTOCOL, f"h2 refused the request: {exc!r}"))
         self._schedule_flush()
 
     def _start_queued(self) -> None:
@@ -405,6 +408,7 @@ class H2Connection(asyncio.BufferedProtocol):
     def _fail_connection(self, exc: OpError) -> None:
         if not self.ready.done():
             self.ready.set_exception(exc)
+            self.ready.exception()  # nobody may be waiting: don't log "never retrieved"
         if self.closed:
             return
         self.closed = True

@@ -1,0 +1,124 @@
+"""H2Connection without sockets: a fake transport, and an h2 server object fed its bytes."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import h2.config
+import h2.connection
+import h2.events
+import pytest
+from h2.errors import ErrorCodes
+
+from sai3bench.backends.base import OpError, Outcome
+from sai3bench.http.h2conn import H2Connection, H2Unprocessed
+
+
+class FakeTransport:
+    def __init__(self) -> None:
+        self.out = bytearray()
+        self.aborted = False
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return default
+
+    def write(self, data: bytes) -> None:
+        self.out += data
+
+    def abort(self) -> None:
+        self.aborted = True
+
+    def close(self) -> None:
+        self.aborted = True
+
+
+class Wire:
+    """Client under test on one side, an h2 server object on the other."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.client = H2Connection(loop, "test")
+        self.transport = FakeTransport()
+        self.client.connection_made(self.transport)  # type: ignore[arg-type]
+        self.server = h2.connection.H2Connection(
+            h2.config.H2Configuration(client_side=False, header_encoding=None)
+        )
+        self.server.initiate_connection()
+
+    def to_server(self) -> list[h2.events.Event]:
+        self.client._flush()
+        data, self.transport.out = bytes(self.transport.out), bytearray()
+        return self.server.receive_data(data)
+
+    def to_client(self, piece: int = 1 << 30) -> None:
+        data = self.server.data_to_send()
+        for i in range(0, len(data), piece):
+            chunk = data[i : i + piece]
+            self.client.get_buffer(len(chunk))[: len(chunk)] = chunk
+            self.client.buffer_updated(len(chunk))
+
+
+def test_keep_body_limit_across_frames_in_byte_pieces() -> None:
+    async def go() -> None:
+        w = Wire(asyncio.get_running_loop())
+        fut = w.client.request("GET", "/k", "h", keep_body=5, timeout=5)
+        (req,) = [e for e in w.to_server() if isinstance(e, h2.events.RequestReceived)]
+        w.server.send_headers(req.stream_id, [(b":status", b"200"), (b"x-a", b"1")])
+        w.server.send_data(req.stream_id, b"abc")
+        w.server.send_data(req.stream_id, b"defgh", end_stream=True)
+        w.to_client(piece=1)  # every frame split byte by byte
+        r = await fut
+        assert (r.status, r.headers, r.body, r.body_received) == (
+            200,
+            [(b"x-a", b"1")],
+            b"abcde",
+            8,
+        )
+        assert not w.client.streams
+
+    asyncio.run(go())
+
+
+@pytest.mark.parametrize(
+    ("code", "outcome", "kind"),
+    [
+        (ErrorCodes.PROTOCOL_ERROR, Outcome.PROTOCOL, OpError),
+        (ErrorCodes.INTERNAL_ERROR, Outcome.SERVER_ERROR, OpError),
+        (ErrorCodes.REFUSED_STREAM, Outcome.CONNECTION, H2Unprocessed),
+    ],
+)
+def test_rst_stream_maps_to_outcome(code: ErrorCodes, outcome: Outcome, kind: type) -> None:
+    async def go() -> None:
+        w = Wire(asyncio.get_running_loop())
+        bad = w.client.request("GET", "/a", "h", timeout=5)
+        good = w.client.request("GET", "/b", "h", timeout=5)
+        w.to_server()
+        w.server.reset_stream(1, code)
+        w.server.send_headers(3, [(b":status", b"204")], end_stream=True)
+        w.to_client()
+        with pytest.raises(OpError) as err:
+            await bad
+        assert type(err.value) is kind and err.value.outcome == outcome
+        assert (await good).status == 204 and not w.client.closed
+
+    asyncio.run(go())
+
+
+def test_queued_stream_times_out_without_being_sent() -> None:
+    async def go() -> None:
+        w = Wire(asyncio.get_running_loop())
+        w.client.max_streams = 1
+        first = w.client.request("GET", "/a", "h", timeout=5)
+        queued = w.client.request("GET", "/b", "h", timeout=0.01)
+        assert len(w.client.queued) == 1 and repr(w.client).endswith("queued=1 requests=1>")
+        with pytest.raises(OpError) as err:
+            await queued
+        assert err.value.outcome == Outcome.TIMEOUT and not w.client.queued
+        sent = [e.stream_id for e in w.to_server() if isinstance(e, h2.events.RequestReceived)]
+        assert sent == [1] and not first.done()
+        w.client.connection_lost(None)
+        with pytest.raises(OpError) as err:
+            await first
+        assert err.value.outcome == Outcome.CONNECTION
+
+    asyncio.run(go())
