@@ -1,0 +1,677 @@
+"""HTTP benchmark: sai3bench's raw HTTP/1.1 + SigV4 S3 client against wrk and Python peers.
+
+    python tools/bench_http.py [--reps 3] [--duration 5] [--quick]
+
+Starts a private nginx WebDAV server on 127.0.0.1 (root on a fresh tmpfs directory under
+/dev/shm), writes 1,000 x 1 KiB and 1,000 x 100 KiB objects straight onto tmpfs, then runs
+three loads at 32 in flight: 1 KiB GET, 1 KiB PUT, 100 KiB GET. Clients: sai3bench in one
+process and in two (16 in flight each), wrk, obstore, s3dlio and boto3 (32 threads); aiohttp
+only if installed. Each repetition runs the clients back to back in a rotated order; tables
+show medians, the min-max over repetitions, and sai3bench/peer as the median of
+per-repetition ratios (adjacent runs share the drift of this shared VM).
+
+Client CPU: sai3bench is (CPU of the run - CPU of the same command for 0.2 s) / extra ops,
+so start-up and import cost cancel; peers measure their own process CPU around the timed
+loop (RUSAGE_SELF, all threads); wrk is its whole process (start-up is negligible).
+
+--quick: 1 repetition of 3 s (about 1.5 minutes). --peer is internal: the peer client mode.
+
+Owns: its tmpfs directory and the nginx it starts (stopped at exit, also on Ctrl-C).
+Must never: send traffic anywhere but 127.0.0.1, or touch the system nginx service.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib.metadata
+import importlib.util
+import json
+import os
+import re
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _benchutil import (
+    Scratch,
+    cpu_children,
+    fmt_num,
+    load_avg,
+    median,
+    paired_ratio,
+    print_table,
+    rotated,
+    run_child,
+    spread,
+    version_of,
+)
+
+REPO = Path(__file__).resolve().parent.parent
+KiB = 1024
+N_OBJECTS = 1000
+CONC = 32
+BASE_S = 0.2  # duration of the start-up baseline run of sai3bench
+CREDS = {
+    "AWS_ACCESS_KEY_ID": "bench",
+    "AWS_SECRET_ACCESS_KEY": "bench",
+    "AWS_REGION": "us-east-1",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
+
+NGINX_CONF = """\
+worker_processes 1;
+user nobody nogroup;
+daemon off;
+master_process on;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    client_max_body_size 0;
+    keepalive_requests 1000000;
+    keepalive_timeout 300s;
+    client_body_temp_path {dir}/data/.tmp;
+    # PUT replies carry an ETag so S3 SDKs that insist on one are satisfied
+    map $request_method $put_etag {{ PUT "\\"bench\\""; default ""; }}
+    server {{
+        listen 127.0.0.1:{port} reuseport;
+        root {dir}/data;
+        location / {{
+            dav_methods PUT DELETE MKCOL;
+            create_full_put_path on;
+            dav_access user:rw group:r all:r;
+            add_header ETag $put_etag;
+        }}
+    }}
+}}
+"""
+
+# PUT over 1,000 names, as the other clients do (32 writers renaming onto one file contend)
+WRK_PUT_LUA = """\
+wrk.method = "PUT"
+wrk.body = string.rep("x", 1024)
+wrk.headers["Content-Type"] = "application/octet-stream"
+local i = 0
+request = function()
+  i = (i + 1) % 1000
+  return wrk.format(nil, "{path}" .. i .. ".dat")
+end
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Load:
+    """One load: GET or PUT of `size`-byte objects under bucket/bench/<prefix>."""
+
+    key: str
+    op: str
+    size: int
+    prefix: str
+
+
+LOADS = (
+    Load("1 KiB GET", "get", KiB, "k1/"),
+    Load("1 KiB PUT", "put", KiB, "k1/"),
+    Load("100 KiB GET", "get", 100 * KiB, "k100/"),
+)
+
+
+@dataclass(slots=True)
+class Sample:
+    """One client run: ops/s, CPU seconds per op, latency percentiles (ms) if known."""
+
+    ops_s: float
+    cpu_per_op: float | None
+    p50: float | None = None
+    p99: float | None = None
+
+
+class PeerError(RuntimeError):
+    """A client run failed; the message says why in one line."""
+
+
+# --- nginx ----------------------------------------------------------------------------------
+
+
+def ensure_tools() -> list[str]:
+    """Install nginx and wrk with apt-get if missing; return notes for the header."""
+    missing = [t for t in ("nginx", "wrk") if not shutil.which(t)]
+    if not missing:
+        return []
+    cmd = ["apt-get", "install", "-y", *missing]
+    subprocess.run(cmd, check=True, capture_output=True)
+    return [f"installed with apt-get: {' '.join(missing)}"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Nginx:
+    """A private nginx master in its own session; `stop()` ends it by its PID."""
+
+    def __init__(self, root: Path) -> None:
+        self.root, self.port = root, free_port()
+        data = root / "data"
+        (data / ".tmp").mkdir(parents=True)
+        (data / "bucket" / "bench").mkdir(parents=True)
+        conf = root / "nginx.conf"
+        conf.write_text(NGINX_CONF.format(dir=root, port=self.port))
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.conf = conf
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        """Hand the tree to `nobody` (the worker user when started as root), start, wait."""
+        os.chmod(self.root, 0o755)
+        if os.geteuid() == 0:
+            subprocess.run(["chown", "-R", "nobody:nogroup", str(self.root / "data")], check=True)
+        cmd = ["nginx", "-c", str(self.conf), "-p", str(self.root)]
+        self.proc = subprocess.Popen(cmd, start_new_session=True)
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.1).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"nginx did not start: {(self.root / 'error.log').read_text()}")
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+
+def prepare(root: Path) -> None:
+    """Write 1,000 objects of each size where sai3bench's prepare would put them."""
+    for load in (LOADS[0], LOADS[2]):
+        d = root / "data" / "bucket" / "bench" / load.prefix / "data"
+        d.mkdir(parents=True, exist_ok=True)
+        body = os.urandom(load.size)
+        for i in range(N_OBJECTS):
+            (d / f"prepared-{i:08d}.dat").write_bytes(body)
+
+
+# --- sai3bench --------------------------------------------------------------------------------
+
+
+def sai_config(load: Load, seconds: float, conc: int) -> dict[str, Any]:
+    cfg: dict[str, Any] = {
+        "duration": f"{seconds:g}s",
+        "concurrency": conc,
+        "target": f"s3://bucket/bench/{load.prefix}",
+    }
+    if load.op == "get":
+        ens = {"base_uri": "data/", "count": N_OBJECTS, "size_spec": load.size}
+        cfg["prepare"] = {"ensure_objects": [ens], "skip_verification": True}
+        cfg["workload"] = [{"op": "get", "path": "data/*", "weight": 1}]
+    else:
+        cfg["workload"] = [{"op": "put", "path": "put/", "object_size": load.size, "weight": 1}]
+    return cfg
+
+
+def sai_parse(rdir: Path, name: str, op: str) -> tuple[float, float | None, float | None, int]:
+    """(ops/s, p50 ms, p99 ms, ops) of one finished sai3bench run; failed ops make it fail."""
+    dirs = sorted(rdir.glob(f"sai3-*-{name}"))
+    if not dirs:
+        raise PeerError(f"no result directory sai3-*-{name}")
+    meta = json.loads((dirs[-1] / "metadata.json").read_text())
+    wl = meta["stages"]["workload"]
+    if wl.get("errors"):
+        raise PeerError(f"{wl['errors']} failed operations")
+    ops_s = float(wl["ops_per_sec"])
+    p50 = p99 = None
+    want = "98" if op == "get" else "99"
+    tsv = (dirs[-1] / "workload_results.tsv").read_text().splitlines()
+    head = tsv[0].split("\t")
+    for line in tsv[1:]:
+        row = dict(zip(head, line.split("\t"), strict=False))
+        if row.get("bucket_idx") == want:
+            p50, p99 = float(row["p50_us"]) / 1e3, float(row["p99_us"]) / 1e3
+    return ops_s, p50, p99, int(wl["ops"])
+
+
+class SaiRunner:
+    """Runs sai3bench in `procs` processes at once; knows its start-up baseline CPU."""
+
+    def __init__(self, url: str, work: Path, procs: int) -> None:
+        self.env = {**os.environ, **CREDS, "AWS_ENDPOINT_URL": url}
+        self.work, self.procs, self.n = work, procs, 0
+        self.base: dict[str, float] = {}
+
+    def _launch(self, load: Load, seconds: float) -> tuple[list[subprocess.Popen[str]], list[str]]:
+        procs, names = [], []
+        for _ in range(self.procs):
+            self.n += 1
+            name = f"p{self.procs}-{self.n}"
+            cfgf = self.work / f"{name}.yaml"
+            cfgf.write_text(yaml.safe_dump(sai_config(load, seconds, CONC // self.procs)))
+            cmd = [sys.executable, "-m", "sai3bench", "run", "-c", str(cfgf), "--skip-prepare"]
+            cmd += ["--no-cleanup", "--results-dir", str(self.work), "--tsv-name", name]
+            procs.append(
+                subprocess.Popen(
+                    cmd,
+                    cwd=REPO,
+                    env=self.env,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                )
+            )
+            names.append(name)
+        return procs, names
+
+    def _run(self, load: Load, seconds: float) -> tuple[float, float, list[tuple[Any, ...]]]:
+        """Run once: (total ops, CPU seconds, per-process (ops/s, p50, p99))."""
+        cpu0 = cpu_children()
+        procs, names = self._launch(load, seconds)
+        try:
+            outs = [p.communicate(timeout=seconds + 120) for p in procs]
+        finally:
+            for p in procs:
+                if p.poll() is None:
+                    p.kill()
+                    p.communicate()
+        cpu = cpu_children() - cpu0
+        for p, (_, err) in zip(procs, outs, strict=True):
+            if p.returncode != 0:
+                lines = [ln for ln in err.splitlines() if ln.strip() and "hint:" not in ln]
+                raise PeerError(f"exit {p.returncode}: {lines[-1:]}")
+        res = [sai_parse(self.work, n, load.op) for n in names]
+        return sum(r[3] for r in res), cpu, res
+
+    def sample(self, load: Load, seconds: float) -> Sample:
+        """ops/s summed over processes; p50 is their median, p99 their maximum (an upper
+        bound: the processes' histograms are not merged)."""
+        if load.key not in self.base:
+            ops, cpu, _ = self._run(load, BASE_S)
+            self.base[load.key] = cpu
+            self.base[load.key + "ops"] = ops
+        ops, cpu, res = self._run(load, seconds)
+        extra = max(ops - self.base[load.key + "ops"], 1.0)
+        ops_s = sum(r[0] for r in res)
+        if ops_s <= 0:
+            raise PeerError("no operation completed")
+        p50 = median([r[1] for r in res if r[1] is not None]) if res[0][1] is not None else None
+        p99 = max(r[2] for r in res) if res[0][2] is not None else None
+        return Sample(ops_s, (cpu - self.base[load.key]) / extra, p50, p99)
+
+
+# --- wrk --------------------------------------------------------------------------------------
+
+
+def _wrk_ms(text: str) -> float:
+    m = re.fullmatch(r"([\d.]+)(us|ms|s)", text)
+    if not m:
+        raise PeerError(f"wrk latency {text!r}")
+    return float(m.group(1)) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[m.group(2)]
+
+
+def wrk_sample(url: str, work: Path, load: Load, seconds: float) -> Sample:
+    """wrk -t2 -c32 on one object (GET) or overwriting one object (PUT, from a Lua script)."""
+    cmd = ["wrk", "-t2", f"-c{CONC}", f"-d{seconds:g}s", "--latency"]
+    if load.op == "get":
+        cmd.append(f"{url}/bucket/bench/{load.prefix}data/prepared-00000000.dat")
+    else:
+        lua = work / "put.lua"
+        lua.write_text(WRK_PUT_LUA.format(path=f"/bucket/bench/{load.prefix}put/wrk-"))
+        cmd += ["-s", str(lua), url]
+    r = run_child(cmd, timeout=seconds + 60)
+    m = re.search(r"Requests/sec:\s+([\d.]+)", r.stdout)
+    if r.returncode != 0 or not m:
+        raise PeerError(f"wrk exit {r.returncode}: {r.tail(2)}")
+    if re.search(r"Non-2xx or 3xx responses:\s+(\d+)", r.stdout):
+        raise PeerError("wrk saw non-2xx responses")
+    pct = dict(re.findall(r"^\s+(50|99)%\s+(\S+)", r.stdout, re.M))
+    ops_s = float(m.group(1))
+    return Sample(ops_s, r.cpu_s / (ops_s * seconds), _wrk_ms(pct["50"]), _wrk_ms(pct["99"]))
+
+
+# --- peers (run inside a child: python bench_http.py --peer NAME ...) ------------------------
+
+
+@dataclass(slots=True)
+class Timed:
+    """Per-op latencies (ns) collected by every worker of a peer until the deadline."""
+
+    deadline: float
+    lat: list[int] = field(default_factory=list)
+
+
+def _keys(a: argparse.Namespace) -> Callable[[int, int], str]:
+    """key(worker, i): a prepared object for GET (round robin), a fresh name for PUT."""
+    base = f"bench/{a.prefix}"
+    if a.op == "get":
+        return lambda w, i: f"{base}data/prepared-{(w * 31 + i) % N_OBJECTS:08d}.dat"
+    return lambda w, i: f"{base}put/{a.peer}-{w}-{i % N_OBJECTS}.dat"
+
+
+async def _async_loop(t: Timed, op: Callable[[int, int], Any], w: int) -> None:
+    i = 0
+    while time.perf_counter() < t.deadline:
+        t0 = time.perf_counter_ns()
+        await op(w, i)
+        t.lat.append(time.perf_counter_ns() - t0)
+        i += 1
+
+
+def _async_ops(a: argparse.Namespace, op: Callable[[int, int], Any]) -> Timed:
+    async def main() -> Timed:
+        await op(0, 0)  # connect / initialise outside the timing
+        t = Timed(time.perf_counter() + a.duration)
+        await asyncio.gather(*(_async_loop(t, op, w) for w in range(CONC)))
+        return t
+
+    return asyncio.run(main())
+
+
+def peer_obstore(a: argparse.Namespace) -> Timed:
+    import obstore
+    from obstore.store import S3Store
+
+    store = S3Store(
+        bucket="bucket", endpoint=a.url, region="us-east-1", access_key_id="bench",
+        secret_access_key="bench", virtual_hosted_style_request=False,
+        client_options={"allow_http": True},
+    )  # fmt: skip
+    key, body = _keys(a), b"x" * a.size
+
+    async def op(w: int, i: int) -> None:
+        if a.op == "get":
+            r = await obstore.get_async(store, key(w, i))
+            await r.bytes_async()
+        else:
+            await obstore.put_async(store, key(w, i), body)
+
+    return _async_ops(a, op)
+
+
+def peer_s3dlio(a: argparse.Namespace) -> Timed:
+    import s3dlio
+
+    s3dlio.configure_s3(endpoint_url=a.url, region="us-east-1")
+    key, body = _keys(a), b"x" * a.size
+
+    async def op(w: int, i: int) -> None:
+        if a.op == "get":
+            await s3dlio.get_async(f"s3://bucket/{key(w, i)}")
+        else:
+            await s3dlio.put_bytes_async(f"s3://bucket/{key(w, i)}", body)
+
+    return _async_ops(a, op)
+
+
+def peer_boto3(a: argparse.Namespace) -> Timed:
+    import boto3
+    from botocore.config import Config
+
+    cfg = Config(max_pool_connections=CONC, s3={"addressing_style": "path"})
+    s3 = boto3.client("s3", endpoint_url=a.url, config=cfg)
+    key, body = _keys(a), b"x" * a.size
+
+    def op(w: int, i: int) -> None:
+        if a.op == "get":
+            s3.get_object(Bucket="bucket", Key=key(w, i))["Body"].read()
+        else:
+            s3.put_object(Bucket="bucket", Key=key(w, i), Body=body)
+
+    op(0, 0)
+    t = Timed(time.perf_counter() + a.duration)
+
+    def loop(w: int) -> None:
+        i = 0
+        while time.perf_counter() < t.deadline:
+            t0 = time.perf_counter_ns()
+            op(w, i)
+            t.lat.append(time.perf_counter_ns() - t0)
+            i += 1
+
+    threads = [threading.Thread(target=loop, args=(w,)) for w in range(CONC)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    return t
+
+
+def peer_aiohttp(a: argparse.Namespace) -> Timed:
+    import aiohttp  # type: ignore[import-not-found]
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    signer = SigV4Auth(Credentials("bench", "bench"), "s3", "us-east-1")
+    key, body = _keys(a), b"x" * a.size
+    session: list[Any] = []
+
+    async def op(w: int, i: int) -> None:
+        if not session:
+            conn = aiohttp.TCPConnector(limit=CONC)
+            session.append(aiohttp.ClientSession(connector=conn))
+        url = f"{a.url}/bucket/{key(w, i)}"
+        data = body if a.op == "put" else b""
+        req = AWSRequest(method=a.op.upper(), url=url, data=data)
+        req.headers["x-amz-content-sha256"] = "UNSIGNED-PAYLOAD"
+        signer.add_auth(req)
+        async with session[0].request(req.method, url, data=data, headers=dict(req.headers)) as r:
+            await r.read()
+            r.raise_for_status()
+
+    return _async_ops(a, op)
+
+
+PEERS: dict[str, Callable[[argparse.Namespace], Timed]] = {
+    "obstore": peer_obstore,
+    "s3dlio": peer_s3dlio,
+    "boto3": peer_boto3,
+    "aiohttp": peer_aiohttp,
+}
+
+
+def peer_main(a: argparse.Namespace) -> None:
+    """Child side: run one peer, print one JSON line (ops/s, CPU s/op, p50/p99 ms)."""
+    os.environ.update({**CREDS, "AWS_ENDPOINT_URL": a.url})
+    r0 = resource.getrusage(resource.RUSAGE_SELF)
+    t = PEERS[a.peer](a)
+    r1 = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime
+    lat = sorted(t.lat)
+    n = len(lat)
+    print(json.dumps({
+        "ops_s": n / a.duration, "cpu_per_op": cpu / max(n, 1),
+        "p50": lat[n // 2] / 1e6, "p99": lat[min(n - 1, n * 99 // 100)] / 1e6,
+    }))  # fmt: skip
+
+
+def peer_sample(name: str, url: str, load: Load, seconds: float) -> Sample:
+    """Parent side: one peer run in a child with a time limit."""
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--peer", name, "--url", url]
+    cmd += ["--op", load.op, "--size", str(load.size), "--prefix", load.prefix]
+    cmd += ["--duration", f"{seconds:g}"]
+    try:
+        r = run_child(cmd, timeout=seconds + 60)
+    except subprocess.TimeoutExpired as e:
+        raise PeerError(f"timed out after {seconds + 60:.0f} s") from e
+    if r.returncode != 0 or not r.stdout.strip():
+        raise PeerError(f"exit {r.returncode}: {r.tail(1)}")
+    s = Sample(**json.loads(r.stdout.strip().splitlines()[-1]))
+    if s.ops_s <= 0:
+        raise PeerError("no operation completed")
+    return s
+
+
+# --- harness ----------------------------------------------------------------------------------
+
+Results = dict[str, list[Sample | str]]  # client -> one Sample (or failure text) per rep
+
+
+def env_lines(root: Path, notes: list[str]) -> list[str]:
+    def ver(pkg: str) -> str:
+        try:
+            return importlib.metadata.version(pkg)
+        except importlib.metadata.PackageNotFoundError:
+            return "not installed"
+
+    pkgs = ("sai3bench", "uvloop", "obstore", "s3dlio", "boto3", "aiohttp")
+    return [
+        f"nproc           {len(os.sched_getaffinity(0))}",
+        f"load average    {load_avg()}",
+        f"python          {sys.version.split()[0]}",
+        f"nginx           {version_of(['nginx', '-v'])}",
+        f"wrk             {_wrk_version()}",
+        *(f"{p:<15} {ver(p)}" for p in pkgs),
+        f"server root     {root} (tmpfs), 1 nginx worker",
+        *notes,
+    ]
+
+
+def _wrk_version() -> str:
+    """wrk -v prints its version but exits 1, which version_of reports as a failure."""
+    r = subprocess.run(["wrk", "-v"], capture_output=True, text=True, check=False)
+    return ((r.stdout or r.stderr).splitlines() or ["?"])[0]
+
+
+def run_load(
+    load: Load, clients: dict[str, Callable[[Load], Sample]], reps: int, after: Callable[[], Any]
+) -> Results:
+    """Every client `reps` times in rotated order; `after()` runs after each (outside timing)."""
+    out: Results = {c: [] for c in clients}
+    for rep in range(reps):
+        for name in rotated(list(clients), rep):
+            try:
+                out[name].append(clients[name](load))
+            except (PeerError, OSError, KeyError, ValueError, subprocess.TimeoutExpired) as e:
+                out[name].append(f"failed: {str(e)[:100]}")
+            print(f"  [{load.key} rep {rep + 1}] {name}: {_brief(out[name][-1])}", flush=True)
+            after()
+    return out
+
+
+def _brief(s: Sample | str) -> str:
+    return s if isinstance(s, str) else f"{s.ops_s:,.0f} ops/s"
+
+
+def _ops(xs: list[Sample | str]) -> list[float]:
+    """ops/s per rep, 0 for a failed rep (paired_ratio skips it when it is the divisor)."""
+    return [x.ops_s if isinstance(x, Sample) else 0.0 for x in xs]
+
+
+def _med(xs: list[Sample | str], attr: str, scale: float = 1.0) -> str:
+    vals = [getattr(x, attr) for x in xs if isinstance(x, Sample)]
+    vals = [v * scale for v in vals if v is not None]
+    return fmt_num(median(vals), 0 if scale > 1 else 2) if vals else "-"
+
+
+def print_load(load: Load, res: Results) -> None:
+    sai1 = _ops(res["sai3bench 1 proc"])
+    rows = []
+    for name, xs in res.items():
+        ok = [x for x in xs if isinstance(x, Sample)]
+        if not ok:
+            rows.append([name, str(xs[0])[:60], "", "", "", "", ""])
+            continue
+        lo, hi = spread([x.ops_s for x in ok])
+        ops = f"{median([x.ops_s for x in ok]):,.0f} ({lo:,.0f}-{hi:,.0f})"
+        r = paired_ratio(sai1, _ops(xs)) if not name.startswith("sai3bench 1") else None
+        ratio = fmt_num(r, 2) if r else "-"
+        cpu = _med(xs, "cpu_per_op", 1e6)  # us/op == ms per 1,000 ops
+        rows.append([name, ops, cpu, _med(xs, "p50"), _med(xs, "p99"), ratio, str(len(ok))])
+    print(f"\n{load.key}  (32 in flight)")
+    hdr = ["client", "ops/s median (min-max)", "CPU ms/1k ops", "p50 ms", "p99 ms", "sai1/peer"]
+    print_table([*hdr, "reps ok"], rows)
+    if "wrk" in res:
+        best = [max(a, b) for a, b in zip(sai1, _ops(res["sai3bench 2 proc"]), strict=False)]
+        r = paired_ratio(best, _ops(res["wrk"]))
+        print(f"sai3bench (best of 1 or 2 proc) / wrk: {fmt_num(r, 2) if r else '-'}")
+
+
+def make_clients(url: str, work: Path, seconds: float) -> dict[str, Callable[[Load], Sample]]:
+    sai1, sai2 = SaiRunner(url, work, 1), SaiRunner(url, work, 2)
+    clients: dict[str, Callable[[Load], Sample]] = {
+        "sai3bench 1 proc": lambda ld: sai1.sample(ld, seconds),
+        "sai3bench 2 proc": lambda ld: sai2.sample(ld, seconds),
+        "wrk": lambda ld: wrk_sample(url, work, ld, seconds),
+    }
+    for peer in ("obstore", "s3dlio", "boto3", "aiohttp"):
+        clients[peer] = lambda ld, p=peer: peer_sample(p, url, ld, seconds)  # type: ignore[misc]
+    return clients
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--reps", type=int, default=None, help="repetitions (default 3, quick 1)")
+    ap.add_argument("--duration", type=float, default=None, help="s per run (default 5, quick 3)")
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--peer", choices=sorted(PEERS), help=argparse.SUPPRESS)
+    for opt in ("--url", "--op", "--prefix"):
+        ap.add_argument(opt, help=argparse.SUPPRESS)
+    ap.add_argument("--size", type=int, help=argparse.SUPPRESS)
+    a = ap.parse_args(argv)
+    a.reps = a.reps or (1 if a.quick else 3)
+    if a.peer is None:
+        a.duration = a.duration or (3.0 if a.quick else 5.0)
+    return a
+
+
+def main() -> None:
+    a = parse_args()
+    if a.peer:
+        peer_main(a)
+        return
+    # a shell that starts us in the background sets SIGINT to ignored; Ctrl-C must still stop nginx
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    notes = ensure_tools()
+    with Scratch(Path("/dev/shm"), "sai3-bench-http-") as scratch:
+        nginx = Nginx(scratch.path / "srv")
+        work = scratch.path / "work"
+        work.mkdir()
+        os.chmod(scratch.path, 0o755)  # nginx workers run as nobody and must traverse it
+        prepare(nginx.root)
+        try:
+            nginx.start()
+            print("\n".join(env_lines(nginx.root, notes)))
+            clients = make_clients(nginx.url, work, a.duration)
+            if importlib.util.find_spec("aiohttp") is None:
+                del clients["aiohttp"]
+                print("aiohttp row     skipped (not installed)")
+            print(f"runs            {a.reps} reps x {a.duration:g} s, rotated order; {nginx.url}")
+            results = []
+            for ld in LOADS:
+                # PUT objects are removed after every run, so each client starts on an empty dir
+                put_dir = nginx.root / "data" / "bucket" / "bench" / ld.prefix / "put"
+                results.append(
+                    (ld, run_load(ld, clients, a.reps, lambda d=put_dir: scratch.wipe(d)))
+                )
+            for ld, res in results:
+                print_load(ld, res)
+        finally:
+            nginx.stop()
+
+
+if __name__ == "__main__":
+    main()
