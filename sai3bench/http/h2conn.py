@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import socket
-import ssl
 import time
 from collections.abc import Sequence
 from typing import Final, cast
@@ -38,6 +36,7 @@ from h2.errors import ErrorCodes
 
 from sai3bench.backends.base import OpError, Outcome, Payload
 from sai3bench.http.pool import DEFAULT_CONNECT_TIMEOUT, Endpoint
+from sai3bench.http.sockets import connect_errors, set_nodelay
 
 RECV_BUFFER: Final = 256 * 1024
 DEFAULT_CONN_WINDOW: Final = 16 * 1024 * 1024
@@ -174,9 +173,7 @@ class H2Connection(asyncio.BufferedProtocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
-        sock = transport.get_extra_info("socket")
-        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        set_nodelay(transport)
         sslobj = transport.get_extra_info("ssl_object")
         if sslobj is not None and sslobj.selected_alpn_protocol() != "h2":
             self._fail_connection(OpError(Outcome.PROTOCOL, "server did not negotiate h2"))
@@ -444,7 +441,7 @@ async def open_h2_connection(
     if ep.tls is not None:
         ep.tls.set_alpn_protocols(["h2", "http/1.1"])
     scheme = "https" if ep.tls else "http"
-    try:
+    with connect_errors(ep.url):
         async with asyncio.timeout(connect_timeout):
             _, conn = await loop.create_connection(
                 lambda: H2Connection(
@@ -460,12 +457,6 @@ async def open_h2_connection(
                 server_hostname=ep.server_hostname if ep.tls else None,
             )
             await conn.ready
-    except TimeoutError:
-        raise OpError(Outcome.TIMEOUT, f"connect to {ep.url} timed out") from None
-    except ssl.SSLError as exc:
-        raise OpError(Outcome.CONNECTION, f"TLS with {ep.url} failed: {exc}") from None
-    except OSError as exc:
-        raise OpError(Outcome.CONNECTION, f"cannot connect to {ep.url}: {exc}") from None
     return conn
 
 

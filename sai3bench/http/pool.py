@@ -19,6 +19,7 @@ from typing import Final, NamedTuple
 
 from sai3bench.backends.base import OpError, Outcome, Payload
 from sai3bench.http.protocol import H1Connection
+from sai3bench.http.sockets import connect_errors
 
 DEFAULT_CONNECT_TIMEOUT: Final = 10.0
 
@@ -125,7 +126,7 @@ class H1Pool:
     async def _connect(self) -> H1Connection:
         loop = asyncio.get_running_loop()
         ep = self.endpoint
-        try:
+        with connect_errors(ep.url):
             async with asyncio.timeout(self.connect_timeout):
                 _, conn = await loop.create_connection(
                     lambda: H1Connection(loop, ep.url),
@@ -134,12 +135,6 @@ class H1Pool:
                     ssl=ep.tls,
                     server_hostname=ep.server_hostname if ep.tls else None,
                 )
-        except TimeoutError:
-            raise OpError(Outcome.TIMEOUT, f"connect to {ep.url} timed out") from None
-        except ssl.SSLError as exc:
-            raise OpError(Outcome.CONNECTION, f"TLS with {ep.url} failed: {exc}") from None
-        except OSError as exc:
-            raise OpError(Outcome.CONNECTION, f"cannot connect to {ep.url}: {exc}") from None
         self.opened += 1
         return conn
 

@@ -14,13 +14,13 @@ because the parser copies any partial head it has to keep.
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from typing import Final, cast
 
 from sai3bench.backends.base import OpError, Outcome, Payload
 from sai3bench.http.errors import ProtocolError
 from sai3bench.http.h1 import ResponseParser
+from sai3bench.http.sockets import set_nodelay
 
 #: Receive buffer per connection: large enough that a 1 MiB GET body is a handful of reads.
 RECV_BUFFER: Final = 256 * 1024
@@ -67,10 +67,7 @@ class H1Connection(asyncio.BufferedProtocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports do not subclass asyncio.Transport; they implement it.
         self.transport = cast(asyncio.Transport, transport)
-        sock = transport.get_extra_info("socket")
-        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-            # Small requests must not wait for Nagle's ACK timer (40 ms on Linux).
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        set_nodelay(transport)
 
     def get_buffer(self, sizehint: int) -> memoryview:
         return self._view

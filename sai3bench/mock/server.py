@@ -11,12 +11,12 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import random
-import socket
 from typing import Final, cast
 
 from sai3bench.errors import UsageError
 from sai3bench.http.errors import ProtocolError
 from sai3bench.http.h1 import RequestParser, build_response_head
+from sai3bench.http.sockets import set_nodelay
 from sai3bench.mock.s3app import Response, S3App, error
 
 _REASONS: Final = {
@@ -78,9 +78,7 @@ class MockS3Protocol(asyncio.BufferedProtocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports do not subclass asyncio.Transport; they implement it.
         self.transport = cast(asyncio.Transport, transport)
-        sock = transport.get_extra_info("socket")
-        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        set_nodelay(transport)
 
     def get_buffer(self, sizehint: int) -> memoryview:
         return self._view

@@ -1,0 +1,31 @@
+"""Socket-level details shared by every connection kind (HTTP/1.1, HTTP/2, the mock server)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import ssl
+from collections.abc import Iterator
+
+from sai3bench.backends.base import OpError, Outcome
+
+
+def set_nodelay(transport: asyncio.BaseTransport) -> None:
+    """Small requests must not wait for Nagle's ACK timer (40 ms on Linux)."""
+    sock = transport.get_extra_info("socket")
+    if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+@contextlib.contextmanager
+def connect_errors(url: str) -> Iterator[None]:
+    """Map what a connect can raise to an OpError, once, with the endpoint in the message."""
+    try:
+        yield
+    except TimeoutError:
+        raise OpError(Outcome.TIMEOUT, f"connect to {url} timed out") from None
+    except ssl.SSLError as exc:
+        raise OpError(Outcome.CONNECTION, f"TLS with {url} failed: {exc}") from None
+    except OSError as exc:
+        raise OpError(Outcome.CONNECTION, f"cannot connect to {url}: {exc}") from None
