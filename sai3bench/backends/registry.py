@@ -6,6 +6,7 @@ from sai3bench.backends.base import Backend
 from sai3bench.backends.file import FileBackend
 from sai3bench.config.uri import parse_uri
 from sai3bench.errors import ConfigError
+from sai3bench.signers.base import CredentialProvider
 
 _NOT_YET = {
     "direct": "direct:// (O_DIRECT) is not supported yet; use file:// for now",
@@ -17,9 +18,13 @@ _NOT_YET = {
 class Backends:
     """The backends a run has opened, by URI. Closing it closes them all."""
 
-    def __init__(self, *, concurrency: int) -> None:
+    def __init__(self, *, concurrency: int, insecure: bool = False) -> None:
         self.concurrency = concurrency
+        #: Skip TLS certificate checks (--insecure): the CLI warns loudly when set.
+        self.insecure = insecure
         self._open: dict[tuple[str, str], Backend] = {}
+        #: Credential providers of the open backends, refreshed off the hot path.
+        self.credentials: list[CredentialProvider] = []
 
     def __repr__(self) -> str:
         return f"<Backends {sorted(self._open)}>"
@@ -47,12 +52,14 @@ class Backends:
         from sai3bench.signers.aws_credentials import BotocoreCredentialProvider, region_from_env
 
         region = region_from_env()
-        endpoint, virtual = endpoint_from_env(region)
+        endpoint, virtual = endpoint_from_env(region, insecure=self.insecure)
+        creds = BotocoreCredentialProvider.load()
+        self.credentials.append(creds)
         return S3Backend(
             authority,
             endpoint=endpoint,
             region=region,
-            credentials=BotocoreCredentialProvider.load(),
+            credentials=creds,
             virtual_host=virtual,
             max_connections=self.concurrency,
         )

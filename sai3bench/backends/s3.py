@@ -56,12 +56,12 @@ def endpoint_from_url(url: str, *, insecure: bool = False) -> Endpoint:
     return Endpoint(parts.hostname, port, tls, parts.hostname)
 
 
-def endpoint_from_env(region: str) -> tuple[Endpoint, bool]:
+def endpoint_from_env(region: str, *, insecure: bool = False) -> tuple[Endpoint, bool]:
     """(endpoint, virtual_host): AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL (path-style), else AWS."""
     url = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
     if url:
-        return endpoint_from_url(url), False
-    return endpoint_from_url(f"https://s3.{region}.amazonaws.com"), True
+        return endpoint_from_url(url, insecure=insecure), False
+    return endpoint_from_url(f"https://s3.{region}.amazonaws.com", insecure=insecure), True
 
 
 class S3Backend:

@@ -67,6 +67,9 @@ def run(
         Path, typer.Option("--results-dir", help="where sai3-*/ result directories go")
     ] = Path("."),
     seed: Annotated[int | None, typer.Option("--seed", help="fix op choice and data")] = None,
+    insecure: Annotated[
+        bool, typer.Option("--insecure", help="skip TLS certificate checks (not for real data)")
+    ] = False,
 ) -> None:
     """prepare -> workload -> cleanup, as the config says."""
     from sai3bench.cli.run import RunFlags, run_command
@@ -81,6 +84,7 @@ def run(
         tsv_name=tsv_name,
         results_dir=results_dir,
         seed=seed,
+        insecure=insecure,
     )
     code = run_command(config, flags)
     if code:

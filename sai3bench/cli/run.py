@@ -42,6 +42,7 @@ class RunFlags(msgspec.Struct, frozen=True, kw_only=True):
     tsv_name: str | None = None
     results_dir: Path = Path(".")
     seed: int | None = None
+    insecure: bool = False
 
 
 _CONFLICTS = (
@@ -154,7 +155,13 @@ def _run_loaded(loaded: LoadedConfig, text: str, source: str, flags: RunFlags) -
         cleanup_only=flags.cleanup_only,
         verify=flags.verify,
         seed=flags.seed,
+        insecure=flags.insecure,
     )
+    if flags.insecure:
+        console.warn(
+            "--insecure: TLS certificates are NOT checked; anyone on the path can read and "
+            "change this traffic"
+        )
     report: RunReport | None = None
     error: Sai3Error | None = None
     try:

@@ -32,6 +32,7 @@ class RunOptions(msgspec.Struct, frozen=True, kw_only=True):
     cleanup_only: bool = False
     verify: bool = False
     seed: int | None = None
+    insecure: bool = False
 
 
 class RunReport:
@@ -60,11 +61,12 @@ async def execute(
     """
     seed = opts.seed if opts.seed is not None else int.from_bytes(os.urandom(4), "little")
     caps = [op.concurrency or config.concurrency for op in config.workload]
-    backends = Backends(concurrency=max(config.concurrency, *caps))
+    backends = Backends(concurrency=max(config.concurrency, *caps), insecure=opts.insecure)
     ctx = RunContext(backends=backends, concurrency=config.concurrency, out=out, seed=seed)
     report = RunReport()
     report.seed = seed
     report.on_stage = on_stage or (lambda name, result: None)
+    refresher = asyncio.create_task(_refresh_credentials(backends))
     try:
         await _stages(ctx, config, opts, report)
     except OpError as exc:
@@ -74,8 +76,23 @@ async def execute(
             hint=_SETUP_HINTS.get(exc.outcome, "see the error above; check the target URI"),
         ) from None
     finally:
+        refresher.cancel()
         await backends.close()
     return report
+
+
+async def _refresh_credentials(backends: Backends) -> None:
+    """Once a second, off the hot path: renew credentials that near expiry (STS, SSO, IMDS).
+
+    A sign() call only reads the provider's cached credential; the blocking botocore refresh
+    runs in a thread inside refresh_if_needed.
+    """
+    while True:
+        await asyncio.sleep(1.0)
+        now = time.time()
+        for provider in list(backends.credentials):
+            if provider.needs_refresh(now):
+                await provider.refresh_if_needed(now)
 
 
 _SETUP_HINTS = {

@@ -328,3 +328,14 @@ def test_quickstart_without_config_leaves_no_temp_dir(tmp_path: Path) -> None:
     assert stages["cleanup"]["errors"] == 0
     assert stages["cleanup"]["already_deleted"] == 0  # late DELETEs are not deleted twice
     assert list(tmp.iterdir()) == []
+
+
+def test_insecure_flag_warns_loudly(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(
+        f"duration: 200ms\nconcurrency: 1\ntarget: file://{tmp_path}/d/\n"
+        "workload:\n  - {op: put, path: 'x/', object_size: 10, weight: 1}\n"
+    )
+    proc = run_cli(["run", "-c", str(cfg), "--insecure", "--results-dir", str(tmp_path)], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "warning: --insecure: TLS certificates are NOT checked" in proc.stderr
