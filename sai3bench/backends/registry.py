@@ -18,8 +18,10 @@ _NOT_YET = {
 class Backends:
     """The backends a run has opened, by URI. Closing it closes them all."""
 
-    def __init__(self, *, concurrency: int, insecure: bool = False) -> None:
+    def __init__(self, *, concurrency: int, insecure: bool = False, http2: bool = False) -> None:
         self.concurrency = concurrency
+        #: S3 over HTTP/2 (prior knowledge on http://, ALPN on https://).
+        self.http2 = http2
         #: Skip TLS certificate checks (--insecure): the CLI warns loudly when set.
         self.insecure = insecure
         self._open: dict[tuple[str, str], Backend] = {}
@@ -62,6 +64,7 @@ class Backends:
             credentials=creds,
             virtual_host=virtual,
             max_connections=self.concurrency,
+            http2=self.http2,
         )
 
     def all(self) -> list[Backend]:

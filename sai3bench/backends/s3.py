@@ -29,6 +29,7 @@ from sai3bench.backends.s3shapes import (
 )
 from sai3bench.errors import ConfigError
 from sai3bench.http.h1 import RequestTemplate
+from sai3bench.http.h2conn import H2Pool
 from sai3bench.http.pool import Endpoint, H1Pool
 from sai3bench.signers.base import CredentialProvider
 from sai3bench.signers.sigv4 import UNSIGNED_PAYLOAD, SigV4Signer, amz_date_from_epoch, uri_encode
@@ -79,6 +80,8 @@ class S3Backend:
         virtual_host: bool = False,
         max_connections: int = 64,
         timeout: float = 120.0,
+        http2: bool = False,
+        h2_connections: int = 2,
     ) -> None:
         self.bucket = bucket
         self.root_uri = f"s3://{bucket}/"
@@ -86,6 +89,13 @@ class S3Backend:
         self._creds = credentials
         self._signer = SigV4Signer(region, "s3")
         self._pool = H1Pool(endpoint, max_size=max_connections)
+        if http2 and virtual_host:
+            raise ConfigError(
+                "HTTP/2 needs path-style addressing here",
+                hint="set AWS_ENDPOINT_URL to the endpoint (path-style), or drop --http2",
+            )
+        #: HTTP/2: prior knowledge on http://, ALPN on https:// (a few multiplexed connections).
+        self._h2 = H2Pool(endpoint, connections=h2_connections) if http2 else None
         host = endpoint.host_header
         self._host = f"{bucket}.{host}" if virtual_host else host
         self._base = "" if virtual_host else "/" + uri_encode(bucket, keep_slash=False)
@@ -110,14 +120,14 @@ class S3Backend:
             self._date_second, self._date = now, amz_date_from_epoch(now)
         return self._date
 
-    def _head(
+    def _signed(
         self,
         method: str,
         key: str | None,
-        query: Sequence[tuple[str, str]] = (),
-        content_length: int | None = None,
-        extra: Sequence[tuple[str, str]] = (),
-    ) -> bytes:
+        query: Sequence[tuple[str, str]],
+        extra: Sequence[tuple[str, str]],
+    ) -> tuple[str, builtins.list[tuple[str, str]]]:
+        """(request target, headers to send: ``extra`` then the SigV4 headers)."""
         path = self._base + "/" + uri_encode(key, keep_slash=True) if key else self._base or "/"
         qs = encode_query(query) if query else ""
         signed = self._signer.sign(
@@ -130,60 +140,76 @@ class S3Backend:
             self._amz_date(),
             self._creds.current(),
         )
-        target = f"{path}?{qs}" if qs else path
-        return self._templates[method].head(target, [*extra, *signed], content_length)
+        return (f"{path}?{qs}" if qs else path), [*extra, *signed]
 
-    async def _send(
+    async def _call(
         self,
-        head: bytes,
+        method: str,
+        key: str | None,
         body: Payload | None = None,
         *,
-        method_is_head: bool = False,
+        query: Sequence[tuple[str, str]] = (),
+        extra: Sequence[tuple[str, str]] = (),
         keep_body: bool | int = ERROR_BODY,
-    ) -> tuple[int, int, bytes]:
-        """(status, body bytes received, kept body) of one request; OpError on a non-2xx."""
-        conn = await self._pool.send(
-            head, body, method_is_head=method_is_head, keep_body=keep_body, timeout=self.timeout
-        )
-        p = conn.parser
-        status, received = p.status, p.body_received
-        kept = bytes(p.body) if p.body else b""
-        length = p.content_length
-        self._pool.release(conn)
+    ) -> tuple[int, bytes]:
+        """One signed request: (bytes received, or the object size for HEAD; kept body).
+
+        Raises OpError (outcome from the status and error XML) for a non-2xx response.
+        """
+        length = _length(body) if body is not None else (0 if method in ("PUT", "POST") else None)
+        target, headers = self._signed(method, key, query, extra)
+        is_head = method == "HEAD"
+        if self._h2 is not None:
+            if length is not None:
+                headers.append(("content-length", str(length)))
+            resp = await self._h2.request(
+                method, target, headers, body, keep_body=keep_body, timeout=self.timeout
+            )
+            status, received, kept = resp.status, resp.body_received, resp.body
+            if is_head:
+                received = _h2_content_length(resp.headers)
+        else:
+            head = self._templates[method].head(target, headers, length)
+            conn = await self._pool.send(
+                head, body, method_is_head=is_head, keep_body=keep_body, timeout=self.timeout
+            )
+            p = conn.parser
+            status, received = p.status, p.body_received
+            kept = bytes(p.body) if p.body else b""
+            if is_head:
+                received = p.content_length or 0
+            self._pool.release(conn)
         if status >= 300:
             err = parse_error(kept)
             raise OpError(outcome_for(status, err.code if err else None), describe(status, err))
-        if method_is_head:
-            return status, length or 0, kept
-        return status, received, kept
+        return received, kept
 
     # -- Backend ------------------------------------------------------------------------------
 
     async def put(self, key: str, body: Payload) -> int:
-        n = len(body) if isinstance(body, memoryview) else sum(len(b) for b in body)
-        await self._send(self._head("PUT", key, content_length=n), body)
-        return n
+        await self._call("PUT", key, body)
+        return _length(body)
 
     async def get(self, key: str) -> int:
-        _, received, _ = await self._send(self._head("GET", key))
+        received, _ = await self._call("GET", key)
         return received
 
     async def head(self, key: str) -> int:
-        _, size, _ = await self._send(self._head("HEAD", key), method_is_head=True)
+        size, _ = await self._call("HEAD", key)
         return size
 
     async def delete(self, key: str) -> int:
-        await self._send(self._head("DELETE", key))
+        await self._call("DELETE", key)
         return 0
 
-    async def list(self, prefix: str, *, recursive: bool = True) -> list[ObjectInfo]:
-        out: list[ObjectInfo] = []
+    async def list(self, prefix: str, *, recursive: bool = True) -> builtins.list[ObjectInfo]:
+        out: builtins.list[ObjectInfo] = []
         token: str | None = None
         while True:
             params = list_v2_params(
                 prefix, delimiter=None if recursive else "/", continuation_token=token
             )
-            _, _, body = await self._send(self._head("GET", None, params), keep_body=True)
+            _, body = await self._call("GET", None, query=params, keep_body=True)
             page = parse_list_v2(body)
             out.extend(page.objects)
             if not page.is_truncated:
@@ -197,21 +223,37 @@ class S3Backend:
         """
         body, md5 = build_delete_objects(keys, quiet=True)
         extra = [("content-md5", md5), ("content-type", "application/xml")]
-        head = self._head(
-            "POST", None, delete_objects_params(), content_length=len(body), extra=extra
+        _, reply = await self._call(
+            "POST",
+            None,
+            memoryview(body),
+            query=delete_objects_params(),
+            extra=extra,
+            keep_body=True,
         )
-        _, _, reply = await self._send(head, memoryview(body), keep_body=True)
         _, failed = parse_delete_result(reply)
         return failed
 
     async def create_bucket(self, region: str = "") -> None:
         """CreateBucket (the mock server and test set-ups); an existing bucket is fine."""
-        body = build_create_bucket(region)
         try:
-            await self._send(self._head("PUT", None, content_length=len(body)), memoryview(body))
+            await self._call("PUT", None, memoryview(build_create_bucket(region)))
         except OpError as exc:
             if "BucketAlreadyOwnedByYou" not in exc.detail:
                 raise
 
     async def close(self) -> None:
         await self._pool.close()
+        if self._h2 is not None:
+            await self._h2.close()
+
+
+def _length(body: Payload) -> int:
+    return len(body) if isinstance(body, memoryview) else sum(len(b) for b in body)
+
+
+def _h2_content_length(headers: Sequence[tuple[bytes, bytes]]) -> int:
+    for name, value in headers:
+        if name == b"content-length":
+            return int(value)
+    return 0

@@ -70,6 +70,9 @@ def run(
     insecure: Annotated[
         bool, typer.Option("--insecure", help="skip TLS certificate checks (not for real data)")
     ] = False,
+    http2: Annotated[
+        bool, typer.Option("--http2", help="s3:// over HTTP/2 (h2c prior knowledge or ALPN)")
+    ] = False,
 ) -> None:
     """prepare -> workload -> cleanup, as the config says."""
     from sai3bench.cli.run import RunFlags, run_command
@@ -85,6 +88,7 @@ def run(
         results_dir=results_dir,
         seed=seed,
         insecure=insecure,
+        http2=http2,
     )
     code = run_command(config, flags)
     if code:

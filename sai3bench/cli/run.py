@@ -43,6 +43,7 @@ class RunFlags(msgspec.Struct, frozen=True, kw_only=True):
     results_dir: Path = Path(".")
     seed: int | None = None
     insecure: bool = False
+    http2: bool = False
 
 
 _CONFLICTS = (
@@ -156,6 +157,7 @@ def _run_loaded(loaded: LoadedConfig, text: str, source: str, flags: RunFlags) -
         verify=flags.verify,
         seed=flags.seed,
         insecure=flags.insecure,
+        http2=flags.http2,
     )
     if flags.insecure:
         console.warn(

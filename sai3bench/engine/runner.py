@@ -33,6 +33,7 @@ class RunOptions(msgspec.Struct, frozen=True, kw_only=True):
     verify: bool = False
     seed: int | None = None
     insecure: bool = False
+    http2: bool = False
 
 
 class RunReport:
@@ -61,7 +62,9 @@ async def execute(
     """
     seed = opts.seed if opts.seed is not None else int.from_bytes(os.urandom(4), "little")
     caps = [op.concurrency or config.concurrency for op in config.workload]
-    backends = Backends(concurrency=max(config.concurrency, *caps), insecure=opts.insecure)
+    backends = Backends(
+        concurrency=max(config.concurrency, *caps), insecure=opts.insecure, http2=opts.http2
+    )
     ctx = RunContext(backends=backends, concurrency=config.concurrency, out=out, seed=seed)
     report = RunReport()
     report.seed = seed

@@ -428,3 +428,37 @@ def test_tls_alpn(run: Runner, certs: tuple[Path, Path], server_alpn: list[str])
                 assert "did not negotiate h2" in str(err.value)
 
     run(go())
+
+
+# -- the S3 backend over HTTP/2 ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("run", RUNNERS)
+def test_s3_backend_over_h2c(run: Runner, nginx: Endpoint) -> None:
+    """PUT/GET/HEAD/DELETE signed by the S3 backend, carried by H2Pool (nginx ignores SigV4)."""
+    from sai3bench.backends.base import OpError, Outcome
+    from sai3bench.backends.s3 import S3Backend
+    from sai3bench.signers.base import Credential, StaticCredentialProvider
+
+    async def go() -> None:
+        b = S3Backend(
+            "bucket",
+            endpoint=nginx,
+            region="us-east-1",
+            credentials=StaticCredentialProvider(Credential("k", "s")),
+            http2=True,
+        )
+        try:
+            body = memoryview(bytes(range(256)) * 4096)  # 1 MiB: flow control on the way up
+            assert await b.put("dir/obj", body) == len(body)
+            assert await b.get("dir/obj") == len(body)
+            assert await b.head("dir/obj") == len(body)
+            await b.delete("dir/obj")
+            with pytest.raises(OpError) as missing:
+                await b.get("dir/obj")
+            assert missing.value.outcome == Outcome.NOT_FOUND
+            assert b._pool.opened == 0  # nothing went over HTTP/1.1
+        finally:
+            await b.close()
+
+    run(go())
