@@ -44,6 +44,7 @@ def mock_server(
     error_rate: Annotated[float, typer.Option(min=0.0, max=1.0)] = 0.0,
     error_status: Annotated[int, typer.Option(min=400, max=599)] = 503,
     reset_rate: Annotated[float, typer.Option(min=0.0, max=1.0)] = 0.0,
+    truncate_rate: Annotated[float, typer.Option(min=0.0, max=1.0)] = 0.0,
     seed: Annotated[int, typer.Option(help="fault injection RNG seed")] = 0,
     public: Annotated[bool, typer.Option(help="allow a non-loopback bind")] = False,
 ) -> None:
@@ -58,6 +59,7 @@ def mock_server(
         error_rate=error_rate,
         error_status=error_status,
         reset_rate=reset_rate,
+        truncate_rate=truncate_rate,
         seed=seed,
     )
     app_ = S3App(store, cred)

@@ -45,6 +45,7 @@ class Faults:
         error_rate: float = 0.0,
         error_status: int = 503,
         reset_rate: float = 0.0,
+        truncate_rate: float = 0.0,
         seed: int = 0,
     ) -> None:
         self.latency_s = latency_s
@@ -52,11 +53,19 @@ class Faults:
         self.error_rate = error_rate
         self.error_status = error_status
         self.reset_rate = reset_rate
+        #: Share of responses cut off half way through the body, then the connection closed.
+        self.truncate_rate = truncate_rate
         self.rng = random.Random(seed)
 
     @property
     def any(self) -> bool:
-        return bool(self.latency_s or self.jitter_s or self.error_rate or self.reset_rate)
+        return bool(
+            self.latency_s
+            or self.jitter_s
+            or self.error_rate
+            or self.reset_rate
+            or self.truncate_rate
+        )
 
     def delay(self) -> float:
         return max(0.0, self.latency_s + self.rng.uniform(-self.jitter_s, self.jitter_s))
@@ -115,6 +124,13 @@ class MockS3Protocol(asyncio.BufferedProtocol):
                 resp = error(status, code, "injected fault")
             else:
                 resp = self._app.handle(p.method, p.target, p.headers, p.body, p.body_received)
+            if (
+                faults.truncate_rate
+                and resp.length > 1
+                and faults.rng.random() < faults.truncate_rate
+            ):
+                self._send_truncated(resp)
+                return
             delay = faults.delay()
             if delay > 0:
                 keep = p.keep_alive
@@ -144,6 +160,18 @@ class MockS3Protocol(asyncio.BufferedProtocol):
             transport.writelines([head, *resp.body])
         if close:
             transport.close()
+
+    def _send_truncated(self, resp: Response) -> None:
+        """The head promises ``resp.length`` bytes; half of them come, then the socket closes."""
+        transport = self.transport
+        if transport is None:
+            return
+        head = build_response_head(
+            resp.status, _REASONS.get(resp.status, "OK"), resp.headers, resp.length
+        )
+        body = resp.body if isinstance(resp.body, bytes) else b"".join(resp.body)
+        transport.write(head + bytes(body[: resp.length // 2]))
+        transport.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
