@@ -8,6 +8,7 @@ read up to 4 KiB (the error XML) and mapped to an Outcome once, here.
 from __future__ import annotations
 
 import builtins
+import contextlib
 import os
 import ssl
 import time
@@ -17,15 +18,22 @@ from urllib.parse import urlsplit
 
 from sai3bench.backends.base import ObjectInfo, OpError, Payload
 from sai3bench.backends.s3shapes import (
+    abort_params,
+    build_complete_multipart,
     build_create_bucket,
     build_delete_objects,
+    complete_params,
     delete_objects_params,
     describe,
+    initiate_params,
     list_v2_params,
     outcome_for,
+    parse_complete_multipart,
     parse_delete_result,
     parse_error,
+    parse_initiate_multipart,
     parse_list_v2,
+    upload_part_params,
 )
 from sai3bench.errors import ConfigError
 from sai3bench.http.h1 import RequestTemplate
@@ -37,6 +45,10 @@ from sai3bench.signers.sigv4 import canonical_query as encode_query
 
 #: Bytes of a response body kept for error XML; the rest of a GET body is counted and dropped.
 ERROR_BODY: Final = 4096
+#: PUTs larger than this go up as a multipart upload, in parts of MULTIPART_PART bytes (S3's
+#: minimum part is 5 MiB; 16 MiB parts keep a 1 GiB object to 64 requests).
+MULTIPART_THRESHOLD: Final = 64 * 1024 * 1024
+MULTIPART_PART: Final = 16 * 1024 * 1024
 _METHODS: Final = ("GET", "PUT", "HEAD", "DELETE", "POST")
 
 
@@ -82,10 +94,14 @@ class S3Backend:
         timeout: float = 120.0,
         http2: bool = False,
         h2_connections: int = 2,
+        multipart_threshold: int = MULTIPART_THRESHOLD,
+        multipart_part: int = MULTIPART_PART,
     ) -> None:
         self.bucket = bucket
         self.root_uri = f"s3://{bucket}/"
         self.timeout = timeout
+        self.multipart_threshold = multipart_threshold
+        self.multipart_part = max(multipart_part, 1)
         self._creds = credentials
         self._signer = SigV4Signer(region, "s3")
         self._pool = H1Pool(endpoint, max_size=max_connections)
@@ -151,8 +167,12 @@ class S3Backend:
         query: Sequence[tuple[str, str]] = (),
         extra: Sequence[tuple[str, str]] = (),
         keep_body: bool | int = ERROR_BODY,
+        etag: builtins.list[str] | None = None,
     ) -> tuple[int, bytes]:
         """One signed request: (bytes received, or the object size for HEAD; kept body).
+
+        ``etag``, when given, receives the response's ETag header (multipart parts need it;
+        other ops skip the header parse).
 
         Raises OpError (outcome from the status and error XML) for a non-2xx response.
         """
@@ -167,7 +187,9 @@ class S3Backend:
             )
             status, received, kept = resp.status, resp.body_received, resp.body
             if is_head:
-                received = _h2_content_length(resp.headers)
+                received = int(_h2_header(resp.headers, b"content-length") or 0)
+            if etag is not None:
+                etag.append(_h2_header(resp.headers, b"etag").decode())
         else:
             head = self._templates[method].head(target, headers, length)
             conn = await self._pool.send(
@@ -178,6 +200,8 @@ class S3Backend:
             kept = bytes(p.body) if p.body else b""
             if is_head:
                 received = p.content_length or 0
+            if etag is not None and status < 300:
+                etag.append((p.headers.get(b"etag") or b"").decode())
             self._pool.release(conn)
         if status >= 300:
             err = parse_error(kept)
@@ -187,8 +211,35 @@ class S3Backend:
     # -- Backend ------------------------------------------------------------------------------
 
     async def put(self, key: str, body: Payload) -> int:
-        await self._call("PUT", key, body)
-        return _length(body)
+        n = _length(body)
+        if n > self.multipart_threshold:
+            await self._put_multipart(key, body)
+        else:
+            await self._call("PUT", key, body)
+        return n
+
+    async def _put_multipart(self, key: str, body: Payload) -> None:
+        """Create, upload the parts one after another (this op is one worker's one request in
+        flight), complete; abort on any failure so no parts are left billed."""
+        _, reply = await self._call("POST", key, query=initiate_params(), keep_body=True)
+        upload_id = parse_initiate_multipart(reply)
+        parts: builtins.list[tuple[int, str]] = []
+        try:
+            for number, part in enumerate(_split(body, self.multipart_part), start=1):
+                tag: builtins.list[str] = []
+                await self._call(
+                    "PUT", key, part, query=upload_part_params(number, upload_id), etag=tag
+                )
+                parts.append((number, tag[0]))
+            done = memoryview(build_complete_multipart(parts))
+            _, reply = await self._call(
+                "POST", key, done, query=complete_params(upload_id), keep_body=True
+            )
+            parse_complete_multipart(reply)  # a 200 can still carry an <Error>
+        except BaseException:
+            with contextlib.suppress(OpError):
+                await self._call("DELETE", key, query=abort_params(upload_id))
+            raise
 
     async def get(self, key: str) -> int:
         received, _ = await self._call("GET", key)
@@ -252,8 +303,28 @@ def _length(body: Payload) -> int:
     return len(body) if isinstance(body, memoryview) else sum(len(b) for b in body)
 
 
-def _h2_content_length(headers: Sequence[tuple[bytes, bytes]]) -> int:
-    for name, value in headers:
-        if name == b"content-length":
-            return int(value)
-    return 0
+def _h2_header(headers: Sequence[tuple[bytes, bytes]], name: bytes) -> bytes:
+    for n, value in headers:
+        if n == name:
+            return value
+    return b""
+
+
+def _split(body: Payload, part: int) -> builtins.list[Payload]:
+    """Cut a body (one view or several) into parts of ``part`` bytes, as views (no copies)."""
+    views = [body] if isinstance(body, memoryview) else builtins.list(body)
+    out: builtins.list[Payload] = []
+    current: builtins.list[memoryview] = []
+    room = part
+    for view in views:
+        while len(view):
+            take = view[:room]
+            current.append(take)
+            view = view[len(take) :]
+            room -= len(take)
+            if room == 0:
+                out.append(current[0] if len(current) == 1 else tuple(current))
+                current, room = [], part
+    if current:
+        out.append(current[0] if len(current) == 1 else tuple(current))
+    return out

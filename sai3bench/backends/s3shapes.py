@@ -289,7 +289,8 @@ def _result_root(body: bytes | bytearray, expected: str) -> ET.Element:
     except ET.ParseError as exc:
         raise S3MalformedResponse(f"<{expected}> expected, body is not XML: {exc}") from None
     name = _local(root.tag)
-    if name == expected:
+    # moto 5.2 names its results ...Response instead of ...Result (CompleteMultipartUpload).
+    if name == expected or (expected.endswith("Result") and name == expected[:-6] + "Response"):
         return root
     err = _error_of(root)
     if err is not None:

@@ -64,6 +64,8 @@ class S3App:
         self.store = store or MemoryStore()
         self.auth = auth
         self._signers: dict[str, SigV4Signer] = {}
+        #: upload id -> (bucket, key, {part number: body bytes, or its size in sink mode})
+        self._uploads: dict[str, tuple[str, str, dict[int, bytes | int]]] = {}
 
     def __repr__(self) -> str:
         return f"<S3App {self.store!r} auth={'on' if self.auth else 'off'}>"
@@ -87,6 +89,8 @@ class S3App:
             return self._bucket_op(method, bucket, params, body)
         if not self.store.has_bucket(bucket):
             return error(404, "NoSuchBucket", "The specified bucket does not exist", bucket)
+        if "uploads" in params or "uploadId" in params:
+            return self._multipart(method, bucket, key, params, body, size)
         return self._object_op(method, bucket, key, headers, body, size)
 
     def _bucket_op(
@@ -148,6 +152,54 @@ class S3App:
             hdrs = [("Content-Range", f"bytes {start}-{end - 1}/{n}")]
             return Response(206, hdrs, store.read(bucket, key, start, end), end - start)
         return Response(200, [("ETag", '"mock"')], store.read(bucket, key, 0, n), n)
+
+    def _multipart(
+        self,
+        method: str,
+        bucket: str,
+        key: str,
+        params: dict[str, str],
+        body: bytes | bytearray,
+        size: int,
+    ) -> Response:
+        """CreateMultipartUpload, UploadPart, CompleteMultipartUpload, AbortMultipartUpload."""
+        if method == "POST" and "uploads" in params:
+            upload_id = f"mock-{len(self._uploads) + 1}-{abs(hash(key)) % 10**8}"
+            self._uploads[upload_id] = (bucket, key, {})
+            return _xml(
+                200,
+                f'<InitiateMultipartUploadResult xmlns="{_XMLNS}"><Bucket>{_esc(bucket)}</Bucket>'
+                f"<Key>{_esc(key)}</Key><UploadId>{upload_id}</UploadId>"
+                "</InitiateMultipartUploadResult>",
+            )
+        upload = self._uploads.get(params.get("uploadId", ""))
+        if upload is None or upload[:2] != (bucket, key):
+            return error(404, "NoSuchUpload", "The specified upload does not exist.", key)
+        parts = upload[2]
+        if method == "PUT":
+            number = int(params.get("partNumber", "0"))
+            if not 1 <= number <= 10000:
+                return error(400, "InvalidArgument", "partNumber must be 1..10000")
+            parts[number] = bytes(body) if len(body) == size else size
+            return _empty(200, [("ETag", f'"part{number}"')])
+        if method == "DELETE":
+            del self._uploads[params["uploadId"]]
+            return _empty(204)
+        if method == "POST":
+            del self._uploads[params["uploadId"]]
+            ordered = [parts[n] for n in sorted(parts)]
+            if all(isinstance(p, bytes) for p in ordered):
+                self.store.put(bucket, key, b"".join(p for p in ordered if isinstance(p, bytes)))
+            else:
+                total = sum(p if isinstance(p, int) else len(p) for p in ordered)
+                self.store.put_size(bucket, key, total)
+            return _xml(
+                200,
+                f'<CompleteMultipartUploadResult xmlns="{_XMLNS}"><Bucket>{_esc(bucket)}'
+                f"</Bucket><Key>{_esc(key)}</Key><ETag>&quot;mock-{len(parts)}&quot;</ETag>"
+                "</CompleteMultipartUploadResult>",
+            )
+        return error(405, "MethodNotAllowed", f"{method} on an upload is not supported")
 
     def _list(self, bucket: str, params: dict[str, str]) -> Response:
         try:

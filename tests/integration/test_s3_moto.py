@@ -176,3 +176,32 @@ def test_wrong_secret_is_refused_by_moto_in_one_line(tmp_path: Path, moto: dict[
     errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
     assert len(errors) == 1 and "SignatureDoesNotMatch" in errors[0], proc.stderr
     assert time.monotonic() - t0 < 30  # refused at the first request, not after retries
+
+
+def test_multipart_upload_checked_by_moto(moto: dict[str, str]) -> None:
+    """moto enforces S3's 5 MiB minimum part and checks every part's signature."""
+    import asyncio
+
+    from sai3bench.backends.s3 import S3Backend, endpoint_from_url
+    from sai3bench.signers.base import Credential, StaticCredentialProvider
+
+    _make_bucket(moto, "moto-mpu")
+
+    async def go() -> None:
+        cred = Credential(moto["AWS_ACCESS_KEY_ID"], moto["AWS_SECRET_ACCESS_KEY"])
+        b = S3Backend(
+            "moto-mpu",
+            endpoint=endpoint_from_url(moto["AWS_ENDPOINT_URL"]),
+            region="us-east-1",
+            credentials=StaticCredentialProvider(cred),
+            multipart_threshold=6 * 2**20,
+            multipart_part=5 * 2**20,
+        )
+        try:
+            size = 11 * 2**20  # parts of 5, 5 and 1 MiB
+            assert await b.put("big.bin", memoryview(bytes(size))) == size
+            assert await b.head("big.bin") == size
+        finally:
+            await b.close()
+
+    asyncio.run(go())
