@@ -22,7 +22,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
     no_args_is_help=True,
-    help="Storage benchmark for file://, S3, GCS and Azure; runs sai3-bench YAML configs.",
+    help="Storage benchmark for file:// and S3 (GCS, Azure to come); runs sai3-bench YAML configs.",
 )
 util_app = typer.Typer(no_args_is_help=True, help="One-off storage operations on a URI.")
 app.add_typer(util_app, name="util")
