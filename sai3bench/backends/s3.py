@@ -116,6 +116,9 @@ class S3Backend:
         self._host = f"{bucket}.{host}" if virtual_host else host
         self._base = "" if virtual_host else "/" + uri_encode(bucket, keep_slash=False)
         self._templates = {m: RequestTemplate(m, self._host) for m in _METHODS}
+        #: perf_counter_ns when the last completed request's response head arrived; the engine
+        #: reads it right after the op returns (one event loop: nothing ran in between).
+        self.last_ttfb_ns = 0
         self._date_second = -1
         self._date = ""
 
@@ -186,6 +189,7 @@ class S3Backend:
                 method, target, headers, body, keep_body=keep_body, timeout=self.timeout
             )
             status, received, kept = resp.status, resp.body_received, resp.body
+            self.last_ttfb_ns = resp.t_first_byte
             if is_head:
                 received = int(_h2_header(resp.headers, b"content-length") or 0)
             if etag is not None:
@@ -197,6 +201,7 @@ class S3Backend:
             )
             p = conn.parser
             status, received = p.status, p.body_received
+            self.last_ttfb_ns = conn.t_first_byte
             kept = bytes(p.body) if p.body else b""
             if is_head:
                 received = p.content_length or 0

@@ -31,12 +31,14 @@ _GET, _PUT, _LIST, _STAT, _DELETE = (int(k) for k in OpKind)
 class BatchResults:
     """Per-worker result arrays, reused for every batch the worker runs."""
 
-    __slots__ = ("error", "latency_ns", "nbytes", "outcome", "retries", "stop")
+    __slots__ = ("error", "latency_ns", "nbytes", "outcome", "retries", "stop", "ttfb_ns")
 
     def __init__(self, capacity: int) -> None:
         self.latency_ns = array("q", bytes(8 * capacity))
         self.nbytes = array("q", bytes(8 * capacity))
         self.outcome = array("B", bytes(capacity))
+        #: Time to first byte per op (0: the backend has none, e.g. file://).
+        self.ttfb_ns = array("q", bytes(8 * capacity))
         self.retries = 0
         #: Set by the pool to stop a running batch before its next op.
         self.stop = False
@@ -169,10 +171,13 @@ async def exec_batch_async(
         # Keep the detail string, never the exception: its traceback would keep the PUT body's
         # view of the scratch buffer alive, and the next payload() could not reuse it.
         detail = ""
+        first = 0
         while True:
             t0 = clock()
             try:
                 moved, code = await _run_one_async(op, key, size, salt), 0
+                # Set by the backend on its way back; no other task ran since (no await).
+                first = getattr(op.backend, "last_ttfb_ns", 0)
             except OpError as exc:
                 moved, code, detail = 0, int(exc.outcome), exc.detail or exc.outcome.name
             t1 = clock()
@@ -185,6 +190,7 @@ async def exec_batch_async(
         if code and out.error is None:  # only the final attempt's failure counts
             out.error = (key, detail)
         _store(out, n, t1 - t0, moved, code, t1 > deadline_ns)
+        out.ttfb_ns[n] = first - t0 if code == 0 and first > t0 else 0
         n += 1
         if t1 >= deadline_ns or out.stop:
             break

@@ -37,15 +37,21 @@ def make_recorder(
     counted by outcome and LATE ops (finished after the deadline) are tallied apart.
     """
     kinds = [int(op.kind) for op in ops]
-    record, record_error = collector.record, collector.record_error
+    record, record_error, record_ttfb = (
+        collector.record,
+        collector.record_error,
+        collector.record_ttfb,
+    )
 
     def on_batch(tasks: Sequence[Task], ran: int, out: BatchResults) -> None:
-        lat, nb, oc = out.latency_ns, out.nbytes, out.outcome
+        lat, nb, oc, tt = out.latency_ns, out.nbytes, out.outcome, out.ttfb_ns
         for j in range(ran):
             task = tasks[j]
             code = oc[j]
             if code == 0:
                 record(kinds[task[0]], nb[j], lat[j])
+                if tt[j]:
+                    record_ttfb(kinds[task[0]], tt[j])
             elif code & LATE:
                 tally.late += 1
             else:

@@ -86,6 +86,7 @@ class _CollectorWire(msgspec.Struct, kw_only=True):
     slot_bytes: list[int]  # per (class * 9 + bucket)
     errors: list[tuple[int, int, int]]  # (kind, outcome, count)
     histograms: list[tuple[int, int, bytes]]  # (class, bucket, Histogram.encode())
+    ttfb: list[tuple[int, bytes]] = []  # (class, Histogram.encode()): time to first byte
 
 
 _ENCODER = msgspec.json.Encoder()
@@ -95,7 +96,7 @@ _DECODER = msgspec.json.Decoder(_CollectorWire)
 class Collector:
     """Everything one run measured. One per worker; merged exactly at the end."""
 
-    __slots__ = ("_bytes", "_errors", "_hists", "_ops", "_retries", "_slot_bytes")
+    __slots__ = ("_bytes", "_errors", "_hists", "_ops", "_retries", "_slot_bytes", "_ttfb")
 
     def __init__(self) -> None:
         self._hists: list[Histogram | None] = [None] * _N_SLOTS  # class * 9 + bucket
@@ -106,6 +107,9 @@ class Collector:
         # Indexed like _hists; only GET and PUT slots are kept (META bytes are in _bytes).
         self._slot_bytes = [0] * _N_SLOTS
         self._errors: dict[tuple[int, int], int] = {}
+        #: Time to first byte per OpClass (request sent -> response head read): network
+        #: backends only; file:// has no such moment.
+        self._ttfb: list[Histogram | None] = [None] * len(OpClass)
 
     # Hot path. timeit (process_time, min of 15 x 400k) on this 2-core VM under load avg ~12:
     # GET 4 KiB 355-358 ns, PUT 1 MiB 351-356 ns, LIST 328-343 ns (list.append: 25 ns on the
@@ -153,6 +157,18 @@ class Collector:
             h.min_ns = h.max_ns = v
         h.count += 1
 
+    def record_ttfb(self, kind: int, ttfb_ns: int) -> None:
+        """Record a successful op's time to first byte (ns), per op class."""
+        cls = OP_CLASS_OF[kind]
+        h = self._ttfb[cls]
+        if h is None:
+            h = self._ttfb[cls] = Histogram()
+        h.record(ttfb_ns)
+
+    def ttfb(self, cls: int) -> Histogram | None:
+        """Time-to-first-byte histogram of an OpClass, or None if none was recorded."""
+        return self._ttfb[cls]
+
     def record_error(self, kind: int, outcome: int) -> None:
         """Count one failed op by kind and Outcome. Never touches a histogram."""
         key = (kind, outcome)
@@ -181,6 +197,12 @@ class Collector:
                 mine_list[i] += v
         for key, n in other._errors.items():
             self._errors[key] = self._errors.get(key, 0) + n
+        for cls_, theirs in enumerate(other._ttfb):
+            if theirs is not None:
+                mine = self._ttfb[cls_]
+                if mine is None:
+                    mine = self._ttfb[cls_] = Histogram()
+                mine.merge(theirs)
 
     def histogram(self, cls: int, bucket: int) -> Histogram | None:
         """The live histogram of (OpClass, size bucket), or None if nothing was recorded."""
@@ -261,6 +283,7 @@ class Collector:
             ],
             errors=[(k, o, n) for (k, o), n in sorted(self._errors.items())],
             histograms=hists,
+            ttfb=[(c, h.encode(compress=True)) for c, h in enumerate(self._ttfb) if h is not None],
         )
         return _ENCODER.encode(wire)
 
@@ -286,6 +309,10 @@ class Collector:
             if not (0 <= op_class < len(OpClass) and 0 <= bucket < N_SIZE_BUCKETS):
                 raise ValueError(f"collector histogram slot ({op_class}, {bucket}) out of range")
             c._hists[op_class * N_SIZE_BUCKETS + bucket] = Histogram.decode(blob)
+        for op_class, blob in wire.ttfb:
+            if not 0 <= op_class < len(OpClass):
+                raise ValueError(f"collector ttfb class {op_class} out of range")
+            c._ttfb[op_class] = Histogram.decode(blob)
         for kind in (OpKind.GET, OpKind.PUT):
             if c.ops(kind) != wire.ops[kind]:
                 raise ValueError(f"collector {kind.name} ops disagree with its histograms")

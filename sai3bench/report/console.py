@@ -137,6 +137,13 @@ def _class_block(collector: Collector, cls: OpClass, wall_s: float) -> list[str]
     if cls != OpClass.META:
         lines.append(f"  Throughput: {_rate(nbytes / _MIB, wall_s):.2f} MiB/s")
     lines.append(_latency_line(h))
+    ttfb = collector.ttfb(cls)
+    if ttfb is not None and ttfb.count:
+        p50, p95, p99 = ttfb.percentiles((0.50, 0.95, 0.99))
+        lines.append(
+            f"  TTFB: mean={fmt_latency(round(ttfb.mean_ns()))}, p50={fmt_latency(p50)}, "
+            f"p95={fmt_latency(p95)}, p99={fmt_latency(p99)}"
+        )
     return lines
 
 

@@ -240,3 +240,26 @@ def test_multipart_upload_round_trip_in_process() -> None:
             await server.wait_closed()
 
     uvloop.run(go())
+
+
+def test_time_to_first_byte_is_recorded_for_network_ops(tmp_path: Path, mock: MockServer) -> None:
+    import base64
+
+    from sai3bench.metrics.collector import Collector, OpClass
+
+    cfg = write_config(tmp_path, s3_config("ttfb", count=100))
+    proc = run_cli(
+        ["run", "-c", str(cfg), "--results-dir", str(tmp_path), "--no-cleanup"],
+        tmp_path,
+        env=mock.env(),
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "  TTFB: mean=" in proc.stdout
+    (res,) = tmp_path.glob("sai3-*/results.json")
+    blob = json.loads(res.read_text())["stages"]["workload"]
+    c = Collector.decode(base64.b64decode(blob))
+    ttfb = c.ttfb(OpClass.GET)
+    assert ttfb is not None and ttfb.count == c.ops_of_class(OpClass.GET)
+    total = c.merged(OpClass.GET)
+    assert 0 < ttfb.min_ns <= total.max_ns  # the head arrives before the op ends
+    assert ttfb.mean_ns() <= total.mean_ns()

@@ -234,3 +234,17 @@ def test_encode_decode_round_trip(rng):
 def test_decode_refuses_foreign_or_inconsistent_documents(bad):
     with pytest.raises(ValueError):
         Collector.decode(bad)
+
+
+def test_ttfb_histograms_merge_and_round_trip() -> None:
+    a, b = Collector(), Collector()
+    a.record_ttfb(OpKind.GET, 1_000)
+    b.record_ttfb(OpKind.GET, 3_000)
+    b.record_ttfb(OpKind.PUT, 5_000)
+    a.merge(b)
+    got = a.ttfb(OpClass.GET)
+    assert got is not None and got.count == 2 and got.min_ns == 1_000 and got.max_ns == 3_000
+    back = Collector.decode(a.encode())
+    again = back.ttfb(OpClass.GET)
+    assert again is not None and again.count == 2 and back.ttfb(OpClass.PUT) is not None
+    assert back.ttfb(OpClass.META) is None
