@@ -15,43 +15,38 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Final, cast
+from typing import Final
 
 from sai3bench.backends.base import OpError, Outcome, Payload
 from sai3bench.http.errors import ProtocolError
 from sai3bench.http.h1 import ResponseParser
-from sai3bench.http.sockets import set_nodelay
+from sai3bench.http.sockets import ReceiveBufferProtocol
 
 #: Receive buffer per connection: large enough that a 1 MiB GET body is a handful of reads.
 RECV_BUFFER: Final = 256 * 1024
 
 
-class H1Connection(asyncio.BufferedProtocol):
+class H1Connection(ReceiveBufferProtocol):
     """A keep-alive HTTP/1.1 connection. ``request()`` sends; the returned future ends the op."""
 
     __slots__ = (
-        "_buffer",
         "_loop",
         "_timer",
-        "_view",
         "_waiter",
         "closed",
         "label",
         "parser",
         "requests",
         "t_first_byte",
-        "transport",
     )
 
     def __init__(self, loop: asyncio.AbstractEventLoop, label: str = "") -> None:
+        super().__init__(RECV_BUFFER)
         self._loop = loop
         self.label = label
         self.parser = ResponseParser()
-        self._buffer = bytearray(RECV_BUFFER)
-        self._view = memoryview(self._buffer)
         self._waiter: asyncio.Future[None] | None = None
         self._timer: asyncio.TimerHandle | None = None
-        self.transport: asyncio.Transport | None = None
         self.closed = False
         #: perf_counter_ns when the response head of the current request completed.
         self.t_first_byte = 0
@@ -63,14 +58,6 @@ class H1Connection(asyncio.BufferedProtocol):
         return f"<H1Connection {self.label} {state} requests={self.requests}>"
 
     # -- asyncio callbacks --------------------------------------------------------------------
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        # uvloop's transports do not subclass asyncio.Transport; they implement it.
-        self.transport = cast(asyncio.Transport, transport)
-        set_nodelay(transport)
-
-    def get_buffer(self, sizehint: int) -> memoryview:
-        return self._view
 
     def buffer_updated(self, nbytes: int) -> None:
         parser = self.parser

@@ -7,6 +7,7 @@ import contextlib
 import socket
 import ssl
 from collections.abc import Iterator
+from typing import cast
 
 from sai3bench.backends.base import OpError, Outcome
 
@@ -29,3 +30,26 @@ def connect_errors(url: str) -> Iterator[None]:
         raise OpError(Outcome.CONNECTION, f"TLS with {url} failed: {exc}") from None
     except OSError as exc:
         raise OpError(Outcome.CONNECTION, f"cannot connect to {url}: {exc}") from None
+
+
+class ReceiveBufferProtocol(asyncio.BufferedProtocol):
+    """A stream protocol that reads into one buffer allocated once and reused for every read.
+
+    Subclasses (the HTTP/1.1 and HTTP/2 connections, the mock server) parse each read before
+    the next one arrives, so ``get_buffer`` can hand out the same view every time.
+    """
+
+    __slots__ = ("_buffer", "_view", "transport")
+
+    def __init__(self, size: int) -> None:
+        self._buffer = bytearray(size)
+        self._view = memoryview(self._buffer)
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports do not subclass asyncio.Transport; they implement it.
+        self.transport = cast(asyncio.Transport, transport)
+        set_nodelay(transport)
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self._view

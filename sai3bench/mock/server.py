@@ -11,12 +11,12 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import random
-from typing import Final, cast
+from typing import Final
 
 from sai3bench.errors import UsageError
 from sai3bench.http.errors import ProtocolError
 from sai3bench.http.h1 import RequestParser, build_response_head
-from sai3bench.http.sockets import set_nodelay
+from sai3bench.http.sockets import ReceiveBufferProtocol
 from sai3bench.mock.s3app import Response, S3App, error
 
 _REASONS: Final = {
@@ -71,26 +71,16 @@ class Faults:
         return max(0.0, self.latency_s + self.rng.uniform(-self.jitter_s, self.jitter_s))
 
 
-class MockS3Protocol(asyncio.BufferedProtocol):
-    __slots__ = ("_app", "_buffer", "_faults", "_parser", "_sink", "_view", "transport")
+class MockS3Protocol(ReceiveBufferProtocol):
+    __slots__ = ("_app", "_faults", "_parser", "_sink")
 
     def __init__(self, app: S3App, faults: Faults, sink: bool) -> None:
+        super().__init__(256 * 1024)
         self._app = app
         self._faults = faults
         self._sink = sink
         self._parser = RequestParser()
         self._parser.start(keep_body=not sink)
-        self._buffer = bytearray(256 * 1024)
-        self._view = memoryview(self._buffer)
-        self.transport: asyncio.Transport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        # uvloop's transports do not subclass asyncio.Transport; they implement it.
-        self.transport = cast(asyncio.Transport, transport)
-        set_nodelay(transport)
-
-    def get_buffer(self, sizehint: int) -> memoryview:
-        return self._view
 
     def buffer_updated(self, nbytes: int) -> None:
         parser = self._parser
