@@ -37,7 +37,7 @@ from sai3bench.backends.s3shapes import (
 )
 from sai3bench.errors import ConfigError
 from sai3bench.http.h1 import RequestTemplate
-from sai3bench.http.h2conn import H2Pool
+from sai3bench.http.h2pool import H2Pool
 from sai3bench.http.pool import Endpoint, H1Pool
 from sai3bench.signers.base import CredentialProvider
 from sai3bench.signers.sigv4 import UNSIGNED_PAYLOAD, SigV4Signer, amz_date_from_epoch, uri_encode

@@ -30,7 +30,8 @@ import uvloop
 from h2.errors import ErrorCodes
 
 from sai3bench.backends.base import OpError, Outcome
-from sai3bench.http.h2conn import H2Pool, H2Unprocessed, open_h2_connection
+from sai3bench.http.h2conn import H2Unprocessed, open_h2_connection
+from sai3bench.http.h2pool import H2Pool
 from sai3bench.http.pool import Endpoint
 
 pytestmark = pytest.mark.integration

@@ -1,0 +1,115 @@
+"""A few HTTP/2 connections to one endpoint, requests spread over the least-loaded one.
+
+HTTP/2 multiplexes, so two connections carry what takes 32 keep-alive HTTP/1.1 connections.
+Connections open lazily and a dead one is replaced on the next request; a stream the server
+provably never processed (H2Unprocessed) is sent once more.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from sai3bench.backends.base import Payload
+from sai3bench.http.h2conn import (
+    DEFAULT_CONN_WINDOW,
+    DEFAULT_STREAM_WINDOW,
+    H2Connection,
+    H2Response,
+    H2Unprocessed,
+    open_h2_connection,
+)
+from sai3bench.http.pool import DEFAULT_CONNECT_TIMEOUT, Endpoint
+
+
+class H2Pool:
+    """``connections`` HTTP/2 connections to one endpoint, opened lazily; each request goes to
+    the least-loaded one. A dead connection is replaced on the next request."""
+
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        connections: int = 2,
+        *,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        conn_window: int = DEFAULT_CONN_WINDOW,
+        stream_window: int = DEFAULT_STREAM_WINDOW,
+    ) -> None:
+        self.endpoint = endpoint
+        self.size = max(1, connections)
+        self.connect_timeout = connect_timeout
+        self._windows = (conn_window, stream_window)
+        self.conns: list[H2Connection] = []
+        self._opening: asyncio.Future[H2Connection] | None = None
+        self.opened = 0  # connections ever opened
+        self.resent = 0  # requests sent again after the server refused them unprocessed
+
+    def __repr__(self) -> str:
+        live = [c for c in self.conns if not c.closed]
+        streams = sum(len(c.streams) for c in live)
+        return f"<H2Pool {self.endpoint.url} [{len(live)} conns, {streams} streams open]>"
+
+    async def _pick(self) -> H2Connection:
+        best: H2Connection | None = None
+        live = 0
+        for c in self.conns:
+            if not c.closed:
+                live += 1
+                if best is None or c.load < best.load:
+                    best = c
+        if best is not None and (best.load == 0 or live >= self.size):
+            return best
+        if self._opening is None:
+            self.conns = [c for c in self.conns if not c.closed]
+            self._opening = asyncio.ensure_future(self._open())
+        opening = self._opening
+        if best is not None:
+            return best  # don't stall on a connect while a live connection can take it
+        return await asyncio.shield(opening)
+
+    async def _open(self) -> H2Connection:
+        try:
+            conn_window, stream_window = self._windows
+            conn = await open_h2_connection(
+                self.endpoint,
+                connect_timeout=self.connect_timeout,
+                conn_window=conn_window,
+                stream_window=stream_window,
+            )
+            self.conns.append(conn)
+            self.opened += 1
+            return conn
+        finally:
+            self._opening = None
+
+    async def request(
+        self,
+        method: str,
+        target: str,
+        headers: Sequence[tuple[str, str]] = (),
+        body: Payload | None = None,
+        *,
+        keep_body: bool | int = False,
+        timeout: float = 120.0,
+    ) -> H2Response:
+        """``H2Connection.request`` on the least-loaded connection, ``:authority`` from the
+        endpoint. A stream the server provably did not process is sent once more."""
+        authority = self.endpoint.host_header
+        for attempt in (0, 1):
+            conn = await self._pick()
+            try:
+                return await conn.request(
+                    method, target, authority, headers, body, keep_body=keep_body, timeout=timeout
+                )
+            except H2Unprocessed:
+                if attempt:
+                    raise
+                self.resent += 1
+        raise AssertionError("unreachable")
+
+    async def close(self) -> None:
+        if self._opening is not None:
+            self._opening.cancel()
+        for c in self.conns:
+            c.close()
+        self.conns.clear()
