@@ -71,9 +71,16 @@ def endpoint_from_url(url: str, *, insecure: bool = False) -> Endpoint:
 
 def endpoint_from_env(region: str, *, insecure: bool = False) -> tuple[Endpoint, bool]:
     """(endpoint, virtual_host): AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL (path-style), else AWS."""
-    url = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    name = "AWS_ENDPOINT_URL_S3" if os.environ.get("AWS_ENDPOINT_URL_S3") else "AWS_ENDPOINT_URL"
+    url = os.environ.get(name)
     if url:
-        return endpoint_from_url(url, insecure=insecure), False
+        try:
+            return endpoint_from_url(url, insecure=insecure), False
+        except ConfigError:
+            raise ConfigError(
+                f"{name}={url!r} is not an endpoint URL",
+                hint=f"set {name} to http://host:port or https://host",
+            ) from None
     return endpoint_from_url(f"https://s3.{region}.amazonaws.com", insecure=insecure), True
 
 

@@ -13,6 +13,7 @@ from sai3bench.backends.registry import Backends
 from sai3bench.config.uri import join_target
 from sai3bench.engine.ops import PlannedOp, Task
 from sai3bench.engine.record import Tally
+from sai3bench.engine.resolve import match_keys
 from sai3bench.engine.tasklist import run_task_list
 from sai3bench.errors import ConfigError, RunFailed, StorageError, UsageError
 from sai3bench.metrics.collector import Collector, OpKind
@@ -29,21 +30,6 @@ def _uri(uri: str) -> str:
         return join_target(None, uri)
     except ValueError as exc:
         raise UsageError(f"bad URI {uri!r}: {exc}", hint="e.g. file:///data/bench/") from None
-
-
-async def _keys(backend: Backend, uri: str) -> list[str]:
-    """The keys a URI names: itself, everything under a ``prefix/``, or a glob's matches."""
-    glob = plan_glob(uri)
-    if glob is None:
-        return [backend.key_of(uri)]
-    recursive = glob.recursive or glob.pattern is None
-    listed = await backend.list(backend.key_of(glob.prefix), recursive=recursive)
-    keys = [
-        o.key
-        for o in listed
-        if glob.pattern is None or glob.pattern.match(backend.uri_of(o.key)) is not None
-    ]
-    return sorted(keys)
 
 
 async def _run_many(
@@ -90,7 +76,9 @@ def list_cmd(uri: str) -> None:
             if plan_glob(uri) is None:
                 listed = await backend.list(backend.key_of(uri), recursive=True)
                 return sorted(backend.uri_of(o.key) for o in listed)
-            return [backend.uri_of(k) for k in await _keys(backend, uri)]
+            return [
+                backend.uri_of(k) for k in await match_keys(backend, uri, prefix_recursive=True)
+            ]
         finally:
             await backends.close()
 
@@ -130,7 +118,7 @@ def _bulk(uri: str, kind: OpKind, jobs: int, verb: str) -> None:
     async def go() -> tuple[Collector, Tally, float, int]:
         backends, backend = _with_backend(uri, jobs)
         try:
-            keys = await _keys(backend, uri)
+            keys = await match_keys(backend, uri, prefix_recursive=True)
             if not keys:
                 raise ConfigError(f"no objects match {uri}", hint="check the URI with util list")
             tasks = [(0, k, 0, 0) for k in keys]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 
+from sai3bench.backends.base import Backend
 from sai3bench.config.schema import Config, GetOp, ListOp, Op, PutOp, StatOp
 from sai3bench.engine.context import RunContext
 from sai3bench.engine.ops import PlannedOp
@@ -61,24 +62,29 @@ async def resolve_ops(ctx: RunContext, config: Config) -> list[PlannedOp]:
     return planned
 
 
-async def _match(p: PlannedOp, path: str) -> list[str]:
-    backend = p.backend
-    glob = plan_glob(path)
+async def match_keys(backend: Backend, uri: str, *, prefix_recursive: bool = False) -> list[str]:
+    """The keys a URI names, sorted: itself, the objects under a ``prefix/`` (directly under it,
+    like sai3-bench, unless ``prefix_recursive``), or a glob's matches (listed once)."""
+    glob = plan_glob(uri)
     if glob is None:
-        return [backend.key_of(path)]
-    listed = await backend.list(backend.key_of(glob.prefix), recursive=glob.recursive)
+        return [backend.key_of(uri)]
+    recursive = glob.recursive or (prefix_recursive and glob.pattern is None)
+    listed = await backend.list(backend.key_of(glob.prefix), recursive=recursive)
     pattern = glob.pattern
-    keys = [
+    return sorted(
         info.key
         for info in listed
         if pattern is None or pattern.match(backend.uri_of(info.key)) is not None
-    ]
+    )
+
+
+async def _match(p: PlannedOp, path: str) -> list[str]:
+    keys = await match_keys(p.backend, path)
     if not keys:
         raise ConfigError(
             f"{p.label}: no objects match {path}",
             hint="create them with prepare.ensure_objects, or fix the path",
         )
-    keys.sort()
     return keys
 
 

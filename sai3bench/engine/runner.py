@@ -175,17 +175,23 @@ async def _test_phase(ctx: RunContext, config: Config, report: RunReport) -> Non
     for label in wl.exhausted:
         out.warn(f"{label}: every object in its pool was deleted; it stopped early")
     if wl.refused is not None:
-        label, key, detail = wl.refused
+        label, key, detail, outcome = wl.refused
         raise StorageError(
-            f"{label}: refused on {key}: {detail}",
-            hint="check the credentials and bucket policy (s3://) or the file permissions "
-            "(file://), or point the op elsewhere",
+            f"{label}: failed on {key}: {detail}",
+            hint=_SETUP_HINTS.get(outcome, "check the target URI and that the endpoint works"),
         )
     report.on_stage("workload", wl)
     if wl.aborted:
         report.failure = RunFailed(
             f"workload aborted: {wl.aborted}",
             hint="see the Errors block above; raise error_handling.max_total_errors to go on",
+        )
+    elif wl.collector.ops() == 0 and wl.collector.error_count():
+        key, detail = wl.first_error or ("?", "?")
+        report.failure = RunFailed(
+            f"workload: no op succeeded ({wl.collector.error_count():,} failed; first "
+            f"{key}: {detail})",
+            hint="see the Errors block above; the target answered every op with an error",
         )
 
 

@@ -34,9 +34,22 @@ class WorkloadResult:
         self.aborted: str | None = None
         self.exhausted: list[str] = []
         self.deleted_keys: set[str] = set()
-        #: (op label, key, detail) when an op was refused (permission) before it ever
-        #: succeeded: a usage problem (read-only directory, credentials refused), not a result.
-        self.refused: tuple[str, str, str] | None = None
+        #: (key, detail) of the first failed op, for the one-line summary of a failed run.
+        self.first_error: tuple[str, str] | None = None
+        #: (op label, key, detail, outcome) when an op kept failing before it ever succeeded:
+        #: a set-up problem (refused credentials, dead endpoint, missing bucket), not a result.
+        self.refused: tuple[str, str, str, Outcome] | None = None
+
+
+#: Failures of an op that never succeeded, by outcome, that end the run as a set-up error.
+_SETUP_FAILURES: dict[int, int] = {
+    Outcome.PERMISSION: 1,
+    Outcome.CONNECTION: 3,
+    Outcome.TIMEOUT: 3,
+    Outcome.NOT_FOUND: 3,
+    Outcome.CLIENT_ERROR: 3,
+    Outcome.PROTOCOL: 3,
+}
 
 
 def retry_policy(eh: ErrorHandling) -> RetryPolicy:
@@ -152,19 +165,26 @@ async def run_workload(ctx: RunContext, config: Config, planned: list[PlannedOp]
         return max(guard.backoff_until - time.monotonic(), 0.001)
 
     ever_ok = [False] * len(planned)
+    failed_before_ok = [0] * len(planned)
 
     def on_task(task: Task, code: int) -> None:
         late, code = code & LATE, code & ~LATE
+        oi = task[0]
         if code == 0:
-            ever_ok[task[0]] = True
-            if planned[task[0]].kind == OpKind.DELETE:
+            ever_ok[oi] = True
+            if planned[oi].kind == OpKind.DELETE:
                 result.deleted_keys.add(task[1])
-        elif code == Outcome.PERMISSION and not ever_ok[task[0]] and result.refused is None:
-            # Refused before any success: the target is not writable/readable at all. Stop now
-            # with one clear line instead of piling up max_total_errors failures.
-            result.refused = (planned[task[0]].label, task[1], "permission denied")
-            pool.stop()
-        elif not late and guard.on_error() and result.aborted is None:
+            return
+        if not ever_ok[oi] and code in _SETUP_FAILURES and result.refused is None:
+            # An op that has never worked and fails this way is mis-aimed (refused credentials,
+            # dead endpoint, missing bucket): stop with one line, before the error-rate backoff
+            # (5 errors/s) stalls the run. 503/5xx and throttling stay results.
+            failed_before_ok[oi] += 1
+            if failed_before_ok[oi] >= _SETUP_FAILURES[code]:
+                result.refused = (planned[oi].label, task[1], "", Outcome(code))
+                pool.stop()
+                return
+        if not late and guard.on_error() and result.aborted is None:
             result.aborted = (
                 f"{guard.total:,} errors reached error_handling.max_total_errors "
                 f"({config.error_handling.max_total_errors:,})"
@@ -180,7 +200,9 @@ async def run_workload(ctx: RunContext, config: Config, planned: list[PlannedOp]
         ctx.out.progress("")
     log.info("workload done: %r %r late=%d", pool, mix, tally.late)
     if result.refused is not None and tally.first_error is not None:
-        result.refused = (result.refused[0], result.refused[1], tally.first_error[1])
+        label, key, _, outcome = result.refused
+        result.refused = (label, key, tally.first_error[1], outcome)
+    result.first_error = tally.first_error
     end_ns = min(time.perf_counter_ns(), deadline_ns)
     result.wall_s = (end_ns - start_ns) / 1e9
     result.late = tally.late

@@ -29,10 +29,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import time
 from collections.abc import Sequence
 from operator import itemgetter
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 from urllib.parse import quote
 
 from sai3bench.signers.base import Credential
@@ -91,7 +92,13 @@ def uri_encode(s: str, *, keep_slash: bool) -> str:
         s: the raw text (an object key, a query name or value).
         keep_slash: True for a path (``/`` stays), False for a query component (``%2F``).
     """
-    return quote(s, safe="/" if keep_slash else "")
+    if keep_slash:
+        # Most keys (prepared-00001234.dat) need no encoding: a match is 0.3 us, quote() 0.9 us.
+        return s if _PATH_SAFE.match(s) else quote(s, safe="/")
+    return quote(s, safe="")
+
+
+_PATH_SAFE: Final = re.compile(r"[A-Za-z0-9\-_.~/]*\Z")
 
 
 def canonical_query(params: Sequence[tuple[str, str]]) -> str:

@@ -263,3 +263,57 @@ def test_time_to_first_byte_is_recorded_for_network_ops(tmp_path: Path, mock: Mo
     total = c.merged(OpClass.GET)
     assert 0 < ttfb.min_ns <= total.max_ns  # the head arrives before the op ends
     assert ttfb.mean_ns() <= total.mean_ns()
+
+
+def _put_only(bucket: str) -> dict[str, object]:
+    return {
+        "duration": "5s",
+        "concurrency": 4,
+        "target": f"s3://{bucket}/x/",
+        "workload": [{"op": "put", "path": "new/", "object_size": 1024, "weight": 1}],
+    }
+
+
+def _one_error_line(proc: subprocess.CompletedProcess[str]) -> str:
+    assert "Traceback" not in proc.stderr
+    errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
+    assert len(errors) == 1, proc.stderr
+    assert any(ln.startswith("hint:") for ln in proc.stderr.splitlines())
+    return errors[0]
+
+
+def test_dead_endpoint_is_one_line_exit_2(tmp_path: Path, mock: MockServer) -> None:
+    cfg = write_config(tmp_path, _put_only("bench"))
+    dead = {**mock.env(), "AWS_ENDPOINT_URL": "http://127.0.0.1:9"}  # nothing listens on 9
+    proc = run_cli(["run", "-c", str(cfg), "--results-dir", str(tmp_path)], tmp_path, env=dead)
+    assert proc.returncode == 2
+    line = _one_error_line(proc)
+    assert "cannot connect to http://127.0.0.1:9" in line
+    assert "Results saved" in proc.stdout  # the partial results are still written
+
+
+def test_missing_bucket_is_one_line_exit_2(tmp_path: Path, mock: MockServer) -> None:
+    cfg = write_config(tmp_path, _put_only("no-such-bucket"))
+    proc = run_cli(
+        ["run", "-c", str(cfg), "--results-dir", str(tmp_path)], tmp_path, env=mock.env()
+    )
+    assert proc.returncode == 2
+    assert "NoSuchBucket" in _one_error_line(proc)
+
+
+def test_a_run_where_nothing_succeeds_does_not_exit_0(tmp_path: Path) -> None:
+    cfg = write_config(tmp_path, {**_put_only("bench"), "duration": "500ms"})
+    for server in _start("--bucket", "bench", "--error-rate", "1.0", "--error-status", "503"):
+        proc = run_cli(
+            ["run", "-c", str(cfg), "--results-dir", str(tmp_path)], tmp_path, env=server.env()
+        )
+        assert proc.returncode == 1  # 503s are results, not set-up errors: exit 1, not 2
+        assert "no op succeeded" in _one_error_line(proc)
+
+
+def test_malformed_endpoint_variable_is_named(tmp_path: Path, mock: MockServer) -> None:
+    cfg = write_config(tmp_path, _put_only("bench"))
+    env = {**mock.env(), "AWS_ENDPOINT_URL": "localhost:9000"}  # no scheme
+    proc = run_cli(["run", "-c", str(cfg), "--results-dir", str(tmp_path)], tmp_path, env=env)
+    assert proc.returncode == 2
+    assert "AWS_ENDPOINT_URL='localhost:9000'" in _one_error_line(proc)
