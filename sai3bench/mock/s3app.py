@@ -11,28 +11,19 @@ from __future__ import annotations
 import hmac
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator, Sequence
-from typing import NamedTuple
 from urllib.parse import quote, unquote
 
+from sai3bench.mock.app import Headers, Response, header
 from sai3bench.mock.store import ListResult, MemoryStore, ObjectStore, list_page
 from sai3bench.signers.base import Credential
 from sai3bench.signers.sigv4 import SigV4Signer, canonical_query
 
-Headers = Sequence[tuple[bytes, bytes]]
 _XMLNS = "http://s3.amazonaws.com/doc/2006-03-01/"
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)\Z")
 _AUTH = re.compile(
     r"AWS4-HMAC-SHA256 Credential=([^/]+)/(\d{8})/([^/]+)/([^/]+)/aws4_request,\s*"
     r"SignedHeaders=([^,]+),\s*Signature=([0-9a-f]{64})\Z"
 )
-
-
-class Response(NamedTuple):
-    status: int
-    headers: list[tuple[str, str]]
-    body: bytes | Iterator[memoryview]
-    length: int
 
 
 def _xml(status: int, body: str) -> Response:
@@ -69,6 +60,10 @@ class S3App:
 
     def __repr__(self) -> str:
         return f"<S3App {self.store!r} auth={'on' if self.auth else 'off'}>"
+
+    def fault(self, status: int, target: str, headers: Headers) -> Response:
+        """An injected fault as S3 words it: SlowDown for 503, InternalError otherwise."""
+        return error(status, "SlowDown" if status == 503 else "InternalError", "injected fault")
 
     def handle(
         self, method: str, target: str, headers: Headers, body: bytes | bytearray, size: int
@@ -137,7 +132,7 @@ class S3App:
         if method != "GET":
             return error(405, "MethodNotAllowed", f"{method} on an object is not supported")
         start, end = 0, n
-        rng = _header(headers, b"range")
+        rng = header(headers, b"range")
         if rng is not None:
             m = _RANGE.match(rng.decode("latin-1"))
             if m is None or (not m.group(1) and not m.group(2)):
@@ -237,24 +232,24 @@ class S3App:
 
     def _check_auth(self, method: str, path: str, query: str, headers: Headers) -> Response | None:
         assert self.auth is not None
-        auth = _header(headers, b"authorization")
+        auth = header(headers, b"authorization")
         m = _AUTH.match(auth.decode("latin-1")) if auth else None
         if m is None:
             return error(403, "AccessDenied", "missing or malformed SigV4 Authorization")
         access_key, _date, region, service, signed, signature = m.groups()
         if access_key != self.auth.access_key:
             return error(403, "InvalidAccessKeyId", "The AWS Access Key Id does not exist")
-        amz_date = (_header(headers, b"x-amz-date") or b"").decode("latin-1")
-        payload = (_header(headers, b"x-amz-content-sha256") or b"").decode("latin-1")
+        amz_date = (header(headers, b"x-amz-date") or b"").decode("latin-1")
+        payload = (header(headers, b"x-amz-content-sha256") or b"").decode("latin-1")
         reserved = {"host", "x-amz-date", "x-amz-content-sha256", "x-amz-security-token"}
         extra = [
             (n.decode("latin-1"), v.decode("latin-1"))
             for n, v in headers
             if n.decode("latin-1") in signed.split(";") and n.decode("latin-1") not in reserved
         ]
-        host = (_header(headers, b"host") or b"").decode("latin-1")
+        host = (header(headers, b"host") or b"").decode("latin-1")
         signer = self._signers.setdefault(f"{region}/{service}", SigV4Signer(region, service))
-        token = _header(headers, b"x-amz-security-token")
+        token = header(headers, b"x-amz-security-token")
         cred = Credential(
             self.auth.access_key, self.auth.secret_key, token.decode() if token else None
         )
@@ -272,13 +267,6 @@ class S3App:
                 "The request signature we calculated does not match the signature you provided.",
             )
         return None
-
-
-def _header(headers: Headers, name: bytes) -> bytes | None:
-    for n, v in headers:
-        if n == name:
-            return v
-    return None
 
 
 def _pairs(query: str) -> list[tuple[str, str]]:

@@ -17,7 +17,8 @@ from sai3bench.errors import UsageError
 from sai3bench.http.errors import ProtocolError
 from sai3bench.http.h1 import RequestParser, build_response_head
 from sai3bench.http.sockets import ReceiveBufferProtocol
-from sai3bench.mock.s3app import Response, S3App, error
+from sai3bench.mock.app import App, Response
+from sai3bench.mock.s3app import error
 
 _REASONS: Final = {
     200: "OK",
@@ -74,7 +75,7 @@ class Faults:
 class MockS3Protocol(ReceiveBufferProtocol):
     __slots__ = ("_app", "_faults", "_parser", "_sink")
 
-    def __init__(self, app: S3App, faults: Faults, sink: bool) -> None:
+    def __init__(self, app: App, faults: Faults, sink: bool) -> None:
         super().__init__(256 * 1024)
         self._app = app
         self._faults = faults
@@ -109,9 +110,7 @@ class MockS3Protocol(ReceiveBufferProtocol):
                 self.transport.abort()
                 return
             if faults.error_rate and faults.rng.random() < faults.error_rate:
-                status = faults.error_status
-                code = "SlowDown" if status == 503 else "InternalError"
-                resp = error(status, code, "injected fault")
+                resp = self._app.fault(faults.error_status, p.target, p.headers)
             else:
                 resp = self._app.handle(p.method, p.target, p.headers, p.body, p.body_received)
             if (
@@ -183,7 +182,7 @@ def check_bind_address(host: str, public: bool) -> None:
 
 
 async def start_server(
-    app: S3App,
+    app: App,
     host: str = "127.0.0.1",
     port: int = 0,
     *,

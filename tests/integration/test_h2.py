@@ -458,7 +458,7 @@ def test_s3_backend_over_h2c(run: Runner, nginx: Endpoint) -> None:
             with pytest.raises(OpError) as missing:
                 await b.get("dir/obj")
             assert missing.value.outcome == Outcome.NOT_FOUND
-            assert b._pool.opened == 0  # nothing went over HTTP/1.1
+            assert b._http.h1.opened == 0  # nothing went over HTTP/1.1
         finally:
             await b.close()
 
