@@ -36,9 +36,8 @@ from sai3bench.backends.s3shapes import (
     upload_part_params,
 )
 from sai3bench.errors import ConfigError
-from sai3bench.http.h1 import RequestTemplate
-from sai3bench.http.h2pool import H2Pool
-from sai3bench.http.pool import Endpoint, H1Pool
+from sai3bench.http.client import HttpClient
+from sai3bench.http.pool import Endpoint
 from sai3bench.signers.base import CredentialProvider
 from sai3bench.signers.sigv4 import UNSIGNED_PAYLOAD, SigV4Signer, amz_date_from_epoch, uri_encode
 from sai3bench.signers.sigv4 import canonical_query as encode_query
@@ -49,7 +48,6 @@ ERROR_BODY: Final = 4096
 #: minimum part is 5 MiB; 16 MiB parts keep a 1 GiB object to 64 requests).
 MULTIPART_THRESHOLD: Final = 64 * 1024 * 1024
 MULTIPART_PART: Final = 16 * 1024 * 1024
-_METHODS: Final = ("GET", "PUT", "HEAD", "DELETE", "POST")
 
 
 def endpoint_from_url(url: str, *, insecure: bool = False) -> Endpoint:
@@ -111,26 +109,32 @@ class S3Backend:
         self.multipart_part = max(multipart_part, 1)
         self._creds = credentials
         self._signer = SigV4Signer(region, "s3")
-        self._pool = H1Pool(endpoint, max_size=max_connections)
         if http2 and virtual_host:
             raise ConfigError(
                 "HTTP/2 needs path-style addressing here",
                 hint="set AWS_ENDPOINT_URL to the endpoint (path-style), or drop --http2",
             )
-        #: HTTP/2: prior knowledge on http://, ALPN on https:// (a few multiplexed connections).
-        self._h2 = H2Pool(endpoint, connections=h2_connections) if http2 else None
         host = endpoint.host_header
         self._host = f"{bucket}.{host}" if virtual_host else host
         self._base = "" if virtual_host else "/" + uri_encode(bucket, keep_slash=False)
-        self._templates = {m: RequestTemplate(m, self._host) for m in _METHODS}
-        #: perf_counter_ns when the last completed request's response head arrived; the engine
-        #: reads it right after the op returns (one event loop: nothing ran in between).
-        self.last_ttfb_ns = 0
+        self._http = HttpClient(
+            endpoint,
+            host=self._host,
+            max_connections=max_connections,
+            http2=http2,
+            h2_connections=h2_connections,
+            timeout=timeout,
+        )
         self._date_second = -1
         self._date = ""
 
+    @property
+    def last_ttfb_ns(self) -> int:
+        """When the last completed request's response head arrived (perf_counter_ns)."""
+        return self._http.last_ttfb_ns
+
     def __repr__(self) -> str:
-        return f"<S3Backend {self.root_uri} via {self._pool!r}>"
+        return f"<S3Backend {self.root_uri} via {self._http!r}>"
 
     def key_of(self, uri: str) -> str:
         return uri[len(self.root_uri) :] if uri.startswith(self.root_uri) else uri
@@ -188,37 +192,23 @@ class S3Backend:
         """
         length = _length(body) if body is not None else (0 if method in ("PUT", "POST") else None)
         target, headers = self._signed(method, key, query, extra)
-        is_head = method == "HEAD"
-        if self._h2 is not None:
-            if length is not None:
-                headers.append(("content-length", str(length)))
-            resp = await self._h2.request(
-                method, target, headers, body, keep_body=keep_body, timeout=self.timeout
+        reply = await self._http.request(
+            method,
+            target,
+            headers,
+            body,
+            length=length,
+            keep_body=keep_body,
+            header=b"etag" if etag is not None else None,
+        )
+        if reply.status >= 300:
+            err = parse_error(reply.body)
+            raise OpError(
+                outcome_for(reply.status, err.code if err else None), describe(reply.status, err)
             )
-            status, received, kept = resp.status, resp.body_received, resp.body
-            self.last_ttfb_ns = resp.t_first_byte
-            if is_head:
-                received = int(_h2_header(resp.headers, b"content-length") or 0)
-            if etag is not None:
-                etag.append(_h2_header(resp.headers, b"etag").decode())
-        else:
-            head = self._templates[method].head(target, headers, length)
-            conn = await self._pool.send(
-                head, body, method_is_head=is_head, keep_body=keep_body, timeout=self.timeout
-            )
-            p = conn.parser
-            status, received = p.status, p.body_received
-            self.last_ttfb_ns = conn.t_first_byte
-            kept = bytes(p.body) if p.body else b""
-            if is_head:
-                received = p.content_length or 0
-            if etag is not None and status < 300:
-                etag.append((p.headers.get(b"etag") or b"").decode())
-            self._pool.release(conn)
-        if status >= 300:
-            err = parse_error(kept)
-            raise OpError(outcome_for(status, err.code if err else None), describe(status, err))
-        return received, kept
+        if etag is not None:
+            etag.append(reply.header.decode())
+        return reply.received, reply.body
 
     # -- Backend ------------------------------------------------------------------------------
 
@@ -306,20 +296,11 @@ class S3Backend:
                 raise
 
     async def close(self) -> None:
-        await self._pool.close()
-        if self._h2 is not None:
-            await self._h2.close()
+        await self._http.close()
 
 
 def _length(body: Payload) -> int:
     return len(body) if isinstance(body, memoryview) else sum(len(b) for b in body)
-
-
-def _h2_header(headers: Sequence[tuple[bytes, bytes]], name: bytes) -> bytes:
-    for n, value in headers:
-        if n == name:
-            return value
-    return b""
 
 
 def _split(body: Payload, part: int) -> builtins.list[Payload]:
