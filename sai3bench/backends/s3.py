@@ -109,11 +109,6 @@ class S3Backend:
         self.multipart_part = max(multipart_part, 1)
         self._creds = credentials
         self._signer = SigV4Signer(region, "s3")
-        if http2 and virtual_host:
-            raise ConfigError(
-                "HTTP/2 needs path-style addressing here",
-                hint="set AWS_ENDPOINT_URL to the endpoint (path-style), or drop --http2",
-            )
         host = endpoint.host_header
         self._host = f"{bucket}.{host}" if virtual_host else host
         self._base = "" if virtual_host else "/" + uri_encode(bucket, keep_slash=False)

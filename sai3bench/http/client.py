@@ -52,7 +52,9 @@ class HttpClient:
         self.timeout = timeout
         self.h1 = H1Pool(endpoint, max_size=max_connections)
         #: HTTP/2: prior knowledge on http://, ALPN on https://.
-        self.h2 = H2Pool(endpoint, connections=h2_connections) if http2 else None
+        self.h2 = (
+            H2Pool(endpoint, connections=h2_connections, authority=self.host) if http2 else None
+        )
         self._templates = {m: RequestTemplate(m, self.host) for m in _METHODS}
         #: perf_counter_ns when the last completed request's response head arrived; the engine
         #: reads it right after the op returns (one event loop: nothing ran in between).

@@ -31,11 +31,14 @@ class H2Pool:
         endpoint: Endpoint,
         connections: int = 2,
         *,
+        authority: str | None = None,
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         conn_window: int = DEFAULT_CONN_WINDOW,
         stream_window: int = DEFAULT_STREAM_WINDOW,
     ) -> None:
         self.endpoint = endpoint
+        #: ``:authority`` of every request: a virtual-hosted bucket's name, else the endpoint's.
+        self.authority = authority or endpoint.host_header
         self.size = max(1, connections)
         self.connect_timeout = connect_timeout
         self._windows = (conn_window, stream_window)
@@ -92,9 +95,9 @@ class H2Pool:
         keep_body: bool | int = False,
         timeout: float = 120.0,
     ) -> H2Response:
-        """``H2Connection.request`` on the least-loaded connection, ``:authority`` from the
-        endpoint. A stream the server provably did not process is sent once more."""
-        authority = self.endpoint.host_header
+        """``H2Connection.request`` on the least-loaded connection. A stream the server
+        provably did not process is sent once more."""
+        authority = self.authority
         for attempt in (0, 1):
             conn = await self._pick()
             try:

@@ -75,6 +75,7 @@ class FaultServer(asyncio.Protocol):
                 self.open.add(ev.stream_id)
                 self.state["peak"] = max(self.state["peak"], len(self.open))
                 hdrs = dict(ev.headers)
+                self.state.setdefault("authorities", []).append(hdrs[b":authority"])
                 self._on_request(ev.stream_id, hdrs[b":method"], hdrs[b":path"])
             elif isinstance(ev, h2.events.DataReceived):
                 self.conn.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
@@ -461,5 +462,30 @@ def test_s3_backend_over_h2c(run: Runner, nginx: Endpoint) -> None:
             assert b._http.h1.opened == 0  # nothing went over HTTP/1.1
         finally:
             await b.close()
+
+    run(go())
+
+
+@pytest.mark.parametrize("run", RUNNERS)
+def test_s3_virtual_host_over_h2_sends_bucket_authority(run: Runner) -> None:
+    """Virtual-hosted addressing over HTTP/2: the bucket rides in :authority, not the path."""
+    from sai3bench.backends.s3 import S3Backend
+    from sai3bench.signers.base import Credential, StaticCredentialProvider
+
+    async def go() -> None:
+        async with fault_server() as (endpoint, state):
+            b = S3Backend(
+                "bkt",
+                endpoint=endpoint,
+                region="us-east-1",
+                credentials=StaticCredentialProvider(Credential("k", "s")),
+                virtual_host=True,
+                http2=True,
+            )
+            try:
+                assert await b.get("small") == len(SMALL)  # path /small: no bucket segment
+            finally:
+                await b.close()
+            assert state["authorities"] == [f"bkt.127.0.0.1:{endpoint.port}".encode()]
 
     run(go())
