@@ -242,6 +242,13 @@ class S3Backend:
         received, _ = await self._call("GET", key)
         return received
 
+    async def get_range(self, key: str, offset: int, length: int) -> int:
+        """GET ``length`` bytes from ``offset`` (a 206); returns the bytes read, which are
+        fewer than ``length`` when the range runs past the end of the object."""
+        rng = (("range", f"bytes={offset}-{offset + length - 1}"),)
+        received, _ = await self._call("GET", key, extra=rng)
+        return received
+
     async def head(self, key: str) -> int:
         size, _ = await self._call("HEAD", key)
         return size

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Annotated
 
@@ -140,9 +141,52 @@ def _bulk(uri: str, kind: OpKind, jobs: int, verb: str) -> None:
 
 
 @util_app.command("get")
-def get_cmd(uri: str, jobs: Jobs = 4) -> None:
+def get_cmd(
+    uri: str,
+    jobs: Jobs = 4,
+    byte_range: Annotated[
+        str | None,
+        typer.Option("--range", help="START-END (inclusive, as HTTP Range) of one object"),
+    ] = None,
+) -> None:
     """GET one object, a prefix/ or a glob; the bytes are read and dropped."""
-    _bulk(uri, OpKind.GET, jobs, "get")
+    if byte_range is None:
+        _bulk(uri, OpKind.GET, jobs, "get")
+        return
+    offset, length = parse_byte_range(byte_range)
+    uri = _uri(uri)
+
+    async def go() -> tuple[int, float]:
+        backends, backend = _with_backend(uri, 1)
+        try:
+            ranged = getattr(backend, "get_range", None)
+            if ranged is None:
+                raise UsageError(
+                    f"{backend.root_uri} has no ranged GET", hint="drop --range for this backend"
+                )
+            t0 = time.perf_counter()
+            n: int = await ranged(backend.key_of(uri), offset, length)
+            return n, time.perf_counter() - t0
+        finally:
+            await backends.close()
+
+    from sai3bench.backends.base import OpError
+
+    try:
+        n, wall = uvloop.run(go())
+    except OpError as exc:
+        raise StorageError(
+            f"get {uri}: {exc.detail or exc.outcome.name}", hint="check the URI and the range"
+        ) from None
+    print(f"Downloaded {fmt_bytes(n)} (bytes {offset}-{offset + n - 1}) in {wall:.3f}s")
+
+
+def parse_byte_range(spec: str) -> tuple[int, int]:
+    """``START-END`` (inclusive) -> (offset, length). Raises UsageError naming the fix."""
+    start, sep, end = spec.partition("-")
+    if sep and start.isdigit() and end.isdigit() and int(end) >= int(start):
+        return int(start), int(end) - int(start) + 1
+    raise UsageError(f"bad --range {spec!r}", hint="use START-END in bytes, e.g. --range 0-1023")
 
 
 @util_app.command("delete")

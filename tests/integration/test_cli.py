@@ -270,6 +270,7 @@ def test_util_round_trip(tmp_path: Path) -> None:
             (["util", "get", f"{u}/a/*"], tmp_path),
             (["util", "get", f"{u}/b/"], tmp_path),
             (["util", "list", f"{u}/nothing/"], tmp_path),
+            (["util", "get", f"{u}/a/prepared-000001.dat", "--range", "10-19"], tmp_path),
         ]
     )
     assert all(p.returncode == 0 for p in lists), [p.stderr for p in lists]
@@ -281,6 +282,7 @@ def test_util_round_trip(tmp_path: Path) -> None:
     assert "Downloaded 300 B from 3 objects" in lists[5].stdout
     assert "Downloaded 100 B from 2 objects" in lists[6].stdout
     assert listed(lists[7]) == []
+    assert "Downloaded 10 B (bytes 10-19)" in lists[8].stdout
 
     dels = run_cli_many(
         [
@@ -305,6 +307,8 @@ def test_util_missing_objects(tmp_path: Path) -> None:
     )
     assert "missing" in assert_user_error(stat)
     assert "no objects match" in assert_user_error(glob)
+    bad = run_cli(["util", "get", f"{u}/x", "--range", "9-1"], tmp_path)
+    assert "bad --range '9-1'" in assert_user_error(bad)
 
 
 @pytest.mark.parametrize("verb", ["get", "delete"])

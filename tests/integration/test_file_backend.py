@@ -215,3 +215,13 @@ def test_async_round_trip(tmp_path: Path) -> None:
 
     asyncio.run(go())
     assert sorted(os.listdir(tmp_path / "async")) == [f"prepared-{i:08}.dat" for i in (1, 2, 3, 4)]
+
+
+def test_get_range_reads_the_span_or_what_is_left(tmp_path: Path) -> None:
+    path = tmp_path / "obj"
+    path.write_bytes(bytes(range(256)) * 8192)  # 2 MiB: ranges cross the 1 MiB read buffer
+    b = FileBackend(threads=1)
+    assert b.get_range_sync(str(path), 100, 1500) == 1500
+    assert b.get_range_sync(str(path), 500_000, 1_500_000) == 1_500_000
+    assert b.get_range_sync(str(path), 2 * 1024 * 1024 - 10, 100) == 10
+    assert b.get_range_sync(str(path), 5 * 1024 * 1024, 100) == 0

@@ -179,6 +179,8 @@ def test_backend_ops_and_paging_in_process(loop_factory: object) -> None:
             for k in keys:
                 await b.put(k, memoryview(b"x" * 10))
             assert await b.get("p/00001") == 10
+            assert await b.get_range("p/00001", 2, 5) == 5  # bytes=2-6, a 206
+            assert await b.get_range("p/00001", 8, 5) == 2  # runs past the end: what is there
             assert await b.head("p/00001") == 10
             listed_ = await b.list("p/")
             assert [o.key for o in listed_] == keys[:-1]  # three pages of ListObjectsV2
