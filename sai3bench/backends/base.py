@@ -21,6 +21,11 @@ import msgspec
 Payload = memoryview | tuple[memoryview, ...]
 
 
+def payload_length(body: Payload) -> int:
+    """Bytes in a PUT body (one view, or several)."""
+    return len(body) if isinstance(body, memoryview) else sum(len(b) for b in body)
+
+
 class Outcome(enum.IntEnum):
     """Why an op failed. Stable numbers: they appear in results files."""
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
+
 from sai3bench.backends.base import Backend
 from sai3bench.backends.file import FileBackend
-from sai3bench.config.uri import parse_uri
+from sai3bench.backends.multi import MultiEndpointBackend, Strategy
+from sai3bench.config.uri import ParsedUri, parse_uri
 from sai3bench.errors import ConfigError
 from sai3bench.signers.base import CredentialProvider
 
@@ -15,8 +19,16 @@ _NOT_YET = {
 }
 
 
+#: ``s3://host:port/bucket/``: an endpoint in the URI (multi_endpoint, S3_ENDPOINT_URIS).
+_HOST_PORT = re.compile(r"[^/:@]+:\d{1,5}\Z")
+
+
 class Backends:
-    """The backends a run has opened, by URI. Closing it closes them all."""
+    """The backends a run has opened, by URI. Closing it closes them all.
+
+    With ``multi_endpoint`` set, every URI under the namespace root goes to one
+    MultiEndpointBackend that spreads ops over the endpoints.
+    """
 
     def __init__(self, *, concurrency: int, insecure: bool = False, http2: bool = False) -> None:
         self.concurrency = concurrency
@@ -27,6 +39,12 @@ class Backends:
         self._open: dict[tuple[str, str], Backend] = {}
         #: Credential providers of the open backends, refreshed off the hot path.
         self.credentials: list[CredentialProvider] = []
+        self.multi: MultiEndpointBackend | None = None
+
+    def set_multi_endpoint(self, root: str, endpoints: Sequence[str], strategy: Strategy) -> None:
+        """Route every URI under ``root`` through ``endpoints`` (same namespace on each)."""
+        children = [(uri, self.for_uri(uri)) for uri in endpoints]
+        self.multi = MultiEndpointBackend(root, children, strategy)
 
     def __repr__(self) -> str:
         return f"<Backends {sorted(self._open)}>"
@@ -39,26 +57,44 @@ class Backends:
             raise ConfigError(f"bad URI {uri!r}: {exc}", hint="use file:///abs/path/") from None
         if parsed.scheme in _NOT_YET:
             raise ConfigError(_NOT_YET[parsed.scheme], hint="point the URI at file:///...")
-        key = (parsed.scheme, parsed.authority)
+        multi = self.multi
+        if multi is not None and uri.startswith(multi.root_uri):
+            return multi
+        key = (parsed.scheme, _identity(parsed))
         backend = self._open.get(key)
         if backend is None:
-            backend = self._open[key] = self._make(parsed.scheme, parsed.authority)
+            backend = self._open[key] = self._make(parsed)
         return backend
 
-    def _make(self, scheme: str, authority: str) -> Backend:
+    def _make(self, parsed: ParsedUri) -> Backend:
+        scheme, authority = parsed.scheme, parsed.authority
         if scheme == "file":
             return FileBackend(threads=self.concurrency)
         # s3: endpoint and region from the environment, credentials from botocore's chain
         # (read once here, before the clock starts; refreshed off the hot path).
-        from sai3bench.backends.s3 import S3Backend, endpoint_from_env
+        from sai3bench.backends.s3 import S3Backend, endpoint_from_env, endpoint_from_url
         from sai3bench.signers.aws_credentials import BotocoreCredentialProvider, region_from_env
 
         region = region_from_env()
-        endpoint, virtual = endpoint_from_env(region, insecure=self.insecure)
+        bucket, root = authority, None
+        if _HOST_PORT.fullmatch(authority):
+            # s3://host:port/bucket/: the endpoint is in the URI (path-style, TLS on 443).
+            bucket = parsed.path.partition("/")[0]
+            if not bucket:
+                raise ConfigError(
+                    f"s3://{authority}/ names an endpoint but no bucket",
+                    hint=f"write s3://{authority}/BUCKET/prefix/",
+                )
+            scheme_ = "https" if authority.endswith(":443") else "http"
+            endpoint = endpoint_from_url(f"{scheme_}://{authority}", insecure=self.insecure)
+            virtual, root = False, f"s3://{authority}/{bucket}/"
+        else:
+            endpoint, virtual = endpoint_from_env(region, insecure=self.insecure)
         creds = BotocoreCredentialProvider.load()
         self.credentials.append(creds)
         return S3Backend(
-            authority,
+            bucket,
+            root_uri=root,
             endpoint=endpoint,
             region=region,
             credentials=creds,
@@ -74,3 +110,11 @@ class Backends:
         for backend in self._open.values():
             await backend.close()
         self._open.clear()
+
+
+def _identity(parsed: ParsedUri) -> str:
+    """What one backend instance serves: a bucket, an endpoint's bucket, or an account's
+    container."""
+    if (parsed.scheme == "s3" and _HOST_PORT.fullmatch(parsed.authority)) or parsed.scheme == "az":
+        return parsed.authority + "/" + parsed.path.partition("/")[0]
+    return parsed.authority

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Final
 from urllib.parse import urlsplit
 
-from sai3bench.backends.base import ObjectInfo, OpError, Payload
+from sai3bench.backends.base import ObjectInfo, OpError, Payload, payload_length
 from sai3bench.backends.s3shapes import (
     abort_params,
     build_complete_multipart,
@@ -95,6 +95,7 @@ class S3Backend:
         region: str,
         credentials: CredentialProvider,
         virtual_host: bool = False,
+        root_uri: str | None = None,
         max_connections: int = 64,
         timeout: float = 120.0,
         http2: bool = False,
@@ -103,7 +104,8 @@ class S3Backend:
         multipart_part: int = MULTIPART_PART,
     ) -> None:
         self.bucket = bucket
-        self.root_uri = f"s3://{bucket}/"
+        #: ``s3://bucket/``, or ``s3://host:port/bucket/`` when the URI names the endpoint.
+        self.root_uri = root_uri or f"s3://{bucket}/"
         self.timeout = timeout
         self.multipart_threshold = multipart_threshold
         self.multipart_part = max(multipart_part, 1)
@@ -185,7 +187,9 @@ class S3Backend:
 
         Raises OpError (outcome from the status and error XML) for a non-2xx response.
         """
-        length = _length(body) if body is not None else (0 if method in ("PUT", "POST") else None)
+        length = (
+            payload_length(body) if body is not None else (0 if method in ("PUT", "POST") else None)
+        )
         target, headers = self._signed(method, key, query, extra)
         reply = await self._http.request(
             method,
@@ -208,7 +212,7 @@ class S3Backend:
     # -- Backend ------------------------------------------------------------------------------
 
     async def put(self, key: str, body: Payload) -> int:
-        n = _length(body)
+        n = payload_length(body)
         if n > self.multipart_threshold:
             await self._put_multipart(key, body)
         else:
@@ -299,10 +303,6 @@ class S3Backend:
 
     async def close(self) -> None:
         await self._http.close()
-
-
-def _length(body: Payload) -> int:
-    return len(body) if isinstance(body, memoryview) else sum(len(b) for b in body)
 
 
 def _split(body: Payload, part: int) -> builtins.list[Payload]:

@@ -47,6 +47,12 @@ def mock_server(
     truncate_rate: Annotated[float, typer.Option(min=0.0, max=1.0)] = 0.0,
     seed: Annotated[int, typer.Option(help="fault injection RNG seed")] = 0,
     public: Annotated[bool, typer.Option(help="allow a non-loopback bind")] = False,
+    listeners: Annotated[
+        int,
+        typer.Option(
+            min=1, max=32, help="serve the same store on this many ports (multi_endpoint)"
+        ),
+    ] = 1,
 ) -> None:
     """Serve S3 (path-style) until interrupted; prints the URL on its first line."""
     if sink and directory is not None:
@@ -67,14 +73,20 @@ def mock_server(
         store.create_bucket(name)
 
     async def serve() -> None:
-        server = await start_server(app_, host, port, faults=faults, sink=sink, public=public)
-        bound = server.sockets[0].getsockname()
-        print(f"mock S3 listening on http://{bound[0]}:{bound[1]}", flush=True)
+        servers = []
+        for i in range(listeners):
+            p = port + i if port else 0
+            server = await start_server(app_, host, p, faults=faults, sink=sink, public=public)
+            servers.append(server)
+            bound = server.sockets[0].getsockname()
+            also = "also " if i else ""
+            print(f"mock S3 {also}listening on http://{bound[0]}:{bound[1]}", flush=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         await stop.wait()
-        server.close()
+        for server in servers:
+            server.close()
 
     uvloop.run(serve())

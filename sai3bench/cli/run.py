@@ -16,6 +16,7 @@ from typing import Any
 import msgspec
 import uvloop
 
+from sai3bench.backends.multi import EndpointStat
 from sai3bench.cli.output import Console
 from sai3bench.config.load import LoadedConfig, load_config, load_config_file
 from sai3bench.engine.cleanup import CleanupResult
@@ -25,7 +26,8 @@ from sai3bench.engine.workload import WorkloadResult
 from sai3bench.errors import RunFailed, Sai3Error, UsageError
 from sai3bench.report import results_dir as rd
 from sai3bench.report.console import format_prepare_results, format_workload_results
-from sai3bench.report.plan import format_plan, op_mix_lines
+from sai3bench.report.endpoints import format_endpoint_block, format_endpoint_tsv
+from sai3bench.report.plan import format_plan, multi_endpoint_lines, op_mix_lines
 from sai3bench.report.tsv import format_prepare_tsv, format_results_tsv
 
 EMBEDDED = "<embedded quickstart>"
@@ -143,6 +145,8 @@ def _run_loaded(loaded: LoadedConfig, text: str, source: str, flags: RunFlags) -
     rd.write_text(out_dir / "config.yaml", text)
     console.say(f"Running workload from: {source}")
     console.say(f"Target: {config.target or '(absolute paths)'}")
+    for line in multi_endpoint_lines(config):
+        console.say(line)
     console.say(f"Duration: {config.duration:g}s")
     console.say(f"Concurrency: {config.concurrency} threads")
     console.say()
@@ -225,6 +229,7 @@ class _StageSaver:
             path = self.out_dir / "prepare_results.tsv"
             rd.write_text(path, format_prepare_tsv(r.collector, r.wall_s))
             c.say(f"Prepare metrics exported to: {path}")
+        self._endpoints("prepare", r.endpoint_stats)
         self._collectors["prepare"] = r.collector.encode()
         self.stages["prepare"] = {
             "objects_created": r.created,
@@ -242,6 +247,7 @@ class _StageSaver:
         path = self.out_dir / "workload_results.tsv"
         c.say(f"Exporting results to: {path}")
         rd.write_text(path, format_results_tsv(r.collector, r.wall_s))
+        self._endpoints("workload", r.endpoint_stats)
         self._collectors["workload"] = r.collector.encode()
         ops = r.collector.ops()
         self.stages["workload"] = {
@@ -255,6 +261,15 @@ class _StageSaver:
             "ops_per_sec": round(ops / r.wall_s, 3) if r.wall_s > 0 else 0.0,
             "aborted": r.aborted,
         }
+
+    def _endpoints(self, stage: str, stats: list[EndpointStat] | None) -> None:
+        """multi_endpoint runs: the per-endpoint block and ``<stage>_endpoint_stats.tsv``."""
+        if not stats:
+            return
+        self.console.say(format_endpoint_block(stats))
+        path = self.out_dir / f"{stage}_endpoint_stats.tsv"
+        rd.write_text(path, format_endpoint_tsv(stats))
+        self.console.say(f"Endpoint statistics exported to: {path}")
 
     def _cleanup(self, r: CleanupResult) -> None:
         self.console.say(f"Cleanup complete: {r.summary()}")

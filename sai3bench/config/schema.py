@@ -155,6 +155,16 @@ class ErrorHandling(Base, kw_only=True, frozen=True):
     retry_jitter_factor: Annotated[float, Meta(ge=0.0, le=1.0)] = 0.25
 
 
+MultiStrategy = Literal["round_robin", "least_connections"]
+
+
+class MultiEndpoint(Base, kw_only=True, frozen=True):
+    """Several endpoints serving one namespace; ops are spread over them by ``strategy``."""
+
+    endpoints: Annotated[tuple[str, ...], Meta(min_length=1, max_length=32)]
+    strategy: MultiStrategy = "round_robin"
+
+
 class Config(Base, kw_only=True, frozen=True):
     """One benchmark run. ``duration`` is seconds; ``target`` a normalised URI or None.
 
@@ -167,6 +177,7 @@ class Config(Base, kw_only=True, frozen=True):
     concurrency: PosInt = 16
     prepare: Prepare | None = None
     error_handling: ErrorHandling = msgspec.field(default_factory=ErrorHandling)
+    multi_endpoint: MultiEndpoint | None = None
 
     def __post_init__(self) -> None:
         if sum(op.weight for op in self.workload) <= 0:
@@ -177,5 +188,6 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "fill": get_args(Fill),
     "cleanup_mode": get_args(CleanupMode),
     "prepare_strategy": get_args(PrepareStrategy),
+    "strategy": get_args(MultiStrategy),
 }
 """Allowed values of the enum-like fields, by key name; the loader lists them in hints."""

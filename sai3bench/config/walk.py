@@ -19,6 +19,7 @@ from sai3bench.config.schema import (
     Config,
     EnsureObjects,
     ErrorHandling,
+    MultiEndpoint,
     Prepare,
 )
 from sai3bench.config.sizespec import FixedSize, LognormalSize, SizeSpec, UniformSize
@@ -42,7 +43,7 @@ IGNORED: dict[str, dict[str, str]] = {
         "s3dlio_optimization": "is ignored (it tunes upstream's s3dlio library)",
         **dict.fromkeys(
             """io_rate perf_log processes processing_mode page_cache_mode range_engine
-            multi_endpoint distributed dynamic_put_pool enable_metadata_cache
+            distributed dynamic_put_pool enable_metadata_cache
             cache_checkpoint_interval_secs""".split(),  # noqa: SIM905 - a word list reads best
             _LATER,
         ),
@@ -139,6 +140,7 @@ _TOP_KEYS = _field_names(Config)
 _PREPARE_KEYS = _field_names(Prepare)
 _ENSURE_KEYS = _field_names(EnsureObjects) | {"size_distribution"}
 _ERROR_KEYS = _field_names(ErrorHandling)
+_MULTI_KEYS = _field_names(MultiEndpoint)
 _OP_KEYS = {
     name: _field_names(cls) | {"op"} | ({"size_distribution"} if name == "put" else set())
     for name, cls in OPS.items()
@@ -187,6 +189,10 @@ class Walker:
             _fail("workload", "missing", f"add a workload: list of ops, {_OP_EXAMPLE}")
         if top.get("target") is not None:
             self.target = top["target"] = self.uri("target", top["target"], relative_ok=False)
+        if top.get("multi_endpoint") is not None:
+            top["multi_endpoint"] = self.multi_endpoint(top["multi_endpoint"])
+            if self.target is None:  # upstream: endpoints[0] stands in for a missing target
+                self.target = top["target"] = top["multi_endpoint"]["endpoints"][0]
         if "duration" in top:
             top["duration"] = self.duration("duration", top["duration"], positive=True)
         top["workload"] = self.workload(top["workload"])
@@ -195,6 +201,31 @@ class Walker:
         if top.get("error_handling") is not None:
             top["error_handling"] = self.error_handling(top["error_handling"])
         return top
+
+    def multi_endpoint(self, value: Any) -> dict[str, Any]:
+        example = "e.g. multi_endpoint: {strategy: round_robin, endpoints: [s3://h1:9000/b/]}"
+        node = self.keys(
+            _mapping("multi_endpoint", value, example), "multi_endpoint", _MULTI_KEYS, {}
+        )
+        if "endpoints" not in node:
+            _fail("multi_endpoint.endpoints", "missing", example)
+        items = _list("multi_endpoint.endpoints", node["endpoints"], example)
+        if not 1 <= len(items) <= 32:
+            _fail("multi_endpoint.endpoints", f"has {len(items)} entries", "give 1 to 32 URIs")
+        uris = [
+            self.uri(path_at("multi_endpoint.endpoints", i), v, relative_ok=False)
+            for i, v in enumerate(items)
+        ]
+        uris = [u if u.endswith("/") else u + "/" for u in uris]
+        schemes = sorted({parse_uri(u).scheme for u in uris})
+        if len(schemes) > 1:
+            _fail(
+                "multi_endpoint.endpoints",
+                f"mixes schemes ({', '.join(schemes)})",
+                "all endpoints must serve the same namespace with the same scheme",
+            )
+        node["endpoints"] = uris
+        return node
 
     def uri(self, path: str, value: Any, *, relative_ok: bool = True) -> str:
         if not isinstance(value, str):

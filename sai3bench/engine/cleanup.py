@@ -153,8 +153,8 @@ def _remove_created_dirs(sets: list[PreparedSet]) -> int:
         rmdir = getattr(ps.backend, "rmdir_if_empty", None)
         if rmdir is None:
             continue
-        for d in reversed(ps.created_dirs):  # deepest first
-            if not rmdir(d):
-                break
-            removed += 1
+        # Deepest first; a directory that is not empty (or already gone) is left and counted
+        # out, and its parents then fail the same way (rmdir never removes contents).
+        for d in reversed(ps.created_dirs):
+            removed += bool(rmdir(d))
     return removed

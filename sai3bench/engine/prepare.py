@@ -12,6 +12,7 @@ from array import array
 from collections.abc import Iterator
 
 from sai3bench.backends.base import Backend, Outcome
+from sai3bench.backends.multi import EndpointStat
 from sai3bench.config.schema import Prepare
 from sai3bench.engine.context import RunContext
 from sai3bench.engine.ops import PlannedOp, Task
@@ -56,6 +57,8 @@ class PrepareResult:
         self.sets = sets
         self.collector = collector
         self.wall_s = wall_s
+        #: Per-endpoint counts for this stage when multi_endpoint routes ops, else None.
+        self.endpoint_stats: list[EndpointStat] | None = None
 
     @property
     def created(self) -> int:
@@ -176,9 +179,15 @@ def _missing_dirs(ps: PreparedSet) -> list[str]:
     """Directories a file:// prepare will create (outermost first); empty for object stores."""
     if not ps.pset.base_uri.startswith("file://"):
         return []
+    # Under multi_endpoint the key is relative; each endpoint's directory gets created.
+    child_keys = getattr(ps.backend, "child_keys", None)
+    keys = child_keys(ps.base_key) if child_keys is not None else [ps.base_key]
     out = []
-    d = ps.base_key.rstrip("/")
-    while d and not os.path.exists(d):
-        out.append(d)
-        d = os.path.dirname(d)
-    return out[::-1]
+    for key in keys:
+        d = key.rstrip("/")
+        mine = []
+        while d and not os.path.exists(d):
+            mine.append(d)
+            d = os.path.dirname(d)
+        out.extend(mine[::-1])
+    return out

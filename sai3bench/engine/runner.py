@@ -11,6 +11,7 @@ from typing import Any
 import msgspec
 
 from sai3bench.backends.base import OpError, Outcome
+from sai3bench.backends.multi import EndpointStat, endpoints_from_env
 from sai3bench.backends.registry import Backends
 from sai3bench.config.schema import Config
 from sai3bench.engine.cleanup import CleanupResult, run_cleanup
@@ -71,6 +72,7 @@ async def execute(
     report.on_stage = on_stage or (lambda name, result: None)
     refresher = asyncio.create_task(_refresh_credentials(backends))
     try:
+        _route_endpoints(backends, config, os.environ.get("S3_ENDPOINT_URIS", ""), out)
         await _stages(ctx, config, opts, report)
     except OpError as exc:
         # A request outside the timed ops failed (a listing, a glob, a verify): one line.
@@ -82,6 +84,18 @@ async def execute(
         refresher.cancel()
         await backends.close()
     return report
+
+
+def _route_endpoints(backends: Backends, config: Config, env_uris: str, out: Output) -> None:
+    """multi_endpoint from the config, else S3_ENDPOINT_URIS for an s3:// target (upstream's
+    precedence); the registry then spreads every op under the target over the endpoints."""
+    multi = config.multi_endpoint
+    if multi is not None and config.target is not None:
+        backends.set_multi_endpoint(config.target, multi.endpoints, multi.strategy)
+    elif env_uris.strip() and config.target is not None and config.target.startswith("s3://"):
+        uris = endpoints_from_env(config.target, env_uris)
+        out.say(f"S3_ENDPOINT_URIS: {len(uris)} endpoints, round_robin")
+        backends.set_multi_endpoint(config.target, uris, "round_robin")
 
 
 async def _refresh_credentials(backends: Backends) -> None:
@@ -126,8 +140,10 @@ async def _stages(ctx: RunContext, config: Config, opts: RunOptions, report: Run
                 "Mixed workload: Using separate object pools "
                 "(readonly for GET/STAT, deletable for DELETE)"
             )
+        before = _endpoint_snapshot(ctx)
         try:
             report.prepare = await run_prepare(ctx, config.prepare, sets)
+            report.prepare.endpoint_stats = _endpoint_stats(ctx, before)
         except PrepareFailed as exc:
             report.prepare = exc.result
             if config.prepare.cleanup and not opts.no_cleanup and exc.result.created:
@@ -170,7 +186,9 @@ async def _test_phase(ctx: RunContext, config: Config, report: RunReport) -> Non
         "concurrent workers)..."
     )
     t0 = time.perf_counter()
+    before = _endpoint_snapshot(ctx)
     report.workload = wl = await run_workload(ctx, config, planned)
+    wl.endpoint_stats = _endpoint_stats(ctx, before)
     out.say(f"Execution completed in {time.perf_counter() - t0:.2f}s")
     for label in wl.exhausted:
         out.warn(f"{label}: every object in its pool was deleted; it stopped early")
@@ -193,6 +211,18 @@ async def _test_phase(ctx: RunContext, config: Config, report: RunReport) -> Non
             f"{key}: {detail})",
             hint="see the Errors block above; the target answered every op with an error",
         )
+
+
+def _endpoint_snapshot(ctx: RunContext) -> list[EndpointStat] | None:
+    multi = ctx.backends.multi
+    return multi.snapshot() if multi is not None else None
+
+
+def _endpoint_stats(
+    ctx: RunContext, before: list[EndpointStat] | None
+) -> list[EndpointStat] | None:
+    multi = ctx.backends.multi
+    return multi.stats_since(before) if multi is not None and before is not None else None
 
 
 async def _cleanup_only(ctx: RunContext, config: Config, sets: list[PrepareSet]) -> CleanupResult:

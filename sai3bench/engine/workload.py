@@ -12,6 +12,7 @@ import time
 from collections.abc import Sequence
 
 from sai3bench.backends.base import Outcome
+from sai3bench.backends.multi import EndpointStat
 from sai3bench.config.schema import Config, ErrorHandling
 from sai3bench.engine.batch import LATE, RetryPolicy
 from sai3bench.engine.context import RunContext
@@ -29,6 +30,8 @@ class WorkloadResult:
         self.collector = collector
         self.wall_s = wall_s
         self.workers = workers
+        #: Per-endpoint counts for this stage when multi_endpoint routes ops, else None.
+        self.endpoint_stats: list[EndpointStat] | None = None
         self.late = 0
         self.retries = 0
         self.aborted: str | None = None

@@ -48,6 +48,15 @@ def op_mix_lines(config: Config) -> list[str]:
     return lines
 
 
+def multi_endpoint_lines(config: Config) -> list[str]:
+    """Where ops under the target really go when multi_endpoint is set."""
+    multi = config.multi_endpoint
+    if multi is None:
+        return []
+    head = f"Multi-endpoint ({multi.strategy}, {len(multi.endpoints)} endpoints):"
+    return [head, *(f"  [{i}] {uri}" for i, uri in enumerate(multi.endpoints))]
+
+
 def format_plan(config: Config, source: str) -> str:
     caps = [op.concurrency or 0 for op in config.workload]
     workers = max(config.concurrency, *caps)
@@ -55,6 +64,7 @@ def format_plan(config: Config, source: str) -> str:
         "Dry run: the plan below was computed from the config; no storage was touched.",
         f"Config: {source}",
         f"Target: {config.target or '(none: every path is absolute)'}",
+        *multi_endpoint_lines(config),
         f"Duration: {config.duration:g}s",
         f"Concurrency: {config.concurrency} threads"
         + (f" ({workers} workers: a per-op cap is higher)" if workers > config.concurrency else ""),

@@ -364,7 +364,8 @@ def entry(fields: str) -> str:
         (
             top("zzz: 1"),
             "zzz: unknown key",
-            "valid keys here: concurrency, duration, error_handling, prepare, target, workload",
+            "valid keys here: concurrency, duration, error_handling, multi_endpoint, prepare, "
+            "target, workload",
         ),
         # a key that belongs to another op or size type
         (
@@ -670,7 +671,7 @@ EXAMPLES = {
           - {op: get, path: "file:///tmp/ep1/testdata/*", weight: 70}
           - {op: put, path: "file:///tmp/ep1/testdata/", object_size: 4096, weight: 30}
         """,
-        ("'multi_endpoint' is not supported yet and is ignored",),
+        (),
     ),
     "tree_test_basic": (
         """
