@@ -18,7 +18,7 @@ import ssl
 from typing import Final, NamedTuple
 
 from sai3bench.backends.base import OpError, Outcome, Payload
-from sai3bench.http.protocol import H1Connection
+from sai3bench.http.protocol import DeadlineWatch, H1Connection
 from sai3bench.http.sockets import connect_errors
 
 DEFAULT_CONNECT_TIMEOUT: Final = 10.0
@@ -61,6 +61,7 @@ class H1Pool:
         self._open = 0  # open or opening
         self.opened = 0  # connections ever opened
         self.resent = 0  # requests sent again after a stale keep-alive
+        self._watch: DeadlineWatch | None = None  # made on the first connect (needs the loop)
 
     def __repr__(self) -> str:
         busy = self._open - len(self._idle)
@@ -126,10 +127,13 @@ class H1Pool:
     async def _connect(self) -> H1Connection:
         loop = asyncio.get_running_loop()
         ep = self.endpoint
+        watch = self._watch
+        if watch is None:
+            watch = self._watch = DeadlineWatch(loop)
         with connect_errors(ep.url):
             async with asyncio.timeout(self.connect_timeout):
                 _, conn = await loop.create_connection(
-                    lambda: H1Connection(loop, ep.url),
+                    lambda: H1Connection(loop, ep.url, watch),
                     ep.host,
                     ep.port,
                     ssl=ep.tls,
@@ -139,6 +143,8 @@ class H1Pool:
         return conn
 
     async def close(self) -> None:
+        if self._watch is not None:
+            self._watch.close()
         for conn in self._idle:
             conn.close()
         self._idle.clear()
@@ -161,7 +167,8 @@ class H1Pool:
         The caller reads ``conn.parser`` and then must ``release(conn)``. Raises OpError.
         """
         for attempt in (0, 1):
-            conn = await self.acquire()
+            idle = self._idle
+            conn = idle.pop() if idle and not idle[-1].closed else await self.acquire()
             reused = conn.requests > 0
             try:
                 await conn.request(

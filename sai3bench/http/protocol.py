@@ -5,8 +5,10 @@ never parses bytes itself (``h1.ResponseParser`` does) and never builds a reques
 hands it finished head bytes and a body view).
 
 Rules (STYLE 4): one request in flight per connection, one waiter, a second ``request()`` while
-one is pending is a bug (RuntimeError). The timeout is a ``call_later`` handle cancelled on
-completion, not ``asyncio.wait_for`` (which costs a task and a cancellation per op). The
+one is pending is a bug (RuntimeError). The timeout is a deadline checked by the pool's
+``DeadlineWatch`` ten times a second, not ``asyncio.wait_for`` (a task and a cancellation per op)
+and not a ``call_later`` per request (a libuv timer made and cancelled per op: 2.5 us measured
+here, 6 % of a 1 KiB GET); a connection without a watch falls back to ``call_later``. The
 receive buffer is allocated once and reused: ``get_buffer`` always returns the same view,
 because the parser copies any partial head it has to keep.
 """
@@ -24,6 +26,52 @@ from sai3bench.http.sockets import ReceiveBufferProtocol
 
 #: Receive buffer per connection: large enough that a 1 MiB GET body is a handful of reads.
 RECV_BUFFER: Final = 256 * 1024
+#: How often a DeadlineWatch looks for requests past their deadline (timeouts are this coarse).
+WATCH_TICK: Final = 0.1
+
+
+class DeadlineWatch:
+    """Times out the requests of many connections with one periodic check.
+
+    Runs only while some registered connection has a request in flight; ``arm`` (called per
+    request) is a flag test when the check is already scheduled.
+    """
+
+    __slots__ = ("_conns", "_handle", "_loop")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._conns: list[H1Connection] = []
+        self._handle: asyncio.TimerHandle | None = None
+
+    def add(self, conn: H1Connection) -> None:
+        self._conns.append(conn)
+
+    def arm(self) -> None:
+        if self._handle is None:
+            self._handle = self._loop.call_later(WATCH_TICK, self._check)
+
+    def _check(self) -> None:
+        self._handle = None
+        now = self._loop.time()
+        busy = False
+        live = []
+        for conn in self._conns:
+            if conn._waiter is not None:
+                if conn.deadline <= now:
+                    conn._on_timeout()
+                else:
+                    busy = True
+            if not conn.closed:
+                live.append(conn)
+        self._conns = live
+        if busy:
+            self.arm()
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
 
 
 class H1Connection(ReceiveBufferProtocol):
@@ -33,16 +81,25 @@ class H1Connection(ReceiveBufferProtocol):
         "_loop",
         "_timer",
         "_waiter",
+        "_watch",
         "closed",
+        "deadline",
         "label",
         "parser",
         "requests",
         "t_first_byte",
     )
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, label: str = "") -> None:
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, label: str = "", watch: DeadlineWatch | None = None
+    ) -> None:
         super().__init__(RECV_BUFFER)
         self._loop = loop
+        self._watch = watch
+        #: loop.time() by which the request in flight must have completed (with a watch).
+        self.deadline = 0.0
+        if watch is not None:
+            watch.add(self)
         self.label = label
         self.parser = ResponseParser()
         self._waiter: asyncio.Future[None] | None = None
@@ -125,7 +182,12 @@ class H1Connection(ReceiveBufferProtocol):
             self.transport.writelines((head, body))
         else:
             self.transport.writelines((head, *body))
-        self._timer = self._loop.call_later(timeout, self._on_timeout)
+        watch = self._watch
+        if watch is not None:
+            self.deadline = self._loop.time() + timeout
+            watch.arm()
+        else:
+            self._timer = self._loop.call_later(timeout, self._on_timeout)
         return waiter
 
     def close(self) -> None:

@@ -1,0 +1,78 @@
+"""H1Pool against a raw loopback server: deadlines, reuse, and a stale keep-alive resent."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+import uvloop
+
+from sai3bench.backends.base import OpError, Outcome
+from sai3bench.http.h1 import build_request_head
+from sai3bench.http.pool import Endpoint, H1Pool
+
+OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+
+
+class Server(asyncio.Protocol):
+    """GET /hang is never answered; /close answers then closes; anything else gets OK."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.t: asyncio.Transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        for head in data.split(b"\r\n\r\n")[:-1]:
+            if b" /hang " in head:
+                continue
+            self.t.write(OK)
+            if b" /close " in head:
+                self.t.close()
+
+
+def _head(path: str) -> bytes:
+    return build_request_head("GET", path, "127.0.0.1", ())
+
+
+def test_deadline_fails_only_the_hung_request_and_pool_goes_on() -> None:
+    async def go() -> None:
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(Server, "127.0.0.1", 0)
+        pool = H1Pool(Endpoint("127.0.0.1", server.sockets[0].getsockname()[1]), max_size=4)
+        try:
+            hung = asyncio.ensure_future(pool.send(_head("/hang"), timeout=0.2))
+            for _ in range(20):  # meanwhile other requests complete on other connections
+                conn = await pool.send(_head("/a"), keep_body=True)
+                assert bytes(conn.parser.body) == b"ok"
+                pool.release(conn)
+            t0 = loop.time()
+            with pytest.raises(OpError) as err:
+                await hung
+            assert err.value.outcome == Outcome.TIMEOUT
+            assert loop.time() - t0 < 2.0  # checked by the watch, not left to hang
+            conn = await pool.send(_head("/b"))  # the pool still serves
+            pool.release(conn)
+        finally:
+            await pool.close()
+            server.close()
+
+    uvloop.run(go())
+
+
+def test_stale_keep_alive_is_sent_again_once() -> None:
+    async def go() -> None:
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(Server, "127.0.0.1", 0)
+        pool = H1Pool(Endpoint("127.0.0.1", server.sockets[0].getsockname()[1]), max_size=1)
+        try:
+            conn = await pool.send(_head("/close"))  # the server closes after answering
+            pool.release(conn)
+            await asyncio.sleep(0.05)
+            conn = await pool.send(_head("/again"), keep_body=True)
+            assert bytes(conn.parser.body) == b"ok"
+            pool.release(conn)
+            assert pool.opened == 2
+        finally:
+            await pool.close()
+            server.close()
+
+    uvloop.run(go())
