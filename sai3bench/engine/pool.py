@@ -31,6 +31,9 @@ from sai3bench.engine.ops import PlannedOp, Task
 #: threads (two lock round trips per op; measured 14k vs 30k+ GET/s). The stop flag and the
 #: deadline are checked between ops, so a long batch never delays an abort or the deadline.
 BATCH_MAX: Final = 32
+#: Tasks a loop worker takes at a time: amortises the pick/record/release bookkeeping over a
+#: few ops (each op still checks the deadline and is timed on its own).
+LOOP_BATCH: Final = 4
 
 #: Called after each batch with the tasks, how many ran, and their results.
 Recorder = Callable[[Sequence[Task], int, BatchResults], None]
@@ -68,7 +71,7 @@ class WorkerPool:
         self.executor = executor
         self.deadline_ns = deadline_ns
         self.retry = retry or RetryPolicy()
-        self.batch_max = batch_max if executor is not None else 1
+        self.batch_max = batch_max if executor is not None else min(batch_max, LOOP_BATCH)
         self.lock = threading.Lock()
         self._outs: list[BatchResults] = []
         self._wake = threading.Condition(self.lock)
@@ -174,7 +177,7 @@ class WorkerPool:
     ) -> None:
         out = BatchResults(self.batch_max)
         while not self._stopped and time.perf_counter_ns() < self.deadline_ns:
-            tasks = source(1)
+            tasks = source(self.batch_max)
             if not tasks:
                 wait = on_idle() if on_idle is not None else None
                 if wait is None:
