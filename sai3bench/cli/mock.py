@@ -12,6 +12,8 @@ import uvloop
 
 from sai3bench.config.units import parse_duration
 from sai3bench.errors import UsageError
+from sai3bench.mock.gcsapp import GcsApp
+from sai3bench.mock.router import DialectRouter
 from sai3bench.mock.s3app import S3App
 from sai3bench.mock.server import Faults, start_server
 from sai3bench.mock.store import DiskStore, MemoryStore, ObjectStore
@@ -54,7 +56,11 @@ def mock_server(
         ),
     ] = 1,
 ) -> None:
-    """Serve S3 (path-style) until interrupted; prints the URL on its first line."""
+    """Serve S3 (path-style) and the GCS JSON API from one store until interrupted.
+
+    Prints the URL on its first line. S3 clients: AWS_ENDPOINT_URL=URL; GCS clients:
+    STORAGE_EMULATOR_HOST=URL.
+    """
     if sink and directory is not None:
         raise UsageError("--sink and --dir cannot be used together", hint="drop one of them")
     store: ObjectStore = DiskStore(directory) if directory else MemoryStore(sink=sink)
@@ -68,7 +74,7 @@ def mock_server(
         truncate_rate=truncate_rate,
         seed=seed,
     )
-    app_ = S3App(store, cred)
+    app_ = DialectRouter(S3App(store, cred), gcs=GcsApp(store))
     for name in bucket or ():
         store.create_bucket(name)
 

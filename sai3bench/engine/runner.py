@@ -113,10 +113,12 @@ async def _refresh_credentials(backends: Backends) -> None:
 
 
 _SETUP_HINTS = {
-    Outcome.PERMISSION: "check the credentials (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, "
-    "AWS_PROFILE) and the bucket policy, or the file permissions",
+    Outcome.PERMISSION: "check the credentials (s3: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY "
+    "or AWS_PROFILE; gs: GOOGLE_APPLICATION_CREDENTIALS; az: AZURE_STORAGE_KEY or a SAS) and "
+    "the bucket policy, or the file permissions",
     Outcome.NOT_FOUND: "check the bucket or directory name in the URI",
-    Outcome.CONNECTION: "check that the endpoint is up and AWS_ENDPOINT_URL points at it",
+    Outcome.CONNECTION: "check that the endpoint is up and that AWS_ENDPOINT_URL, "
+    "STORAGE_EMULATOR_HOST or AZURE_STORAGE_ENDPOINT (whichever applies) points at it",
     Outcome.TIMEOUT: "check that the endpoint is up and reachable",
 }
 

@@ -1,4 +1,4 @@
-"""The mock server's network side: a uvloop BufferedProtocol per connection over S3App.
+"""The mock server's network side: a uvloop BufferedProtocol per connection over an App.
 
 Keeps the server as lean as the client, so it is not the bottleneck of its own tests: one
 reused receive buffer per connection, the sans-IO request parser, pipelined requests answered
@@ -24,10 +24,12 @@ _REASONS: Final = {
     200: "OK",
     204: "No Content",
     206: "Partial Content",
+    308: "Resume Incomplete",
     400: "Bad Request",
     403: "Forbidden",
     404: "Not Found",
     405: "Method Not Allowed",
+    409: "Conflict",
     416: "Range Not Satisfiable",
     500: "Internal Server Error",
     503: "Service Unavailable",
