@@ -149,10 +149,10 @@ ERROR_CASES = {
         "duration: 1s\ntarget: file:///{d}/\nworkload:\n  - {{op: get, path: 'x/*', weight: 1}}\n",
         ["no objects match", "x/*"],
     ),
-    "gs_not_supported": (
+    "gs_no_credentials": (
         "duration: 1s\ntarget: gs://bucket/pre/\n"
         "workload:\n  - {{op: get, path: 'x/*', weight: 1}}\n",
-        ["gs://", "not supported yet"],
+        ["no Google credentials found", "GOOGLE_APPLICATION_CREDENTIALS"],
     ),
 }
 
