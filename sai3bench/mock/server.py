@@ -141,12 +141,12 @@ class MockS3Protocol(ReceiveBufferProtocol):
         head = build_response_head(
             resp.status, _REASONS.get(resp.status, "Unknown"), headers, resp.length
         )
-        if isinstance(resp.body, bytes):
+        if self._parser.method == "HEAD":  # a HEAD answer never has a body, errors included
+            transport.write(head)
+        elif isinstance(resp.body, bytes):
             transport.write(head + resp.body if len(resp.body) < 4096 else head)
             if len(resp.body) >= 4096:
                 transport.write(resp.body)
-        elif self._parser.method == "HEAD":
-            transport.write(head)
         else:
             transport.writelines([head, *resp.body])
         if close:

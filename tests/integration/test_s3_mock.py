@@ -192,6 +192,10 @@ def test_backend_ops_and_paging_in_process(loop_factory: object) -> None:
             with pytest.raises(OpError) as err:
                 await b.get("p/00001")
             assert err.value.outcome == Outcome.NOT_FOUND and "NoSuchKey" in err.value.detail
+            with pytest.raises(OpError) as head_err:  # a HEAD 404 carries no body on the wire
+                await b.head("p/00001")
+            assert head_err.value.outcome == Outcome.NOT_FOUND
+            assert await b.get("p/00002") == 10  # and the connection is still in step
             bad = _backend(port, secret="wrong")
             with pytest.raises(OpError) as denied:
                 await bad.get("p/00002")
