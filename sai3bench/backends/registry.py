@@ -14,7 +14,6 @@ from sai3bench.signers.base import CredentialProvider
 
 _NOT_YET = {
     "direct": "direct:// (O_DIRECT) is not supported yet; use file:// for now",
-    "az": "az:// is not supported yet in this version",
 }
 
 
@@ -71,6 +70,8 @@ class Backends:
             return FileBackend(threads=self.concurrency)
         if scheme == "gs":
             return self._gcs(authority)
+        if scheme == "az":
+            return self._azure(authority, parsed.path.partition("/")[0])
         # s3: endpoint and region from the environment, credentials from botocore's chain
         # (read once here, before the clock starts; refreshed off the hot path).
         from sai3bench.backends.s3 import S3Backend, endpoint_from_env, endpoint_from_url
@@ -114,6 +115,21 @@ class Backends:
         )
         if backend.credentials is not None:
             self.credentials.append(backend.credentials)
+        return backend
+
+    def _azure(self, account: str, container: str) -> Backend:
+        # Endpoint from AZURE_STORAGE_ENDPOINT / AZURE_BLOB_ENDPOINT_URL or the connection
+        # string; Shared Key, SAS or bearer credentials from the environment.
+        from sai3bench.backends.azure import azure_backend_from_env
+
+        backend = azure_backend_from_env(
+            account,
+            container,
+            max_connections=self.concurrency,
+            insecure=self.insecure,
+            http2=self.http2,
+        )
+        self.credentials.append(backend.credentials)
         return backend
 
     def all(self) -> list[Backend]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import signal
 from pathlib import Path
 from typing import Annotated
@@ -12,6 +13,7 @@ import uvloop
 
 from sai3bench.config.units import parse_duration
 from sai3bench.errors import UsageError
+from sai3bench.mock.azureapp import AzureApp
 from sai3bench.mock.gcsapp import GcsApp
 from sai3bench.mock.router import DialectRouter
 from sai3bench.mock.s3app import S3App
@@ -31,6 +33,22 @@ def _seconds(text: str | None, flag: str) -> float:
         raise UsageError(f"{flag} {text!r}: {exc}", hint=f"e.g. {flag} 2ms") from None
 
 
+def _azure_key(spec: str | None) -> tuple[str | None, str | None]:
+    if spec is None:
+        return None, None
+    account, sep, key = spec.partition(":")
+    try:
+        ok = bool(sep and account and base64.b64decode(key, validate=True))
+    except ValueError:
+        ok = False
+    if not ok:
+        raise UsageError(
+            "--azure-key must be ACCOUNT:BASE64KEY",
+            hint="for example --azure-key devstoreaccount1:Eby8vdM0...GMGw==",
+        )
+    return account, key
+
+
 @app.command("mock-server")
 def mock_server(
     host: Annotated[str, typer.Option(help="bind address (loopback unless --public)")] = (
@@ -41,6 +59,9 @@ def mock_server(
     directory: Annotated[Path | None, typer.Option("--dir", help="keep objects on disk")] = None,
     sink: Annotated[bool, typer.Option(help="keep sizes only; GET serves a pattern")] = False,
     auth: Annotated[str | None, typer.Option(help="KEY:SECRET: verify SigV4")] = None,
+    azure_key: Annotated[
+        str | None, typer.Option(help="ACCOUNT:BASE64KEY: verify Azure Shared Key")
+    ] = None,
     latency: Annotated[str | None, typer.Option(help="added per response, e.g. 2ms")] = None,
     latency_jitter: Annotated[str | None, typer.Option(help="+- uniform, e.g. 1ms")] = None,
     error_rate: Annotated[float, typer.Option(min=0.0, max=1.0)] = 0.0,
@@ -56,10 +77,11 @@ def mock_server(
         ),
     ] = 1,
 ) -> None:
-    """Serve S3 (path-style) and the GCS JSON API from one store until interrupted.
+    """Serve S3 (path-style), the GCS JSON API and Azure Blob from one store until interrupted.
 
     Prints the URL on its first line. S3 clients: AWS_ENDPOINT_URL=URL; GCS clients:
-    STORAGE_EMULATOR_HOST=URL.
+    STORAGE_EMULATOR_HOST=URL; Azure clients: AZURE_STORAGE_ENDPOINT=URL (path-style,
+    az://ACCOUNT/CONTAINER/ with any account; a container is a --bucket).
     """
     if sink and directory is not None:
         raise UsageError("--sink and --dir cannot be used together", hint="drop one of them")
@@ -74,7 +96,10 @@ def mock_server(
         truncate_rate=truncate_rate,
         seed=seed,
     )
-    app_ = DialectRouter(S3App(store, cred), gcs=GcsApp(store))
+    az_account, az_key = _azure_key(azure_key)
+    app_ = DialectRouter(
+        S3App(store, cred), gcs=GcsApp(store), azure=AzureApp(store, account=az_account, key=az_key)
+    )
     for name in bucket or ():
         store.create_bucket(name)
 
