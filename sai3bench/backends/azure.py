@@ -34,14 +34,10 @@ from sai3bench.backends.azureshapes import (
     parse_list_blobs,
     put_block_params,
 )
-from sai3bench.backends.base import ObjectInfo, OpError, Payload, payload_length
-
-# _split: cuts a body into views for multipart/blocks; shared with S3 until it moves somewhere
-# common (reported to the lead).
-from sai3bench.backends.s3 import _split, endpoint_from_url
+from sai3bench.backends.base import ObjectInfo, OpError, Payload, payload_length, split_payload
 from sai3bench.errors import ConfigError
 from sai3bench.http.client import HttpClient, Reply
-from sai3bench.http.pool import Endpoint
+from sai3bench.http.pool import Endpoint, endpoint_from_url
 from sai3bench.signers.azure import (
     MARK,
     AzureCredentials,
@@ -300,7 +296,7 @@ class AzureBackend:
         size = max(self.block_size, -(-n // MAX_BLOCKS))
         path = self._bpath + uri_encode(key, keep_slash=True)
         ids: builtins.list[str] = []
-        for index, part in enumerate(_split(body, size)):
+        for index, part in enumerate(split_payload(body, size)):
             block = block_id(index)
             await self._call("PUT", path, part, query=put_block_params(block))
             ids.append(block)

@@ -31,7 +31,7 @@ from sai3bench.backends.base import ObjectInfo, OpError, Outcome
 
 # The S3 fast path's entity decoding, which defers to ElementTree on anything it cannot prove
 # (an unknown entity, a reference to a character XML 1.0 cannot carry).
-from sai3bench.backends.s3shapes import _Defer, _unescape
+from sai3bench.backends.xmltext import FastPathDefer, unescape
 
 #: List Blobs returns at most this many entries per page (the service's default and maximum).
 MAX_RESULTS: Final = 5000
@@ -367,11 +367,11 @@ def _fast_list(data: bytes) -> BlobPage | None:
         return None
     try:
         if "&" in text:
-            names = [_unescape(k) for k in names]
-            prefixes = [_unescape(p) for p in prefixes]
-        marker = _unescape(markers[0]).strip() if markers else ""
+            names = [unescape(k) for k in names]
+            prefixes = [unescape(p) for p in prefixes]
+        marker = unescape(markers[0]).strip() if markers else ""
         blobs = list(map(ObjectInfo, names, map(int, sizes)))
-    except (_Defer, ValueError):
+    except (FastPathDefer, ValueError):
         return None
     return BlobPage(blobs, prefixes, marker or None)
 

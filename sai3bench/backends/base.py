@@ -122,3 +122,23 @@ class BlockingBackend(Backend, Protocol):
 
 
 OpKeys = Sequence[str]
+
+
+def split_payload(body: Payload, part: int) -> list[Payload]:
+    """Cut a body (one view or several) into parts of ``part`` bytes, as views (no copies)."""
+    views = [body] if isinstance(body, memoryview) else list(body)
+    out: list[Payload] = []
+    current: list[memoryview] = []
+    room = part
+    for view in views:
+        while len(view):
+            take = view[:room]
+            current.append(take)
+            view = view[len(take) :]
+            room -= len(take)
+            if room == 0:
+                out.append(current[0] if len(current) == 1 else tuple(current))
+                current, room = [], part
+    if current:
+        out.append(current[0] if len(current) == 1 else tuple(current))
+    return out

@@ -29,10 +29,9 @@ from sai3bench.backends.gcsshapes import (
     resume_offset,
     session_target,
 )
-from sai3bench.backends.s3 import endpoint_from_url
 from sai3bench.errors import ConfigError
 from sai3bench.http.client import HttpClient, Reply
-from sai3bench.http.pool import Endpoint
+from sai3bench.http.pool import Endpoint, endpoint_from_url
 from sai3bench.signers.gcs import GoogleCredentialProvider, is_anonymous, project_from_env
 
 #: Bytes of a response body kept for error JSON; the rest of a GET body is counted and dropped.

@@ -10,13 +10,11 @@ from __future__ import annotations
 import builtins
 import contextlib
 import os
-import ssl
 import time
 from collections.abc import Sequence
 from typing import Final
-from urllib.parse import urlsplit
 
-from sai3bench.backends.base import ObjectInfo, OpError, Payload, payload_length
+from sai3bench.backends.base import ObjectInfo, OpError, Payload, payload_length, split_payload
 from sai3bench.backends.s3shapes import (
     abort_params,
     build_complete_multipart,
@@ -37,7 +35,7 @@ from sai3bench.backends.s3shapes import (
 )
 from sai3bench.errors import ConfigError
 from sai3bench.http.client import HttpClient
-from sai3bench.http.pool import Endpoint
+from sai3bench.http.pool import Endpoint, endpoint_from_url
 from sai3bench.signers.base import CredentialProvider
 from sai3bench.signers.sigv4 import UNSIGNED_PAYLOAD, SigV4Signer, amz_date_from_epoch, uri_encode
 from sai3bench.signers.sigv4 import canonical_query as encode_query
@@ -48,23 +46,6 @@ ERROR_BODY: Final = 4096
 #: minimum part is 5 MiB; 16 MiB parts keep a 1 GiB object to 64 requests).
 MULTIPART_THRESHOLD: Final = 64 * 1024 * 1024
 MULTIPART_PART: Final = 16 * 1024 * 1024
-
-
-def endpoint_from_url(url: str, *, insecure: bool = False) -> Endpoint:
-    """``http://127.0.0.1:9000`` -> Endpoint. TLS verifies against system CAs unless insecure."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(
-            f"bad S3 endpoint URL {url!r}", hint="use http://host:port or https://host"
-        )
-    tls = None
-    if parts.scheme == "https":
-        tls = ssl.create_default_context()
-        if insecure:
-            tls.check_hostname = False
-            tls.verify_mode = ssl.CERT_NONE
-    port = parts.port or (443 if tls else 80)
-    return Endpoint(parts.hostname, port, tls, parts.hostname)
 
 
 def endpoint_from_env(region: str, *, insecure: bool = False) -> tuple[Endpoint, bool]:
@@ -226,7 +207,7 @@ class S3Backend:
         upload_id = parse_initiate_multipart(reply)
         parts: builtins.list[tuple[int, str]] = []
         try:
-            for number, part in enumerate(_split(body, self.multipart_part), start=1):
+            for number, part in enumerate(split_payload(body, self.multipart_part), start=1):
                 tag: builtins.list[str] = []
                 await self._call(
                     "PUT", key, part, query=upload_part_params(number, upload_id), etag=tag
@@ -303,23 +284,3 @@ class S3Backend:
 
     async def close(self) -> None:
         await self._http.close()
-
-
-def _split(body: Payload, part: int) -> builtins.list[Payload]:
-    """Cut a body (one view or several) into parts of ``part`` bytes, as views (no copies)."""
-    views = [body] if isinstance(body, memoryview) else builtins.list(body)
-    out: builtins.list[Payload] = []
-    current: builtins.list[memoryview] = []
-    room = part
-    for view in views:
-        while len(view):
-            take = view[:room]
-            current.append(take)
-            view = view[len(take) :]
-            room -= len(take)
-            if room == 0:
-                out.append(current[0] if len(current) == 1 else tuple(current))
-                current, room = [], part
-    if current:
-        out.append(current[0] if len(current) == 1 else tuple(current))
-    return out

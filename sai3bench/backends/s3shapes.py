@@ -30,6 +30,7 @@ from urllib.parse import unquote_plus
 import msgspec
 
 from sai3bench.backends.base import ObjectInfo, OpError, Outcome
+from sai3bench.backends.xmltext import XML_ESCAPES, XML_ILLEGAL, FastPathDefer, unescape
 
 S3_NS: Final = "http://s3.amazonaws.com/doc/2006-03-01/"
 #: DeleteObjects takes at most this many keys per request.
@@ -251,28 +252,12 @@ def _error_of(root: ET.Element) -> S3Error | None:
 
 # --- XML helpers ---------------------------------------------------------------------------
 
-#: What XML 1.0 cannot carry at all, not even as a character reference.
-_XML_ILLEGAL: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-#: CR and LF as references: a parser turns a literal CR (or CRLF) into LF. This is the table
-#: the S3 guide gives for object keys in XML requests.
-_ESCAPES: Final = str.maketrans(
-    {
-        "&": "&amp;",
-        "<": "&lt;",
-        ">": "&gt;",
-        '"': "&quot;",
-        "'": "&apos;",
-        "\r": "&#13;",
-        "\n": "&#10;",
-    }
-)
-
 
 def _xml_text(value: str, what: str) -> str:
-    bad = _XML_ILLEGAL.search(value)
+    bad = XML_ILLEGAL.search(value)
     if bad is not None:
         raise ValueError(f"{what} {value!r} holds U+{ord(bad.group()):04X}, which XML cannot carry")
-    return value.translate(_ESCAPES)
+    return value.translate(XML_ESCAPES)
 
 
 def _local(tag: str) -> str:
@@ -516,12 +501,6 @@ _FAST_PREFIX: Final = re.compile(r"<CommonPrefixes>\s*<Prefix>([^<]*)</Prefix>\s
 _FAST_DECL: Final = re.compile(r"<\?xml[^>]*?encoding=[\"']([^\"']*)[\"'][^>]*\?>")
 _FAST_ROOT: Final = re.compile(r"\s*<ListBucketResult[\s>]")
 _FAST_END: Final = "</ListBucketResult>"
-_FAST_REF: Final = re.compile(r"#x[0-9A-Fa-f]+|#[0-9]+")
-_NAMED_REFS: Final = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'"}
-
-
-class _Defer(Exception):
-    """The fast path cannot prove its answer; ElementTree decides."""
 
 
 def _fast_list(data: bytes) -> ListPage | None:
@@ -542,9 +521,9 @@ def _fast_list(data: bytes) -> ListPage | None:
         prefixes = _fast_prefixes(text)
         fields = {f: v for f in _PAGE_FIELDS if (v := _fast_field(text, f)) is not None}
         if "&" in "".join(keys):
-            keys = [_unescape(k) for k in keys]
+            keys = [unescape(k) for k in keys]
         size_ints = list(map(int, sizes))  # ValueError past 4,300 digits
-    except (_Defer, ValueError):
+    except (FastPathDefer, ValueError):
         return None
     return _page(keys, size_ints, prefixes, fields)
 
@@ -569,46 +548,21 @@ def _fast_prefixes(text: str) -> list[str]:
         return []
     found = _FAST_PREFIX.findall(text)
     if text.count("CommonPrefixes") != 2 * len(found):
-        raise _Defer
-    return [_unescape(p) for p in found]
+        raise FastPathDefer
+    return [unescape(p) for p in found]
 
 
 def _fast_field(text: str, name: str) -> str | None:
     seen = text.count(name + ">")  # <Name>, </Name> and any prefixed or repeated form
     if seen == 0:
         if "<" + name in text:  # <Name/> or <Name attr=...>
-            raise _Defer
+            raise FastPathDefer
         return None
     start = text.find(f"<{name}>")
     if seen != 2 or start < 0:
-        raise _Defer
+        raise FastPathDefer
     start += len(name) + 2
     end = text.find(f"</{name}>", start)
     if end < 0 or "<" in text[start:end]:
-        raise _Defer
-    return _unescape(text[start:end])
-
-
-def _unescape(text: str) -> str:
-    if "&" not in text:
-        return text
-    head, *refs = text.split("&")
-    out = [head]
-    for piece in refs:
-        ref, semicolon, tail = piece.partition(";")
-        if not semicolon:
-            raise _Defer
-        out += (_ref_char(ref), tail)
-    return "".join(out)
-
-
-def _ref_char(ref: str) -> str:
-    named = _NAMED_REFS.get(ref)
-    if named is not None:
-        return named
-    if _FAST_REF.fullmatch(ref) is None:
-        raise _Defer
-    code = int(ref[2:], 16) if ref[1] == "x" else int(ref[1:])
-    if code > 0x10FFFF or _XML_ILLEGAL.match(chr(code)):
-        raise _Defer  # ElementTree refuses it; let it say so
-    return chr(code)
+        raise FastPathDefer
+    return unescape(text[start:end])

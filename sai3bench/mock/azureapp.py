@@ -20,7 +20,7 @@ from typing import Final
 from urllib.parse import quote, unquote
 
 from sai3bench.backends.azureshapes import MAX_RESULTS, AzureMalformedResponse, parse_block_list
-from sai3bench.backends.s3shapes import _ESCAPES, _XML_ILLEGAL
+from sai3bench.backends.xmltext import XML_ESCAPES, XML_ILLEGAL
 from sai3bench.mock.app import Headers, Response, header
 from sai3bench.mock.store import ListResult, MemoryStore, ObjectStore, list_page
 from sai3bench.signers.azure import SharedKeySigner, string_to_sign
@@ -273,9 +273,9 @@ def _pairs(query: str) -> list[tuple[str, str]]:
 
 
 def _name_xml(name: str) -> str:
-    if _XML_ILLEGAL.search(name):
+    if XML_ILLEGAL.search(name):
         return f'<Name Encoded="true">{quote(name, safe="/")}</Name>'
-    return f"<Name>{name.translate(_ESCAPES)}</Name>"  # CR and LF as references too
+    return f"<Name>{name.translate(XML_ESCAPES)}</Name>"  # CR and LF as references too
 
 
 def _list_xml(account: str, container: str, params: dict[str, str], page: ListResult) -> str:

@@ -19,7 +19,8 @@ import pytest
 import uvloop
 
 from sai3bench.backends.base import OpError, Outcome
-from sai3bench.backends.s3 import S3Backend, endpoint_from_url
+from sai3bench.backends.s3 import S3Backend
+from sai3bench.http.pool import endpoint_from_url
 from sai3bench.mock.s3app import S3App
 from sai3bench.mock.server import start_server
 from sai3bench.signers.base import Credential, StaticCredentialProvider
@@ -216,7 +217,7 @@ def test_backend_ops_and_paging_in_process(loop_factory: object) -> None:
 
 def test_multipart_upload_round_trip_in_process() -> None:
     """Above the threshold a PUT goes up in parts (views, never copied) and reads back whole."""
-    from sai3bench.backends.s3 import _split
+    from sai3bench.backends.base import split_payload
 
     async def go() -> None:
         app = S3App()
@@ -238,7 +239,7 @@ def test_multipart_upload_round_trip_in_process() -> None:
             assert b"".join(app.store.read("b", "big", 0, len(data))) == data
             assert await b.head("big") == len(data)
             assert app._uploads == {}  # completed, nothing left open
-            assert len(_split(body, 256 * 1024)) == 6
+            assert len(split_payload(body, 256 * 1024)) == 6
         finally:
             await b.close()
             await asyncio.sleep(0.05)

@@ -128,7 +128,8 @@ def _make_bucket(moto: dict[str, str], bucket: str) -> None:
     """CreateBucket signed by our own client (moto checks it)."""
     import asyncio
 
-    from sai3bench.backends.s3 import S3Backend, endpoint_from_url
+    from sai3bench.backends.s3 import S3Backend
+    from sai3bench.http.pool import endpoint_from_url
     from sai3bench.signers.base import Credential, StaticCredentialProvider
 
     async def go() -> None:
@@ -182,7 +183,8 @@ def test_multipart_upload_checked_by_moto(moto: dict[str, str]) -> None:
     """moto enforces S3's 5 MiB minimum part and checks every part's signature."""
     import asyncio
 
-    from sai3bench.backends.s3 import S3Backend, endpoint_from_url
+    from sai3bench.backends.s3 import S3Backend
+    from sai3bench.http.pool import endpoint_from_url
     from sai3bench.signers.base import Credential, StaticCredentialProvider
 
     _make_bucket(moto, "moto-mpu")
