@@ -31,7 +31,16 @@ _GET, _PUT, _LIST, _STAT, _DELETE = (int(k) for k in OpKind)
 class BatchResults:
     """Per-worker result arrays, reused for every batch the worker runs."""
 
-    __slots__ = ("error", "latency_ns", "nbytes", "outcome", "retries", "stop", "ttfb_ns")
+    __slots__ = (
+        "error",
+        "latency_ns",
+        "nbytes",
+        "outcome",
+        "retries",
+        "scratch",
+        "stop",
+        "ttfb_ns",
+    )
 
     def __init__(self, capacity: int) -> None:
         self.latency_ns = array("q", bytes(8 * capacity))
@@ -44,6 +53,9 @@ class BatchResults:
         self.stop = False
         #: (key, detail) of the first failure this worker saw, for a one-line error message.
         self.error: tuple[str, str] | None = None
+        #: PUT bodies of an async worker: one op at a time, and the body is fully sent before
+        #: the response that ends the op arrives, so the next op may overwrite it.
+        self.scratch = bytearray()
 
 
 class RetryPolicy:
@@ -175,7 +187,7 @@ async def exec_batch_async(
         while True:
             t0 = clock()
             try:
-                moved, code = await _run_one_async(op, key, size, salt), 0
+                moved, code = await _run_one_async(op, key, size, salt, out), 0
                 # Set by the backend on its way back; no other task ran since (no await).
                 first = getattr(op.backend, "last_ttfb_ns", 0)
             except OpError as exc:
@@ -197,14 +209,19 @@ async def exec_batch_async(
     return n
 
 
-async def _run_one_async(op: PlannedOp, key: str, size: int, salt: int) -> int:
+async def _run_one_async(op: PlannedOp, key: str, size: int, salt: int, out: BatchResults) -> int:
     kind = op.kind
     b = op.backend
     if kind == _GET:
         return await b.get(key)
     if kind == _PUT:
         assert op.data is not None
-        return await b.put(key, op.data.payload(size, salt, bytearray()))
+        try:
+            body = op.data.payload(size, salt, out.scratch)
+        except BufferError:  # a view of the last body is still alive somewhere: start afresh
+            out.scratch = bytearray()
+            body = op.data.payload(size, salt, out.scratch)
+        return await b.put(key, body)
     if kind == _STAT:
         await b.head(key)
         return 0

@@ -324,3 +324,35 @@ def test_malformed_endpoint_variable_is_named(tmp_path: Path, mock: MockServer) 
     proc = run_cli(["run", "-c", str(cfg), "--results-dir", str(tmp_path)], tmp_path, env=env)
     assert proc.returncode == 2
     assert "AWS_ENDPOINT_URL='localhost:9000'" in _one_error_line(proc)
+
+
+def test_put_bodies_arrive_intact_with_the_reused_worker_scratch() -> None:
+    """Each async worker reuses one scratch for its PUT bodies: every stored object must still
+    be exactly the bytes DataSource makes for it (sizes vary, so the scratch also grows)."""
+    from sai3bench.datagen.buffers import DataSource
+    from sai3bench.engine.ops import PlannedOp
+    from sai3bench.engine.tasklist import run_task_list
+    from sai3bench.metrics.collector import OpKind
+
+    async def go() -> None:
+        app = S3App()
+        server = await start_server(app)
+        b = _backend(server.sockets[0].getsockname()[1])
+        try:
+            await b.create_bucket()
+            op = PlannedOp(index=0, kind=OpKind.PUT, backend=b, label="PUT")
+            op.data = DataSource("random", seed=7)
+            tasks = [(0, f"k{i}", 100 + (i * 7919) % 20000, i) for i in range(300)]
+            run = await run_task_list([op], iter(tasks), len(tasks), workers=8, executor=None)
+            assert run.collector.ops() == 300
+            fresh = DataSource("random", seed=7)
+            for _, key, size, salt in tasks:
+                want = bytes(fresh.payload(size, salt, bytearray()))
+                assert b"".join(app.store.read("b", key, 0, size)) == want, key
+        finally:
+            await b.close()
+            await asyncio.sleep(0.05)
+            server.close()
+            await server.wait_closed()
+
+    uvloop.run(go())
