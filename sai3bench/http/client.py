@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 from sai3bench.backends.base import Payload
-from sai3bench.http.h1 import RequestTemplate
+from sai3bench.http.h1build import RequestTemplate
 from sai3bench.http.h2pool import H2Pool
 from sai3bench.http.pool import Endpoint, H1Pool
 

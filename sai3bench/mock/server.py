@@ -15,7 +15,8 @@ from typing import Final
 
 from sai3bench.errors import UsageError
 from sai3bench.http.errors import ProtocolError
-from sai3bench.http.h1 import RequestParser, build_response_head
+from sai3bench.http.h1 import RequestParser
+from sai3bench.http.h1build import build_response_head
 from sai3bench.http.sockets import ReceiveBufferProtocol
 from sai3bench.mock.app import App, Response
 from sai3bench.mock.s3app import error

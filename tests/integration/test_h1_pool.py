@@ -8,7 +8,7 @@ import pytest
 import uvloop
 
 from sai3bench.backends.base import OpError, Outcome
-from sai3bench.http.h1 import build_request_head
+from sai3bench.http.h1build import build_request_head
 from sai3bench.http.pool import Endpoint, H1Pool
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"

@@ -9,13 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sai3bench.http.errors import ProtocolError
-from sai3bench.http.h1 import (
-    RequestParser,
-    RequestTemplate,
-    ResponseParser,
-    build_request_head,
-    build_response_head,
-)
+from sai3bench.http.h1 import RequestParser, ResponseParser
+from sai3bench.http.h1build import RequestTemplate, build_request_head, build_response_head
 from tests.unit.http.feeding import feed_three_ways, reject_three_ways
 
 S3_HEAD = (
