@@ -220,11 +220,13 @@ def prepare(root: Path) -> None:
 # --- sai3bench --------------------------------------------------------------------------------
 
 
-def sai_config(load: Load, seconds: float, conc: int) -> dict[str, Any]:
+def sai_config(
+    load: Load, seconds: float, conc: int, root: str = "s3://bucket/bench/"
+) -> dict[str, Any]:
     cfg: dict[str, Any] = {
         "duration": f"{seconds:g}s",
         "concurrency": conc,
-        "target": f"s3://bucket/bench/{load.prefix}",
+        "target": f"{root}{load.prefix}",
     }
     if load.op == "get":
         ens = {"base_uri": "data/", "count": N_OBJECTS, "size_spec": load.size}
@@ -259,9 +261,19 @@ def sai_parse(rdir: Path, name: str, op: str) -> tuple[float, float | None, floa
 class SaiRunner:
     """Runs sai3bench in `procs` processes at once; knows its start-up baseline CPU."""
 
-    def __init__(self, url: str, work: Path, procs: int) -> None:
-        self.env = {**os.environ, **CREDS, "AWS_ENDPOINT_URL": url}
+    def __init__(
+        self,
+        url: str,
+        work: Path,
+        procs: int,
+        *,
+        root: str = "s3://bucket/bench/",
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.env = {**os.environ, **(env or {**CREDS, "AWS_ENDPOINT_URL": url})}
         self.work, self.procs, self.n = work, procs, 0
+        #: Where the objects live: s3://bucket/bench/, gs://bucket/bench/, az://acct/c/bench/.
+        self.root = root
         self.base: dict[str, float] = {}
 
     def _launch(self, load: Load, seconds: float) -> tuple[list[subprocess.Popen[str]], list[str]]:
@@ -270,7 +282,8 @@ class SaiRunner:
             self.n += 1
             name = f"p{self.procs}-{self.n}"
             cfgf = self.work / f"{name}.yaml"
-            cfgf.write_text(yaml.safe_dump(sai_config(load, seconds, CONC // self.procs)))
+            cfg = sai_config(load, seconds, CONC // self.procs, self.root)
+            cfgf.write_text(yaml.safe_dump(cfg))
             cmd = [sys.executable, "-m", "sai3bench", "run", "-c", str(cfgf), "--skip-prepare"]
             cmd += ["--no-cleanup", "--results-dir", str(self.work), "--tsv-name", name]
             procs.append(
@@ -627,6 +640,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--reps", type=int, default=None, help="repetitions (default 3, quick 1)")
     ap.add_argument("--duration", type=float, default=None, help="s per run (default 5, quick 3)")
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--no-dialects", action="store_true", help="skip the s3/gs/az mock rows")
     ap.add_argument("--peer", choices=sorted(PEERS), help=argparse.SUPPRESS)
     for opt in ("--url", "--op", "--prefix"):
         ap.add_argument(opt, help=argparse.SUPPRESS)
@@ -671,6 +685,51 @@ def main() -> None:
                 print_load(ld, res)
         finally:
             nginx.stop()
+        if not a.no_dialects:
+            dialect_section(work, a.reps, a.duration)
+
+
+def dialect_section(work: Path, reps: int, seconds: float) -> None:
+    """s3:// vs gs:// vs az:// through the same engine against the bundled mock (sink)."""
+    from _benchdialects import run_dialects
+
+    loads = [ld for ld in LOADS if ld.size == KiB]
+    print("\ndialects against the bundled mock server (--sink), sai3bench 1 proc, 32 in flight")
+    res = run_dialects(
+        REPO,
+        work,
+        loads,
+        reps,
+        lambda root, env: SaiRunner("", work, 1, root=root, env=env),
+        lambda runner, ld: runner.sample(ld, seconds),
+        {},
+    )
+    for key, by in res.items():
+        s3 = _ops(by["s3"])
+        s3_cpu = [x.cpu_per_op for x in by["s3"] if isinstance(x, Sample) and x.cpu_per_op]
+        rows = []
+        for name, xs in by.items():
+            ok = [x for x in xs if isinstance(x, Sample)]
+            if not ok:
+                rows.append([name, str(xs[0])[:60], "", "", "", "", ""])
+                continue
+            cpu = [x.cpu_per_op for x in ok if x.cpu_per_op]
+            cpu_ratio = median(cpu) / median(s3_cpu) if cpu and s3_cpu else None
+            r = paired_ratio(_ops(xs), s3)
+            rows.append(
+                [
+                    name,
+                    f"{median([x.ops_s for x in ok]):,.0f}",
+                    _med(xs, "cpu_per_op", 1e6),
+                    _med(xs, "p50"),
+                    _med(xs, "p99"),
+                    fmt_num(cpu_ratio, 2) if cpu_ratio else "-",
+                    fmt_num(r, 2) if r else "-",
+                ]
+            )
+        print(f"\n{key} via the mock  (32 in flight)")
+        hdr = ["dialect", "ops/s median", "CPU ms/1k ops", "p50 ms", "p99 ms", "CPU/s3"]
+        print_table([*hdr, "ops/s vs s3"], rows)
 
 
 if __name__ == "__main__":
