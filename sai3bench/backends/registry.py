@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Sequence
 
@@ -122,6 +123,7 @@ class Backends:
         # Endpoint from AZURE_STORAGE_ENDPOINT / AZURE_BLOB_ENDPOINT_URL or the connection
         # string; Shared Key, SAS or bearer credentials from the environment.
         from sai3bench.backends.azure import azure_backend_from_env
+        from sai3bench.signers.azure import default_token_credential
 
         backend = azure_backend_from_env(
             account,
@@ -129,6 +131,7 @@ class Backends:
             max_connections=self.concurrency,
             insecure=self.insecure,
             http2=self.http2,
+            token_credential=default_token_credential(os.environ),
         )
         self.credentials.append(backend.credentials)
         return backend

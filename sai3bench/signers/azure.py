@@ -529,6 +529,30 @@ def credentials_from_env(
     raise CredentialError("no Azure credentials found", hint=_HINT)
 
 
+_SECRET_VARS = (
+    "AZURE_STORAGE_CONNECTION_STRING",
+    "AZURE_STORAGE_KEY",
+    "AZURE_STORAGE_ACCOUNT_KEY",
+    "AZURE_STORAGE_SAS_TOKEN",
+)
+
+
+def default_token_credential(env: Mapping[str, str]) -> TokenCredential | None:
+    """azure-identity's DefaultAzureCredential (managed identity, workload identity, Azure
+    CLI...) when it is installed (``sai3bench[azure]``) and no key, SAS or connection string is
+    set; else None. Nothing is fetched here: the first token comes in credentials_from_env."""
+    if any(env.get(v, "").strip() for v in _SECRET_VARS):
+        return None
+    try:
+        from azure.identity import (  # type: ignore[import-not-found, import-untyped, unused-ignore]
+            DefaultAzureCredential,
+        )
+    except ImportError:
+        return None
+    credential: TokenCredential = DefaultAzureCredential()
+    return credential
+
+
 def _same_account(wanted: str | None, found: str, source: str) -> None:
     if wanted and wanted != found:
         raise CredentialError(

@@ -493,3 +493,28 @@ def test_token_credential_is_the_last_resort() -> None:
     assert isinstance(auth.credentials, BearerTokenProvider)
     auth = credentials_from_env({"AZURE_STORAGE_KEY": OTHER_KEY}, "acct", token_credential=cred)  # type: ignore[arg-type]
     assert isinstance(auth.credentials, SharedKeyCredentials)
+
+
+def test_default_token_credential_only_without_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """azure-identity's DefaultAzureCredential is the fallback when installed and no key, SAS
+    or connection string is set (a fake module stands in for the optional extra)."""
+    import sys
+    import types
+
+    from sai3bench.signers.azure import default_token_credential
+
+    fake = types.ModuleType("azure.identity")
+    made: list[object] = []
+
+    class DefaultAzureCredential:
+        def __init__(self) -> None:
+            made.append(self)
+
+    fake.DefaultAzureCredential = DefaultAzureCredential  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "azure.identity", fake)
+    assert default_token_credential({"AZURE_STORAGE_KEY": "a2V5"}) is None
+    assert default_token_credential({"AZURE_STORAGE_SAS_TOKEN": "sv=x"}) is None
+    cred = default_token_credential({"AZURE_STORAGE_ACCOUNT": "acct"})
+    assert cred is made[0]
+    monkeypatch.setitem(sys.modules, "azure.identity", None)  # not installed
+    assert default_token_credential({}) is None
