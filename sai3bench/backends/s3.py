@@ -36,7 +36,7 @@ from sai3bench.backends.s3shapes import (
 from sai3bench.errors import ConfigError
 from sai3bench.http.client import HttpClient
 from sai3bench.http.pool import Endpoint, endpoint_from_url
-from sai3bench.signers.base import CredentialProvider
+from sai3bench.signers.base import Credential, CredentialProvider
 from sai3bench.signers.sigv4 import UNSIGNED_PAYLOAD, SigV4Signer, amz_date_from_epoch, uri_encode
 from sai3bench.signers.sigv4 import canonical_query as encode_query
 
@@ -105,6 +105,11 @@ class S3Backend:
         )
         self._date_second = -1
         self._date = ""
+        #: (method, key) -> (target, headers) of plain GETs and HEADs signed this second with
+        #: the current credential: a signature is a pure function of the request and the
+        #: second, and a read workload asks for the same keys many times a second.
+        self._reads: dict[tuple[str, str], tuple[str, builtins.list[tuple[str, str]]]] = {}
+        self._reads_cred: object = None
 
     @property
     def last_ttfb_ns(self) -> int:
@@ -126,6 +131,7 @@ class S3Backend:
         now = int(time.time())
         if now != self._date_second:
             self._date_second, self._date = now, amz_date_from_epoch(now)
+            self._reads.clear()  # every cached signature names the old second
         return self._date
 
     def _signed(
@@ -135,7 +141,33 @@ class S3Backend:
         query: Sequence[tuple[str, str]],
         extra: Sequence[tuple[str, str]],
     ) -> tuple[str, builtins.list[tuple[str, str]]]:
-        """(request target, headers to send: ``extra`` then the SigV4 headers)."""
+        """(request target, headers to send: ``extra`` then the SigV4 headers).
+
+        Plain GETs and HEADs (no query, no extra headers) are signed once per key per second
+        and reused: measured 3 us of a ~36 us 1 KiB GET saved. The result is shared: callers
+        must not change the headers list (HttpClient appends only when a body length is set).
+        """
+        if key and not query and not extra and (method == "GET" or method == "HEAD"):
+            date = self._amz_date()
+            cred = self._creds.current()
+            if cred is not self._reads_cred:
+                self._reads.clear()
+                self._reads_cred = cred
+            hit = self._reads.get((method, key))
+            if hit is None:
+                hit = self._reads[(method, key)] = self._sign_new(method, key, (), (), date, cred)
+            return hit
+        return self._sign_new(method, key, query, extra, self._amz_date(), self._creds.current())
+
+    def _sign_new(
+        self,
+        method: str,
+        key: str | None,
+        query: Sequence[tuple[str, str]],
+        extra: Sequence[tuple[str, str]],
+        date: str,
+        cred: Credential,
+    ) -> tuple[str, builtins.list[tuple[str, str]]]:
         path = self._base + "/" + uri_encode(key, keep_slash=True) if key else self._base or "/"
         qs = encode_query(query) if query else ""
         signed = self._signer.sign(
@@ -145,8 +177,8 @@ class S3Backend:
             qs,
             extra,
             UNSIGNED_PAYLOAD,
-            self._amz_date(),
-            self._creds.current(),
+            date,
+            cred,
         )
         return (f"{path}?{qs}" if qs else path), [*extra, *signed]
 
