@@ -641,6 +641,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--duration", type=float, default=None, help="s per run (default 5, quick 3)")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--no-dialects", action="store_true", help="skip the s3/gs/az mock rows")
+    ap.add_argument("--load", action="append", help="only this load, e.g. '1 KiB GET' (repeat)")
     ap.add_argument("--peer", choices=sorted(PEERS), help=argparse.SUPPRESS)
     for opt in ("--url", "--op", "--prefix"):
         ap.add_argument(opt, help=argparse.SUPPRESS)
@@ -675,7 +676,7 @@ def main() -> None:
                 print("aiohttp row     skipped (not installed)")
             print(f"runs            {a.reps} reps x {a.duration:g} s, rotated order; {nginx.url}")
             results = []
-            for ld in LOADS:
+            for ld in [ld for ld in LOADS if not a.load or ld.key in a.load]:
                 # PUT objects are removed after every run, so each client starts on an empty dir
                 put_dir = nginx.root / "data" / "bucket" / "bench" / ld.prefix / "put"
                 results.append(
