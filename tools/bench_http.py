@@ -14,7 +14,12 @@ Client CPU: sai3bench is (CPU of the run - CPU of the same command for 0.2 s) / 
 so start-up and import cost cancel; peers measure their own process CPU around the timed
 loop (RUSAGE_SELF, all threads); wrk is its whole process (start-up is negligible).
 
---quick: 1 repetition of 3 s (about 1.5 minutes). --peer is internal: the peer client mode.
+Then 1 KiB GET over cleartext HTTP/2 (nginx `listen ... http2`, prior knowledge): sai3bench
+--http2 (signed) against httpx's h2c client; and s3:// vs gs:// vs az:// through sai3bench
+against the bundled mock server (sink), to compare client CPU per op across the three signers.
+
+--quick: 1 repetition of 3 s. --load NAME runs only the named loads; --no-h2 and
+--no-dialects skip those sections. --peer is internal: the peer client mode.
 
 Owns: its tmpfs directory and the nginx it starts (stopped at exit, also on Ctrl-C).
 Must never: send traffic anywhere but 127.0.0.1, or touch the system nginx service.
@@ -98,6 +103,11 @@ http {{
             add_header ETag $put_etag;
         }}
     }}
+    server {{
+        listen 127.0.0.1:{h2port} http2;
+        root {dir}/data;
+        location / {{ dav_methods PUT DELETE MKCOL; create_full_put_path on; }}
+    }}
 }}
 """
 
@@ -168,18 +178,23 @@ class Nginx:
     """A private nginx master in its own session; `stop()` ends it by its PID."""
 
     def __init__(self, root: Path) -> None:
-        self.root, self.port = root, free_port()
+        self.root, self.port, self.h2port = root, free_port(), free_port()
         data = root / "data"
         (data / ".tmp").mkdir(parents=True)
         (data / "bucket" / "bench").mkdir(parents=True)
         conf = root / "nginx.conf"
-        conf.write_text(NGINX_CONF.format(dir=root, port=self.port))
+        conf.write_text(NGINX_CONF.format(dir=root, port=self.port, h2port=self.h2port))
         self.proc: subprocess.Popen[bytes] | None = None
         self.conf = conf
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def h2_url(self) -> str:
+        """Cleartext HTTP/2 with prior knowledge (h2c), same files."""
+        return f"http://127.0.0.1:{self.h2port}"
 
     def start(self) -> None:
         """Hand the tree to `nobody` (the worker user when started as root), start, wait."""
@@ -269,11 +284,13 @@ class SaiRunner:
         *,
         root: str = "s3://bucket/bench/",
         env: dict[str, str] | None = None,
+        args: tuple[str, ...] = (),
     ) -> None:
         self.env = {**os.environ, **(env or {**CREDS, "AWS_ENDPOINT_URL": url})}
         self.work, self.procs, self.n = work, procs, 0
         #: Where the objects live: s3://bucket/bench/, gs://bucket/bench/, az://acct/c/bench/.
         self.root = root
+        self.args = args  # extra `sai3bench run` flags, e.g. --http2
         self.base: dict[str, float] = {}
 
     def _launch(self, load: Load, seconds: float) -> tuple[list[subprocess.Popen[str]], list[str]]:
@@ -286,6 +303,7 @@ class SaiRunner:
             cfgf.write_text(yaml.safe_dump(cfg))
             cmd = [sys.executable, "-m", "sai3bench", "run", "-c", str(cfgf), "--skip-prepare"]
             cmd += ["--no-cleanup", "--results-dir", str(self.work), "--tsv-name", name]
+            cmd += list(self.args)
             procs.append(
                 subprocess.Popen(
                     cmd,
@@ -498,7 +516,22 @@ def peer_aiohttp(a: argparse.Namespace) -> Timed:
     return _async_ops(a, op)
 
 
+def peer_httpx_h2(a: argparse.Namespace) -> Timed:
+    """httpx over h2c (prior knowledge), unsigned: the HTTP/2 client the issue compares with."""
+    import httpx
+
+    key = _keys(a)
+    client = httpx.AsyncClient(http1=False, http2=True, base_url=a.url, timeout=60)
+
+    async def op(w: int, i: int) -> None:
+        r = await client.get(f"/bucket/{key(w, i)}")
+        r.raise_for_status()
+
+    return _async_ops(a, op)
+
+
 PEERS: dict[str, Callable[[argparse.Namespace], Timed]] = {
+    "httpx-h2c": peer_httpx_h2,
     "obstore": peer_obstore,
     "s3dlio": peer_s3dlio,
     "boto3": peer_boto3,
@@ -641,6 +674,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--duration", type=float, default=None, help="s per run (default 5, quick 3)")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--no-dialects", action="store_true", help="skip the s3/gs/az mock rows")
+    ap.add_argument("--no-h2", action="store_true", help="skip the HTTP/2 (h2c) rows")
     ap.add_argument("--load", action="append", help="only this load, e.g. '1 KiB GET' (repeat)")
     ap.add_argument("--peer", choices=sorted(PEERS), help=argparse.SUPPRESS)
     for opt in ("--url", "--op", "--prefix"):
@@ -682,12 +716,27 @@ def main() -> None:
                 results.append(
                     (ld, run_load(ld, clients, a.reps, lambda d=put_dir: scratch.wipe(d)))
                 )
+            if not a.no_h2:
+                results.append((H2_LOAD, h2_load(nginx, work, a.reps, a.duration)))
             for ld, res in results:
                 print_load(ld, res)
         finally:
             nginx.stop()
         if not a.no_dialects:
             dialect_section(work, a.reps, a.duration)
+
+
+H2_LOAD = Load("1 KiB GET over h2c", "get", KiB, "k1/")
+
+
+def h2_load(nginx: Nginx, work: Path, reps: int, seconds: float) -> Results:
+    """sai3bench --http2 (signed) against httpx (unsigned) on nginx's h2c port."""
+    sai = SaiRunner(nginx.h2_url, work, 1, args=("--http2",))
+    clients: dict[str, Callable[[Load], Sample]] = {
+        "sai3bench 1 proc": lambda ld: sai.sample(ld, seconds),
+        "httpx-h2c": lambda ld: peer_sample("httpx-h2c", nginx.h2_url, ld, seconds),
+    }
+    return run_load(H2_LOAD, clients, reps, lambda: None)
 
 
 def dialect_section(work: Path, reps: int, seconds: float) -> None:

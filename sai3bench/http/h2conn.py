@@ -35,7 +35,7 @@ import h2.settings
 from h2.errors import ErrorCodes
 
 from sai3bench.backends.base import OpError, Outcome, Payload
-from sai3bench.http.hpack_cache import cache_encoder, install_decode_cache
+from sai3bench.http.hpack_tuning import install_process_wide, plain_literals
 from sai3bench.http.pool import DEFAULT_CONNECT_TIMEOUT, Endpoint
 from sai3bench.http.sockets import connect_errors, set_nodelay
 
@@ -135,8 +135,8 @@ class H2Connection(asyncio.BufferedProtocol):
         self.scheme = scheme
         self._view = memoryview(bytearray(RECV_BUFFER))
         conn = self.conn = h2.connection.H2Connection(config=h2_client_config())
-        install_decode_cache()
-        cache_encoder(conn)
+        install_process_wide()
+        plain_literals(conn)
         conn.local_settings = h2.settings.Settings(
             client=True,
             initial_values={
