@@ -29,10 +29,19 @@ class Backends:
     MultiEndpointBackend that spreads ops over the endpoints.
     """
 
-    def __init__(self, *, concurrency: int, insecure: bool = False, http2: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        concurrency: int,
+        insecure: bool = False,
+        http2: bool = False,
+        sign_payload: bool = False,
+    ) -> None:
         self.concurrency = concurrency
         #: S3 over HTTP/2 (prior knowledge on http://, ALPN on https://).
         self.http2 = http2
+        #: s3://: sign each body's SHA-256 instead of UNSIGNED-PAYLOAD (--sign-payload).
+        self.sign_payload = sign_payload
         #: Skip TLS certificate checks (--insecure): the CLI warns loudly when set.
         self.insecure = insecure
         self._open: dict[tuple[str, str], Backend] = {}
@@ -105,6 +114,7 @@ class Backends:
             virtual_host=virtual,
             max_connections=self.concurrency,
             http2=self.http2,
+            sign_payload=self.sign_payload,
         )
 
     def _gcs(self, bucket: str) -> Backend:

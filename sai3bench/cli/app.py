@@ -73,6 +73,10 @@ def run(
     http2: Annotated[
         bool, typer.Option("--http2", help="s3:// over HTTP/2 (h2c prior knowledge or ALPN)")
     ] = False,
+    sign_payload: Annotated[
+        bool,
+        typer.Option("--sign-payload", help="s3://: SHA-256 of each body in the signature"),
+    ] = False,
 ) -> None:
     """prepare -> workload -> cleanup, as the config says."""
     from sai3bench.cli.run import RunFlags, run_command
@@ -89,6 +93,7 @@ def run(
         seed=seed,
         insecure=insecure,
         http2=http2,
+        sign_payload=sign_payload,
     )
     code = run_command(config, flags)
     if code:

@@ -46,6 +46,7 @@ class RunFlags(msgspec.Struct, frozen=True, kw_only=True):
     seed: int | None = None
     insecure: bool = False
     http2: bool = False
+    sign_payload: bool = False
 
 
 _CONFLICTS = (
@@ -162,6 +163,7 @@ def _run_loaded(loaded: LoadedConfig, text: str, source: str, flags: RunFlags) -
         seed=flags.seed,
         insecure=flags.insecure,
         http2=flags.http2,
+        sign_payload=flags.sign_payload,
     )
     if flags.insecure:
         console.warn(

@@ -35,6 +35,7 @@ class RunOptions(msgspec.Struct, frozen=True, kw_only=True):
     seed: int | None = None
     insecure: bool = False
     http2: bool = False
+    sign_payload: bool = False
 
 
 class RunReport:
@@ -64,7 +65,10 @@ async def execute(
     seed = opts.seed if opts.seed is not None else int.from_bytes(os.urandom(4), "little")
     caps = [op.concurrency or config.concurrency for op in config.workload]
     backends = Backends(
-        concurrency=max(config.concurrency, *caps), insecure=opts.insecure, http2=opts.http2
+        concurrency=max(config.concurrency, *caps),
+        insecure=opts.insecure,
+        http2=opts.http2,
+        sign_payload=opts.sign_payload,
     )
     ctx = RunContext(backends=backends, concurrency=config.concurrency, out=out, seed=seed)
     report = RunReport()

@@ -148,11 +148,15 @@ def _make_bucket(moto: dict[str, str], bucket: str) -> None:
     asyncio.run(go())
 
 
-def test_full_run_signed_and_checked_by_moto(tmp_path: Path, moto: dict[str, str]) -> None:
-    _make_bucket(moto, "moto-ok")
-    cfg = write_config(tmp_path, _config("moto-ok"))
+@pytest.mark.parametrize("flags", [[], ["--sign-payload"]], ids=["unsigned", "signed-payload"])
+def test_full_run_signed_and_checked_by_moto(
+    tmp_path: Path, moto: dict[str, str], flags: list[str]
+) -> None:
+    bucket = "moto-ok" if not flags else "moto-ok-sha"
+    _make_bucket(moto, bucket)
+    cfg = write_config(tmp_path, _config(bucket))
     proc = run_cli(
-        ["run", "-c", str(cfg), "--results-dir", str(tmp_path)], tmp_path, env=_env(moto)
+        ["run", "-c", str(cfg), "--results-dir", str(tmp_path), *flags], tmp_path, env=_env(moto)
     )
     assert proc.returncode == 0, proc.stderr
     (meta,) = tmp_path.glob("sai3-*/metadata.json")
@@ -160,10 +164,10 @@ def test_full_run_signed_and_checked_by_moto(tmp_path: Path, moto: dict[str, str
     assert stages["prepare"]["objects_created"] == 40
     assert stages["workload"]["errors"] == 0 and stages["workload"]["ops"] > 0
     assert stages["cleanup"]["objects_deleted"] == 40
-    listing = run_cli(["util", "list", "s3://moto-ok/"], tmp_path, env=_env(moto))
+    listing = run_cli(["util", "list", f"s3://{bucket}/"], tmp_path, env=_env(moto))
     assert listing.returncode == 0, listing.stderr
     assert "prepared-" not in listing.stdout  # cleanup removed every prepared object
-    assert "s3://moto-ok/new/obj_" in listing.stdout  # workload PUTs stay, as upstream
+    assert f"s3://{bucket}/new/obj_" in listing.stdout  # workload PUTs stay, as upstream
 
 
 def test_wrong_secret_is_refused_by_moto_in_one_line(tmp_path: Path, moto: dict[str, str]) -> None:
