@@ -82,7 +82,7 @@ async def execute(
         # A request outside the timed ops failed (a listing, a glob, a verify): one line.
         raise StorageError(
             f"storage request failed: {exc.detail or exc.outcome.name}",
-            hint=_SETUP_HINTS.get(exc.outcome, "see the error above; check the target URI"),
+            hint=setup_hint(exc.outcome, _some_uri(config), "see the error above; check the URI"),
         ) from None
     finally:
         refresher.cancel()
@@ -116,15 +116,39 @@ async def _refresh_credentials(backends: Backends) -> None:
                 await provider.refresh_if_needed(now)
 
 
-_SETUP_HINTS = {
-    Outcome.PERMISSION: "check the credentials (s3: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY "
-    "or AWS_PROFILE; gs: GOOGLE_APPLICATION_CREDENTIALS; az: AZURE_STORAGE_KEY or a SAS) and "
-    "the bucket policy, or the file permissions",
-    Outcome.NOT_FOUND: "check the bucket or directory name in the URI",
-    Outcome.CONNECTION: "check that the endpoint is up and that AWS_ENDPOINT_URL, "
-    "STORAGE_EMULATOR_HOST or AZURE_STORAGE_ENDPOINT (whichever applies) points at it",
-    Outcome.TIMEOUT: "check that the endpoint is up and reachable",
+#: Per scheme: where its credentials and endpoint come from, for the one-line hints below.
+_CREDENTIALS = {
+    "s3": "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or AWS_PROFILE",
+    "gs": "GOOGLE_APPLICATION_CREDENTIALS or `gcloud auth application-default login`",
+    "az": "AZURE_STORAGE_KEY, AZURE_STORAGE_SAS_TOKEN or AZURE_STORAGE_CONNECTION_STRING",
 }
+_ENDPOINTS = {
+    "s3": "AWS_ENDPOINT_URL",
+    "gs": "STORAGE_EMULATOR_HOST or GCS_ENDPOINT_URL",
+    "az": "AZURE_STORAGE_ENDPOINT",
+}
+
+
+def _some_uri(config: Config) -> str | None:
+    """The target, else the first op's path: which storage the run talks to."""
+    return config.target or next((op.path for op in config.workload if op.path), None)
+
+
+def setup_hint(outcome: Outcome, target: str | None, default: str) -> str:
+    """The fix for a request that failed before anything worked, in the target's own terms."""
+    scheme = target.partition("://")[0] if target else ""
+    if outcome == Outcome.PERMISSION:
+        where = _CREDENTIALS.get(scheme)
+        if where is None:
+            return "check the file permissions"
+        return f"check the credentials ({where}) and the bucket's access policy"
+    if outcome == Outcome.NOT_FOUND:
+        return "check the bucket, container or directory name in the URI"
+    if outcome in (Outcome.CONNECTION, Outcome.TIMEOUT):
+        var = _ENDPOINTS.get(scheme)
+        tail = f" and that {var} points at it" if var else ""
+        return f"check that the endpoint is up and reachable{tail}"
+    return default
 
 
 async def _stages(ctx: RunContext, config: Config, opts: RunOptions, report: RunReport) -> None:
@@ -202,7 +226,9 @@ async def _test_phase(ctx: RunContext, config: Config, report: RunReport) -> Non
         label, key, detail, outcome = wl.refused
         raise StorageError(
             f"{label}: failed on {key}: {detail}",
-            hint=_SETUP_HINTS.get(outcome, "check the target URI and that the endpoint works"),
+            hint=setup_hint(
+                outcome, _some_uri(config), "check the target URI and that the endpoint works"
+            ),
         )
     report.on_stage("workload", wl)
     if wl.aborted:
