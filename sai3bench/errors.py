@@ -39,3 +39,10 @@ class RunFailed(Sai3Error):
     """The run started but could not finish (error threshold reached, strict cleanup failed)."""
 
     exit_code = 1
+
+
+def one_line(exc: BaseException, limit: int = 300) -> str:
+    """An exception's text on one line (whitespace runs collapsed), at most ``limit`` chars: what
+    a third-party error (botocore, google-auth, azure-identity) becomes inside our message."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -22,8 +22,9 @@ from typing import Any
 import botocore.exceptions
 import botocore.session
 
-from sai3bench.errors import CredentialError
+from sai3bench.errors import CredentialError, one_line
 from sai3bench.signers.base import Credential
+from sai3bench.signers.refresh import Renewal
 
 DEFAULT_REGION = "us-east-1"
 _NO_CREDENTIALS_HINT = (
@@ -42,15 +43,7 @@ class BotocoreCredentialProvider:
     again instead of starting a thread every tick.
     """
 
-    __slots__ = (
-        "_credential",
-        "_margin",
-        "_refreshing",
-        "_retry_at",
-        "_retry_interval",
-        "_source",
-        "method",
-    )
+    __slots__ = ("_credential", "_renewal", "_source", "method")
 
     def __init__(
         self, source: Any, *, refresh_margin: float = 300.0, retry_interval: float = 10.0
@@ -69,10 +62,12 @@ class BotocoreCredentialProvider:
             CredentialError: the first snapshot could not be taken.
         """
         self._source = source
-        self._margin = refresh_margin
-        self._retry_interval = retry_interval
-        self._retry_at = 0.0
-        self._refreshing = False
+        self._renewal = Renewal(
+            "AWS credentials",
+            "check the credential source (SSO login, instance role, STS reachable)",
+            margin=refresh_margin,
+            retry_interval=retry_interval,
+        )
         #: Where botocore found the keys: "env", "shared-credentials-file", "iam-role", ...
         self.method: str = str(getattr(source, "method", "unknown"))
         try:
@@ -113,38 +108,19 @@ class BotocoreCredentialProvider:
 
     def needs_refresh(self, now: float) -> bool:
         """True within ``refresh_margin`` of expiry, unless a retry is waiting for its time."""
-        expires_at = self._credential.expires_at
-        if expires_at is None:
-            return False
-        return now >= expires_at - self._margin and now >= self._retry_at
+        return self._renewal.due(self._credential.expires_at, now)
 
     async def refresh_if_needed(self, now: float) -> None:
-        """Renew the snapshot in a worker thread if ``needs_refresh(now)``.
-
-        At most one refresh runs at a time; a call while one is in flight returns at once.
+        """Renew the snapshot in a worker thread if due (see signers/refresh.py).
 
         Raises:
             CredentialError: the credential has expired and the refresh failed.
         """
-        if self._refreshing or not self.needs_refresh(now):
-            return
-        self._refreshing = True
-        try:
-            credential = await asyncio.to_thread(_snapshot, self._source)
-        except Exception as exc:
-            self._retry_at = now + self._retry_interval
-            expires_at = self._credential.expires_at
-            if expires_at is not None and now >= expires_at:
-                raise CredentialError(
-                    f"AWS credentials expired and could not be refreshed: {_one_line(exc)}",
-                    hint="check the credential source (SSO login, instance role, STS reachable)",
-                ) from exc
-            return
-        finally:
-            self._refreshing = False
-        self._credential = credential
-        if self.needs_refresh(now):  # botocore kept the old expiry: wait before asking again
-            self._retry_at = now + self._retry_interval
+        fresh = await self._renewal.renew(
+            now, self._credential.expires_at, lambda: _snapshot(self._source), _expiry
+        )
+        if fresh is not None:
+            self._credential = fresh
 
     def __repr__(self) -> str:
         expires_at = self._credential.expires_at
@@ -209,9 +185,9 @@ def _load_error(exc: Exception) -> CredentialError:
     if isinstance(exc, CredentialError):
         return exc
     return CredentialError(
-        f"could not load AWS credentials: {_one_line(exc)}", hint=_NO_CREDENTIALS_HINT
+        f"could not load AWS credentials: {one_line(exc)}", hint=_NO_CREDENTIALS_HINT
     )
 
 
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
+def _expiry(credential: Credential) -> float | None:
+    return credential.expires_at

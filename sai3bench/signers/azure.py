@@ -25,7 +25,6 @@ plain GET 1.9-2.2 us in the same run.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import hashlib
@@ -34,8 +33,9 @@ from email.utils import formatdate
 from typing import TYPE_CHECKING, Final, NamedTuple
 from urllib.parse import urlsplit
 
-from sai3bench.errors import CredentialError
+from sai3bench.errors import CredentialError, one_line
 from sai3bench.signers.base import Credential
+from sai3bench.signers.refresh import Renewal
 
 if TYPE_CHECKING:
     from _hashlib import HASH
@@ -313,16 +313,7 @@ class BearerTokenProvider:
     token is still valid keeps it and tries again ``retry_interval`` seconds later.
     """
 
-    __slots__ = (
-        "_credential",
-        "_margin",
-        "_refreshing",
-        "_retry_at",
-        "_retry_interval",
-        "_snapshot",
-        "expires_at",
-        "header",
-    )
+    __slots__ = ("_credential", "_renewal", "_snapshot", "expires_at", "header")
 
     def __init__(
         self,
@@ -337,15 +328,17 @@ class BearerTokenProvider:
             CredentialError: the credential could not produce a token.
         """
         self._credential = credential
-        self._margin = refresh_margin
-        self._retry_interval = retry_interval
-        self._retry_at = 0.0
-        self._refreshing = False
+        self._renewal = Renewal(
+            "the Azure Storage token",
+            "check the token credential (az login, managed identity)",
+            margin=refresh_margin,
+            retry_interval=retry_interval,
+        )
         try:
             token, expires_at = _fetch(credential)
         except Exception as exc:  # azure-identity raises its own types (ClientAuthenticationError)
             raise CredentialError(
-                f"could not get an Azure Storage token: {_one_line(exc)}",
+                f"could not get an Azure Storage token: {one_line(exc)}",
                 hint="check the token credential (az login, managed identity, service principal)",
             ) from exc
         self._install(token, expires_at)
@@ -360,44 +353,31 @@ class BearerTokenProvider:
 
     def needs_refresh(self, now: float) -> bool:
         """True within ``refresh_margin`` of expiry, unless a retry is waiting for its time."""
-        return now >= self.expires_at - self._margin and now >= self._retry_at
+        return self._renewal.due(self.expires_at, now)
 
     async def refresh_if_needed(self, now: float) -> None:
-        """Fetch a new token in a worker thread if ``needs_refresh(now)``; one at a time.
+        """Fetch a new token in a worker thread if due (see signers/refresh.py).
 
         Raises:
             CredentialError: the token has expired and a new one could not be fetched.
         """
-        if self._refreshing or not self.needs_refresh(now):
-            return
-        self._refreshing = True
-        try:
-            token, expires_at = await asyncio.to_thread(_fetch, self._credential)
-        except Exception as exc:
-            self._retry_at = now + self._retry_interval
-            if now >= self.expires_at:
-                raise CredentialError(
-                    f"the Azure Storage token expired and could not be renewed: {_one_line(exc)}",
-                    hint="check the token credential (az login, managed identity)",
-                ) from exc
-            return
-        finally:
-            self._refreshing = False
-        self._install(token, expires_at)
-        if self.needs_refresh(now):  # the source handed back a token as old as the last one
-            self._retry_at = now + self._retry_interval
+        fresh = await self._renewal.renew(
+            now, self.expires_at, lambda: _fetch(self._credential), _pair_expiry
+        )
+        if fresh is not None:
+            self._install(*fresh)
 
     def __repr__(self) -> str:
         return f"<BearerTokenProvider expires at {self.expires_at:.0f}>"
 
 
+def _pair_expiry(pair: tuple[str, float]) -> float:
+    return pair[1]
+
+
 def _fetch(credential: TokenCredential) -> tuple[str, float]:
     access = credential.get_token(TOKEN_SCOPE)
     return access.token, float(access.expires_on)
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 AzureCredentials = SharedKeyCredentials | SasCredentials | BearerTokenProvider

@@ -32,8 +32,9 @@ from google.auth.credentials import Credentials as GoogleCredentials
 from google.auth.transport import Request as TransportRequest
 
 from sai3bench.backends.gcsshapes import SCOPE_READ_WRITE
-from sai3bench.errors import CredentialError
+from sai3bench.errors import CredentialError, one_line
 from sai3bench.signers.base import Credential
+from sai3bench.signers.refresh import Renewal
 
 #: Variables naming the project, in the order they are read (bucket creation needs one).
 PROJECT_VARS: Final = ("GOOGLE_CLOUD_PROJECT", "GCLOUD_PROJECT", "GCS_PROJECT")
@@ -118,17 +119,7 @@ class GoogleCredentialProvider:
     ``retry_interval`` seconds before trying again instead of starting a thread every tick.
     """
 
-    __slots__ = (
-        "_margin",
-        "_refreshing",
-        "_request",
-        "_retry_at",
-        "_retry_interval",
-        "_source",
-        "_token",
-        "principal",
-        "project",
-    )
+    __slots__ = ("_renewal", "_request", "_source", "_token", "principal", "project")
 
     def __init__(
         self,
@@ -147,10 +138,12 @@ class GoogleCredentialProvider:
             CredentialError: the first token could not be fetched.
         """
         self._source = source
-        self._margin = refresh_margin
-        self._retry_interval = retry_interval
-        self._retry_at = 0.0
-        self._refreshing = False
+        self._renewal = Renewal(
+            "Google credentials",
+            "check the credential source (gcloud login, key file, metadata server)",
+            margin=refresh_margin,
+            retry_interval=retry_interval,
+        )
         self._request = request
         #: Who the token speaks for: a service-account e-mail, else the credential type.
         self.principal: str = str(
@@ -220,38 +213,23 @@ class GoogleCredentialProvider:
 
     def needs_refresh(self, now: float) -> bool:
         """True within ``refresh_margin`` of expiry, unless a retry is waiting for its time."""
-        expires_at = self._token.expires_at
-        if expires_at is None:
-            return False
-        return now >= expires_at - self._margin and now >= self._retry_at
+        return self._renewal.due(self._token.expires_at, now)
 
     async def refresh_if_needed(self, now: float) -> None:
-        """Fetch a new token in a worker thread if ``needs_refresh(now)``.
-
-        At most one refresh runs at a time; a call while one is in flight returns at once.
+        """Fetch a new token in a worker thread if due (see signers/refresh.py).
 
         Raises:
             CredentialError: the token has expired and the refresh failed.
         """
-        if self._refreshing or not self.needs_refresh(now):
-            return
-        self._refreshing = True
-        try:
-            token = await asyncio.to_thread(_fetch, self._source, self._transport(), self.principal)
-        except Exception as exc:
-            self._retry_at = now + self._retry_interval
-            expires_at = self._token.expires_at
-            if expires_at is not None and now >= expires_at:
-                raise CredentialError(
-                    f"Google credentials expired and could not be refreshed: {_one_line(exc)}",
-                    hint="check the credential source (gcloud login, key file, metadata server)",
-                ) from None
-            return
-        finally:
-            self._refreshing = False
-        self._token = token
-        if self.needs_refresh(now):  # the same token came back: wait before asking again
-            self._retry_at = now + self._retry_interval
+        transport = self._transport()
+        fresh = await self._renewal.renew(
+            now,
+            self._token.expires_at,
+            lambda: _fetch(self._source, transport, self.principal),
+            _token_expiry,
+        )
+        if fresh is not None:
+            self._token = fresh
 
     def __repr__(self) -> str:
         expires_at = self._token.expires_at
@@ -262,6 +240,10 @@ class GoogleCredentialProvider:
 async def open_gcs_credentials(*, refresh_margin: float = 300.0) -> GoogleCredentialProvider:
     """``GoogleCredentialProvider.load`` in a worker thread, for callers already in a loop."""
     return await asyncio.to_thread(GoogleCredentialProvider.load, refresh_margin=refresh_margin)
+
+
+def _token_expiry(token: _Token) -> float | None:
+    return token.expires_at
 
 
 def _fetch(source: GoogleCredentials, request: TransportRequest, principal: str) -> _Token:
@@ -293,17 +275,12 @@ def _load_error(exc: Exception) -> CredentialError:
     if isinstance(exc, CredentialError):
         return exc
     return CredentialError(
-        f"could not get a Google access token: {_one_line(exc)}", hint=NO_CREDENTIALS_HINT
+        f"could not get a Google access token: {one_line(exc)}", hint=NO_CREDENTIALS_HINT
     )
-
-
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= 300 else text[:297] + "..."
 
 
 def _first_sentence(exc: BaseException) -> str:
     # DefaultCredentialsError's text is a paragraph with a URL; its first sentence is the news.
-    text = _one_line(exc)
+    text = one_line(exc)
     cut = text.find(". ")
     return text[: cut + 1] if cut > 0 else text
