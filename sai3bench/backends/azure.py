@@ -35,6 +35,7 @@ from sai3bench.backends.azureshapes import (
     put_block_params,
 )
 from sai3bench.backends.base import ObjectInfo, OpError, Payload, payload_length, split_payload
+from sai3bench.backends.cloud import CloudBackend
 from sai3bench.errors import ConfigError
 from sai3bench.http.client import HttpClient, Reply
 from sai3bench.http.pool import Endpoint, endpoint_from_url
@@ -101,10 +102,8 @@ def blob_endpoint(
     return endpoint, base
 
 
-class AzureBackend:
+class AzureBackend(CloudBackend):
     """One container. Keys are blob names (no leading slash)."""
-
-    blocking = False
 
     def __init__(
         self,
@@ -164,20 +163,6 @@ class AzureBackend:
         self._h_plain: list[tuple[str, str]] = []
         self._h_put: list[tuple[str, str]] = []
         self._t: dict[str, StsTemplate] = {}
-
-    @property
-    def last_ttfb_ns(self) -> int:
-        """When the last completed request's response head arrived (perf_counter_ns)."""
-        return self._http.last_ttfb_ns
-
-    def __repr__(self) -> str:
-        return f"<AzureBackend {self.root_uri} via {self._http!r}>"
-
-    def key_of(self, uri: str) -> str:
-        return uri[len(self.root_uri) :] if uri.startswith(self.root_uri) else uri
-
-    def uri_of(self, key: str) -> str:
-        return self.root_uri + key
 
     # -- request building ---------------------------------------------------------------------
 
@@ -360,9 +345,6 @@ class AzureBackend:
         except OpError as exc:
             if "ContainerAlreadyExists" not in exc.detail:
                 raise
-
-    async def close(self) -> None:
-        await self._http.close()
 
 
 def _failure(reply: Reply) -> OpError:

@@ -31,7 +31,7 @@ from sai3bench.backends.base import ObjectInfo, OpError, Outcome
 
 # The S3 fast path's entity decoding, which defers to ElementTree on anything it cannot prove
 # (an unknown entity, a reference to a character XML 1.0 cannot carry).
-from sai3bench.backends.xmltext import FastPathDefer, unescape
+from sai3bench.backends.xmltext import FastPathDefer, fast_frame_ok, unescape
 
 #: List Blobs returns at most this many entries per page (the service's default and maximum).
 MAX_RESULTS: Final = 5000
@@ -338,7 +338,6 @@ _FAST_BLOB: Final = re.compile(r"<Blob>\s*<Name>([^<]*)</Name>")
 _FAST_SIZE: Final = re.compile(r"<Content-Length>([0-9]+)</Content-Length>")
 _FAST_PREFIX: Final = re.compile(r"<BlobPrefix>\s*<Name>([^<]*)</Name>\s*</BlobPrefix>")
 _FAST_MARKER: Final = re.compile(r"<NextMarker>([^<]*)</NextMarker>|<NextMarker\s*/>")
-_FAST_DECL: Final = re.compile(r"<\?xml[^>]*?encoding=[\"']([^\"']*)[\"'][^>]*\?>")
 _FAST_ROOT: Final = re.compile(r"\s*<EnumerationResults[\s>]")
 _FAST_END: Final = "</EnumerationResults>"
 
@@ -348,7 +347,7 @@ def _fast_list(data: bytes) -> BlobPage | None:
         text = data.decode()
     except UnicodeDecodeError:
         return None
-    if "\r" in text or ("!" in text and "<!" in text) or not _frame_ok(text):
+    if not fast_frame_ok(text, _FAST_ROOT, _FAST_END):
         return None
     names = _FAST_BLOB.findall(text)
     sizes = _FAST_SIZE.findall(text)
@@ -374,16 +373,3 @@ def _fast_list(data: bytes) -> BlobPage | None:
     except (FastPathDefer, ValueError):
         return None
     return BlobPage(blobs, prefixes, marker or None)
-
-
-def _frame_ok(text: str) -> bool:
-    start = 0
-    if text.startswith("<?xml"):
-        decl = _FAST_DECL.match(text)
-        if decl is not None and decl.group(1).lower() not in ("utf-8", "utf8"):
-            return False
-        start = text.find("?>") + 2
-    if _FAST_ROOT.match(text, start) is None:
-        return False
-    end = text.rfind(_FAST_END)
-    return end >= 0 and not text[end + len(_FAST_END) :].strip()

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Final
 
 from sai3bench.backends.base import ObjectInfo, OpError, Payload, payload_length
+from sai3bench.backends.cloud import CloudBackend
 from sai3bench.backends.gcsshapes import (
     CHUNK_GRANULE,
     DEFAULT_ENDPOINT,
@@ -66,10 +67,8 @@ def endpoint_from_env(env: Mapping[str, str] | None = None, *, insecure: bool = 
     return endpoint_from_url(DEFAULT_ENDPOINT, insecure=insecure)
 
 
-class GcsBackend:
+class GcsBackend(CloudBackend):
     """One bucket. Keys are object names (no leading slash)."""
-
-    blocking = False
 
     def __init__(
         self,
@@ -108,20 +107,9 @@ class GcsBackend:
             timeout=timeout,
         )
 
-    @property
-    def last_ttfb_ns(self) -> int:
-        """When the last completed request's response head arrived (perf_counter_ns)."""
-        return self._http.last_ttfb_ns
-
     def __repr__(self) -> str:
         auth = "anonymous" if self.credentials is None else self.credentials.principal
         return f"<GcsBackend {self.root_uri} {auth} via {self._http!r}>"
-
-    def key_of(self, uri: str) -> str:
-        return uri[len(self.root_uri) :] if uri.startswith(self.root_uri) else uri
-
-    def uri_of(self, key: str) -> str:
-        return self.root_uri + key
 
     # -- requests -----------------------------------------------------------------------------
 
@@ -287,9 +275,6 @@ class GcsBackend:
         )
         if reply.status >= 300 and reply.status != 409:
             raise error_of(reply.status, reply.body)
-
-    async def close(self) -> None:
-        await self._http.close()
 
 
 def _window(views: Sequence[memoryview], start: int, end: int) -> Payload:

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Final
 
 from sai3bench.backends.base import ObjectInfo, OpError, Payload, payload_length, split_payload
+from sai3bench.backends.cloud import CloudBackend
 from sai3bench.backends.s3shapes import (
     abort_params,
     build_complete_multipart,
@@ -71,10 +72,8 @@ def endpoint_from_env(region: str, *, insecure: bool = False) -> tuple[Endpoint,
     return endpoint_from_url(f"https://s3.{region}.amazonaws.com", insecure=insecure), True
 
 
-class S3Backend:
+class S3Backend(CloudBackend):
     """One bucket. Keys are object keys (no leading slash)."""
-
-    blocking = False
 
     def __init__(
         self,
@@ -123,20 +122,6 @@ class S3Backend:
         #: second, and a read workload asks for the same keys many times a second.
         self._reads: dict[tuple[str, str], tuple[str, builtins.list[tuple[str, str]]]] = {}
         self._reads_cred: object = None
-
-    @property
-    def last_ttfb_ns(self) -> int:
-        """When the last completed request's response head arrived (perf_counter_ns)."""
-        return self._http.last_ttfb_ns
-
-    def __repr__(self) -> str:
-        return f"<S3Backend {self.root_uri} via {self._http!r}>"
-
-    def key_of(self, uri: str) -> str:
-        return uri[len(self.root_uri) :] if uri.startswith(self.root_uri) else uri
-
-    def uri_of(self, key: str) -> str:
-        return self.root_uri + key
 
     # -- request building ---------------------------------------------------------------------
 
@@ -335,6 +320,3 @@ class S3Backend:
         except OpError as exc:
             if "BucketAlreadyOwnedByYou" not in exc.detail:
                 raise
-
-    async def close(self) -> None:
-        await self._http.close()
