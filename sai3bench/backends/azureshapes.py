@@ -27,7 +27,7 @@ from urllib.parse import unquote
 
 import msgspec
 
-from sai3bench.backends.base import ObjectInfo, OpError, Outcome
+from sai3bench.backends.base import ObjectInfo, OpError, Outcome, status_outcome
 
 # The S3 fast path's entity decoding, which defers to ElementTree on anything it cannot prove
 # (an unknown entity, a reference to a character XML 1.0 cannot carry).
@@ -183,6 +183,10 @@ CODE_OUTCOMES: Final[Mapping[str, Outcome]] = MappingProxyType(
 )
 
 
+#: Statuses that mean "slow down" without an error code (503 is ServerBusy / back off).
+_THROTTLED: Final = frozenset({429, 503})
+
+
 def outcome_for(status: int, code: str | None) -> Outcome:
     """The outcome class of one reply, from its status and Azure error code if it had one.
 
@@ -194,21 +198,9 @@ def outcome_for(status: int, code: str | None) -> Outcome:
         known = CODE_OUTCOMES.get(code)
         if known is not None:
             return known
-    if 200 <= status < 300:
-        return Outcome.SERVER_ERROR if code else Outcome.OK
-    if status == 404:
-        return Outcome.NOT_FOUND
-    if status in (401, 403):
-        return Outcome.PERMISSION
-    if status == 408:
-        return Outcome.TIMEOUT
-    if status in (429, 503):
-        return Outcome.THROTTLED
-    if 500 <= status < 600:
-        return Outcome.SERVER_ERROR
-    if 300 <= status < 500:
-        return Outcome.CLIENT_ERROR
-    return Outcome.PROTOCOL
+    if 200 <= status < 300 and code:
+        return Outcome.SERVER_ERROR  # an error document under 200
+    return status_outcome(status, _THROTTLED)
 
 
 def is_auth_failure(status: int, code: str | None) -> bool:

@@ -42,6 +42,27 @@ class Outcome(enum.IntEnum):
     OTHER = 10
 
 
+def status_outcome(status: int, throttled: frozenset[int] = frozenset({429})) -> Outcome:
+    """The outcome an HTTP status implies when no error code decides: 2xx OK, 404 NOT_FOUND,
+    401/403 PERMISSION, 408 TIMEOUT, ``throttled`` statuses THROTTLED, other 5xx SERVER_ERROR,
+    other 3xx/4xx CLIENT_ERROR, anything else PROTOCOL. One table for s3, gs and az."""
+    if 200 <= status < 300:
+        return Outcome.OK
+    if status == 404:
+        return Outcome.NOT_FOUND
+    if status in (401, 403):
+        return Outcome.PERMISSION
+    if status == 408:
+        return Outcome.TIMEOUT
+    if status in throttled:
+        return Outcome.THROTTLED
+    if 500 <= status < 600:
+        return Outcome.SERVER_ERROR
+    if 300 <= status < 500:
+        return Outcome.CLIENT_ERROR
+    return Outcome.PROTOCOL
+
+
 class OpError(Exception):
     """A single op failed. Carries the outcome class and a short detail for logs."""
 

@@ -26,7 +26,7 @@ from urllib.parse import quote, urlsplit
 
 import msgspec
 
-from sai3bench.backends.base import OpError, Outcome
+from sai3bench.backends.base import OpError, Outcome, status_outcome
 
 DEFAULT_ENDPOINT: Final = "https://storage.googleapis.com"
 #: The OAuth2 scope that covers every request this backend makes.
@@ -285,6 +285,10 @@ REASON_OUTCOMES: Final[Mapping[str, Outcome]] = MappingProxyType(
 )
 
 
+#: Statuses that mean "slow down" without an error code (503 is ServerBusy / back off).
+_THROTTLED: Final = frozenset({429, 503})
+
+
 def outcome_for(status: int, reason: str | None) -> Outcome:
     """The outcome class of one reply, from its status and its error reason if it had one.
 
@@ -296,21 +300,7 @@ def outcome_for(status: int, reason: str | None) -> Outcome:
         known = REASON_OUTCOMES.get(reason)
         if known is not None:
             return known
-    if 200 <= status < 300:
-        return Outcome.OK
-    if status == 404:
-        return Outcome.NOT_FOUND
-    if status in (401, 403):
-        return Outcome.PERMISSION
-    if status == 408:
-        return Outcome.TIMEOUT
-    if status in (429, 503):
-        return Outcome.THROTTLED
-    if 500 <= status < 600:
-        return Outcome.SERVER_ERROR
-    if 300 <= status < 500:
-        return Outcome.CLIENT_ERROR
-    return Outcome.PROTOCOL
+    return status_outcome(status, _THROTTLED)
 
 
 def describe(status: int, err: GcsError | None) -> str:

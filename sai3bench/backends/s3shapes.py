@@ -29,7 +29,7 @@ from urllib.parse import unquote_plus
 
 import msgspec
 
-from sai3bench.backends.base import ObjectInfo, OpError, Outcome
+from sai3bench.backends.base import ObjectInfo, OpError, Outcome, status_outcome
 from sai3bench.backends.xmltext import (
     XML_ESCAPES,
     XML_ILLEGAL,
@@ -179,28 +179,19 @@ CODE_OUTCOMES: Final[Mapping[str, Outcome]] = MappingProxyType(
 def outcome_for(status: int, code: str | None) -> Outcome:
     """The outcome class of one reply, from its status and its S3 error code if it had one.
 
-    A known code decides; otherwise the status does: 404 NOT_FOUND, 401/403 PERMISSION, 429
-    THROTTLED, other 5xx SERVER_ERROR, other 3xx/4xx CLIENT_ERROR (a 301 is a wrong-region
-    endpoint), 2xx OK. A 2xx with an unknown code is an error body under 200: SERVER_ERROR.
-    A HEAD reply has no body, so a 503 SlowDown to a HEAD arrives as 503 alone: SERVER_ERROR.
+    A known code decides; otherwise the status does (``status_outcome``): 404 NOT_FOUND,
+    401/403 PERMISSION, 408 TIMEOUT, 429 THROTTLED, other 5xx SERVER_ERROR, other 3xx/4xx
+    CLIENT_ERROR (a 301 is a wrong-region endpoint), 2xx OK. A 2xx with an unknown code is an
+    error body under 200: SERVER_ERROR. A HEAD reply has no body, so a 503 SlowDown to a HEAD
+    arrives as 503 alone: SERVER_ERROR.
     """
     if code is not None:
         known = CODE_OUTCOMES.get(code)
         if known is not None:
             return known
-    if 200 <= status < 300:
-        return Outcome.OK if code is None else Outcome.SERVER_ERROR
-    if status == 404:
-        return Outcome.NOT_FOUND
-    if status in (401, 403):
-        return Outcome.PERMISSION
-    if status == 429:
-        return Outcome.THROTTLED
-    if 500 <= status < 600:
-        return Outcome.SERVER_ERROR
-    if 300 <= status < 500:
-        return Outcome.CLIENT_ERROR
-    return Outcome.PROTOCOL
+    if 200 <= status < 300 and code is not None:
+        return Outcome.SERVER_ERROR  # an error document under 200
+    return status_outcome(status)
 
 
 def is_auth_failure(status: int, code: str | None) -> bool:

@@ -520,6 +520,7 @@ def status_rule(status: int) -> Outcome:
     """The status half of the table, written as data."""
     exact = {404: Outcome.NOT_FOUND, 401: Outcome.PERMISSION, 403: Outcome.PERMISSION}
     exact[429] = Outcome.THROTTLED
+    exact[408] = Outcome.TIMEOUT
     if status in exact:
         return exact[status]
     for low, high, outcome in (
