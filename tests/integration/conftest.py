@@ -7,8 +7,10 @@ import contextlib
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -139,3 +141,29 @@ def snapshot(directory: Path) -> dict[str, tuple[int, int, int]]:
 
 def prepared_names(directory: Path, pool: str = "prepared") -> list[str]:
     return sorted(p.name for p in directory.glob(f"{pool}-*.dat")) if directory.is_dir() else []
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on right now (the server started next binds it)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for_port(
+    port: int, what: str, proc: subprocess.Popen[Any] | None = None, timeout: float = 30.0
+) -> None:
+    """Return once 127.0.0.1:``port`` accepts; fail with ``what`` (and the process's stderr
+    tail) if ``proc`` exits first or ``timeout`` passes."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            err = proc.stderr.read() if proc.stderr else b""
+            text = err.decode(errors="replace") if isinstance(err, bytes) else str(err or "")
+            raise AssertionError(f"{what} exited with {proc.returncode}: {text[-2000:]}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError(f"{what} did not start within {timeout:g} s")

@@ -12,9 +12,7 @@ import asyncio
 import os
 import shutil
 import signal
-import socket
 import subprocess
-import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +24,8 @@ from sai3bench.backends.azure import AzureBackend, azure_backend_from_env, blob_
 from sai3bench.backends.base import ObjectInfo, OpError, Outcome
 from sai3bench.signers.azure import DEV_ACCOUNT, DEV_KEY, AzureCredentials, SharedKeyCredentials
 
+from .conftest import free_port, wait_for_port
+
 pytestmark = pytest.mark.integration
 LOCAL = Path(__file__).resolve().parents[2] / ".ci/node/node_modules/.bin/azurite-blob"
 WRONG_KEY = "AAAA" + DEV_KEY[4:]
@@ -33,12 +33,6 @@ WRONG_KEY = "AAAA" + DEV_KEY[4:]
 
 def _binary() -> str | None:
     return str(LOCAL) if LOCAL.exists() else shutil.which("azurite-blob")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +43,7 @@ def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         if os.environ.get("CI") == "true":
             pytest.fail("Azurite is not installed (npm install --prefix .ci/node azurite@3.35)")
         pytest.skip("Azurite is not installed")
-    port = _free_port()
+    port = free_port()
     cmd = [
         binary,
         "--blobHost",
@@ -66,7 +60,7 @@ def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
     )
     try:
-        _wait_up(proc, port)
+        wait_for_port(port, "Azurite", proc)
         yield f"http://127.0.0.1:{port}"
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
@@ -77,20 +71,6 @@ def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             proc.wait(timeout=10)
         if proc.stderr is not None:
             proc.stderr.close()
-
-
-def _wait_up(proc: subprocess.Popen[bytes], port: int) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            why = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-            raise AssertionError(f"Azurite exited with {proc.returncode}: {why[-2000:]}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise AssertionError("Azurite did not start within 30 s")
 
 
 def backend(

@@ -11,9 +11,7 @@ import asyncio
 import os
 import shutil
 import signal
-import socket
 import subprocess
-import time
 import urllib.request
 from collections.abc import Callable, Coroutine, Iterator
 from typing import Any
@@ -24,29 +22,12 @@ import uvloop
 from sai3bench.backends.base import ObjectInfo, OpError, Outcome
 from sai3bench.backends.gcs import GcsBackend, gcs_backend_from_env
 
+from .conftest import free_port, wait_for_port
+
 pytestmark = pytest.mark.integration
 
 EMULATOR = shutil.which("gcp-storage-emulator")
 NAMES = ["plain.dat", "dir/sub/obj.dat", "with space.bin", "ünï/日本.txt", "pct%41", "q?x#y"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_up(port: int, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"gcp-storage-emulator exited with {proc.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise AssertionError("gcp-storage-emulator did not start")
 
 
 @pytest.fixture(scope="module")
@@ -56,13 +37,13 @@ def emulator() -> Iterator[str]:
         if os.environ.get("CI") == "true":
             pytest.fail("gcp-storage-emulator is not installed (pip install gcp-storage-emulator)")
         pytest.skip("gcp-storage-emulator is not installed")
-    port = _free_port()
+    port = free_port()
     cmd = [EMULATOR, "start", "--host", "127.0.0.1", "--port", str(port), "--in-memory", "-q"]
     with subprocess.Popen(
         cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
     ) as proc:
         try:
-            _wait_up(port, proc)
+            wait_for_port(port, "gcp-storage-emulator", proc, timeout=20)
             yield f"127.0.0.1:{port}"
         finally:
             os.killpg(proc.pid, signal.SIGTERM)

@@ -28,6 +28,8 @@ from sai3bench.mock.gcsapp import GcsApp
 from sai3bench.mock.server import Faults, start_server
 from sai3bench.mock.store import MemoryStore
 
+from .conftest import free_port
+
 pytestmark = pytest.mark.integration
 
 ODD_NAMES = ["dir/sub/obj.dat", "with space.bin", "ünï/日本.txt", "100%", "q?x", "h#y", "a+b"]
@@ -384,12 +386,6 @@ http {{
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_http2_through_nginx(tmp_path):
     binary = shutil.which("nginx") or (
         "/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None
@@ -400,7 +396,7 @@ def test_http2_through_nginx(tmp_path):
         pytest.skip("nginx not installed")
 
     async def t(s: Server) -> None:
-        port = _free_port()
+        port = free_port()
         user = "user root;" if os.geteuid() == 0 else ""
         conf = tmp_path / "nginx.conf"
         conf.write_text(NGINX_CONF.format(d=tmp_path, port=port, upstream=s.port, user=user))

@@ -34,6 +34,8 @@ from sai3bench.http.h2conn import H2Unprocessed, open_h2_connection
 from sai3bench.http.h2pool import H2Pool
 from sai3bench.http.pool import Endpoint
 
+from .conftest import free_port
+
 pytestmark = pytest.mark.integration
 
 RUNNERS = [pytest.param(asyncio.run, id="asyncio"), pytest.param(uvloop.run, id="uvloop")]
@@ -191,13 +193,6 @@ http {{
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
 def nginx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoint]:
     binary = shutil.which("nginx") or (
@@ -212,7 +207,7 @@ def nginx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoint]:
     (d / "tmp").mkdir()
     (d / "data" / "small").write_bytes(SMALL)
     (d / "data" / "large").write_bytes(LARGE)
-    port = _free_port()
+    port = free_port()
     user = "user root;" if os.geteuid() == 0 else ""
     (d / "nginx.conf").write_text(NGINX_CONF.format(d=d, port=port, user=user))
     proc = subprocess.Popen(

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -25,15 +24,9 @@ from typing import Any
 
 import pytest
 
-from .conftest import run_cli, write_config
+from .conftest import free_port, run_cli, wait_for_port, write_config
 
 MOTO = shutil.which("moto_server")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +35,7 @@ def moto() -> Iterator[dict[str, str]]:
         if os.environ.get("CI") == "true":
             pytest.fail("moto_server is not installed (pip install 'moto[server]')")
         pytest.skip("moto_server is not installed")
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": "3"}
     with subprocess.Popen(
         [MOTO, "-H", "127.0.0.1", "-p", str(port)],
@@ -52,22 +45,11 @@ def moto() -> Iterator[dict[str, str]]:
     ) as proc:
         try:
             url = f"http://127.0.0.1:{port}"
-            _wait_up(port)
+            wait_for_port(port, "moto_server", timeout=20)
             yield {**_iam_key(url), "AWS_ENDPOINT_URL": url}
         finally:
             proc.terminate()
             proc.wait(timeout=10)
-
-
-def _wait_up(port: int) -> None:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise AssertionError("moto_server did not start")
 
 
 def _iam_key(url: str) -> dict[str, str]:
