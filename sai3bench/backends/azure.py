@@ -37,7 +37,7 @@ from sai3bench.backends.azureshapes import (
 from sai3bench.backends.base import ObjectInfo, OpError, Payload, payload_length, split_payload
 from sai3bench.backends.cloud import CloudBackend
 from sai3bench.errors import ConfigError
-from sai3bench.http.client import HttpClient, Reply
+from sai3bench.http.client import HttpClient, Reply, content_length
 from sai3bench.http.pool import Endpoint, endpoint_from_url
 from sai3bench.signers.azure import (
     MARK,
@@ -242,9 +242,7 @@ class AzureBackend(CloudBackend):
         keep_body: bool | int = ERROR_BODY,
     ) -> Reply:
         """One request off the hot path (lists, blocks, containers). Raises OpError on non-2xx."""
-        length = (
-            payload_length(body) if body is not None else (0 if method in ("PUT", "POST") else None)
-        )
+        length = content_length(method, body)
         target, headers = self._signed(method, path, query, extra, length)
         reply = await self._http.request(
             method,

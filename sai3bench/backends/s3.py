@@ -35,7 +35,7 @@ from sai3bench.backends.s3shapes import (
     upload_part_params,
 )
 from sai3bench.errors import ConfigError
-from sai3bench.http.client import HttpClient
+from sai3bench.http.client import HttpClient, content_length
 from sai3bench.http.pool import Endpoint, endpoint_from_url
 from sai3bench.signers.base import Credential, CredentialProvider
 from sai3bench.signers.sigv4 import (
@@ -207,9 +207,7 @@ class S3Backend(CloudBackend):
 
         Raises OpError (outcome from the status and error XML) for a non-2xx response.
         """
-        length = (
-            payload_length(body) if body is not None else (0 if method in ("PUT", "POST") else None)
-        )
+        length = content_length(method, body)
         target, headers = self._signed(method, key, query, extra, body)
         reply = await self._http.request(
             method,

@@ -12,12 +12,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from sai3bench.backends.base import Payload
+from sai3bench.backends.base import Payload, payload_length
 from sai3bench.http.h1build import RequestTemplate
 from sai3bench.http.h2pool import H2Pool
 from sai3bench.http.pool import Endpoint, H1Pool
 
 _METHODS = ("GET", "PUT", "HEAD", "DELETE", "POST")
+
+
+def content_length(method: str, body: Payload | None) -> int | None:
+    """The Content-Length to send: the body's size; 0 for a bodiless PUT or POST (servers
+    want one there); None (no header) for everything else."""
+    if body is not None:
+        return payload_length(body)
+    return 0 if method == "PUT" or method == "POST" else None
 
 
 class Reply(NamedTuple):

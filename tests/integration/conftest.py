@@ -167,3 +167,25 @@ def wait_for_port(
         except OSError:
             time.sleep(0.05)
     raise AssertionError(f"{what} did not start within {timeout:g} s")
+
+
+def mixed_config(target: str, concurrency: int, count: int) -> dict[str, Any]:
+    """prepare ``count`` objects of 1-4 KiB under ``data/``, a 1 s GET/STAT/PUT/LIST mix, and
+    cleanup: the full flow the backend CLI tests run on each scheme."""
+    return {
+        "target": target,
+        "duration": "1s",
+        "concurrency": concurrency,
+        "prepare": {
+            "cleanup": True,
+            "ensure_objects": [
+                {"base_uri": "data/", "count": count, "min_size": 1024, "max_size": 4096}
+            ],
+        },
+        "workload": [
+            {"op": "get", "path": "data/*", "weight": 60},
+            {"op": "stat", "path": "data/*", "weight": 20},
+            {"op": "put", "path": "new/", "object_size": 2048, "weight": 15},
+            {"op": "list", "path": "data/", "weight": 5},
+        ],
+    }

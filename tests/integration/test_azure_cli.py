@@ -16,28 +16,8 @@ import uvloop
 from sai3bench.backends.azure import azure_backend_from_env
 from sai3bench.signers.azure import DEV_ACCOUNT, DEV_KEY
 
-from .conftest import metadata, results_dir, run_cli, write_config
+from .conftest import metadata, mixed_config, results_dir, run_cli, write_config
 from .test_azure_azurite import WRONG_KEY, azurite  # noqa: F401 - the fixture
-
-
-def _config(target: str, concurrency: int, count: int) -> dict[str, Any]:
-    return {
-        "target": target,
-        "duration": "1s",
-        "concurrency": concurrency,
-        "prepare": {
-            "cleanup": True,
-            "ensure_objects": [
-                {"base_uri": "data/", "count": count, "min_size": 1024, "max_size": 4096}
-            ],
-        },
-        "workload": [
-            {"op": "get", "path": "data/*", "weight": 60},
-            {"op": "stat", "path": "data/*", "weight": 20},
-            {"op": "put", "path": "new/", "object_size": 2048, "weight": 15},
-            {"op": "list", "path": "data/", "weight": 5},
-        ],
-    }
 
 
 def _env(url: str, key: str = DEV_KEY) -> dict[str, str]:
@@ -85,7 +65,7 @@ def az_mock() -> Iterator[str]:
 
 def test_az_full_run_against_azurite(tmp_path: Path, azurite: str) -> None:  # noqa: F811
     _make_container(azurite, "clirun")
-    cfg = write_config(tmp_path, _config(f"az://{DEV_ACCOUNT}/clirun/run/", 8, 40), "azu.yaml")
+    cfg = write_config(tmp_path, mixed_config(f"az://{DEV_ACCOUNT}/clirun/run/", 8, 40), "azu.yaml")
     proc = run_cli(
         ["run", "--config", str(cfg), "--results-dir", str(tmp_path)],
         tmp_path,
@@ -97,7 +77,9 @@ def test_az_full_run_against_azurite(tmp_path: Path, azurite: str) -> None:  # n
 
 def test_az_wrong_key_fails_fast_with_one_line(tmp_path: Path, azurite: str) -> None:  # noqa: F811
     _make_container(azurite, "denied")
-    cfg = write_config(tmp_path, _config(f"az://{DEV_ACCOUNT}/denied/run/", 8, 40), "azbad.yaml")
+    cfg = write_config(
+        tmp_path, mixed_config(f"az://{DEV_ACCOUNT}/denied/run/", 8, 40), "azbad.yaml"
+    )
     proc = run_cli(["run", "--config", str(cfg)], tmp_path, env=_env(azurite, WRONG_KEY))
     assert proc.returncode == 2, proc.stdout
     assert "Traceback" not in proc.stderr and proc.stderr.count("error:") == 1
@@ -105,7 +87,7 @@ def test_az_wrong_key_fails_fast_with_one_line(tmp_path: Path, azurite: str) -> 
 
 
 def test_az_full_run_against_the_mock_with_shared_key(tmp_path: Path, az_mock: str) -> None:
-    cfg = write_config(tmp_path, _config(f"az://{DEV_ACCOUNT}/cont/run/", 32, 200), "azm.yaml")
+    cfg = write_config(tmp_path, mixed_config(f"az://{DEV_ACCOUNT}/cont/run/", 32, 200), "azm.yaml")
     proc = run_cli(
         ["run", "--config", str(cfg), "--results-dir", str(tmp_path)], tmp_path, env=_env(az_mock)
     )
@@ -117,7 +99,9 @@ def test_az_full_run_against_the_mock_with_shared_key(tmp_path: Path, az_mock: s
 
 
 def test_az_missing_credentials_names_the_variables(tmp_path: Path) -> None:
-    cfg = write_config(tmp_path, _config(f"az://{DEV_ACCOUNT}/cont/run/", 4, 5), "aznocred.yaml")
+    cfg = write_config(
+        tmp_path, mixed_config(f"az://{DEV_ACCOUNT}/cont/run/", 4, 5), "aznocred.yaml"
+    )
     proc = run_cli(["run", "--config", str(cfg)], tmp_path)
     assert proc.returncode == 2, proc.stdout
     assert "Traceback" not in proc.stderr and "AZURE_STORAGE" in proc.stderr, proc.stderr

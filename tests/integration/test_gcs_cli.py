@@ -12,7 +12,7 @@ import uvloop
 
 from sai3bench.backends.gcs import gcs_backend_from_env
 
-from .conftest import metadata, results_dir, run_cli, write_config
+from .conftest import metadata, mixed_config, results_dir, run_cli, write_config
 from .test_gcs_emulator import emulator  # noqa: F401 - the fixture
 from .test_s3_mock import MockServer, _start
 
@@ -20,26 +20,6 @@ from .test_s3_mock import MockServer, _start
 @pytest.fixture
 def gcs_mock() -> Any:
     yield from _start("--bucket", "bkt")
-
-
-def _config(target: str, concurrency: int, count: int) -> dict[str, Any]:
-    return {
-        "target": target,
-        "duration": "1s",
-        "concurrency": concurrency,
-        "prepare": {
-            "cleanup": True,
-            "ensure_objects": [
-                {"base_uri": "data/", "count": count, "min_size": 1024, "max_size": 4096}
-            ],
-        },
-        "workload": [
-            {"op": "get", "path": "data/*", "weight": 60},
-            {"op": "stat", "path": "data/*", "weight": 20},
-            {"op": "put", "path": "new/", "object_size": 2048, "weight": 15},
-            {"op": "list", "path": "data/", "weight": 5},
-        ],
-    }
 
 
 def _env(host: str) -> dict[str, str]:
@@ -56,7 +36,7 @@ def _check(proc: Any, tmp_path: Path, name: str, count: int) -> None:
 
 
 def test_gs_full_run_against_the_mock(tmp_path: Path, gcs_mock: MockServer) -> None:
-    cfg = write_config(tmp_path, _config("gs://bkt/run/", 32, 200), name="gsmock.yaml")
+    cfg = write_config(tmp_path, mixed_config("gs://bkt/run/", 32, 200), name="gsmock.yaml")
     proc = run_cli(
         ["run", "--config", str(cfg), "--results-dir", str(tmp_path)],
         tmp_path,
@@ -87,7 +67,7 @@ def test_gs_full_run_against_gcp_storage_emulator(
     finally:
         for k in _env(emulator):
             os.environ.pop(k, None)
-    cfg = write_config(tmp_path, _config("gs://emu-bkt/run/", 4, 20), name="gsemu.yaml")
+    cfg = write_config(tmp_path, mixed_config("gs://emu-bkt/run/", 4, 20), name="gsemu.yaml")
     proc = run_cli(
         ["run", "--config", str(cfg), "--results-dir", str(tmp_path)],
         tmp_path,
@@ -98,7 +78,7 @@ def test_gs_full_run_against_gcp_storage_emulator(
 
 
 def test_gs_missing_bucket_is_one_line(tmp_path: Path, gcs_mock: MockServer) -> None:
-    cfg = write_config(tmp_path, _config("gs://nobucket/run/", 4, 5), name="gsnob.yaml")
+    cfg = write_config(tmp_path, mixed_config("gs://nobucket/run/", 4, 5), name="gsnob.yaml")
     proc = run_cli(["run", "--config", str(cfg)], tmp_path, env=_env(gcs_mock.url))
     assert proc.returncode == 2, proc.stdout
     assert "Traceback" not in proc.stderr
@@ -106,7 +86,7 @@ def test_gs_missing_bucket_is_one_line(tmp_path: Path, gcs_mock: MockServer) -> 
 
 
 def test_gs_without_credentials_names_the_fix(tmp_path: Path) -> None:
-    cfg = write_config(tmp_path, _config("gs://bkt/run/", 4, 5), name="gsnocred.yaml")
+    cfg = write_config(tmp_path, mixed_config("gs://bkt/run/", 4, 5), name="gsnocred.yaml")
     env = {
         "GOOGLE_APPLICATION_CREDENTIALS": str(tmp_path / "missing.json"),
         "GCE_METADATA_HOST": "127.0.0.1:9",  # no metadata server: never leave loopback
