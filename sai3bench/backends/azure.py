@@ -34,11 +34,13 @@ from sai3bench.backends.azureshapes import (
     parse_list_blobs,
     put_block_params,
 )
-from sai3bench.backends.base import ObjectInfo, OpError, Payload, payload_length, split_payload
+from sai3bench.backends.base import ObjectInfo
 from sai3bench.backends.cloud import CloudBackend
 from sai3bench.errors import ConfigError
 from sai3bench.http.client import HttpClient, Reply, content_length
-from sai3bench.http.pool import Endpoint, endpoint_from_url
+from sai3bench.http.endpoint import Endpoint, endpoint_from_url
+from sai3bench.outcome import OpError
+from sai3bench.payload import Payload, payload_length, split_payload
 from sai3bench.signers.azure import (
     MARK,
     AzureCredentials,

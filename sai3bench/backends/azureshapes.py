@@ -27,11 +27,12 @@ from urllib.parse import unquote
 
 import msgspec
 
-from sai3bench.backends.base import ObjectInfo, OpError, Outcome, status_outcome
+from sai3bench.backends.base import ObjectInfo
 
 # The S3 fast path's entity decoding, which defers to ElementTree on anything it cannot prove
 # (an unknown entity, a reference to a character XML 1.0 cannot carry).
 from sai3bench.backends.xmltext import FastPathDefer, fast_frame_ok, unescape
+from sai3bench.outcome import OpError, Outcome, status_outcome
 
 #: List Blobs returns at most this many entries per page (the service's default and maximum).
 MAX_RESULTS: Final = 5000

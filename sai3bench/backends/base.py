@@ -11,69 +11,12 @@ and never mixed into a latency figure.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Sequence
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import msgspec
 
-#: A PUT body: one view of the data pool, or several for objects larger than one view.
-Payload = memoryview | tuple[memoryview, ...]
-
-
-def payload_length(body: Payload) -> int:
-    """Bytes in a PUT body (one view, or several)."""
-    return len(body) if isinstance(body, memoryview) else sum(len(b) for b in body)
-
-
-class Outcome(enum.IntEnum):
-    """Why an op failed. Stable numbers: they appear in results files."""
-
-    OK = 0
-    NOT_FOUND = 1
-    PERMISSION = 2
-    THROTTLED = 3
-    CLIENT_ERROR = 4  # other 4xx, or a local EINVAL-like refusal
-    SERVER_ERROR = 5  # 5xx
-    TIMEOUT = 6
-    CONNECTION = 7  # reset, refused, closed mid-response
-    PROTOCOL = 8  # malformed response
-    NO_SPACE = 9
-    OTHER = 10
-
-
-def status_outcome(status: int, throttled: frozenset[int] = frozenset({429})) -> Outcome:
-    """The outcome an HTTP status implies when no error code decides: 2xx OK, 404 NOT_FOUND,
-    401/403 PERMISSION, 408 TIMEOUT, ``throttled`` statuses THROTTLED, other 5xx SERVER_ERROR,
-    other 3xx/4xx CLIENT_ERROR, anything else PROTOCOL. One table for s3, gs and az."""
-    if 200 <= status < 300:
-        return Outcome.OK
-    if status == 404:
-        return Outcome.NOT_FOUND
-    if status in (401, 403):
-        return Outcome.PERMISSION
-    if status == 408:
-        return Outcome.TIMEOUT
-    if status in throttled:
-        return Outcome.THROTTLED
-    if 500 <= status < 600:
-        return Outcome.SERVER_ERROR
-    if 300 <= status < 500:
-        return Outcome.CLIENT_ERROR
-    return Outcome.PROTOCOL
-
-
-class OpError(Exception):
-    """A single op failed. Carries the outcome class and a short detail for logs."""
-
-    def __init__(self, outcome: Outcome, detail: str = "") -> None:
-        super().__init__(detail or outcome.name)
-        self.outcome = outcome
-        self.detail = detail
-
-    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
-        # Exception's default pickling passes only args; engine processes exchange these.
-        return (type(self), (self.outcome, self.detail))
+from sai3bench.payload import Payload
 
 
 class ObjectInfo(msgspec.Struct, frozen=True, gc=False):
@@ -143,23 +86,3 @@ class BlockingBackend(Backend, Protocol):
 
 
 OpKeys = Sequence[str]
-
-
-def split_payload(body: Payload, part: int) -> list[Payload]:
-    """Cut a body (one view or several) into parts of ``part`` bytes, as views (no copies)."""
-    views = [body] if isinstance(body, memoryview) else list(body)
-    out: list[Payload] = []
-    current: list[memoryview] = []
-    room = part
-    for view in views:
-        while len(view):
-            take = view[:room]
-            current.append(take)
-            view = view[len(take) :]
-            room -= len(take)
-            if room == 0:
-                out.append(current[0] if len(current) == 1 else tuple(current))
-                current, room = [], part
-    if current:
-        out.append(current[0] if len(current) == 1 else tuple(current))
-    return out

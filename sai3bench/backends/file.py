@@ -18,7 +18,9 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Final
 
-from sai3bench.backends.base import ObjectInfo, OpError, Outcome, Payload
+from sai3bench.backends.base import ObjectInfo
+from sai3bench.outcome import OpError, Outcome
+from sai3bench.payload import Payload
 
 _WRITE_FLAGS: Final = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0)
 _READ_FLAGS: Final = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)

@@ -14,7 +14,7 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Final
 
-from sai3bench.backends.base import ObjectInfo, OpError, Payload, payload_length
+from sai3bench.backends.base import ObjectInfo
 from sai3bench.backends.cloud import CloudBackend
 from sai3bench.backends.gcsshapes import (
     CHUNK_GRANULE,
@@ -32,7 +32,9 @@ from sai3bench.backends.gcsshapes import (
 )
 from sai3bench.errors import ConfigError
 from sai3bench.http.client import HttpClient, Reply
-from sai3bench.http.pool import Endpoint, endpoint_from_url
+from sai3bench.http.endpoint import Endpoint, endpoint_from_url
+from sai3bench.outcome import OpError
+from sai3bench.payload import Payload, payload_length
 from sai3bench.signers.gcs import GoogleCredentialProvider, is_anonymous, project_from_env
 
 #: Bytes of a response body kept for error JSON; the rest of a GET body is counted and dropped.

@@ -26,11 +26,9 @@ from urllib.parse import quote, urlsplit
 
 import msgspec
 
-from sai3bench.backends.base import OpError, Outcome, status_outcome
+from sai3bench.outcome import OpError, Outcome, status_outcome
 
 DEFAULT_ENDPOINT: Final = "https://storage.googleapis.com"
-#: The OAuth2 scope that covers every request this backend makes.
-SCOPE_READ_WRITE: Final = "https://www.googleapis.com/auth/devstorage.read_write"
 #: Resumable chunks (all but the last) must be a multiple of this many bytes.
 CHUNK_GRANULE: Final = 256 * 1024
 #: objects.list returns at most this many entries (items + prefixes) per page.

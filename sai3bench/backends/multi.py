@@ -23,9 +23,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Executor
 from typing import Any, Final, Literal, TypeVar
 
-import msgspec
-
-from sai3bench.backends.base import Backend, ObjectInfo, OpError, Payload, payload_length
+from sai3bench.backends.base import Backend, ObjectInfo
+from sai3bench.metrics.endpoint_stat import EndpointStat
+from sai3bench.outcome import OpError
+from sai3bench.payload import Payload, payload_length
 
 Strategy = Literal["round_robin", "least_connections"]
 STRATEGIES: Final = ("round_robin", "least_connections")
@@ -52,18 +53,6 @@ def endpoints_from_env(target: str, value: str) -> builtins.list[str]:
             host += ":443" if entry.startswith("https://") else ":80"
         out.append(f"s3://{host}/{rest}")
     return out
-
-
-class EndpointStat(msgspec.Struct, frozen=True):
-    """One endpoint's counters over a stage (a difference of two snapshots)."""
-
-    index: int
-    uri: str
-    requests: int
-    bytes_read: int
-    bytes_written: int
-    errors: int
-    active: int
 
 
 class _Endpoint:

@@ -85,7 +85,7 @@ class Backends:
         # s3: endpoint and region from the environment, credentials from botocore's chain
         # (read once here, before the clock starts; refreshed off the hot path).
         from sai3bench.backends.s3 import S3Backend, endpoint_from_env
-        from sai3bench.http.pool import endpoint_from_url
+        from sai3bench.http.endpoint import endpoint_from_url
         from sai3bench.signers.aws_credentials import BotocoreCredentialProvider, region_from_env
 
         region = region_from_env()

@@ -14,7 +14,7 @@ import time
 from collections.abc import Sequence
 from typing import Final
 
-from sai3bench.backends.base import ObjectInfo, OpError, Payload, payload_length, split_payload
+from sai3bench.backends.base import ObjectInfo
 from sai3bench.backends.cloud import CloudBackend
 from sai3bench.backends.s3shapes import (
     abort_params,
@@ -36,7 +36,9 @@ from sai3bench.backends.s3shapes import (
 )
 from sai3bench.errors import ConfigError
 from sai3bench.http.client import HttpClient, content_length
-from sai3bench.http.pool import Endpoint, endpoint_from_url
+from sai3bench.http.endpoint import Endpoint, endpoint_from_url
+from sai3bench.outcome import OpError
+from sai3bench.payload import Payload, payload_length, split_payload
 from sai3bench.signers.base import Credential, CredentialProvider
 from sai3bench.signers.sigv4 import (
     EMPTY_SHA256,

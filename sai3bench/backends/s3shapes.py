@@ -29,7 +29,7 @@ from urllib.parse import unquote_plus
 
 import msgspec
 
-from sai3bench.backends.base import ObjectInfo, OpError, Outcome, status_outcome
+from sai3bench.backends.base import ObjectInfo
 from sai3bench.backends.xmltext import (
     XML_ESCAPES,
     XML_ILLEGAL,
@@ -37,6 +37,7 @@ from sai3bench.backends.xmltext import (
     fast_frame_ok,
     unescape,
 )
+from sai3bench.outcome import OpError, Outcome, status_outcome
 
 S3_NS: Final = "http://s3.amazonaws.com/doc/2006-03-01/"
 #: DeleteObjects takes at most this many keys per request.

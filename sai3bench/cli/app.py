@@ -15,8 +15,8 @@ from typing import Annotated
 import typer
 
 from sai3bench import __version__
-from sai3bench.backends.base import OpError
 from sai3bench.errors import Sai3Error
+from sai3bench.outcome import OpError
 
 app = typer.Typer(
     add_completion=False,

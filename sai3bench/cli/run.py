@@ -16,7 +16,6 @@ from typing import Any
 import msgspec
 import uvloop
 
-from sai3bench.backends.multi import EndpointStat
 from sai3bench.cli.output import Console
 from sai3bench.config.load import LoadedConfig, load_config, load_config_file
 from sai3bench.engine.cleanup import CleanupResult
@@ -24,6 +23,7 @@ from sai3bench.engine.prepare import PrepareResult
 from sai3bench.engine.runner import RunOptions, RunReport, execute
 from sai3bench.engine.workload import WorkloadResult
 from sai3bench.errors import RunFailed, Sai3Error, UsageError
+from sai3bench.metrics.endpoint_stat import EndpointStat
 from sai3bench.report import results_dir as rd
 from sai3bench.report.console import format_prepare_results, format_workload_results
 from sai3bench.report.endpoints import format_endpoint_block, format_endpoint_tsv

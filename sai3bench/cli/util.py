@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 import uvloop
 
-from sai3bench.backends.base import Backend, Outcome
+from sai3bench.backends.base import Backend
 from sai3bench.backends.registry import Backends
 from sai3bench.config.uri import join_target
 from sai3bench.engine.ops import PlannedOp, Task
@@ -18,6 +18,7 @@ from sai3bench.engine.resolve import match_keys
 from sai3bench.engine.tasklist import run_task_list
 from sai3bench.errors import ConfigError, RunFailed, StorageError, UsageError
 from sai3bench.metrics.collector import Collector, OpKind
+from sai3bench.outcome import Outcome
 from sai3bench.plan.keys import plan_glob
 from sai3bench.report.plan import fmt_bytes
 
@@ -101,7 +102,7 @@ def stat_cmd(uri: str) -> None:
         finally:
             await backends.close()
 
-    from sai3bench.backends.base import OpError
+    from sai3bench.outcome import OpError
 
     try:
         size = uvloop.run(go())
@@ -170,7 +171,7 @@ def get_cmd(
         finally:
             await backends.close()
 
-    from sai3bench.backends.base import OpError
+    from sai3bench.outcome import OpError
 
     try:
         n, wall = uvloop.run(go())

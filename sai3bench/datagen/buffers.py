@@ -45,7 +45,6 @@ import struct
 import time
 from array import array
 
-from sai3bench.backends.base import Payload
 from sai3bench.datagen.fill import (
     BLOCK,
     MASK64,
@@ -56,6 +55,7 @@ from sai3bench.datagen.fill import (
     shared_hash,
     unique_blocks,
 )
+from sai3bench.payload import Payload
 
 FILLS = ("zero", "random", "prand")
 DEFAULT_POOL_BYTES = 16 << 20

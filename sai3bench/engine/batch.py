@@ -18,9 +18,9 @@ from array import array
 from collections.abc import Sequence
 from typing import Final
 
-from sai3bench.backends.base import OpError, Outcome
 from sai3bench.engine.ops import PlannedOp, Task
 from sai3bench.metrics.collector import OpKind
+from sai3bench.outcome import OpError, Outcome
 
 #: Flag on an outcome code: the op finished after the deadline. Its latency is not counted,
 #: but its real outcome is kept below the flag (a late DELETE still deleted its object).

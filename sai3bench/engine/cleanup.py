@@ -12,13 +12,13 @@ import time
 from collections.abc import Iterator
 from typing import Literal
 
-from sai3bench.backends.base import OpError, Outcome
 from sai3bench.engine.context import RunContext
 from sai3bench.engine.ops import PlannedOp, Task
 from sai3bench.engine.prepare import PreparedSet
 from sai3bench.engine.tasklist import run_task_list
 from sai3bench.errors import RunFailed
 from sai3bench.metrics.collector import Collector, OpKind
+from sai3bench.outcome import OpError, Outcome
 
 CleanupMode = Literal["strict", "tolerant", "best_effort"]
 

@@ -11,14 +11,15 @@ import os
 from array import array
 from collections.abc import Iterator
 
-from sai3bench.backends.base import Backend, Outcome
-from sai3bench.backends.multi import EndpointStat
+from sai3bench.backends.base import Backend
 from sai3bench.config.schema import Prepare
 from sai3bench.engine.context import RunContext
 from sai3bench.engine.ops import PlannedOp, Task
 from sai3bench.engine.tasklist import run_task_list
 from sai3bench.errors import StorageError
 from sai3bench.metrics.collector import Collector, OpKind
+from sai3bench.metrics.endpoint_stat import EndpointStat
+from sai3bench.outcome import Outcome
 from sai3bench.plan.keys import object_name
 from sai3bench.plan.tasks import (
     PrepareSet,

@@ -10,8 +10,7 @@ from typing import Any
 
 import msgspec
 
-from sai3bench.backends.base import OpError, Outcome
-from sai3bench.backends.multi import EndpointStat, endpoints_from_env
+from sai3bench.backends.multi import endpoints_from_env
 from sai3bench.backends.registry import Backends
 from sai3bench.config.schema import Config
 from sai3bench.engine.cleanup import CleanupResult, run_cleanup
@@ -21,6 +20,8 @@ from sai3bench.engine.resolve import resolve_ops
 from sai3bench.engine.verify import run_verify
 from sai3bench.engine.workload import WorkloadResult, run_workload
 from sai3bench.errors import RunFailed, StorageError
+from sai3bench.metrics.endpoint_stat import EndpointStat
+from sai3bench.outcome import OpError, Outcome
 from sai3bench.plan.tasks import PrepareSet, existing_indices, is_mixed, prepare_sets
 
 

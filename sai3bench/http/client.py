@@ -12,10 +12,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from sai3bench.backends.base import Payload, payload_length
+from sai3bench.http.endpoint import Endpoint
 from sai3bench.http.h1build import RequestTemplate
 from sai3bench.http.h2pool import H2Pool
-from sai3bench.http.pool import Endpoint, H1Pool
+from sai3bench.http.pool import H1Pool
+from sai3bench.payload import Payload, payload_length
 
 _METHODS = ("GET", "PUT", "HEAD", "DELETE", "POST")
 

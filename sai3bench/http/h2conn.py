@@ -34,10 +34,11 @@ import h2.exceptions
 import h2.settings
 from h2.errors import ErrorCodes
 
-from sai3bench.backends.base import OpError, Outcome, Payload
+from sai3bench.http.endpoint import DEFAULT_CONNECT_TIMEOUT, Endpoint
 from sai3bench.http.hpack_tuning import install_process_wide, plain_literals
-from sai3bench.http.pool import DEFAULT_CONNECT_TIMEOUT, Endpoint
 from sai3bench.http.sockets import connect_errors, set_nodelay
+from sai3bench.outcome import OpError, Outcome
+from sai3bench.payload import Payload
 
 RECV_BUFFER: Final = 256 * 1024
 DEFAULT_CONN_WINDOW: Final = 16 * 1024 * 1024

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
-from sai3bench.backends.base import Payload
+from sai3bench.http.endpoint import DEFAULT_CONNECT_TIMEOUT, Endpoint
 from sai3bench.http.h2conn import (
     DEFAULT_CONN_WINDOW,
     DEFAULT_STREAM_WINDOW,
@@ -19,7 +19,7 @@ from sai3bench.http.h2conn import (
     H2Unprocessed,
     open_h2_connection,
 )
-from sai3bench.http.pool import DEFAULT_CONNECT_TIMEOUT, Endpoint
+from sai3bench.payload import Payload
 
 
 class H2Pool:

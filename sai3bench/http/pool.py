@@ -14,53 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import ssl
-from typing import Final, NamedTuple
-from urllib.parse import urlsplit
 
-from sai3bench.backends.base import OpError, Outcome, Payload
-from sai3bench.errors import ConfigError
+from sai3bench.http.endpoint import DEFAULT_CONNECT_TIMEOUT, Endpoint
 from sai3bench.http.protocol import DeadlineWatch, H1Connection
 from sai3bench.http.sockets import connect_errors
-
-DEFAULT_CONNECT_TIMEOUT: Final = 10.0
-
-
-class Endpoint(NamedTuple):
-    """Where requests go. ``tls`` is None for cleartext http://."""
-
-    host: str
-    port: int
-    tls: ssl.SSLContext | None = None
-    server_hostname: str | None = None
-
-    @property
-    def url(self) -> str:
-        scheme = "https" if self.tls else "http"
-        return f"{scheme}://{self.host}:{self.port}"
-
-    @property
-    def host_header(self) -> str:
-        default = 443 if self.tls else 80
-        return self.host if self.port == default else f"{self.host}:{self.port}"
-
-
-def endpoint_from_url(url: str, *, insecure: bool = False) -> Endpoint:
-    """``http://127.0.0.1:9000`` -> Endpoint (any HTTP object store: S3, GCS, Azure).
-
-    TLS verifies against system CAs unless ``insecure``.
-    """
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"bad endpoint URL {url!r}", hint="use http://host:port or https://host")
-    tls = None
-    if parts.scheme == "https":
-        tls = ssl.create_default_context()
-        if insecure:
-            tls.check_hostname = False
-            tls.verify_mode = ssl.CERT_NONE
-    port = parts.port or (443 if tls else 80)
-    return Endpoint(parts.hostname, port, tls, parts.hostname)
+from sai3bench.outcome import OpError, Outcome
+from sai3bench.payload import Payload
 
 
 class H1Pool:

@@ -19,10 +19,11 @@ import asyncio
 import time
 from typing import Final
 
-from sai3bench.backends.base import OpError, Outcome, Payload
 from sai3bench.http.errors import ProtocolError
 from sai3bench.http.h1 import ResponseParser
 from sai3bench.http.sockets import ReceiveBufferProtocol
+from sai3bench.outcome import OpError, Outcome
+from sai3bench.payload import Payload
 
 #: Receive buffer per connection: large enough that a 1 MiB GET body is a handful of reads.
 RECV_BUFFER: Final = 256 * 1024

@@ -9,7 +9,7 @@ import ssl
 from collections.abc import Iterator
 from typing import cast
 
-from sai3bench.backends.base import OpError, Outcome
+from sai3bench.outcome import OpError, Outcome
 
 
 def set_nodelay(transport: asyncio.BaseTransport) -> None:

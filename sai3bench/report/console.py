@@ -13,7 +13,6 @@ a "Retries:" line appear when there were any; a "Configured duration" line follo
 
 from __future__ import annotations
 
-from sai3bench.backends.base import Outcome
 from sai3bench.metrics.collector import (
     N_SIZE_BUCKETS,
     SIZE_BUCKET_LABELS,
@@ -22,6 +21,7 @@ from sai3bench.metrics.collector import (
     OpKind,
 )
 from sai3bench.metrics.histogram import Histogram
+from sai3bench.outcome import Outcome
 
 _MIB = 1_048_576
 _UNITS = (("µs", 1e3), ("ms", 1e6), ("s", 1e9))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sai3bench.backends.multi import EndpointStat
+from sai3bench.metrics.endpoint_stat import EndpointStat
 from sai3bench.report.plan import fmt_bytes
 
 HEADER = (

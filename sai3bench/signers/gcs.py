@@ -31,7 +31,6 @@ import google.auth.exceptions
 from google.auth.credentials import Credentials as GoogleCredentials
 from google.auth.transport import Request as TransportRequest
 
-from sai3bench.backends.gcsshapes import SCOPE_READ_WRITE
 from sai3bench.errors import CredentialError, one_line
 from sai3bench.signers.base import Credential
 from sai3bench.signers.refresh import Renewal
@@ -44,6 +43,9 @@ NO_CREDENTIALS_HINT: Final = (
 )
 
 Headers = tuple[tuple[str, str], ...]
+
+#: The OAuth scope a benchmark needs: read and write objects, nothing more.
+SCOPE_READ_WRITE: Final = "https://www.googleapis.com/auth/devstorage.read_write"
 
 
 def is_anonymous(env: Mapping[str, str] | None = None) -> bool:

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from sai3bench.backends.base import Outcome
 from sai3bench.metrics.collector import Collector
+from sai3bench.outcome import Outcome
 
 from ..integration.conftest import run_cli, write_config
 from ..integration.test_s3_mock import MockServer, _start

@@ -21,7 +21,8 @@ import pytest
 import uvloop
 
 from sai3bench.backends.azure import AzureBackend, azure_backend_from_env, blob_endpoint
-from sai3bench.backends.base import ObjectInfo, OpError, Outcome
+from sai3bench.backends.base import ObjectInfo
+from sai3bench.outcome import OpError, Outcome
 from sai3bench.signers.azure import DEV_ACCOUNT, DEV_KEY, AzureCredentials, SharedKeyCredentials
 
 from .conftest import free_port, wait_for_port

@@ -13,12 +13,13 @@ import pytest
 import uvloop
 
 from sai3bench.backends.azure import AzureBackend, azure_backend_from_env, blob_endpoint
-from sai3bench.backends.base import Backend, ObjectInfo, OpError, Outcome
+from sai3bench.backends.base import Backend, ObjectInfo
 from sai3bench.errors import ConfigError, CredentialError
 from sai3bench.mock.app import Headers, Response
 from sai3bench.mock.azureapp import AzureApp
 from sai3bench.mock.server import start_server
 from sai3bench.mock.store import MemoryStore
+from sai3bench.outcome import OpError, Outcome
 from sai3bench.signers.azure import (
     DEV_ACCOUNT,
     DEV_KEY,

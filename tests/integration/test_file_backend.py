@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from sai3bench.backends.base import ObjectInfo, OpError, Outcome
+from sai3bench.backends.base import ObjectInfo
 from sai3bench.backends.file import FileBackend
+from sai3bench.outcome import OpError, Outcome
 from tests.integration.conftest import immutable_dir
 
 pytestmark = pytest.mark.integration

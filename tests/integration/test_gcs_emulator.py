@@ -19,8 +19,9 @@ from typing import Any
 import pytest
 import uvloop
 
-from sai3bench.backends.base import ObjectInfo, OpError, Outcome
+from sai3bench.backends.base import ObjectInfo
 from sai3bench.backends.gcs import GcsBackend, gcs_backend_from_env
+from sai3bench.outcome import OpError, Outcome
 
 from .conftest import free_port, wait_for_port
 

@@ -19,14 +19,15 @@ from typing import Any
 import pytest
 import uvloop
 
-from sai3bench.backends.base import Backend, ObjectInfo, OpError, Outcome
+from sai3bench.backends.base import Backend, ObjectInfo
 from sai3bench.backends.gcs import GcsBackend, endpoint_from_env, gcs_backend_from_env
 from sai3bench.errors import ConfigError, CredentialError
-from sai3bench.http.pool import endpoint_from_url
+from sai3bench.http.endpoint import endpoint_from_url
 from sai3bench.mock.app import Headers, Response
 from sai3bench.mock.gcsapp import GcsApp
 from sai3bench.mock.server import Faults, start_server
 from sai3bench.mock.store import MemoryStore
+from sai3bench.outcome import OpError, Outcome
 
 from .conftest import free_port
 

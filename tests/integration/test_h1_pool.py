@@ -7,9 +7,10 @@ import asyncio
 import pytest
 import uvloop
 
-from sai3bench.backends.base import OpError, Outcome
+from sai3bench.http.endpoint import Endpoint
 from sai3bench.http.h1build import build_request_head
-from sai3bench.http.pool import Endpoint, H1Pool
+from sai3bench.http.pool import H1Pool
+from sai3bench.outcome import OpError, Outcome
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 

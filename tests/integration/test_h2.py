@@ -29,10 +29,10 @@ import pytest
 import uvloop
 from h2.errors import ErrorCodes
 
-from sai3bench.backends.base import OpError, Outcome
+from sai3bench.http.endpoint import Endpoint
 from sai3bench.http.h2conn import H2Unprocessed, open_h2_connection
 from sai3bench.http.h2pool import H2Pool
-from sai3bench.http.pool import Endpoint
+from sai3bench.outcome import OpError, Outcome
 
 from .conftest import free_port
 
@@ -433,8 +433,8 @@ def test_tls_alpn(run: Runner, certs: tuple[Path, Path], server_alpn: list[str])
 @pytest.mark.parametrize("run", RUNNERS)
 def test_s3_backend_over_h2c(run: Runner, nginx: Endpoint) -> None:
     """PUT/GET/HEAD/DELETE signed by the S3 backend, carried by H2Pool (nginx ignores SigV4)."""
-    from sai3bench.backends.base import OpError, Outcome
     from sai3bench.backends.s3 import S3Backend
+    from sai3bench.outcome import OpError, Outcome
     from sai3bench.signers.base import Credential, StaticCredentialProvider
 
     async def go() -> None:

@@ -18,11 +18,11 @@ from pathlib import Path
 import pytest
 import uvloop
 
-from sai3bench.backends.base import OpError, Outcome
 from sai3bench.backends.s3 import S3Backend
-from sai3bench.http.pool import endpoint_from_url
+from sai3bench.http.endpoint import endpoint_from_url
 from sai3bench.mock.s3app import S3App
 from sai3bench.mock.server import start_server
+from sai3bench.outcome import OpError, Outcome
 from sai3bench.signers.base import Credential, StaticCredentialProvider
 
 from .conftest import run_cli, write_config
@@ -217,7 +217,7 @@ def test_backend_ops_and_paging_in_process(loop_factory: object) -> None:
 
 def test_multipart_upload_round_trip_in_process() -> None:
     """Above the threshold a PUT goes up in parts (views, never copied) and reads back whole."""
-    from sai3bench.backends.base import split_payload
+    from sai3bench.payload import split_payload
 
     async def go() -> None:
         app = S3App()

@@ -111,7 +111,7 @@ def _make_bucket(moto: dict[str, str], bucket: str) -> None:
     import asyncio
 
     from sai3bench.backends.s3 import S3Backend
-    from sai3bench.http.pool import endpoint_from_url
+    from sai3bench.http.endpoint import endpoint_from_url
     from sai3bench.signers.base import Credential, StaticCredentialProvider
 
     async def go() -> None:
@@ -170,7 +170,7 @@ def test_multipart_upload_checked_by_moto(moto: dict[str, str]) -> None:
     import asyncio
 
     from sai3bench.backends.s3 import S3Backend
-    from sai3bench.http.pool import endpoint_from_url
+    from sai3bench.http.endpoint import endpoint_from_url
     from sai3bench.signers.base import Credential, StaticCredentialProvider
 
     _make_bucket(moto, "moto-mpu")

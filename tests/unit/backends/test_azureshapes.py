@@ -31,9 +31,10 @@ from sai3bench.backends.azureshapes import (
     parse_list_blobs,
     put_block_params,
 )
-from sai3bench.backends.base import ObjectInfo, Outcome
+from sai3bench.backends.base import ObjectInfo
 from sai3bench.mock.azureapp import AzureApp
 from sai3bench.mock.store import MemoryStore
+from sai3bench.outcome import Outcome
 
 SEED = int(os.environ.get("SAI3_TEST_SEED", "20261128"))
 

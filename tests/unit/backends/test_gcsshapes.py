@@ -15,7 +15,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sai3bench.backends.base import Outcome
 from sai3bench.backends.gcsshapes import (
     LIST_FIELDS,
     GcsError,
@@ -36,6 +35,7 @@ from sai3bench.backends.gcsshapes import (
     resume_offset,
     session_target,
 )
+from sai3bench.outcome import Outcome
 
 # --- names -----------------------------------------------------------------------------------
 

@@ -6,8 +6,10 @@ import asyncio
 
 import pytest
 
-from sai3bench.backends.base import ObjectInfo, OpError, Outcome
-from sai3bench.backends.multi import EndpointStat, MultiEndpointBackend, endpoints_from_env
+from sai3bench.backends.base import ObjectInfo
+from sai3bench.backends.multi import MultiEndpointBackend, endpoints_from_env
+from sai3bench.metrics.endpoint_stat import EndpointStat
+from sai3bench.outcome import OpError, Outcome
 from sai3bench.report.endpoints import format_endpoint_tsv
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from sai3bench.backends import s3
 from sai3bench.backends.s3 import S3Backend
-from sai3bench.http.pool import Endpoint
+from sai3bench.http.endpoint import Endpoint
 from sai3bench.signers.base import Credential
 from sai3bench.signers.sigv4 import UNSIGNED_PAYLOAD, SigV4Signer, amz_date_from_epoch
 

@@ -19,7 +19,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sai3bench.backends.base import ObjectInfo, OpError, Outcome
+from sai3bench.backends.base import ObjectInfo
 from sai3bench.backends.s3shapes import (
     AUTH_FAILURE_CODES,
     CODE_OUTCOMES,
@@ -49,6 +49,7 @@ from sai3bench.backends.s3shapes import (
     parse_list_v2,
     upload_part_params,
 )
+from sai3bench.outcome import OpError, Outcome
 
 DATA = Path(__file__).parents[2] / "data" / "s3"
 NS = f"{{{S3_NS}}}"

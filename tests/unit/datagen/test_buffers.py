@@ -12,9 +12,9 @@ import threading
 import pytest
 import zstandard
 
-from sai3bench.backends.base import Payload
 from sai3bench.datagen.buffers import DataSource
 from sai3bench.datagen.fill import BLOCK
+from sai3bench.payload import Payload
 
 SEED = 0x5A13
 KIB = 1024

@@ -10,7 +10,6 @@ from collections.abc import Iterable
 
 import pytest
 
-from sai3bench.backends.base import OpError, Outcome
 from sai3bench.engine.batch import (
     LATE,
     BatchResults,
@@ -20,6 +19,7 @@ from sai3bench.engine.batch import (
 )
 from sai3bench.engine.ops import PlannedOp, Task
 from sai3bench.metrics.collector import OpKind
+from sai3bench.outcome import OpError, Outcome
 
 GET, PUT, LIST, STAT, DELETE = range(5)  # op indices below, in OpKind order
 

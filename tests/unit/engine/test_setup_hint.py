@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from sai3bench.backends.base import Outcome
 from sai3bench.engine.runner import setup_hint
+from sai3bench.outcome import Outcome
 
 
 @pytest.mark.parametrize(

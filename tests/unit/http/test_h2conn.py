@@ -11,8 +11,8 @@ import h2.events
 import pytest
 from h2.errors import ErrorCodes
 
-from sai3bench.backends.base import OpError, Outcome
 from sai3bench.http.h2conn import H2Connection, H2Unprocessed
+from sai3bench.outcome import OpError, Outcome
 
 
 class FakeTransport:

@@ -7,7 +7,6 @@ import random
 
 import pytest
 
-from sai3bench.backends.base import Outcome
 from sai3bench.metrics.collector import (
     N_SIZE_BUCKETS,
     OP_CLASS_OF,
@@ -18,6 +17,7 @@ from sai3bench.metrics.collector import (
     size_bucket,
 )
 from sai3bench.metrics.histogram import MAX_TRACKABLE_NS, Histogram
+from sai3bench.outcome import Outcome
 
 KIB, MIB, GIB = 1 << 10, 1 << 20, 1 << 30
 # Inclusive upper bound of buckets 0..7 (sai3-bench features section 3.3); bucket 8 is beyond.

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from sai3bench.backends.base import Outcome
 from sai3bench.metrics.collector import Collector, OpKind
+from sai3bench.outcome import Outcome
 from sai3bench.report.tsv import TSV_HEADER, format_prepare_tsv, format_results_tsv
 
 DATA = Path(__file__).parents[2] / "data"

@@ -1,0 +1,60 @@
+"""Why an op failed: the outcome codes every layer shares, and the exception that carries one.
+
+A bottom module: http/, datagen/, backends/, engine/ and report/ all speak in these terms, so they
+live below all of them and import nothing of this package.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+
+class Outcome(enum.IntEnum):
+    """Why an op failed. Stable numbers: they appear in results files."""
+
+    OK = 0
+    NOT_FOUND = 1
+    PERMISSION = 2
+    THROTTLED = 3
+    CLIENT_ERROR = 4  # other 4xx, or a local EINVAL-like refusal
+    SERVER_ERROR = 5  # 5xx
+    TIMEOUT = 6
+    CONNECTION = 7  # reset, refused, closed mid-response
+    PROTOCOL = 8  # malformed response
+    NO_SPACE = 9
+    OTHER = 10
+
+
+def status_outcome(status: int, throttled: frozenset[int] = frozenset({429})) -> Outcome:
+    """The outcome an HTTP status implies when no error code decides: 2xx OK, 404 NOT_FOUND,
+    401/403 PERMISSION, 408 TIMEOUT, ``throttled`` statuses THROTTLED, other 5xx SERVER_ERROR,
+    other 3xx/4xx CLIENT_ERROR, anything else PROTOCOL. One table for s3, gs and az."""
+    if 200 <= status < 300:
+        return Outcome.OK
+    if status == 404:
+        return Outcome.NOT_FOUND
+    if status in (401, 403):
+        return Outcome.PERMISSION
+    if status == 408:
+        return Outcome.TIMEOUT
+    if status in throttled:
+        return Outcome.THROTTLED
+    if 500 <= status < 600:
+        return Outcome.SERVER_ERROR
+    if 300 <= status < 500:
+        return Outcome.CLIENT_ERROR
+    return Outcome.PROTOCOL
+
+
+class OpError(Exception):
+    """A single op failed. Carries the outcome class and a short detail for logs."""
+
+    def __init__(self, outcome: Outcome, detail: str = "") -> None:
+        super().__init__(detail or outcome.name)
+        self.outcome = outcome
+        self.detail = detail
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # Exception's default pickling passes only args; engine processes exchange these.
+        return (type(self), (self.outcome, self.detail))
