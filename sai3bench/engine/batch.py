@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from typing import Final
 
 from sai3bench.engine.ops import PlannedOp, Task
+from sai3bench.engine.transient import RetryPolicy
 from sai3bench.metrics.collector import OpKind
 from sai3bench.outcome import OpError, Outcome
 
@@ -56,30 +57,6 @@ class BatchResults:
         #: PUT bodies of an async worker: one op at a time, and the body is fully sent before
         #: the response that ends the op arrives, so the next op may overwrite it.
         self.scratch = bytearray()
-
-
-class RetryPolicy:
-    """error_handling retry settings; ``max_retries == 0`` disables retries."""
-
-    __slots__ = ("first_s", "jitter", "max_retries", "max_s", "multiplier")
-
-    def __init__(
-        self,
-        max_retries: int = 0,
-        first_s: float = 0.1,
-        max_s: float = 5.0,
-        multiplier: float = 2.0,
-        jitter: float = 0.25,
-    ) -> None:
-        self.max_retries = max_retries
-        self.first_s = first_s
-        self.max_s = max_s
-        self.multiplier = multiplier
-        self.jitter = jitter
-
-    def delay_s(self, attempt: int, rng: random.Random) -> float:
-        base = min(self.max_s, self.first_s * self.multiplier**attempt)
-        return max(0.0, base * (1.0 + self.jitter * (2.0 * rng.random() - 1.0)))
 
 
 _NO_RETRY: Final = RetryPolicy()

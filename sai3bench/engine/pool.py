@@ -23,8 +23,9 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor
 from typing import Final
 
-from sai3bench.engine.batch import BatchResults, RetryPolicy, exec_batch_async, exec_batch_sync
+from sai3bench.engine.batch import BatchResults, exec_batch_async, exec_batch_sync
 from sai3bench.engine.ops import PlannedOp, Task
+from sai3bench.engine.transient import RetryPolicy
 
 #: Tasks a thread takes per lock hold. Not sized by time: an op's wall time in a thread includes
 #: its GIL waits, which grow with the thread count and shrank time-sized batches to one op at 32

@@ -12,12 +12,13 @@ import time
 from collections.abc import Sequence
 
 from sai3bench.config.schema import Config, ErrorHandling
-from sai3bench.engine.batch import LATE, RetryPolicy
+from sai3bench.engine.batch import LATE
 from sai3bench.engine.context import RunContext
 from sai3bench.engine.mix import OpMix
 from sai3bench.engine.ops import PlannedOp, Task
 from sai3bench.engine.pool import WorkerPool
 from sai3bench.engine.record import Tally, make_recorder
+from sai3bench.engine.transient import RetryPolicy
 from sai3bench.metrics.collector import Collector, OpKind
 from sai3bench.metrics.endpoint_stat import EndpointStat
 from sai3bench.outcome import Outcome
