@@ -405,11 +405,13 @@ def parse_connection_string(text: str) -> dict[str, str]:
     """
     parts = [p for p in text.strip().split(";") if p.strip()]
     out: dict[str, str] = {}
-    for part in parts:
+    for number, part in enumerate(parts, start=1):
         name, eq, value = part.partition("=")
         if not eq or not name.strip():
+            # The part may be (a piece of) the account key: name its place, never its text.
+            problem = "has no '='" if not eq else "has no name before '='"
             raise CredentialError(
-                f"AZURE_STORAGE_CONNECTION_STRING has a malformed part {name.strip()[:40]!r}",
+                f"part {number} of {len(parts)} of AZURE_STORAGE_CONNECTION_STRING {problem}",
                 hint="use the portal's form: DefaultEndpointsProtocol=https;AccountName=...;"
                 "AccountKey=...;EndpointSuffix=core.windows.net",
             )

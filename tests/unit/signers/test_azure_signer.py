@@ -55,6 +55,7 @@ SEED = int(os.environ.get("SAI3_TEST_SEED", "20261128"))
 DATE = "Sat, 28 Nov 2026 12:34:56 GMT"
 VERSION = ("x-ms-version", "2021-08-06")
 OTHER_KEY = base64.b64encode(bytes(range(64))).decode()
+UNPADDED_KEY = base64.b64encode(bytes(range(100, 163))).decode()  # 63 bytes: no '=' padding
 
 
 class Signed(NamedTuple):
@@ -343,7 +344,8 @@ def test_connection_string_with_a_local_blob_endpoint() -> None:
 @pytest.mark.parametrize(
     "text,message",
     [
-        ("AccountName", "malformed part 'AccountName'"),
+        ("AccountName", "part 1 of 1 of AZURE_STORAGE_CONNECTION_STRING has no '='"),
+        ("AccountName=a;=x", "part 2 of 2 of AZURE_STORAGE_CONNECTION_STRING has no name"),
         (";;", "is empty"),
         (f"AccountKey={OTHER_KEY}", "names no AccountName"),
         ("AccountName=acct", "neither AccountKey nor SharedAccessSignature"),
@@ -354,6 +356,26 @@ def test_bad_connection_strings(text: str, message: str) -> None:
     with pytest.raises(CredentialError) as err:
         credentials_from_env({"AZURE_STORAGE_CONNECTION_STRING": text})
     assert message in err.value.msg and "\n" not in err.value.msg and err.value.hint
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"AccountName=acct;{UNPADDED_KEY}",  # the key pasted without its AccountKey= name
+        f"AccountName=acct;AccountKey;{UNPADDED_KEY}",
+        f"AccountName=acct;={UNPADDED_KEY}",
+        f"AccountName=acct;AccountKey=not base64 {UNPADDED_KEY}",
+    ],
+)
+def test_a_bad_connection_string_never_echoes_its_parts(text: str) -> None:
+    """Issue 8 item 11: the message named a malformed part by its first 40 characters, which
+    can be the account key. No part of the value may appear in the message or the hint."""
+    with pytest.raises(CredentialError) as err:
+        credentials_from_env({"AZURE_STORAGE_CONNECTION_STRING": text})
+    said = f"{err.value.msg}\n{err.value.hint}"
+    for start in range(0, len(UNPADDED_KEY) - 8, 4):  # no 8 characters of the key, anywhere
+        assert UNPADDED_KEY[start : start + 8] not in said, said
+    assert "AZURE_STORAGE_CONNECTION_STRING" in err.value.msg
 
 
 def test_account_key_variables() -> None:
