@@ -7,7 +7,7 @@ live below all of them and import nothing of this package.
 from __future__ import annotations
 
 import enum
-from typing import Any
+from typing import Any, Final
 
 
 class Outcome(enum.IntEnum):
@@ -26,10 +26,16 @@ class Outcome(enum.IntEnum):
     OTHER = 10
 
 
-def status_outcome(status: int, throttled: frozenset[int] = frozenset({429})) -> Outcome:
+#: Statuses that mean "slow down", whatever the method and whether or not an error code came
+#: with them: 429, and 503 (S3 SlowDown, GCS backendError, Azure ServerBusy). A HEAD reply has
+#: no body to carry a code, so the status alone must decide, the same way for every method.
+THROTTLED_STATUSES: Final = frozenset({429, 503})
+
+
+def status_outcome(status: int) -> Outcome:
     """The outcome an HTTP status implies when no error code decides: 2xx OK, 404 NOT_FOUND,
-    401/403 PERMISSION, 408 TIMEOUT, ``throttled`` statuses THROTTLED, other 5xx SERVER_ERROR,
-    other 3xx/4xx CLIENT_ERROR, anything else PROTOCOL. One table for s3, gs and az."""
+    401/403 PERMISSION, 408 TIMEOUT, 429/503 THROTTLED, other 5xx SERVER_ERROR, other 3xx/4xx
+    CLIENT_ERROR, anything else PROTOCOL. One table for s3, gs and az, for every method."""
     if 200 <= status < 300:
         return Outcome.OK
     if status == 404:
@@ -38,7 +44,7 @@ def status_outcome(status: int, throttled: frozenset[int] = frozenset({429})) ->
         return Outcome.PERMISSION
     if status == 408:
         return Outcome.TIMEOUT
-    if status in throttled:
+    if status in THROTTLED_STATUSES:
         return Outcome.THROTTLED
     if 500 <= status < 600:
         return Outcome.SERVER_ERROR

@@ -184,10 +184,6 @@ CODE_OUTCOMES: Final[Mapping[str, Outcome]] = MappingProxyType(
 )
 
 
-#: Statuses that mean "slow down" without an error code (503 is ServerBusy / back off).
-_THROTTLED: Final = frozenset({429, 503})
-
-
 def outcome_for(status: int, code: str | None) -> Outcome:
     """The outcome class of one reply, from its status and Azure error code if it had one.
 
@@ -201,7 +197,7 @@ def outcome_for(status: int, code: str | None) -> Outcome:
             return known
     if 200 <= status < 300 and code:
         return Outcome.SERVER_ERROR  # an error document under 200
-    return status_outcome(status, _THROTTLED)
+    return status_outcome(status)
 
 
 def is_auth_failure(status: int, code: str | None) -> bool:

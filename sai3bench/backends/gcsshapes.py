@@ -283,10 +283,6 @@ REASON_OUTCOMES: Final[Mapping[str, Outcome]] = MappingProxyType(
 )
 
 
-#: Statuses that mean "slow down" without an error code (503 is ServerBusy / back off).
-_THROTTLED: Final = frozenset({429, 503})
-
-
 def outcome_for(status: int, reason: str | None) -> Outcome:
     """The outcome class of one reply, from its status and its error reason if it had one.
 
@@ -298,7 +294,7 @@ def outcome_for(status: int, reason: str | None) -> Outcome:
         known = REASON_OUTCOMES.get(reason)
         if known is not None:
             return known
-    return status_outcome(status, _THROTTLED)
+    return status_outcome(status)
 
 
 def describe(status: int, err: GcsError | None) -> str:

@@ -181,10 +181,11 @@ def outcome_for(status: int, code: str | None) -> Outcome:
     """The outcome class of one reply, from its status and its S3 error code if it had one.
 
     A known code decides; otherwise the status does (``status_outcome``): 404 NOT_FOUND,
-    401/403 PERMISSION, 408 TIMEOUT, 429 THROTTLED, other 5xx SERVER_ERROR, other 3xx/4xx
-    CLIENT_ERROR (a 301 is a wrong-region endpoint), 2xx OK. A 2xx with an unknown code is an
-    error body under 200: SERVER_ERROR. A HEAD reply has no body, so a 503 SlowDown to a HEAD
-    arrives as 503 alone: SERVER_ERROR.
+    401/403 PERMISSION, 408 TIMEOUT, 429 and 503 THROTTLED, other 5xx SERVER_ERROR, other
+    3xx/4xx CLIENT_ERROR (a 301 is a wrong-region endpoint), 2xx OK. A 2xx with an unknown code
+    is an error body under 200: SERVER_ERROR. A HEAD reply has no body, so a 503 SlowDown to a
+    HEAD arrives as 503 alone: THROTTLED too, the same outcome as the GET's SlowDown (S3 also
+    words its 503 ServiceUnavailable "reduce your request rate").
     """
     if code is not None:
         known = CODE_OUTCOMES.get(code)

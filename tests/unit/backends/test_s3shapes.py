@@ -520,7 +520,7 @@ def test_outcome_code_decides(status, code):
 def status_rule(status: int) -> Outcome:
     """The status half of the table, written as data."""
     exact = {404: Outcome.NOT_FOUND, 401: Outcome.PERMISSION, 403: Outcome.PERMISSION}
-    exact[429] = Outcome.THROTTLED
+    exact[429] = exact[503] = Outcome.THROTTLED
     exact[408] = Outcome.TIMEOUT
     if status in exact:
         return exact[status]
@@ -550,7 +550,7 @@ def test_outcome_status_decides_every_status(code):
         (403, None, Outcome.PERMISSION),
         (400, "ExpiredToken", Outcome.PERMISSION),
         (503, "SlowDown", Outcome.THROTTLED),
-        (503, None, Outcome.SERVER_ERROR),
+        (503, None, Outcome.THROTTLED),  # a HEAD's SlowDown: no body, no code
         (429, None, Outcome.THROTTLED),
         (400, "Throttling", Outcome.THROTTLED),
         (500, "InternalError", Outcome.SERVER_ERROR),
