@@ -16,6 +16,7 @@ from sai3bench.config.schema import Prepare
 from sai3bench.engine.context import RunContext
 from sai3bench.engine.ops import PlannedOp, Task
 from sai3bench.engine.tasklist import run_task_list
+from sai3bench.engine.transient import list_with_retry
 from sai3bench.errors import StorageError
 from sai3bench.metrics.collector import Collector, OpKind
 from sai3bench.metrics.endpoint_stat import EndpointStat
@@ -171,7 +172,7 @@ async def _missing(ps: PreparedSet, prepare: Prepare) -> array[int]:
         return array("q", range(count))
     # Recursive: no delimiter is needed, since only exact names count (existing_indices), and
     # S3 servers then see a plain prefix query (moto 5.2 fails SigV4 on %2F in a query value).
-    listed = await ps.backend.list(ps.base_key + ps.pset.pool + "-", recursive=True)
+    listed = await list_with_retry(ps.backend, ps.base_key + ps.pset.pool + "-", recursive=True)
     names = (info.key[len(ps.base_key) :] for info in listed)
     return missing_indices(count, existing_indices(names, ps.pset.pool, count))
 

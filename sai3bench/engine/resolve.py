@@ -12,6 +12,7 @@ from sai3bench.backends.base import Backend
 from sai3bench.config.schema import Config, GetOp, ListOp, Op, PutOp, StatOp
 from sai3bench.engine.context import RunContext
 from sai3bench.engine.ops import PlannedOp
+from sai3bench.engine.transient import list_with_retry
 from sai3bench.errors import ConfigError
 from sai3bench.metrics.collector import OpKind
 from sai3bench.plan.keys import IndexedKeys, plan_glob
@@ -69,7 +70,7 @@ async def match_keys(backend: Backend, uri: str, *, prefix_recursive: bool = Fal
     if glob is None:
         return [backend.key_of(uri)]
     recursive = glob.recursive or (prefix_recursive and glob.pattern is None)
-    listed = await backend.list(backend.key_of(glob.prefix), recursive=recursive)
+    listed = await list_with_retry(backend, backend.key_of(glob.prefix), recursive=recursive)
     pattern = glob.pattern
     return sorted(
         info.key

@@ -17,6 +17,7 @@ from sai3bench.engine.cleanup import CleanupResult, run_cleanup
 from sai3bench.engine.context import Output, RunContext
 from sai3bench.engine.prepare import PreparedSet, PrepareFailed, PrepareResult, run_prepare
 from sai3bench.engine.resolve import resolve_ops
+from sai3bench.engine.transient import list_with_retry
 from sai3bench.engine.verify import run_verify
 from sai3bench.engine.workload import WorkloadResult, run_workload
 from sai3bench.errors import RunFailed, StorageError
@@ -268,7 +269,7 @@ async def _cleanup_only(ctx: RunContext, config: Config, sets: list[PrepareSet])
     for pset in sets:
         backend = ctx.backends.for_uri(pset.base_uri)
         ps = PreparedSet(pset, backend, backend.key_of(pset.base_uri))
-        listed = await backend.list(ps.base_key + pset.pool + "-", recursive=True)
+        listed = await list_with_retry(backend, ps.base_key + pset.pool + "-", recursive=True)
         names = (o.key[len(ps.base_key) :] for o in listed)
         ps.created.extend(sorted(existing_indices(names, pset.pool, pset.spec.count)))
         prepared.append(ps)

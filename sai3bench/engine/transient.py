@@ -23,12 +23,15 @@ Permanent (asking again gives the same answer, so fail at once with a hint that 
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 from collections.abc import Awaitable, Callable
 from typing import Final, TypeVar
 
+from sai3bench.backends.base import Backend, ObjectInfo
 from sai3bench.outcome import OpError, Outcome
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 TRANSIENT_OUTCOMES: Final = frozenset(
@@ -121,3 +124,27 @@ async def retry_transient(
             if on_retry is not None:
                 on_retry(exc, attempt, wait)
         await asyncio.sleep(wait)
+
+
+async def list_with_retry(backend: Backend, prefix: str, *, recursive: bool) -> list[ObjectInfo]:
+    """``backend.list`` retried on transient outcomes, each retry logged as a warning.
+
+    The LISTs behind prepare's skip-existing, glob resolution and ``--cleanup-only`` run once,
+    before anything else: without this, one 503 among them aborted the whole run. A failed page
+    restarts the listing from its first page (the backends page internally).
+    """
+
+    def on_retry(exc: OpError, attempt: int, wait: float) -> None:
+        log.warning(
+            "LIST %s failed (%s: %s); retry %d of %d in %.1fs",
+            backend.uri_of(prefix),
+            exc.outcome.name,
+            exc.detail or exc.outcome.name,
+            attempt,
+            STAGE_RETRY.max_retries,
+            wait,
+        )
+
+    return await retry_transient(
+        lambda: backend.list(prefix, recursive=recursive), on_retry=on_retry
+    )
