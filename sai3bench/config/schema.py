@@ -143,8 +143,12 @@ class Prepare(Base, kw_only=True, frozen=True):
 class ErrorHandling(Base, kw_only=True, frozen=True):
     """When to retry, back off or abort. Durations are seconds; ``*_ms`` are milliseconds."""
 
-    max_total_errors: NonNegInt = 100
-    error_rate_threshold: NonNegFloat = 5.0
+    #: Failed ops that abort the run. None (not set): abort once 100 ops failed and they are
+    #: most of all ops (engine/error_guard.py), so a few % of 503s never stops a run.
+    max_total_errors: NonNegInt | None = None
+    #: Errors per second that pause the run (upstream's rule). None (not set): pause when
+    #: most ops of a window fail instead (engine/error_guard.py says why).
+    error_rate_threshold: NonNegFloat | None = None
     backoff_duration: NonNegFloat = 5.0
     error_rate_window: Annotated[float, Meta(gt=0)] = 1.0
     retry_on_error: bool = False

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from sai3bench.config.schema import Config, ErrorHandling
 from sai3bench.engine.batch import LATE
 from sai3bench.engine.context import RunContext
+from sai3bench.engine.error_guard import Backoff, ErrorGuard
 from sai3bench.engine.mix import OpMix
 from sai3bench.engine.ops import PlannedOp, Task
 from sai3bench.engine.pool import WorkerPool
@@ -68,27 +70,130 @@ def retry_policy(eh: ErrorHandling) -> RetryPolicy:
     )
 
 
-class _ErrorGuard:
-    """error_handling: abort at max_total_errors; back off when the error rate is too high."""
+def error_guard(eh: ErrorHandling, now: float) -> ErrorGuard:
+    """The guard for ``eh``: each rule absolute when the config set it, else relative."""
+    return ErrorGuard(
+        window_s=eh.error_rate_window,
+        pause_s=eh.backoff_duration,
+        rate_per_s=eh.error_rate_threshold,
+        max_errors=eh.max_total_errors,
+        now=now,
+    )
 
-    def __init__(self, eh: ErrorHandling) -> None:
-        self.eh = eh
-        self.total = 0
-        self.window_start = time.monotonic()
-        self.window_errors = 0
-        self.backoff_until = 0.0
 
-    def on_error(self) -> bool:
-        """Count one error; True if the run must abort."""
-        self.total += 1
-        now = time.monotonic()
-        if now - self.window_start >= self.eh.error_rate_window:
-            self.window_start, self.window_errors = now, 0
-        self.window_errors += 1
-        if self.window_errors / self.eh.error_rate_window >= self.eh.error_rate_threshold:
-            self.backoff_until = now + self.eh.backoff_duration
-            self.window_errors = 0
-        return self.total >= self.eh.max_total_errors
+class WorkloadState:
+    """What the workers share while the workload runs, and the pool's four hooks over it.
+
+    ``source`` picks the next tasks (nothing while the error guard pauses the run); ``on_done``
+    gives back what a batch held; ``on_idle`` says how long to wait when nothing can start;
+    ``on_task`` sees each op's outcome (deleted keys, set-up failures, the error guard). All
+    run on the loop, or under the pool's lock for thread workers.
+    """
+
+    def __init__(
+        self,
+        planned: Sequence[PlannedOp],
+        mix: OpMix,
+        rng: random.Random,
+        guard: ErrorGuard,
+        result: WorkloadResult,
+        *,
+        stop: Callable[[], None],
+        say: Callable[[str], object],
+    ) -> None:
+        self.planned = planned
+        self.mix = mix
+        self.rng = rng
+        self.guard = guard
+        self.result = result
+        self.stop = stop
+        #: Prints a line from any thread (the backoff notices).
+        self.say = say
+        #: Tasks picked but not yet finished, per op: a DELETE pool that is empty *now* may get
+        #: keys back from a batch that stopped early, so it is retired only when none are out.
+        self.outstanding = [0] * len(planned)
+        self.is_delete = [op.kind == OpKind.DELETE for op in planned]
+        self.ever_ok = [False] * len(planned)
+        self.failed_before_ok = [0] * len(planned)
+
+    def __repr__(self) -> str:
+        return f"<WorkloadState out={self.outstanding} {self.guard!r}>"
+
+    def source(self, n: int) -> list[Task]:
+        """Up to ``n`` tasks from the op mix; fewer when ops are at their caps or pools empty."""
+        if self.guard.backoff_until and time.monotonic() < self.guard.backoff_until:
+            return []
+        mix, planned, rng, outstanding = self.mix, self.planned, self.rng, self.outstanding
+        held: list[int] = []
+        tasks: list[Task] = []
+        for _ in range(n):
+            oi = mix.next_op(held)
+            if oi is None:
+                break
+            task = planned[oi].pick(rng)
+            if task is None:  # delete pool empty
+                if outstanding[oi] == 0:
+                    mix.retire(oi)
+                    self.result.exhausted.append(planned[oi].label)
+                    continue
+                break  # keys may come back; ask again when a batch ends
+            if oi not in held:
+                mix.acquire(oi)
+                held.append(oi)
+            outstanding[oi] += 1
+            tasks.append(task)
+        return tasks
+
+    def on_done(self, tasks: Sequence[Task], ran: int) -> None:
+        """A batch ended: release its caps, give back the keys of tasks it never started."""
+        mix, outstanding = self.mix, self.outstanding
+        for oi in {t[0] for t in tasks}:
+            mix.release(oi)
+        for t in tasks:
+            outstanding[t[0]] -= 1
+        for t in tasks[ran:]:
+            self.planned[t[0]].unpick(t)
+        self._maybe_pause(self.guard.note_ops(ran, time.monotonic()))
+
+    def on_idle(self) -> float | None:
+        """All live ops at their caps (wait for one to finish), backing off, or nothing left."""
+        if not self.mix.any_live:
+            return None
+        return max(self.guard.backoff_until - time.monotonic(), 0.001)
+
+    def on_task(self, task: Task, code: int) -> None:
+        """One op's outcome code (LATE-flagged when it ended after the deadline)."""
+        if code & ~LATE:
+            self._on_failure(task, code)
+            return
+        oi = task[0]
+        self.ever_ok[oi] = True
+        if self.is_delete[oi]:  # late or not, the object is gone
+            self.result.deleted_keys.add(task[1])
+
+    def _on_failure(self, task: Task, code: int) -> None:
+        late, code = code & LATE, code & ~LATE
+        oi = task[0]
+        if not self.ever_ok[oi] and code in _SETUP_FAILURES and self.result.refused is None:
+            # An op that has never worked and fails this way is mis-aimed (refused credentials,
+            # dead endpoint, missing bucket): stop with one line, before the error guard pauses
+            # the run. 503/5xx and throttling stay results.
+            self.failed_before_ok[oi] += 1
+            if self.failed_before_ok[oi] >= _SETUP_FAILURES[code]:
+                self.result.refused = (self.planned[oi].label, task[1], "", Outcome(code))
+                self.stop()
+                return
+        if late:
+            return
+        self._maybe_pause(self.guard.note_error(time.monotonic()))
+        reason = self.guard.abort_reason()
+        if reason is not None and self.result.aborted is None:
+            self.result.aborted = reason
+            self.stop()
+
+    def _maybe_pause(self, backoff: Backoff | None) -> None:
+        if backoff is not None:
+            self.say(backoff.line())
 
 
 async def _report_progress(
@@ -114,11 +219,9 @@ async def run_workload(ctx: RunContext, config: Config, planned: list[PlannedOp]
     workers = max(config.concurrency, *caps)
     mix = OpMix([op.weight for op in config.workload], caps, seed=ctx.rng.getrandbits(32))
     collector, tally = Collector(), Tally()
-    guard = _ErrorGuard(config.error_handling)
     start_ns = time.perf_counter_ns()
     deadline_ns = start_ns + int(config.duration * 1e9)
     result = WorkloadResult(collector, 0.0, workers)
-    rng = ctx.rng
     pool = WorkerPool(
         planned,
         workers=workers,
@@ -126,89 +229,34 @@ async def run_workload(ctx: RunContext, config: Config, planned: list[PlannedOp]
         deadline_ns=deadline_ns,
         retry=retry_policy(config.error_handling),
     )
-
-    #: Tasks picked but not yet finished, per op: a DELETE pool that is empty *now* may get
-    #: keys back from a batch that stopped early, so it is retired only when none are out.
-    outstanding = [0] * len(planned)
-
-    def source(n: int) -> list[Task]:
-        if time.monotonic() < guard.backoff_until:
-            return []
-        held: list[int] = []
-        tasks: list[Task] = []
-        for _ in range(n):
-            oi = mix.next_op(held)
-            if oi is None:
-                break
-            task = planned[oi].pick(rng)
-            if task is None:  # delete pool empty
-                if outstanding[oi] == 0:
-                    mix.retire(oi)
-                    result.exhausted.append(planned[oi].label)
-                    continue
-                break  # keys may come back; ask again when a batch ends
-            if oi not in held:
-                mix.acquire(oi)
-                held.append(oi)
-            outstanding[oi] += 1
-            tasks.append(task)
-        return tasks
-
-    def on_done(tasks: Sequence[Task], ran: int) -> None:
-        for oi in {t[0] for t in tasks}:
-            mix.release(oi)
-        for t in tasks:
-            outstanding[t[0]] -= 1
-        for t in tasks[ran:]:
-            planned[t[0]].unpick(t)
-
-    def on_idle() -> float | None:
-        """All live ops at their caps (wait for one to finish), backing off, or nothing left."""
-        if not mix.any_live:
-            return None
-        return max(guard.backoff_until - time.monotonic(), 0.001)
-
-    ever_ok = [False] * len(planned)
-    failed_before_ok = [0] * len(planned)
-
-    def on_task(task: Task, code: int) -> None:
-        late, code = code & LATE, code & ~LATE
-        oi = task[0]
-        if code == 0:
-            ever_ok[oi] = True
-            if planned[oi].kind == OpKind.DELETE:
-                result.deleted_keys.add(task[1])
-            return
-        if not ever_ok[oi] and code in _SETUP_FAILURES and result.refused is None:
-            # An op that has never worked and fails this way is mis-aimed (refused credentials,
-            # dead endpoint, missing bucket): stop with one line, before the error-rate backoff
-            # (5 errors/s) stalls the run. 503/5xx and throttling stay results.
-            failed_before_ok[oi] += 1
-            if failed_before_ok[oi] >= _SETUP_FAILURES[code]:
-                result.refused = (planned[oi].label, task[1], "", Outcome(code))
-                pool.stop()
-                return
-        if not late and guard.on_error() and result.aborted is None:
-            result.aborted = (
-                f"{guard.total:,} errors reached error_handling.max_total_errors "
-                f"({config.error_handling.max_total_errors:,})"
-            )
-            pool.stop()
-
-    record = make_recorder(collector, planned, tally, on_task)
+    loop = asyncio.get_running_loop()
+    state = WorkloadState(
+        planned,
+        mix,
+        ctx.rng,
+        error_guard(config.error_handling, time.monotonic()),
+        result,
+        stop=pool.stop,
+        say=lambda line: loop.call_soon_threadsafe(ctx.out.warn, line),
+    )
+    record = make_recorder(collector, planned, tally, state.on_task)
     ticker = asyncio.create_task(_report_progress(ctx, pool, collector, start_ns, config.duration))
     try:
-        await pool.run(source, record, on_idle=on_idle, on_done=on_done)
+        await pool.run(state.source, record, on_idle=state.on_idle, on_done=state.on_done)
     finally:
         ticker.cancel()
         ctx.out.progress("")
-    log.info("workload done: %r %r late=%d", pool, mix, tally.late)
+    log.info("workload done: %r %r %r late=%d", pool, mix, state, tally.late)
+    _finish(result, tally, pool, end_ns=min(time.perf_counter_ns(), deadline_ns) - start_ns)
+    return result
+
+
+def _finish(result: WorkloadResult, tally: Tally, pool: WorkerPool, end_ns: int) -> None:
+    """Copy what the stage tallied into its result, once the workers are done."""
     if result.refused is not None and tally.first_error is not None:
         label, key, _, outcome = result.refused
         result.refused = (label, key, tally.first_error[1], outcome)
     result.first_error = tally.first_error
-    end_ns = min(time.perf_counter_ns(), deadline_ns)
-    result.wall_s = (end_ns - start_ns) / 1e9
+    result.wall_s = end_ns / 1e9
     result.late = tally.late
     result.retries = pool.retries
-    return result
