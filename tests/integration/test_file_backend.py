@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from sai3bench.backends.base import ObjectInfo
-from sai3bench.backends.file import FileBackend
+from sai3bench.backends.file import TEMP_SUFFIX, FileBackend
 from sai3bench.outcome import OpError, Outcome
 from tests.integration.conftest import immutable_dir
 
@@ -99,7 +99,7 @@ def make_tree(root: Path) -> None:
     ):
         p = root / rel
         p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_bytes(b"x")
+        p.write_bytes(rel.encode())  # sizes differ: len(rel)
 
 
 def test_list_directory_recursive_and_not(fb: FileBackend, tmp_path: Path) -> None:
@@ -110,7 +110,7 @@ def test_list_directory_recursive_and_not(fb: FileBackend, tmp_path: Path) -> No
     assert keys(fb.list_sync(d + "/", recursive=False)) == sorted(f"{d}/{n}" for n in flat)
     deep = flat | {"sub/prepared-00000002.dat", "sub/deeper/z.dat", "prepared-dir/inner.dat"}
     assert keys(fb.list_sync(d + "/", recursive=True)) == sorted(f"{d}/{n}" for n in deep)
-    assert all(i.size == -1 for i in fb.list_sync(d + "/"))
+    assert {i.key: i.size for i in fb.list_sync(d + "/")} == {f"{d}/{n}": len(n) for n in deep}
 
 
 def test_list_name_prefix_filters_first_level_only(fb: FileBackend, tmp_path: Path) -> None:
@@ -226,3 +226,92 @@ def test_get_range_reads_the_span_or_what_is_left(tmp_path: Path) -> None:
     assert b.get_range_sync(str(path), 500_000, 1_500_000) == 1_500_000
     assert b.get_range_sync(str(path), 2 * 1024 * 1024 - 10, 100) == 10
     assert b.get_range_sync(str(path), 5 * 1024 * 1024, 100) == 0
+
+
+def test_list_hides_put_temporary_files(fb: FileBackend, tmp_path: Path) -> None:
+    d = tmp_path / "d"
+    d.mkdir()
+    (d / f".0123456789ab{TEMP_SUFFIX}").write_bytes(b"half written")
+    (d / ".hidden").write_bytes(b"a user's file")
+    fb.put_sync(str(d / "prepared-00000000.dat"), memoryview(b"whole"))
+    listed = {i.key: i.size for i in fb.list_sync(str(d) + "/")}
+    assert listed == {str(d / ".hidden"): 13, str(d / "prepared-00000000.dat"): 5}
+
+
+@pytest.fixture
+def disk_full_after(monkeypatch: pytest.MonkeyPatch) -> Callable[[int], None]:
+    """The backend's writes put ``n`` more bytes on disk, then fail with ENOSPC."""
+    import errno
+
+    from sai3bench.backends import file as file_mod
+
+    left = [0]
+
+    def write_all(fd: int, view: memoryview) -> int:
+        n = os.write(fd, view[: max(left[0], 0)])
+        left[0] -= n
+        if n < len(view):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return n
+
+    monkeypatch.setattr(file_mod, "_write_all", write_all)
+    return lambda n: left.__setitem__(0, n)
+
+
+def test_put_failing_mid_write_leaves_no_object(
+    fb: FileBackend, tmp_path: Path, disk_full_after: Callable[[int], None]
+) -> None:
+    d = tmp_path / "d"
+    key = str(d / "prepared-00000001.dat")
+    disk_full_after(1000)
+    with pytest.raises(OpError) as info:
+        fb.put_sync(key, memoryview(body(5000)))
+    assert info.value.outcome == Outcome.NO_SPACE
+    assert key in info.value.detail  # names the key, not the temporary file
+    assert os.listdir(d) == []  # no short object, no temporary file
+    assert fb.list_sync(str(d) + "/") == []
+
+
+def test_failed_overwrite_keeps_the_old_object_whole(
+    fb: FileBackend, tmp_path: Path, disk_full_after: Callable[[int], None]
+) -> None:
+    key = str(tmp_path / "obj")
+    old = body(3000, seed=1)
+    disk_full_after(1 << 30)
+    fb.put_sync(key, memoryview(old))
+    disk_full_after(10)
+    with pytest.raises(OpError):
+        fb.put_sync(key, (memoryview(body(2000)), memoryview(body(2000))))
+    assert Path(key).read_bytes() == old
+    assert os.listdir(tmp_path) == ["obj"]
+
+
+_FSIZE_CHILD = """
+import resource, signal, sys
+from sai3bench.backends.file import FileBackend
+from sai3bench.outcome import OpError
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of a kill
+resource.setrlimit(resource.RLIMIT_FSIZE, (65536, 65536))
+try:
+    FileBackend(threads=1).put_sync(sys.argv[1], memoryview(bytes(1 << 20)))
+except OpError as exc:
+    print(exc.outcome.name)
+"""
+
+
+def test_put_cut_short_by_the_kernel_leaves_no_object(tmp_path: Path) -> None:
+    """A real mid-write failure: the kernel's file size limit stops the write at 64 KiB."""
+    import subprocess
+    import sys
+
+    key = tmp_path / "prepared-00000000.dat"
+    proc = subprocess.run(
+        [sys.executable, "-c", _FSIZE_CHILD, str(key)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "CLIENT_ERROR"  # EFBIG: larger than the target takes
+    assert os.listdir(tmp_path) == []
