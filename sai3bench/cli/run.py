@@ -76,7 +76,7 @@ def _load(config_path: Path | None) -> tuple[LoadedConfig, str, str]:
     """(loaded config, its YAML text, a label for it)."""
     if config_path is not None:
         loaded = load_config_file(config_path)
-        return loaded, config_path.read_text("utf-8"), str(config_path)
+        return loaded, loaded.text, str(config_path)
     text = quickstart_text()
     return load_config(text), text, EMBEDDED
 
@@ -236,6 +236,8 @@ class _StageSaver:
         self.stages["prepare"] = {
             "objects_created": r.created,
             "objects_existed": r.existed,
+            "errors": r.collector.error_count(),
+            "retries": r.retries,
             "bytes": r.collector.nbytes(),
             "wall_seconds": round(r.wall_s, 6),
             "ops_per_sec": round(r.created / r.wall_s, 3) if r.wall_s > 0 else 0.0,

@@ -1,7 +1,7 @@
 """Load a sai3-bench YAML config into a frozen ``Config``, with one-line errors and warnings.
 
 Owns: the three steps from YAML text to ``Config``.
-1. ``yaml`` parses the text (the C loader when present).
+1. ``yaml`` parses the text (the C loader when present; a key given twice is an error).
 2. A walk over the raw mappings checks every key at every level against the schema's fields,
    drops the keys upstream knows but this program does not act on (an explicit allow-list, each
    with a warning), refuses everything else with a did-you-mean hint, and normalises values:
@@ -17,19 +17,19 @@ from __future__ import annotations
 
 import os
 import re
-from pathlib import Path
 from typing import Any
 
 import msgspec
 import yaml
 
+from sai3bench.config.limits import check_limits
 from sai3bench.config.schema import CHOICES, Config
+from sai3bench.config.strictyaml import StrictLoader
+from sai3bench.config.text import decode_config, read_config_bytes
 from sai3bench.config.walk import IGNORED, Walker, error_at, path_at, show, suggest
 from sai3bench.errors import ConfigError
 
 __all__ = ["IGNORED", "LoadedConfig", "load_config", "load_config_file"]
-
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class LoadedConfig(msgspec.Struct, frozen=True):
@@ -41,35 +41,34 @@ class LoadedConfig(msgspec.Struct, frozen=True):
 
     config: Config
     warnings: tuple[str, ...]
+    text: str = ""
+    """The decoded YAML text: what the run saves as config.yaml (always UTF-8 on disk)."""
 
 
 def load_config_file(path: str | os.PathLike[str]) -> LoadedConfig:
-    """Read and load a config file. See ``load_config``.
+    """Read, decode and load a config file, then check it against this machine and its target
+    (``limits.check_limits``). See ``load_config``.
 
     Raises:
-        ConfigError: the file is missing or unreadable, or its content is not a valid config.
+        ConfigError: the file is missing, a directory, unreadable, too large or not UTF-8 (or
+            BOM-marked UTF-16) text, its content is not a valid config, or the config asks for
+            more than the target or the machine can do.
     """
-    try:
-        data = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise ConfigError(
-            f"{os.fspath(path)}: no such config file",
-            hint="check the path and the current directory",
-        ) from None
-    except OSError as exc:
-        raise ConfigError(
-            f"{os.fspath(path)}: cannot read config file ({exc.strerror or exc})",
-            hint="pass a readable YAML file",
-        ) from None
-    return load_config(data)
+    loaded = load_config(decode_config(read_config_bytes(path)))
+    check_limits(loaded.config)
+    return loaded
 
 
 def load_config(text: str | bytes) -> LoadedConfig:
-    """Parse YAML text into a ``Config``.
+    """Parse YAML text into a ``Config``. Bytes are decoded as ``text.decode_config`` does.
+
+    Pure: no limits that depend on the machine are checked here (``load_config_file`` does).
 
     Raises:
         ConfigError: one line, starting with the YAML path where there is one, with a hint.
     """
+    if isinstance(text, bytes):
+        text = decode_config(text)
     raw = _parse_yaml(text)
     warnings: list[str] = []
     normalised = Walker(warnings).top(raw)
@@ -77,12 +76,12 @@ def load_config(text: str | bytes) -> LoadedConfig:
         config = msgspec.convert(normalised, Config)
     except msgspec.ValidationError as exc:
         raise _from_validation(str(exc), normalised) from None
-    return LoadedConfig(config=config, warnings=tuple(warnings))
+    return LoadedConfig(config=config, warnings=tuple(warnings), text=text)
 
 
-def _parse_yaml(text: str | bytes) -> dict[Any, Any]:
+def _parse_yaml(text: str) -> dict[Any, Any]:
     try:
-        raw = yaml.load(text, Loader=_Loader)  # a safe loader: plain data, no Python objects
+        raw = yaml.load(text, Loader=StrictLoader)  # safe: plain data, no Python objects
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"

@@ -24,7 +24,7 @@ MAX_SIZE = 2**63 - 1
 # Units are matched lower-cased. "k" and "kb" are decimal (1000), "ki" and "kib" binary (1024),
 # as in upstream's size parser and in the SI/IEC convention.
 _SIZE_UNITS: dict[str, int] = {"": 1, "b": 1}
-for _i, _p in enumerate("kmgt", start=1):
+for _i, _p in enumerate("kmgtpe", start=1):
     _SIZE_UNITS[_p] = _SIZE_UNITS[_p + "b"] = 1000**_i
     _SIZE_UNITS[_p + "i"] = _SIZE_UNITS[_p + "ib"] = 1024**_i
 
@@ -62,7 +62,8 @@ def parse_size(value: int | str) -> int:
 
     Accepts a non-negative ``int`` or a string: a number (decimals allowed) followed by an
     optional unit, with optional spaces between. Units are case-insensitive: ``B``;
-    ``k/kb m/mb g/gb t/tb`` are powers of 1000; ``ki/kib mi/mib gi/gib ti/tib`` powers of 1024.
+    ``k/kb m/mb g/gb t/tb p/pb e/eb`` are powers of 1000; ``ki/kib`` ... ``ei/eib`` powers of
+    1024.
     So ``"8MB"`` is 8,000,000 and ``"8MiB"`` 8,388,608. A fractional byte count
     (``"1.5B"``, ``"0.0001KB"``) is rounded *down*: a size is a whole number of bytes.
 
@@ -99,7 +100,8 @@ def _parse_size_str(text: str) -> int:
     mult = _SIZE_UNITS.get(unit)
     if mult is None:
         raise ValueError(
-            f"unknown size unit {unit!r} in {text!r} (use B, KB/KiB, MB/MiB, GB/GiB, TB/TiB)"
+            f"unknown size unit {unit!r} in {text!r} "
+            "(use B, KB/KiB, MB/MiB, GB/GiB, TB/TiB, PB/PiB)"
         )
     try:
         exact = Decimal(number) * mult

@@ -64,11 +64,17 @@ def parse_uri(uri: str) -> ParsedUri:
 
     Raises:
         ValueError: with the reason: no scheme, unknown scheme (naming the supported ones),
-            a relative file/direct path, or a missing bucket, account or container.
+            a relative file/direct path, a missing bucket, account or container, a NUL
+            character, or (cloud schemes) any other control character.
     """
     if not uri:
         raise ValueError(f"empty URI: expected <scheme>://..., scheme one of {_names()}")
+    if "\0" in uri:  # no file system, URL or object key takes it; open() would raise
+        raise ValueError(f"{uri!r} contains a NUL character (at position {uri.index(chr(0))})")
     scheme, rest = _split_scheme(uri)
+    bad = next((c for c in rest if c < " " or c == "\x7f"), None)
+    if bad is not None and scheme not in _LOCAL:  # would break a request line or list XML
+        raise ValueError(f"{uri!r} contains the control character {bad!r}")
     if scheme in _LOCAL:
         if not rest.startswith("/"):
             raise ValueError(

@@ -511,9 +511,37 @@ def test_error_messages(text, msg, hint_has):
 
 
 def test_non_utf8_bytes():
-    with pytest.raises(ConfigError, match=r"^YAML error: .*invalid leading UTF-8 octet") as info:
+    with pytest.raises(ConfigError, match=r"^the config is not valid UTF-8 .*0xff on line 1") as e:
         load_config(b"workload: \xff\xfe")
-    assert info.value.hint
+    assert e.value.hint
+
+
+# --- duplicate keys (issue 8 item 12: the last one silently won) ---------------------------------
+
+
+@pytest.mark.parametrize(
+    "text,key,lines",
+    [
+        ("duration: 10\nconcurrency: 2\nduration: 30\n", "duration", "lines 1 and 3"),
+        ("workload:\n- {op: get, path: a, weight: 1, weight: 2}\n", "weight", "line 2 (twice)"),
+        ("prepare:\n  cleanup: true\n  cleanup: false\n", "cleanup", "lines 2 and 3"),
+        ("a: 1\n? a\n: 2\n", "a", "lines 1 and 2"),
+    ],
+)
+def test_a_duplicate_key_is_an_error_naming_both_lines(text, key, lines):
+    err = load_error(text + f"target: file:///t/\nworkload_: [{GET}]\n")
+    assert err.msg == f"duplicate key {key!r} on {lines}"
+
+
+def test_merge_keys_may_be_overridden():
+    loaded = load("""
+    target: file:///t/
+    version: &d {op: get, path: a, weight: 1}
+    workload:
+      - <<: *d
+        weight: 5
+    """)
+    assert loaded.config.workload[0].weight == 5
 
 
 # --- ignored keys -------------------------------------------------------------------------------
@@ -760,7 +788,7 @@ def test_load_config_file_missing(tmp_path):
 
 
 def test_load_config_file_unreadable(tmp_path):
-    with pytest.raises(ConfigError, match="cannot read config file") as info:
+    with pytest.raises(ConfigError, match="is a directory, not a config file") as info:
         load_config_file(tmp_path)  # a directory
     assert info.value.hint
 

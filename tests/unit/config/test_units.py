@@ -74,7 +74,8 @@ def test_parse_size(text, expected):
         (1.5, "expected bytes"),
         (None, "expected bytes"),
         (MAX_SIZE + 1, "larger than the maximum"),
-        ("16EiB", "unknown size unit"),
+        ("16EiB", "larger than the maximum"),
+        ("1ZiB", "unknown size unit"),
     ],
 )
 def test_parse_size_refuses(value, reason):
@@ -166,3 +167,9 @@ def test_parse_seconds(value, seconds):
 def test_parse_seconds_refuses(value):
     with pytest.raises(ValueError):
         parse_seconds(value)
+
+
+def test_peta_and_exa_units():
+    assert parse_size("1PiB") == 1 << 50
+    assert parse_size("2PB") == 2 * 10**15
+    assert parse_size("7EiB") == 7 << 60

@@ -1,0 +1,48 @@
+"""PyYAML's safe loader, except that a key given twice in one mapping is an error.
+
+Why: plain YAML loading keeps the last of two equal keys, so a second ``duration:`` further down
+a long config silently overrides the first and the run is not what the user read. The error names
+both lines. Keys that come in through a merge (``<<: *defaults``) may be overridden, as YAML means.
+Never: builds Python objects (a safe loader: plain data only).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from sai3bench.errors import ConfigError
+
+__all__ = ["StrictLoader"]
+
+_Base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+class StrictLoader(_Base):  # type: ignore[misc]  # the C or Python safe loader, untyped
+    """Safe loading (the C parser when present) with a duplicate-key check per mapping."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        if isinstance(node, yaml.MappingNode):
+            self._check_duplicates(node)
+        mapping: dict[Any, Any] = super().construct_mapping(node, deep=deep)
+        return mapping
+
+    def _check_duplicates(self, node: yaml.MappingNode) -> None:
+        seen: dict[Any, yaml.Node] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == _MERGE_TAG:
+                continue
+            key = self.construct_object(key_node, deep=True)
+            try:
+                first = seen.setdefault(key, key_node)
+            except TypeError:  # an unhashable key: the base constructor reports it
+                continue
+            if first is not key_node:
+                a, b = first.start_mark.line + 1, key_node.start_mark.line + 1
+                where = f"lines {a} and {b}" if a != b else f"line {a} (twice)"
+                raise ConfigError(
+                    f"duplicate key {key!r} on {where}",
+                    hint="keep one of them: YAML would silently use only the last one",
+                )
