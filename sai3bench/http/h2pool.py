@@ -19,6 +19,8 @@ from sai3bench.http.h2conn import (
     H2Unprocessed,
     open_h2_connection,
 )
+from sai3bench.http.resends import note_resend
+from sai3bench.outcome import Outcome
 from sai3bench.payload import Payload
 
 
@@ -108,6 +110,7 @@ class H2Pool:
                 if attempt:
                     raise
                 self.resent += 1
+                note_resend(Outcome.CONNECTION)  # counted as the op's retry (http/resends.py)
         raise AssertionError("unreachable")
 
     async def close(self) -> None:

@@ -5,9 +5,21 @@ connection, or opens one while under ``max_size``, or queues. ``release`` hands 
 connection to the first waiter or back to the idle list; a dead one frees a slot, and a
 waiter then gets a fresh connection. Connects are bounded by ``connect_timeout``.
 
-Stale keep-alives: a server may close an idle connection at any time. A request that fails
-with CONNECTION on a *reused* connection before any response byte arrived is safe to send once
-more on a fresh one; ``send`` does that, and counts it.
+Stale keep-alives: a server may close an idle connection at any time, and its close can cross
+our next request on the wire. ``send`` therefore sends a request once more, on a fresh
+connection, when all of these hold (the rule of RFC 9112 section 9.3.1):
+
+- the connection was reused (a fresh one that fails is no stale keep-alive);
+- the failure is CONNECTION (reset or closed) and no byte of a response arrived;
+- the method is idempotent: GET, HEAD, PUT or DELETE. Sending one twice leaves the store as
+  sending it once, so it may be resent even when the reset came after the request was fully
+  written and the server may have acted on it (a PUT of the same bytes to the same key, a
+  DELETE whose second try then finds nothing). A POST (DeleteObjects, CreateMultipartUpload,
+  a resumable-upload session) is never resent: its failure is the op's.
+
+Each resend is counted here (``resent``) and told to the op's runner (http/resends.py), which
+counts it as a retry by outcome: a reset answered by a resend is a retry, never a clean success.
+The op's latency spans both sends.
 """
 
 from __future__ import annotations
@@ -17,6 +29,7 @@ import collections
 
 from sai3bench.http.endpoint import DEFAULT_CONNECT_TIMEOUT, Endpoint
 from sai3bench.http.protocol import DeadlineWatch, H1Connection
+from sai3bench.http.resends import note_resend
 from sai3bench.http.sockets import connect_errors
 from sai3bench.outcome import OpError, Outcome
 from sai3bench.payload import Payload
@@ -156,9 +169,16 @@ class H1Pool:
             except OpError as exc:
                 started = conn.parser.has_started
                 self.release(conn)
-                if attempt == 0 and reused and exc.outcome == Outcome.CONNECTION and not started:
+                if attempt == 0 and reused and may_resend(head, exc.outcome, started):
                     self.resent += 1
-                    continue  # a stale keep-alive: the server never saw this request
+                    note_resend(exc.outcome)
+                    continue  # a stale keep-alive, most likely (see the module doc)
                 raise
             return conn
         raise AssertionError("unreachable")
+
+
+def may_resend(head: bytes, outcome: int, response_started: bool) -> bool:
+    """True when a request that failed on a reused connection may be sent once more: a
+    CONNECTION failure before any response byte, of an idempotent method (not POST)."""
+    return outcome == Outcome.CONNECTION and not response_started and not head.startswith(b"POST ")

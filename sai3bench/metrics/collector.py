@@ -2,8 +2,10 @@
 
 This module owns what one run (or one worker, process or host) measured, and how those
 measurements merge exactly. It never reads a clock, never prints, and never puts a failed op into
-a histogram: failures are counted by (kind, outcome), retries are counted apart, so a latency
-figure is always the latency of one successful attempt.
+a histogram: failures are counted by (kind, outcome), and retries apart by (kind, outcome of
+the attempt tried again). A latency figure is that of one successful op: for an engine retry its
+last attempt (the backoff sleep is not the server's time); for a request the HTTP pool sent
+again on a fresh connection, both sends, since nothing paused between them.
 
 Size buckets follow sai3-bench (inclusive upper bounds, 8 KiB x 8^n); META ops (LIST, STAT,
 DELETE) always go to bucket 0 ("zero"), whatever bytes they report.
@@ -16,6 +18,7 @@ import enum
 import msgspec
 
 from sai3bench.metrics.histogram import Histogram
+from sai3bench.outcome import Outcome
 
 
 class OpKind(enum.IntEnum):
@@ -87,6 +90,7 @@ class _CollectorWire(msgspec.Struct, kw_only=True):
     errors: list[tuple[int, int, int]]  # (kind, outcome, count)
     histograms: list[tuple[int, int, bytes]]  # (class, bucket, Histogram.encode())
     ttfb: list[tuple[int, bytes]] = []  # (class, Histogram.encode()): time to first byte
+    retry_outcomes: list[tuple[int, int, int]] = []  # (kind, outcome of the failed try, count)
 
 
 _ENCODER = msgspec.json.Encoder()
@@ -96,7 +100,16 @@ _DECODER = msgspec.json.Decoder(_CollectorWire)
 class Collector:
     """Everything one run measured. One per worker; merged exactly at the end."""
 
-    __slots__ = ("_bytes", "_errors", "_hists", "_ops", "_retries", "_slot_bytes", "_ttfb")
+    __slots__ = (
+        "_bytes",
+        "_errors",
+        "_hists",
+        "_ops",
+        "_retries",
+        "_retry_outcomes",
+        "_slot_bytes",
+        "_ttfb",
+    )
 
     def __init__(self) -> None:
         self._hists: list[Histogram | None] = [None] * _N_SLOTS  # class * 9 + bucket
@@ -104,6 +117,8 @@ class Collector:
         self._ops = [0] * _N_KINDS
         self._bytes = [0] * _N_KINDS
         self._retries = [0] * _N_KINDS
+        #: (kind, outcome of the attempt that was tried again) -> count.
+        self._retry_outcomes: dict[tuple[int, int], int] = {}
         # Indexed like _hists; only GET and PUT slots are kept (META bytes are in _bytes).
         self._slot_bytes = [0] * _N_SLOTS
         self._errors: dict[tuple[int, int], int] = {}
@@ -174,9 +189,14 @@ class Collector:
         key = (kind, outcome)
         self._errors[key] = self._errors.get(key, 0) + 1
 
-    def record_retry(self, kind: int) -> None:
-        """Count one retried attempt (the final attempt is recorded as success or error)."""
+    def record_retry(self, kind: int, outcome: int = Outcome.OTHER) -> None:
+        """Count one attempt that failed with ``outcome`` and was tried again: an engine retry
+        (error_handling, prepare/cleanup rounds) or a request the HTTP pool sent again. The
+        op's final attempt is recorded as its success or error, as if it had been the only one.
+        """
         self._retries[kind] += 1
+        key = (kind, outcome)
+        self._retry_outcomes[key] = self._retry_outcomes.get(key, 0) + 1
 
     def merge(self, other: Collector) -> None:
         """Add ``other`` into this collector in place. Exact: histograms merge by array add."""
@@ -195,8 +215,12 @@ class Collector:
         ):
             for i, v in enumerate(their_list):
                 mine_list[i] += v
-        for key, n in other._errors.items():
-            self._errors[key] = self._errors.get(key, 0) + n
+        for mine_d, their_d in (
+            (self._errors, other._errors),
+            (self._retry_outcomes, other._retry_outcomes),
+        ):
+            for key, n in their_d.items():
+                mine_d[key] = mine_d.get(key, 0) + n
         for cls_, theirs in enumerate(other._ttfb):
             if theirs is not None:
                 mine = self._ttfb[cls_]
@@ -267,6 +291,10 @@ class Collector:
         """Retried attempts of one OpKind."""
         return self._retries[kind]
 
+    def retry_outcomes(self) -> dict[tuple[int, int], int]:
+        """A copy of the retry counts: (OpKind, Outcome of the attempt tried again) -> count."""
+        return dict(self._retry_outcomes)
+
     def encode(self) -> bytes:
         """Versioned JSON (docs/FORMAT.md) with base64 histogram blobs, for IPC and merging."""
         hists = [
@@ -284,6 +312,7 @@ class Collector:
             errors=[(k, o, n) for (k, o), n in sorted(self._errors.items())],
             histograms=hists,
             ttfb=[(c, h.encode(compress=True)) for c, h in enumerate(self._ttfb) if h is not None],
+            retry_outcomes=[(k, o, n) for (k, o), n in sorted(self._retry_outcomes.items())],
         )
         return _ENCODER.encode(wire)
 
@@ -305,6 +334,13 @@ class Collector:
         c._retries = list(wire.retries)
         c._slot_bytes[: 2 * N_SIZE_BUCKETS] = wire.slot_bytes[: 2 * N_SIZE_BUCKETS]
         c._errors = {(k, o): n for k, o, n in wire.errors}
+        c._retry_outcomes = {(k, o): n for k, o, n in wire.retry_outcomes}
+        if (
+            wire.retry_outcomes
+            and [sum(n for k, _, n in wire.retry_outcomes if k == kind) for kind in OpKind]
+            != c._retries
+        ):
+            raise ValueError("collector retries disagree with their outcomes")
         for op_class, bucket, blob in wire.histograms:
             if not (0 <= op_class < len(OpClass) and 0 <= bucket < N_SIZE_BUCKETS):
                 raise ValueError(f"collector histogram slot ({op_class}, {bucket}) out of range")

@@ -8,7 +8,9 @@ console_log.txt).
 
 Deliberate differences from upstream: the distribution lists LIST, STAT and DELETE separately
 instead of one META line; PUT has one latency line (no setup/I-O split); an "Errors:" block and
-a "Retries:" line appear when there were any; a "Configured duration" line follows "Duration".
+a "Retries:" block (per kind, then per outcome of the attempt tried again, HTTP resends of a
+stale or reset connection included) appear when there were any; a "Configured duration" line
+follows "Duration".
 """
 
 from __future__ import annotations
@@ -168,6 +170,8 @@ def _errors_block(collector: Collector) -> list[str]:
             if collector.retries_of(k)
         )
         lines += ["", f"Retries: {fmt_int(collector.retries)} ({per_kind})"]
+        for (kind, outcome), n in sorted(collector.retry_outcomes().items()):
+            lines.append(f"  {OpKind(kind).name} after {_outcome_name(outcome)}: {fmt_int(n)}")
     return lines
 
 

@@ -91,6 +91,7 @@ Errors: 2 failed ops
   PUT TIMEOUT: 1
 
 Retries: 1 (GET: 1)
+  GET after CONNECTION: 1
 """
 
 

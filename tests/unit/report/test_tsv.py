@@ -28,7 +28,7 @@ def small_run() -> Collector:
     c.record(OpKind.STAT, 0, 100)
     c.record_error(OpKind.GET, Outcome.NOT_FOUND)  # failures: never in the TSV
     c.record_error(OpKind.PUT, Outcome.TIMEOUT)
-    c.record_retry(OpKind.GET)
+    c.record_retry(OpKind.GET, Outcome.CONNECTION)
     return c
 
 

@@ -1,0 +1,102 @@
+"""H1Pool's resend of a request lost with its kept-alive connection, against a raw server that
+closes the connection just as the next request arrives (the real stale keep-alive race).
+
+The older stale keep-alive test (test_h1_pool.py) lets the close land before the next request,
+so the pool sees a closed connection and never resends. Here the close crosses the request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+import uvloop
+
+from sai3bench.http import resends
+from sai3bench.http.endpoint import Endpoint
+from sai3bench.http.h1build import build_request_head
+from sai3bench.http.pool import H1Pool
+from sai3bench.outcome import OpError, Outcome
+
+OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+
+
+class ClosesOnSecond(asyncio.Protocol):
+    """Answers the first request of each connection; on the first bytes of the second one it
+    closes (``how``: "close" = FIN at once, "reset" = RST once the head is in, "late" = RST
+    after ``delay`` seconds)."""
+
+    how = "close"
+    delay = 0.0
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.t: asyncio.Transport = transport  # type: ignore[assignment]
+        self.seen = b""
+        self.answered = 0
+
+    def data_received(self, data: bytes) -> None:
+        if self.answered == 0:
+            self.seen += data
+            if b"\r\n\r\n" in self.seen:
+                self.answered = 1
+                self.t.write(OK)
+            return
+        if self.how == "close":
+            self.t.close()  # the request's first bytes are here; the answer never comes
+        elif self.how == "reset":
+            self.t.abort()
+        else:
+            asyncio.get_running_loop().call_later(self.delay, self.t.abort)
+
+
+def _run(how: str, method: str, delay: float = 0.0) -> tuple[H1Pool, list[int], float]:
+    """Two requests on one kept-alive connection; the second meets the close. Returns the pool,
+    the outcomes the resend listener heard, and the second request's seconds."""
+
+    async def go() -> tuple[H1Pool, list[int], float]:
+        handler = type("Handler", (ClosesOnSecond,), {"how": how, "delay": delay})
+        server = await asyncio.get_running_loop().create_server(handler, "127.0.0.1", 0)
+        pool = H1Pool(Endpoint("127.0.0.1", server.sockets[0].getsockname()[1]), max_size=1)
+        heard: list[int] = []
+        resends.listen(heard)
+        head = build_request_head(method, "/k", "127.0.0.1", (), 0 if method != "GET" else None)
+        try:
+            pool.release(await pool.send(head))
+            t0 = time.perf_counter()
+            try:
+                conn = await pool.send(head, keep_body=True)
+                assert bytes(conn.parser.body) == b"ok"
+                pool.release(conn)
+            finally:
+                took = time.perf_counter() - t0
+        finally:
+            await pool.close()
+            server.close()
+        return pool, heard, took
+
+    return uvloop.run(go())
+
+
+@pytest.mark.parametrize("how", ["close", "reset"])
+@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE", "HEAD"])
+def test_a_request_that_meets_the_close_is_resent_and_told(how: str, method: str) -> None:
+    pool, heard, _ = _run(how, method)
+    assert pool.resent == 1 and pool.opened == 2
+    assert heard == [Outcome.CONNECTION]  # the engine counts it as a retry by this outcome
+
+
+def test_the_resent_ops_time_includes_the_lost_attempt() -> None:
+    _, heard, took = _run("late", "GET", delay=0.3)
+    assert heard == [Outcome.CONNECTION]
+    assert took >= 0.3  # the engine times around send(): both attempts are in the op
+
+
+def test_a_post_is_never_resent() -> None:
+    with pytest.raises(OpError) as err:
+        _run("reset", "POST")
+    assert err.value.outcome == Outcome.CONNECTION
+
+
+def test_no_listener_no_error() -> None:
+    resends.note_resend(Outcome.CONNECTION)  # outside any listening task: only the pool counts
