@@ -1,28 +1,48 @@
-"""Where requests go: host, port and TLS settings, shared by the HTTP/1.1 and HTTP/2 pools."""
+"""Where requests go and how to reach it: host, port, base path, TLS trust and the response
+timeouts, shared by the HTTP/1.1 and HTTP/2 pools.
+
+Owns the one parse of an endpoint URL, so a bad port or an unreadable CA bundle is refused
+once, at set-up, with the place the URL came from named. Never reads the environment: callers
+pass the CA bundle (``AWS_CA_BUNDLE`` for S3) and the timeouts they were given.
+"""
 
 from __future__ import annotations
 
 import ssl
 from typing import Final, NamedTuple
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from sai3bench.errors import ConfigError
 
 DEFAULT_CONNECT_TIMEOUT: Final = 10.0
+#: Seconds from a request's last byte written to its response's first byte (--first-byte-timeout).
+DEFAULT_FIRST_BYTE_TIMEOUT: Final = 10.0
+#: Seconds for a whole response: large bodies take long, so this bound is loose.
+DEFAULT_RESPONSE_TIMEOUT: Final = 120.0
+_PORTS: Final = "a TCP port is a number from 1 to 65535"
 
 
 class Endpoint(NamedTuple):
-    """Where requests go. ``tls`` is None for cleartext http://."""
+    """Where requests go. ``tls`` is None for cleartext http://.
+
+    ``path`` is a base path every request target starts with (``/s3`` of
+    ``http://gw:8080/s3``; "" for none). ``first_byte_timeout`` bounds the wait from a request
+    written to the first byte of its response: a server that accepts and never answers fails
+    in that many seconds, not after the whole-response timeout.
+    """
 
     host: str
     port: int
     tls: ssl.SSLContext | None = None
     server_hostname: str | None = None
+    path: str = ""
+    first_byte_timeout: float = DEFAULT_FIRST_BYTE_TIMEOUT
 
     @property
     def url(self) -> str:
         scheme = "https" if self.tls else "http"
-        return f"{scheme}://{self.host}:{self.port}"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{scheme}://{host}:{self.port}"
 
     @property
     def host_header(self) -> str:
@@ -30,19 +50,65 @@ class Endpoint(NamedTuple):
         return self.host if self.port == default else f"{self.host}:{self.port}"
 
 
-def endpoint_from_url(url: str, *, insecure: bool = False) -> Endpoint:
+def endpoint_from_url(
+    url: str,
+    *,
+    insecure: bool = False,
+    ca_bundle: str | None = None,
+    first_byte_timeout: float = DEFAULT_FIRST_BYTE_TIMEOUT,
+    source: str | None = None,
+) -> Endpoint:
     """``http://127.0.0.1:9000`` -> Endpoint (any HTTP object store: S3, GCS, Azure).
 
-    TLS verifies against system CAs unless ``insecure``.
+    TLS verifies against ``ca_bundle`` (the value of AWS_CA_BUNDLE, a PEM file; as in botocore
+    it replaces the system CAs) when given, else the system CAs (which SSL_CERT_FILE can
+    replace), unless ``insecure``. A path is kept in ``Endpoint.path`` without its trailing slash.
+
+    Raises:
+        ConfigError: not http(s)://host[:port][/path], a port outside 1..65535, or an
+            unreadable CA bundle; the message names ``source`` (where the URL came from).
     """
+    where = source or repr(url)
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"bad endpoint URL {url!r}", hint="use http://host:port or https://host")
+        raise ConfigError(
+            f"bad endpoint URL {url!r}" + (f" in {source}" if source else ""),
+            hint="use http://host:port or https://host",
+        )
     tls = None
     if parts.scheme == "https":
+        tls = _tls_context(ca_bundle, insecure)
+    port = _port(parts, where) or (443 if tls else 80)
+    path = parts.path.rstrip("/")
+    return Endpoint(parts.hostname, port, tls, parts.hostname, path, first_byte_timeout)
+
+
+def _port(parts: SplitResult, where: str) -> int | None:
+    """The URL's port, None when it names none; ConfigError naming it when it is no port."""
+    tail = parts.netloc.rpartition("@")[2].rpartition("]")[2]  # after user@ and an IPv6 [..]
+    if ":" not in tail:
+        return None
+    text = tail.partition(":")[2]
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise ConfigError(
+            f"bad port {text!r} in {where}: {_PORTS}",
+            hint="write host:PORT with PORT from 1 to 65535, or leave the port out",
+        )
+    return int(text)
+
+
+def _tls_context(ca_bundle: str | None, insecure: bool) -> ssl.SSLContext:
+    if insecure:
         tls = ssl.create_default_context()
-        if insecure:
-            tls.check_hostname = False
-            tls.verify_mode = ssl.CERT_NONE
-    port = parts.port or (443 if tls else 80)
-    return Endpoint(parts.hostname, port, tls, parts.hostname)
+        tls.check_hostname = False
+        tls.verify_mode = ssl.CERT_NONE
+        return tls
+    if not ca_bundle:
+        return ssl.create_default_context()
+    try:
+        return ssl.create_default_context(cafile=ca_bundle)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(
+            f"AWS_CA_BUNDLE={ca_bundle!r} cannot be used: {exc}",
+            hint="point AWS_CA_BUNDLE at a readable PEM file of CA certificates, or unset it",
+        ) from None

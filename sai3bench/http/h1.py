@@ -10,10 +10,14 @@ which the caller keeps; after a feed that did not finish a message the caller ma
 buffer, because a partial head or chunk line is copied into the parser's own.
 Rule 2: a head is bounded (``max_head`` bytes, blank line included) and a partial one is
 searched from where the last search stopped, so a head arriving a byte at a time costs O(n).
-Rule 3: ambiguous framing is a ProtocolError, never a guess: conflicting or non-numeric
+Rule 3: a head that cannot be HTTP fails at its first bytes, not when 64 KiB or a blank line
+arrive: a response must start with "HTTP/", a request with a method character (checked only
+when a head is split across reads: a whole one is checked line by line anyway). A TLS
+ClientHello sent to a plain port, or a server answering garbage, is refused at once.
+Rule 4: ambiguous framing is a ProtocolError, never a guess: conflicting or non-numeric
 Content-Length, Content-Length with Transfer-Encoding, a final coding other than chunked, bare
 CR or LF, NUL, whitespace between a framing field's name and its colon. Only CRLF ends a line.
-Rule 4: when the head arrives only the status line and the framing fields (Content-Length,
+Rule 5: when the head arrives only the status line and the framing fields (Content-Length,
 Transfer-Encoding, Connection, Expect) are parsed; ``headers`` is split into (name, value)
 pairs, and its other lines checked, on first read. Measured with timeit (best of 15 x 20k
 runs, Python 3.11, this shared 2-core VM): start + feed of a 10-line S3 GET head plus a 1 KiB
@@ -303,6 +307,10 @@ class _Parser:
     def _on_head(self, block: bytes) -> None:
         raise NotImplementedError
 
+    def _check_start(self, first: bytes) -> None:
+        """ProtocolError unless ``first`` (up to 5 bytes) can begin a head of this kind."""
+        raise NotImplementedError
+
     def _finish(self) -> None:
         self._state = DONE
         self.done = True
@@ -383,6 +391,7 @@ def _read_head(p: _Parser, data: Buf, pos: int, end: int) -> int:
             if i >= 0:
                 p._on_head(bytes(data[pos:i]))  # no copy of a bytes slice
                 return i + 4
+        p._check_start(bytes(data[pos : min(end, pos + 5)]))  # only when a head is split
     block, pos = p._maybe_block(data, pos, end, b"\r\n\r\n", p.max_head)
     if block is not None:
         p._on_head(block)
@@ -505,6 +514,10 @@ class ResponseParser(_Parser):
     def _interim_seen(self) -> bool:
         return self.interim_status != 0
 
+    def _check_start(self, first: bytes) -> None:
+        if not b"HTTP/".startswith(first[:5]):
+            raise ProtocolError(f"bad status line: not an HTTP response, it starts {first!r}")
+
     def _on_head(self, block: bytes) -> None:
         eol = _check_head(block)
         version = _STATUS_PREFIXES.get(block[:9])
@@ -558,6 +571,10 @@ class RequestParser(_Parser):
         self._reset(keep_body)
         self.method = self.target = ""
         self.expect_continue = False
+
+    def _check_start(self, first: bytes) -> None:
+        if first[:1].translate(None, _TCHAR):
+            raise ProtocolError(f"bad request line: not an HTTP request, it starts {first!r}")
 
     def _on_head(self, block: bytes) -> None:
         eol = _check_head(block)

@@ -8,9 +8,14 @@ Rules (STYLE 4): one request in flight per connection, one waiter, a second ``re
 one is pending is a bug (RuntimeError). The timeout is a deadline checked by the pool's
 ``DeadlineWatch`` ten times a second, not ``asyncio.wait_for`` (a task and a cancellation per op)
 and not a ``call_later`` per request (a libuv timer made and cancelled per op: 2.5 us measured
-here, 6 % of a 1 KiB GET); a connection without a watch falls back to ``call_later``. The
-receive buffer is allocated once and reused: ``get_buffer`` always returns the same view,
-because the parser copies any partial head it has to keep.
+here, 6 % of a 1 KiB GET); a connection without a watch falls back to ``call_later``.
+Two bounds share that one deadline: first byte (``first_byte_timeout`` from the request
+written: a server that accepts and never answers) and then the whole response (``timeout``,
+loose, for large bodies). ``deadline`` starts at the first-byte bound; when it passes, the
+check looks whether any response byte arrived (``parser.has_started``) or the body is still
+being written (``pause_writing``), and if so moves it on: the per-op cost is one more float
+stored. The receive buffer is allocated once and reused: ``get_buffer`` always returns the
+same view, because the parser copies any partial head it has to keep.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import asyncio
 import time
 from typing import Final
 
+from sai3bench.http.endpoint import DEFAULT_FIRST_BYTE_TIMEOUT
 from sai3bench.http.errors import ProtocolError
 from sai3bench.http.h1 import ResponseParser
 from sai3bench.http.sockets import ReceiveBufferProtocol
@@ -58,11 +64,8 @@ class DeadlineWatch:
         busy = False
         live = []
         for conn in self._conns:
-            if conn._waiter is not None:
-                if conn.deadline <= now:
-                    conn._on_timeout()
-                else:
-                    busy = True
+            if conn._waiter is not None and (conn.deadline > now or conn.on_deadline(now)):
+                busy = True
             if not conn.closed:
                 live.append(conn)
         self._conns = live
@@ -83,22 +86,35 @@ class H1Connection(ReceiveBufferProtocol):
         "_timer",
         "_waiter",
         "_watch",
+        "_write_paused",
         "closed",
         "deadline",
+        "first_byte_timeout",
         "label",
         "parser",
         "requests",
+        "response_deadline",
         "t_first_byte",
     )
 
     def __init__(
-        self, loop: asyncio.AbstractEventLoop, label: str = "", watch: DeadlineWatch | None = None
+        self,
+        loop: asyncio.AbstractEventLoop,
+        label: str = "",
+        watch: DeadlineWatch | None = None,
+        first_byte_timeout: float = DEFAULT_FIRST_BYTE_TIMEOUT,
     ) -> None:
         super().__init__(RECV_BUFFER)
         self._loop = loop
         self._watch = watch
-        #: loop.time() by which the request in flight must have completed (with a watch).
+        #: Seconds from the request written to the first response byte.
+        self.first_byte_timeout = first_byte_timeout
+        #: loop.time() of the next bound to check: first byte, then the whole response.
         self.deadline = 0.0
+        #: loop.time() by which the whole response must have arrived.
+        self.response_deadline = 0.0
+        #: The transport asked us to stop writing: the request is not all sent yet.
+        self._write_paused = False
         if watch is not None:
             watch.add(self)
         self.label = label
@@ -117,22 +133,32 @@ class H1Connection(ReceiveBufferProtocol):
 
     # -- asyncio callbacks --------------------------------------------------------------------
 
+    def pause_writing(self) -> None:
+        self._write_paused = True
+
+    def resume_writing(self) -> None:
+        # Called once the write buffer drained: only now is a large body (nearly) sent, so the
+        # first-byte bound starts again from here.
+        self._write_paused = False
+        if self._waiter is not None and not self.parser.has_started:
+            self.deadline = max(self.deadline, self._loop.time() + self.first_byte_timeout)
+
     def buffer_updated(self, nbytes: int) -> None:
         parser = self.parser
         if self._waiter is None:
-            self._fail(OpError(Outcome.PROTOCOL, "data with no request in flight"))
+            self._fail(self._not_http("data with no request in flight"))
             return
         had_head = parser.head_done
         try:
             used = parser.feed(self._view[:nbytes])
         except ProtocolError as exc:
-            self._fail(OpError(Outcome.PROTOCOL, str(exc)))
+            self._fail(self._not_http(str(exc)))
             return
         if not had_head and parser.head_done:
             self.t_first_byte = time.perf_counter_ns()
         if parser.done:
             if used < nbytes:  # we never pipeline: anything after the response is garbage
-                self._fail(OpError(Outcome.PROTOCOL, "bytes after the response"))
+                self._fail(self._not_http("bytes after the response"))
                 return
             self._complete()
 
@@ -141,7 +167,7 @@ class H1Connection(ReceiveBufferProtocol):
             try:
                 self.parser.feed_eof()
             except ProtocolError as exc:
-                self._fail(OpError(Outcome.CONNECTION, f"closed mid-response: {exc}"))
+                self._fail(OpError(Outcome.CONNECTION, f"{self.label} closed mid-response: {exc}"))
                 return False
             if self.parser.done:
                 self._complete()
@@ -150,7 +176,8 @@ class H1Connection(ReceiveBufferProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         if self._waiter is not None:
-            detail = f"connection lost: {exc}" if exc else "connection closed by peer"
+            why = f"connection lost: {exc}" if exc else "connection closed by peer"
+            detail = f"{self.label}: {why}"
             self._fail(OpError(Outcome.CONNECTION, detail))
 
     # -- the one operation --------------------------------------------------------------------
@@ -183,12 +210,15 @@ class H1Connection(ReceiveBufferProtocol):
             self.transport.writelines((head, body))
         else:
             self.transport.writelines((head, *body))
+        now = self._loop.time()
+        self.response_deadline = end = now + timeout
+        first = now + self.first_byte_timeout
+        self.deadline = first if first < end else end
         watch = self._watch
         if watch is not None:
-            self.deadline = self._loop.time() + timeout
             watch.arm()
         else:
-            self._timer = self._loop.call_later(timeout, self._on_timeout)
+            self._timer = self._loop.call_at(self.deadline, self._on_timer)
         return waiter
 
     def close(self) -> None:
@@ -196,9 +226,39 @@ class H1Connection(ReceiveBufferProtocol):
         if self.transport is not None:
             self.transport.close()
 
-    def _on_timeout(self) -> None:
+    def on_deadline(self, now: float) -> bool:
+        """``deadline`` passed: fail the request, or move the deadline on. True if it lives on.
+
+        Past the whole-response bound: TIMEOUT. A response under way, or a body still being
+        written: the next bound. Else no byte came within ``first_byte_timeout``: TIMEOUT.
+        """
+        if now >= self.response_deadline:
+            why = f"no complete response from {self.label} within the response timeout"
+            self._fail(OpError(Outcome.TIMEOUT, why))
+            return False
+        if self.parser.has_started:
+            self.deadline = self.response_deadline
+            return True
+        if self._write_paused:
+            self.deadline = min(now + self.first_byte_timeout, self.response_deadline)
+            return True
+        self._fail(
+            OpError(
+                Outcome.TIMEOUT,
+                f"no response from {self.label} within {self.first_byte_timeout:g} s of "
+                "sending the request",
+            )
+        )
+        return False
+
+    def _on_timer(self) -> None:
+        """The no-watch fallback: one timer per request, re-armed at each bound."""
         self._timer = None
-        self._fail(OpError(Outcome.TIMEOUT, "no complete response in time"))
+        if self._waiter is not None and self.on_deadline(self._loop.time()):
+            self._timer = self._loop.call_at(self.deadline, self._on_timer)
+
+    def _not_http(self, why: str) -> OpError:
+        return OpError(Outcome.PROTOCOL, f"{self.label} is not speaking HTTP as expected: {why}")
 
     def _complete(self) -> None:
         waiter, self._waiter = self._waiter, None

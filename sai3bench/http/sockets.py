@@ -7,7 +7,7 @@ import contextlib
 import socket
 import ssl
 from collections.abc import Iterator
-from typing import cast
+from typing import Final, cast
 
 from sai3bench.outcome import OpError, Outcome
 
@@ -19,17 +19,66 @@ def set_nodelay(transport: asyncio.BaseTransport) -> None:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
+#: What to do about a certificate this machine does not trust (S3 reads AWS_CA_BUNDLE; every
+#: scheme honours SSL_CERT_FILE through the default context).
+TRUST_REMEDY: Final = (
+    "if it is yours, set AWS_CA_BUNDLE (s3://) or SSL_CERT_FILE to its CA's PEM file, "
+    "or pass --insecure to skip the check (not for real data)"
+)
+
+
 @contextlib.contextmanager
 def connect_errors(url: str) -> Iterator[None]:
-    """Map what a connect can raise to an OpError, once, with the endpoint in the message."""
+    """Map what a connect can raise to an OpError, once, with the endpoint and the likely
+    cause in the message: a refused port, a certificate not trusted, TLS spoken to a port
+    that answers in plain HTTP, or a connect or handshake that never completed."""
+    tls = url.startswith("https:")
     try:
         yield
     except TimeoutError:
-        raise OpError(Outcome.TIMEOUT, f"connect to {url} timed out") from None
+        raise OpError(Outcome.TIMEOUT, _timed_out(url, tls)) from None
+    except ssl.SSLCertVerificationError as exc:
+        raise OpError(Outcome.CONNECTION, describe_certificate_failure(url, exc)) from None
     except ssl.SSLError as exc:
-        raise OpError(Outcome.CONNECTION, f"TLS with {url} failed: {exc}") from None
+        raise OpError(Outcome.CONNECTION, describe_handshake_failure(url, exc)) from None
     except OSError as exc:
-        raise OpError(Outcome.CONNECTION, f"cannot connect to {url}: {exc}") from None
+        during = " (during the TLS handshake?)" if tls and _is_reset(exc) else ""
+        raise OpError(Outcome.CONNECTION, f"cannot connect to {url}{during}: {exc}") from None
+
+
+def _timed_out(url: str, tls: bool) -> str:
+    if not tls:
+        return f"connect to {url} timed out"
+    return (
+        f"connect to {url} timed out: no TCP connection or no TLS handshake; "
+        "if that port speaks plain HTTP, use http://"
+    )
+
+
+def _is_reset(exc: OSError) -> bool:
+    return isinstance(exc, ConnectionResetError | ConnectionAbortedError | BrokenPipeError)
+
+
+def describe_certificate_failure(url: str, exc: ssl.SSLCertVerificationError) -> str:
+    """One line: the certificate was refused, why (OpenSSL's verify reason: self-signed,
+    hostname mismatch, expired, unknown issuer), and what to do about it."""
+    reason = getattr(exc, "verify_message", None) or exc.strerror or str(exc)
+    return f"TLS certificate of {url} not trusted ({reason}): {TRUST_REMEDY}"
+
+
+def describe_handshake_failure(url: str, exc: ssl.SSLError) -> str:
+    """One line: the TLS handshake failed, and the likely reason. A peer that answers a
+    ClientHello in cleartext (OpenSSL: "wrong version number", or "http request") is a plain
+    HTTP port; a peer that closes mid-handshake may be one too."""
+    reason = getattr(exc, "reason", None) or exc.strerror or str(exc)
+    text = str(reason).lower().replace("_", " ")
+    if "wrong version number" in text or "http request" in text or "record layer" in text:
+        why = "the server answered in plain text: that port speaks plain HTTP, use http://"
+    elif isinstance(exc, ssl.SSLEOFError) or "eof" in text:
+        why = "the server closed the connection: the port may not speak TLS (try http://)"
+    else:
+        why = f"{reason}"
+    return f"TLS handshake with {url} failed: {why}"
 
 
 class ReceiveBufferProtocol(asyncio.BufferedProtocol):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime
 import os
 import shutil
 import socket
@@ -35,6 +34,7 @@ from sai3bench.http.h2pool import H2Pool
 from sai3bench.outcome import OpError, Outcome
 
 from .conftest import free_port
+from .tlscerts import CertFiles, make_certs
 
 pytestmark = pytest.mark.integration
 
@@ -371,46 +371,16 @@ def test_pool_replaces_a_dead_connection(run: Runner) -> None:
 
 
 @pytest.fixture(scope="module")
-def certs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(1)
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    d = tmp_path_factory.mktemp("tls")
-    (d / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (d / "key.pem").write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return d / "cert.pem", d / "key.pem"
+def certs(tmp_path_factory: pytest.TempPathFactory) -> CertFiles:
+    return make_certs(tmp_path_factory.mktemp("tls"))
 
 
 @pytest.mark.parametrize("run", RUNNERS)
 @pytest.mark.parametrize("server_alpn", [["h2", "http/1.1"], ["http/1.1"]])
-def test_tls_alpn(run: Runner, certs: tuple[Path, Path], server_alpn: list[str]) -> None:
+def test_tls_alpn(run: Runner, certs: CertFiles, server_alpn: list[str]) -> None:
     async def go() -> None:
-        server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        server_ctx.load_cert_chain(*certs)
-        server_ctx.set_alpn_protocols(server_alpn)
-        client_ctx = ssl.create_default_context(cafile=str(certs[0]))
+        server_ctx = certs.server_context(server_alpn)
+        client_ctx = ssl.create_default_context(cafile=str(certs.ca))
         async with fault_server(tls=server_ctx) as (ep, _):
             tls_ep = Endpoint("127.0.0.1", ep.port, client_ctx, "localhost")
             if "h2" in server_alpn:
@@ -447,9 +417,9 @@ def test_s3_backend_over_h2c(run: Runner, nginx: Endpoint) -> None:
         )
         try:
             body = memoryview(bytes(range(256)) * 4096)  # 1 MiB: flow control on the way up
-            assert await b.put("dir/obj", body) == len(body)
-            assert await b.get("dir/obj") == len(body)
-            assert await b.head("dir/obj") == len(body)
+            assert (await b.put("dir/obj", body))[0] == len(body)
+            assert (await b.get("dir/obj"))[0] == len(body)
+            assert (await b.head("dir/obj"))[0] == len(body)
             await b.delete("dir/obj")
             with pytest.raises(OpError) as missing:
                 await b.get("dir/obj")
@@ -478,7 +448,7 @@ def test_s3_virtual_host_over_h2_sends_bucket_authority(run: Runner) -> None:
                 http2=True,
             )
             try:
-                assert await b.get("small") == len(SMALL)  # path /small: no bucket segment
+                assert (await b.get("small"))[0] == len(SMALL)  # path /small: no bucket segment
             finally:
                 await b.close()
             assert state["authorities"] == [f"bkt.127.0.0.1:{endpoint.port}".encode()]
