@@ -125,7 +125,7 @@ class H1Pool:
         with connect_errors(ep.url):
             async with asyncio.timeout(self.connect_timeout):
                 _, conn = await loop.create_connection(
-                    lambda: H1Connection(loop, ep.url, watch),
+                    lambda: H1Connection(loop, ep.url, watch, ep.first_byte_timeout),
                     ep.host,
                     ep.port,
                     ssl=ep.tls,
