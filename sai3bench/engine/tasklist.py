@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor
 
 from sai3bench.engine.context import Output
@@ -37,11 +37,12 @@ async def run_task_list(
     workers: int,
     executor: Executor | None,
     on_task: TaskHook | None = None,
-    stop_on_error: bool = False,
+    stop_when: Callable[[int], bool] | None = None,
     out: Output | None = None,
     label: str = "",
 ) -> TaskListResult:
-    """Run ``total`` tasks with ``workers`` in flight; stop at the first failure if asked.
+    """Run ``total`` tasks with ``workers`` in flight; stop at the first failure whose outcome
+    code ``stop_when`` accepts (prepare: a permanent one), if given.
 
     With ``out``, a status line shows objects done every second (``label`` names them).
     """
@@ -53,7 +54,7 @@ async def run_task_list(
         left[0] -= 1
         if on_task is not None:
             on_task(task, code)
-        if code and stop_on_error:
+        if code and stop_when is not None and stop_when(code):
             pool.stop()
 
     t0 = time.perf_counter()

@@ -1,0 +1,163 @@
+"""A task list whose transient failures are retried in deferred rounds (prepare, cleanup).
+
+Shape (upstream's deferred prepare retry, v0.8.52): the main pass runs every task once and sets
+aside the ones that failed with a transient outcome (engine/transient.py); after it, each retry
+round waits a jittered exponential delay and runs the set-aside tasks again, with the same
+number of workers, until none is left or the rounds run out.
+
+Why deferred and not inline (each worker sleeping and re-sending its own failed op):
+- a throttled server is given a pause by everyone at once, instead of 5 % of the workers
+  sleeping while the other 95 % keep sending at full rate;
+- the main pass is not held up by a few slow retries, and its progress line stays true;
+- the worker loop (engine/batch.py), shared with the workload, is left as it is, and every
+  attempt keeps its own latency and outcome in the stage's collector.
+
+Every re-sent task counts as one retry (``Collector.record_retry``) of its op kind; every failed
+attempt stays counted as an error under its outcome. A permanent failure is never retried: with
+``stop_when`` it stops the stage at once, as before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Executor
+
+from sai3bench.engine.context import Output
+from sai3bench.engine.ops import PlannedOp, Task
+from sai3bench.engine.record import TaskHook
+from sai3bench.engine.tasklist import run_task_list
+from sai3bench.engine.transient import STAGE_RETRY, RetryPolicy, is_transient
+from sai3bench.metrics.collector import Collector
+from sai3bench.outcome import Outcome
+
+
+def is_permanent(code: int) -> bool:
+    """A failure that no retry will fix: the stage may stop at once."""
+    return code != 0 and not is_transient(code)
+
+
+class RetriedRun:
+    """What a task list with retry rounds did.
+
+    ``failed`` holds (task, last outcome code) for each task that still failed after its last
+    try: transient ones whose retries ran out, and the permanent ones. ``stopped_by`` is the
+    failure that made ``stop_when`` end the stage early; ``errors`` maps a key to the detail of
+    its failure, for the first failure of each pass (for the one-line message).
+    """
+
+    def __init__(self) -> None:
+        self.collector = Collector()
+        self.wall_s = 0.0
+        self.retries = 0
+        self.rounds = 0
+        self.failed: list[tuple[Task, int]] = []
+        self.stopped_by: tuple[Task, int] | None = None
+        self.errors: dict[str, str] = {}
+
+    def __repr__(self) -> str:
+        return (
+            f"<RetriedRun retries={self.retries} rounds={self.rounds} failed={len(self.failed)} "
+            f"stopped_by={self.stopped_by}>"
+        )
+
+    def worst(self) -> tuple[str, Outcome, str] | None:
+        """(key, outcome, detail) of the failure to report: the one that stopped the stage, else
+        the last one left. The detail is the backend's when known, else the outcome's name."""
+        failure = self.stopped_by or (self.failed[-1] if self.failed else None)
+        if failure is None:
+            return None
+        (_, key, _, _), code = failure
+        return key, Outcome(code), self.errors.get(key) or Outcome(code).name
+
+
+def outcome_counts(codes: Sequence[int]) -> str:
+    """``"THROTTLED 12, CONNECTION 2"``: failures by outcome, most frequent first."""
+    return ", ".join(f"{Outcome(c).name} {n:,}" for c, n in Counter(codes).most_common())
+
+
+async def run_with_retry_rounds(
+    ops: Sequence[PlannedOp],
+    tasks: Iterator[Task],
+    total: int,
+    *,
+    workers: int,
+    executor: Executor | None,
+    on_task: TaskHook,
+    out: Output,
+    label: str,
+    stop_when: Callable[[int], bool] | None = None,
+    policy: RetryPolicy | None = None,
+) -> RetriedRun:
+    """Run ``tasks``, then retry the transient failures in up to ``policy.max_retries`` rounds.
+
+    ``on_task(task, code)`` is told each task's *final* outcome exactly once: success, a
+    permanent failure, or the last transient failure once the retries ran out. Tasks that were
+    never run because the stage stopped are not reported. ``policy`` defaults to STAGE_RETRY.
+    """
+    policy = policy or STAGE_RETRY
+    result = RetriedRun()
+    pending: list[tuple[Task, int]] = []
+    final = result.failed
+
+    def hook(task: Task, code: int) -> None:
+        if code and is_transient(code):
+            pending.append((task, code))
+            return
+        if code:
+            final.append((task, code))
+            if result.stopped_by is None and stop_when is not None and stop_when(code):
+                result.stopped_by = (task, code)
+        on_task(task, code)
+
+    batch: Iterator[Task] = tasks
+    rng = random.Random()
+    while True:
+        run = await run_task_list(
+            ops,
+            batch,
+            total,
+            workers=workers,
+            executor=executor,
+            on_task=hook,
+            stop_when=stop_when,
+            out=out,
+            label=label if not result.rounds else f"{label} retry {result.rounds}",
+        )
+        result.collector.merge(run.collector)
+        result.wall_s += run.wall_s
+        if run.tally.first_error is not None:
+            key, detail = run.tally.first_error
+            result.errors[key] = detail
+        if not pending or result.stopped_by or result.rounds >= policy.max_retries:
+            break
+        wait = policy.delay_s(result.rounds, rng)
+        result.rounds += 1
+        out.say(
+            f"{label}: {len(pending):,} {_kind_name(ops, pending)} failed "
+            f"({outcome_counts([c for _, c in pending])}); retry round {result.rounds} of "
+            f"{policy.max_retries} in {wait:.1f}s"
+        )
+        await _sleep_then_count(wait, ops, pending, result)
+        batch, total = iter([t for t, _ in pending]), len(pending)
+        pending.clear()
+    for task, code in pending:  # retries ran out (or the stage stopped): final failures
+        final.append((task, code))
+        on_task(task, code)
+    return result
+
+
+def _kind_name(ops: Sequence[PlannedOp], pending: list[tuple[Task, int]]) -> str:
+    kinds = {ops[t[0]].kind.name for t, _ in pending}
+    return "/".join(sorted(kinds)) + "s" if kinds else "ops"
+
+
+async def _sleep_then_count(
+    wait: float, ops: Sequence[PlannedOp], pending: list[tuple[Task, int]], result: RetriedRun
+) -> None:
+    await asyncio.sleep(wait)
+    for task, _ in pending:
+        result.collector.record_retry(ops[task[0]].kind)
+    result.retries += len(pending)
