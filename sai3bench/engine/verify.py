@@ -1,4 +1,5 @@
-"""``--verify``: every prepared object is listed and answers a stat, or the run fails."""
+"""``--verify``: every prepared object is listed with its planned size and answers a stat, or
+the run fails naming what is missing or short."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ from collections.abc import Iterator
 from sai3bench.engine.context import RunContext
 from sai3bench.engine.ops import PlannedOp, Task
 from sai3bench.engine.tasklist import run_task_list
+from sai3bench.engine.transient import list_with_retry
 from sai3bench.errors import RunFailed
 from sai3bench.metrics.collector import OpKind
 from sai3bench.plan.keys import object_name
-from sai3bench.plan.tasks import PrepareSet, existing_indices
+from sai3bench.plan.tasks import PrepareSet, describe_wrong_sizes, take_census
 
 
 async def run_verify(ctx: RunContext, sets: list[PrepareSet]) -> str:
@@ -21,14 +23,8 @@ async def run_verify(ctx: RunContext, sets: list[PrepareSet]) -> str:
     for i, pset in enumerate(sets):
         backend = ctx.backends.for_uri(pset.base_uri)
         base = backend.key_of(pset.base_uri)
-        listed = await backend.list(base + pset.pool + "-", recursive=True)
-        found = existing_indices((o.key[len(base) :] for o in listed), pset.pool, pset.spec.count)
-        if len(found) < pset.spec.count:
-            raise RunFailed(
-                f"verify: {pset.label} has {len(found):,} of {pset.spec.count:,} objects "
-                f"under {pset.base_uri}",
-                hint="run without --verify (or with --prepare-only) to create the missing ones",
-            )
+        listed = await list_with_retry(backend, base + pset.pool + "-", recursive=True)
+        _check_census(pset, [(o.key[len(base) :], o.size) for o in listed])
         ops.append(PlannedOp(index=i, kind=OpKind.STAT, backend=backend, label=pset.label))
         keys.append((i, base, pset.pool, pset.spec.count))
 
@@ -56,3 +52,22 @@ async def run_verify(ctx: RunContext, sets: list[PrepareSet]) -> str:
         )
     n = collector.ops()
     return f"Verified {n:,} objects in {time.perf_counter() - t0:.2f}s"
+
+
+def _check_census(pset: PrepareSet, listed: list[tuple[str, int]]) -> None:
+    """Raise RunFailed unless every object of ``pset`` is listed with its planned size."""
+    sizes = pset.sizes()
+    census = take_census(listed, pset.pool, pset.spec.count, sizes)
+    count = pset.spec.count
+    if len(census.intact) == count:
+        return
+    wrong = len(census.wrong_size)
+    missing = count - len(census.intact) - wrong
+    parts = [f"{missing:,} missing"] if missing else []
+    if wrong:
+        parts.append(f"{wrong:,} of the wrong size: {describe_wrong_sizes(pset, census, sizes)}")
+    raise RunFailed(
+        f"verify: {pset.label} has {len(census.intact):,} of {count:,} objects "
+        f"under {pset.base_uri} ({'; '.join(parts)})",
+        hint="run without --verify (or with --prepare-only) to re-create them",
+    )

@@ -55,20 +55,70 @@ def prepare_sets(prepare: Prepare | None, *, mixed: bool) -> list[PrepareSet]:
     return out
 
 
+def set_index(name: str, pool: str, count: int) -> int | None:
+    """The index of ``name`` in the set ``{pool}-NNNNNNNN.dat`` below ``count``, else None.
+
+    Only the exact name prepare writes counts: ``prepared-1.dat`` is not object 1, and
+    ``prepared-00000010.dat`` is no object of a 10-object set.
+    """
+    parsed = parse_object_name(name)
+    if parsed is None or parsed[0] != pool or parsed[1] >= count:
+        return None
+    return parsed[1] if name == object_name(pool, parsed[1]) else None
+
+
 def existing_indices(names: Iterable[str], pool: str, count: int) -> set[int]:
     """Indices below ``count`` of the ``{pool}-N.dat`` names listed directly under the base."""
     found = set()
     for name in names:
-        parsed = parse_object_name(name)
-        # Only the exact name prepare would write counts: prepared-1.dat is not object 1.
-        if (
-            parsed is not None
-            and parsed[0] == pool
-            and parsed[1] < count
-            and name == object_name(pool, parsed[1])
-        ):
-            found.add(parsed[1])
+        idx = set_index(name, pool, count)
+        if idx is not None:
+            found.add(idx)
     return found
+
+
+class Census(NamedTuple):
+    """What a listing holds of one prepare set, each object's listed size against the plan's.
+
+    ``intact``: indices whose size is the planned one, or unknown (-1: a listing without
+    sizes). ``wrong_size``: index -> listed size, for objects a full disk or a killed prepare
+    left short; they are re-created, never read or counted as prepared.
+    """
+
+    intact: set[int]
+    wrong_size: dict[int, int]
+
+
+def take_census(
+    listed: Iterable[tuple[str, int]], pool: str, count: int, sizes: Sequence[int]
+) -> Census:
+    """Sort listed (name relative to the base, size) pairs of one set into a Census.
+
+    ``sizes`` is the set's ``PrepareSet.sizes()``: the planned size of each index.
+    """
+    intact: set[int] = set()
+    wrong: dict[int, int] = {}
+    for name, size in listed:
+        idx = set_index(name, pool, count)
+        if idx is None:
+            continue
+        if size < 0 or size == sizes[idx]:
+            intact.add(idx)
+        else:
+            wrong[idx] = size
+    return Census(intact, wrong)
+
+
+def describe_wrong_sizes(
+    pset: PrepareSet, census: Census, sizes: Sequence[int], most: int = 3
+) -> str:
+    """``prepared-00000007.dat is 0 bytes, planned 1,234; ...`` for the first ``most`` of them."""
+    shown = [
+        f"{object_name(pset.pool, i)} is {census.wrong_size[i]:,} bytes, planned {sizes[i]:,}"
+        for i in sorted(census.wrong_size)[:most]
+    ]
+    more = len(census.wrong_size) - len(shown)
+    return "; ".join(shown) + (f"; and {more:,} more" if more > 0 else "")
 
 
 def missing_indices(count: int, existing: set[int]) -> array[int]:

@@ -15,8 +15,11 @@ from typing import Any
 import pytest
 
 from sai3bench.cli.run import RunFlags, run_command
+from sai3bench.config.schema import EnsureObjects, Prepare
+from sai3bench.config.sizespec import UniformSize
 from sai3bench.errors import ConfigError, RunFailed, StorageError
 from sai3bench.metrics.collector import Collector, OpKind
+from sai3bench.plan.tasks import prepare_sets
 from tests.integration.conftest import (
     immutable_dir,
     metadata,
@@ -96,6 +99,15 @@ def data(tmp_path: Path) -> Path:
     return tmp_path / "data"
 
 
+def planned_size(data: Path, idx: int, count: int = COUNT, base: str = "set/") -> int:
+    """The size prepare gives object ``idx`` of ``config(data, count=count, base=base)``."""
+    spec = EnsureObjects(
+        base_uri=f"file://{data}/{base}", count=count, size_spec=UniformSize(min=LO, max=HI)
+    )
+    (pset,) = prepare_sets(Prepare(ensure_objects=(spec,)), mixed=False)
+    return pset.sizes()[idx]
+
+
 def test_second_run_creates_nothing_and_touches_nothing(run: Any, data: Path) -> None:
     cfg = config(data)
     first = run(cfg, no_cleanup=True)
@@ -129,6 +141,74 @@ def test_gap_fill_recreates_exactly_the_missing_with_the_same_sizes(run: Any, da
             assert after[rel] == (ino, mtime, size), rel  # untouched
 
 
+def test_short_and_empty_objects_are_recreated_on_rerun(run: Any, data: Path) -> None:
+    """What a full disk or a killed prepare used to leave: wrong sizes under real names."""
+    cfg = config(data)
+    run(cfg, no_cleanup=True)
+    before = snapshot(data)
+    short = {"set/prepared-00000003.dat": 0, "set/prepared-00000030.dat": 7}
+    for rel, size in short.items():
+        with (data / rel).open("r+b") as f:
+            f.truncate(size)
+    again = run(cfg, no_cleanup=True)
+    assert again.stages["prepare"]["objects_created"] == 2
+    assert again.stages["prepare"]["objects_existed"] == COUNT - 2
+    assert "2 objects under" in again.stderr and "have the wrong size" in again.stderr
+    after = snapshot(data)
+    for rel, (ino, mtime, size) in before.items():
+        if rel in short:
+            assert after[rel][2] == size, rel  # the planned size again
+        else:
+            assert after[rel] == (ino, mtime, size), rel  # untouched
+    third = run(cfg)  # re-created objects count as this run's: cleanup removes those two only
+    assert third.stages["prepare"]["objects_created"] == 0
+
+
+def test_recreated_objects_count_as_created_and_are_cleaned_up(run: Any, data: Path) -> None:
+    cfg = config(data)
+    run(cfg, no_cleanup=True)
+    (data / "set/prepared-00000005.dat").write_bytes(b"")
+    r = run(cfg)
+    assert r.stages["prepare"]["objects_created"] == 1
+    assert r.stages["cleanup"]["objects_deleted"] == 1
+    assert len(prepared_names(data / "set")) == COUNT - 1
+    assert not (data / "set/prepared-00000005.dat").exists()
+
+
+def test_prepare_stopped_by_a_full_disk_leaves_no_short_object(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ENOSPC part way through the 11th PUT: no file under that name, no temporary left."""
+    import errno
+    import os
+    import threading
+
+    from sai3bench.backends import file as file_mod
+
+    lock, puts = threading.Lock(), [0]
+    real = file_mod._write_all
+
+    def write_all(fd: int, view: memoryview) -> int:
+        with lock:
+            puts[0] += 1
+            full = puts[0] > 10
+        if full:
+            os.write(fd, view[: len(view) // 2])
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(fd, view)
+
+    monkeypatch.setattr(file_mod, "_write_all", write_all)
+    data = tmp_path / "data"
+    path = write_config(tmp_path, config(data, cleanup=False, concurrency=1))
+    with pytest.raises(StorageError, match="prepare failed"):
+        run_command(path, RunFlags(results_dir=tmp_path / "results", seed=SEED))
+    names = sorted(p.name for p in (data / "set").iterdir())
+    assert names == [f"prepared-{i:08}.dat" for i in range(len(names))]  # no hidden temp files
+    assert all(
+        (data / "set" / n).stat().st_size == planned_size(data, i) for i, n in enumerate(names)
+    )
+
+
 def test_sizes_follow_the_spec(run: Any, data: Path) -> None:
     run(config(data), prepare_only=True)
     sizes = [p.stat().st_size for p in (data / "set").iterdir()]
@@ -141,7 +221,8 @@ def test_cleanup_deletes_only_what_the_run_created(run: Any, data: Path) -> None
     d = data / "set"
     d.mkdir(parents=True)
     foreign = {
-        "prepared-00000000.dat": b"existed before the run",
+        # the right name and the planned size: counts as existing (a wrong size is re-created)
+        "prepared-00000000.dat": b"e" * planned_size(data, 0),
         f"prepared-{9999:08}.dat": b"beyond count",
         "other.txt": b"not ours",
     }
@@ -287,6 +368,24 @@ def test_verify_after_prepare_and_after_a_loss(run: Any, data: Path, tmp_path: P
     path = write_config(tmp_path, cfg, "v.yaml")
     with pytest.raises(RunFailed, match=r"has 39 of 40 objects"):
         run_command(path, RunFlags(results_dir=tmp_path / "results", verify=True))
+
+
+def test_verify_names_objects_of_the_wrong_size(run: Any, data: Path, tmp_path: Path) -> None:
+    cfg = config(data, count=40)
+    run(cfg, prepare_only=True)
+    (data / "set" / "prepared-00000007.dat").write_bytes(b"")
+    with (data / "set" / "prepared-00000009.dat").open("r+b") as f:
+        f.truncate(100)
+    (data / "set" / "prepared-00000011.dat").unlink()
+    path = write_config(tmp_path, cfg, "v.yaml")
+    with pytest.raises(RunFailed) as info:
+        run_command(path, RunFlags(results_dir=tmp_path / "results", verify=True))
+    assert info.value.msg == (
+        f"verify: prepare.ensure_objects[0] (prepared) has 37 of 40 objects under "
+        f"file://{data}/set/ (1 missing; 2 of the wrong size: prepared-00000007.dat is 0 bytes, "
+        f"planned {planned_size(data, 7, 40):,}; prepared-00000009.dat is 100 bytes, planned "
+        f"{planned_size(data, 9, 40):,})"
+    )
 
 
 def test_put_workload_objects_follow_the_size_spec_and_survive_cleanup(

@@ -18,12 +18,15 @@ from sai3bench.config.schema import (
 from sai3bench.config.sizespec import FixedSize, UniformSize
 from sai3bench.plan.keys import DELETABLE, PREPARED, object_name
 from sai3bench.plan.tasks import (
+    describe_wrong_sizes,
     existing_indices,
     interleave,
     is_mixed,
     missing_indices,
     prepare_sets,
     rewrite_delete_path,
+    set_index,
+    take_census,
 )
 
 P = "file:///d/data/"
@@ -131,6 +134,45 @@ def test_existing_indices_filters_pool_count_and_junk() -> None:
 
 def test_existing_indices_needs_the_canonical_name() -> None:
     assert existing_indices(["prepared-1.dat"], PREPARED, 10) == set()
+
+
+def test_set_index_is_the_one_name_rule() -> None:
+    assert set_index("prepared-00000007.dat", PREPARED, 10) == 7
+    assert set_index("prepared-00000010.dat", PREPARED, 10) is None  # == count
+    assert set_index("deletable-00000007.dat", PREPARED, 10) is None
+    assert set_index("prepared-7.dat", PREPARED, 10) is None
+    assert set_index("sub/prepared-00000007.dat", PREPARED, 10) is None
+    assert set_index("prepared-123456789.dat", PREPARED, 10**9) == 123456789  # 9 digits
+
+
+def test_census_sorts_by_planned_size() -> None:
+    sizes = [100, 150, 200, 120, 130]
+    listed = [
+        (object_name(PREPARED, 0), 100),  # right
+        (object_name(PREPARED, 1), 0),  # empty: a killed PUT
+        (object_name(PREPARED, 2), 199),  # one byte short
+        (object_name(PREPARED, 3), -1),  # the listing gave no size: taken as intact
+        (object_name(PREPARED, 4), 131),  # too long
+        (object_name(PREPARED, 5), 7),  # beyond count: not the set's
+        (object_name(DELETABLE, 0), 3),  # another pool
+        ("prepared-4.dat", 130),  # not the canonical name
+    ]
+    census = take_census(listed, PREPARED, 5, sizes)
+    assert census.intact == {0, 3}
+    assert census.wrong_size == {1: 0, 2: 199, 4: 131}
+    assert list(missing_indices(5, census.intact)) == [1, 2, 4]
+
+
+def test_describe_wrong_sizes_names_the_first_few() -> None:
+    (pset,) = prepare_sets(Prepare(ensure_objects=(ensure("file:///d/a/", count=8),)), mixed=False)
+    sizes = [1000 + i for i in range(8)]
+    census = take_census(
+        [(object_name(PREPARED, i), 0) for i in (6, 1, 2, 5, 4)], PREPARED, 8, sizes
+    )
+    assert describe_wrong_sizes(pset, census, sizes, most=2) == (
+        "prepared-00000001.dat is 0 bytes, planned 1,001; "
+        "prepared-00000002.dat is 0 bytes, planned 1,002; and 3 more"
+    )
 
 
 def test_missing_indices() -> None:
