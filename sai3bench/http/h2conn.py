@@ -17,6 +17,10 @@ Rules:
    whose window is empty parks until a WINDOW_UPDATE or SETTINGS change reopens it.
 5. Frames are flushed once per loop turn (``call_soon``): 32 streams issued in one turn cost
    one ``write`` syscall, not 32.
+6. A stream has two bounds on its one timer: no HEADERS within ``first_byte_timeout`` of its
+   last byte sent (a server that never answers), and the whole-response ``timeout``. The timer
+   fires first at the first-byte bound; a stream still queued, still uploading or already
+   answered is re-armed (rare: only slow ones reach it), so no op pays for a second timer.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ import h2.exceptions
 import h2.settings
 from h2.errors import ErrorCodes
 
-from sai3bench.http.endpoint import DEFAULT_CONNECT_TIMEOUT, Endpoint
+from sai3bench.http.endpoint import DEFAULT_CONNECT_TIMEOUT, DEFAULT_FIRST_BYTE_TIMEOUT, Endpoint
 from sai3bench.http.hpack_tuning import install_process_wide, plain_literals
 from sai3bench.http.sockets import connect_errors, set_nodelay
 from sai3bench.outcome import OpError, Outcome
@@ -76,7 +80,19 @@ class H2Response:
 class _Stream(H2Response):
     """A request in flight; it becomes the response object itself (one allocation per op)."""
 
-    __slots__ = ("chunks", "keep", "offset", "pos", "request", "sid", "timer", "upload", "waiter")
+    __slots__ = (
+        "chunks",
+        "deadline",
+        "keep",
+        "offset",
+        "pos",
+        "request",
+        "sent_at",
+        "sid",
+        "timer",
+        "upload",
+        "waiter",
+    )
 
     def __init__(self, waiter: asyncio.Future[H2Response], keep: int) -> None:
         super().__init__()
@@ -89,6 +105,8 @@ class _Stream(H2Response):
         self.upload: Sequence[memoryview] = ()
         self.offset = 0  # index into upload of the view being sent
         self.pos = 0  # bytes of that view already sent
+        self.deadline = 0.0  # loop.time() by which the whole response must have arrived
+        self.sent_at = 0.0  # loop.time() when the request's last byte was handed to h2
 
 
 def h2_client_config() -> h2.config.H2Configuration:
@@ -112,6 +130,7 @@ class H2Connection(asyncio.BufferedProtocol):
         "blocked",
         "closed",
         "conn",
+        "first_byte_timeout",
         "label",
         "max_streams",
         "queued",
@@ -130,9 +149,12 @@ class H2Connection(asyncio.BufferedProtocol):
         scheme: str = "http",
         conn_window: int = DEFAULT_CONN_WINDOW,
         stream_window: int = DEFAULT_STREAM_WINDOW,
+        first_byte_timeout: float = DEFAULT_FIRST_BYTE_TIMEOUT,
     ) -> None:
         self._loop = loop
         self.label = label
+        #: Seconds from a stream's last byte sent to its response HEADERS.
+        self.first_byte_timeout = first_byte_timeout
         self.scheme = scheme
         self._view = memoryview(bytearray(RECV_BUFFER))
         conn = self.conn = h2.connection.H2Connection(config=h2_client_config())
@@ -180,7 +202,9 @@ class H2Connection(asyncio.BufferedProtocol):
         set_nodelay(transport)
         sslobj = transport.get_extra_info("ssl_object")
         if sslobj is not None and sslobj.selected_alpn_protocol() != "h2":
-            self._fail_connection(OpError(Outcome.PROTOCOL, "server did not negotiate h2"))
+            self._fail_connection(
+                OpError(Outcome.PROTOCOL, f"{self.label} did not negotiate h2 (ALPN)")
+            )
             return
         self.transport.write(self.conn.data_to_send())
 
@@ -192,7 +216,8 @@ class H2Connection(asyncio.BufferedProtocol):
         try:
             events = conn.receive_data(self._view[:nbytes])
         except h2.exceptions.ProtocolError as exc:
-            self._fail_connection(OpError(Outcome.CONNECTION, f"HTTP/2 protocol error: {exc}"))
+            why = f"{self.label} is not speaking HTTP/2 as expected: {exc}"
+            self._fail_connection(OpError(Outcome.CONNECTION, why))
             return
         streams = self.streams
         for ev in events:
@@ -220,8 +245,8 @@ class H2Connection(asyncio.BufferedProtocol):
         return False
 
     def connection_lost(self, exc: Exception | None) -> None:
-        detail = f"connection lost: {exc}" if exc else "connection closed by peer"
-        self._fail_connection(OpError(Outcome.CONNECTION, detail))
+        why = f"connection lost: {exc}" if exc else "connection closed by peer"
+        self._fail_connection(OpError(Outcome.CONNECTION, f"{self.label}: {why}"))
 
     # -- events -------------------------------------------------------------------------------
 
@@ -300,7 +325,10 @@ class H2Connection(asyncio.BufferedProtocol):
         pseudo.append((":path", target))
         pseudo.extend(headers)
         s.request = (pseudo, body)
-        s.timer = self._loop.call_later(timeout, self._on_timeout, s)
+        now = s.sent_at = self._loop.time()
+        s.deadline = end = now + timeout
+        first = now + self.first_byte_timeout
+        s.timer = self._loop.call_at(first if first < end else end, self._on_timer, s)
         if len(self.streams) < self.max_streams and not self.queued:
             self._start(s)
         else:
@@ -329,7 +357,9 @@ class H2Connection(asyncio.BufferedProtocol):
     def _start_queued(self) -> None:
         queued = self.queued
         while queued and len(self.streams) < self.max_streams and not self.closed:
-            self._start(queued.popleft())
+            s = queued.popleft()
+            s.sent_at = self._loop.time()
+            self._start(s)
 
     def _send_body(self, s: _Stream) -> None:
         """Send as much of the upload as the windows allow; park the stream if they close."""
@@ -349,6 +379,7 @@ class H2Connection(asyncio.BufferedProtocol):
                 s.offset += 1
                 s.pos = 0
             conn.send_data(sid, piece, end_stream=s.offset > last)
+        s.sent_at = self._loop.time()  # the first-byte clock starts at the last byte
         self.blocked.pop(sid, None)
         self._schedule_flush()
 
@@ -366,11 +397,31 @@ class H2Connection(asyncio.BufferedProtocol):
 
     # -- endings ------------------------------------------------------------------------------
 
-    def _on_timeout(self, s: _Stream) -> None:
+    def _on_timer(self, s: _Stream) -> None:
+        """A bound passed: fail the stream, or re-arm its timer for the next bound (see rule 6)."""
         s.timer = None
+        now = self._loop.time()
+        if now < s.deadline:
+            first = s.sent_at + self.first_byte_timeout
+            if s.t_first_byte:
+                rearm = s.deadline  # answered: only the whole-response bound is left
+            elif s.sid == 0 or s.offset < len(s.upload):
+                rearm = now + self.first_byte_timeout  # still queued or still uploading
+            elif now < first:
+                rearm = first  # the last byte went out after the timer was set
+            else:
+                why = f"no response from {self.label} within {self.first_byte_timeout:g} s"
+                self._drop(s, OpError(Outcome.TIMEOUT, why + " of sending the request"))
+                return
+            s.timer = self._loop.call_at(min(rearm, s.deadline), self._on_timer, s)
+            return
+        why = f"no complete response from {self.label} within the response timeout"
+        self._drop(s, OpError(Outcome.TIMEOUT, why))
+
+    def _drop(self, s: _Stream, exc: OpError) -> None:
         if s.sid == 0:
             self.queued.remove(s)
-        self._fail(s, OpError(Outcome.TIMEOUT, "no complete response in time"))
+        self._fail(s, exc)
 
     def _finish(self, s: _Stream, *, reset: bool) -> None:
         if s.timer is not None:
@@ -454,6 +505,7 @@ async def open_h2_connection(
                     scheme=scheme,
                     conn_window=conn_window,
                     stream_window=stream_window,
+                    first_byte_timeout=ep.first_byte_timeout,
                 ),
                 ep.host,
                 ep.port,

@@ -122,3 +122,34 @@ def test_queued_stream_times_out_without_being_sent() -> None:
         assert err.value.outcome == Outcome.CONNECTION
 
     asyncio.run(go())
+
+
+def test_no_headers_within_the_first_byte_timeout_fails_that_stream() -> None:
+    async def go() -> None:
+        w = Wire(asyncio.get_running_loop())
+        w.client.first_byte_timeout = 0.2
+        silent = w.client.request("GET", "/silent", "h", timeout=60)
+        w.to_server()
+        with pytest.raises(OpError) as err:
+            await asyncio.wait_for(silent, 15)
+        assert err.value.outcome == Outcome.TIMEOUT
+        assert err.value.detail == "no response from test within 0.2 s of sending the request"
+
+    asyncio.run(go())
+
+
+def test_an_answered_stream_gets_the_whole_response_timeout() -> None:
+    async def go() -> None:
+        w = Wire(asyncio.get_running_loop())
+        w.client.first_byte_timeout = 0.1
+        slow = w.client.request("GET", "/slow", "h", timeout=1.0)
+        (req,) = [e for e in w.to_server() if isinstance(e, h2.events.RequestReceived)]
+        w.server.send_headers(req.stream_id, [(b":status", b"200")])
+        w.to_client()
+        await asyncio.sleep(0.4)
+        assert not slow.done()  # past the first-byte bound: the body is just slow
+        with pytest.raises(OpError) as err:
+            await asyncio.wait_for(slow, 15)
+        assert "no complete response from test" in err.value.detail
+
+    asyncio.run(go())
