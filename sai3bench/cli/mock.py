@@ -18,6 +18,7 @@ from sai3bench.mock.gcsapp import GcsApp
 from sai3bench.mock.router import DialectRouter
 from sai3bench.mock.s3app import S3App
 from sai3bench.mock.server import Faults, start_server
+from sai3bench.mock.stats import MockStats
 from sai3bench.mock.store import DiskStore, MemoryStore, ObjectStore
 from sai3bench.signers.base import StaticCredentialProvider
 
@@ -68,6 +69,12 @@ def mock_server(
     error_status: Annotated[int, typer.Option(min=400, max=599)] = 503,
     reset_rate: Annotated[float, typer.Option(min=0.0, max=1.0)] = 0.0,
     truncate_rate: Annotated[float, typer.Option(min=0.0, max=1.0)] = 0.0,
+    stall_rate: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="share of requests never answered")
+    ] = 0.0,
+    stall_time: Annotated[
+        str | None, typer.Option(help="answer a stalled request after this long, e.g. 30s")
+    ] = None,
     seed: Annotated[int, typer.Option(help="fault injection RNG seed")] = 0,
     public: Annotated[bool, typer.Option(help="allow a non-loopback bind")] = False,
     listeners: Annotated[
@@ -79,7 +86,9 @@ def mock_server(
 ) -> None:
     """Serve S3 (path-style), the GCS JSON API and Azure Blob from one store until interrupted.
 
-    Prints the URL on its first line. S3 clients: AWS_ENDPOINT_URL=URL; GCS clients:
+    Prints the URL on its first line. GET URL/_mock/stats returns the server's own counters as
+    JSON (requests by method, responses by status, injected faults, objects per bucket);
+    DELETE URL/_mock/stats resets them. S3 clients: AWS_ENDPOINT_URL=URL; GCS clients:
     STORAGE_EMULATOR_HOST=URL; Azure clients: AZURE_STORAGE_ENDPOINT=URL (path-style,
     az://ACCOUNT/CONTAINER/ with any account; a container is a --bucket).
     """
@@ -94,6 +103,8 @@ def mock_server(
         error_status=error_status,
         reset_rate=reset_rate,
         truncate_rate=truncate_rate,
+        stall_rate=stall_rate,
+        stall_s=_seconds(stall_time, "--stall-time"),
         seed=seed,
     )
     az_account, az_key = _azure_key(azure_key)
@@ -102,12 +113,15 @@ def mock_server(
     )
     for name in bucket or ():
         store.create_bucket(name)
+    stats = MockStats(store)  # one for every listener: GET /_mock/stats
 
     async def serve() -> None:
         servers = []
         for i in range(listeners):
             p = port + i if port else 0
-            server = await start_server(app_, host, p, faults=faults, sink=sink, public=public)
+            server = await start_server(
+                app_, host, p, faults=faults, sink=sink, public=public, stats=stats
+            )
             servers.append(server)
             bound = server.sockets[0].getsockname()
             also = "also " if i else ""

@@ -4,6 +4,11 @@ Keeps the server as lean as the client, so it is not the bottleneck of its own t
 reused receive buffer per connection, the sans-IO request parser, pipelined requests answered
 in order, response heads and bodies written with ``writelines`` (no join of payload bytes).
 Loopback only unless the caller passes ``public=True``.
+
+Faults, each decided per request with the server's seeded RNG, in this order: a reset (the
+connection aborted after the request was read whole), a stall (no answer, or one after
+``stall_s``), an error status, a truncated body. The server counts what it did in ``MockStats``
+(mock/stats.py), served at ``GET /_mock/stats``.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from sai3bench.http.h1build import build_response_head
 from sai3bench.http.sockets import ReceiveBufferProtocol
 from sai3bench.mock.app import App, Response
 from sai3bench.mock.s3app import error
+from sai3bench.mock.stats import ERROR, RESET, STALL, TRUNCATE, MockStats
 
 _REASONS: Final = {
     200: "OK",
@@ -50,6 +56,8 @@ class Faults:
         error_status: int = 503,
         reset_rate: float = 0.0,
         truncate_rate: float = 0.0,
+        stall_rate: float = 0.0,
+        stall_s: float = 0.0,
         seed: int = 0,
     ) -> None:
         self.latency_s = latency_s
@@ -59,6 +67,10 @@ class Faults:
         self.reset_rate = reset_rate
         #: Share of responses cut off half way through the body, then the connection closed.
         self.truncate_rate = truncate_rate
+        #: Share of requests read whole and then not answered: never (``stall_s`` 0), or only
+        #: after ``stall_s`` seconds. Either way the connection serves nothing else.
+        self.stall_rate = stall_rate
+        self.stall_s = stall_s
         self.rng = random.Random(seed)
 
     @property
@@ -69,6 +81,7 @@ class Faults:
             or self.error_rate
             or self.reset_rate
             or self.truncate_rate
+            or self.stall_rate
         )
 
     def delay(self) -> float:
@@ -76,20 +89,27 @@ class Faults:
 
 
 class MockS3Protocol(ReceiveBufferProtocol):
-    __slots__ = ("_app", "_faults", "_parser", "_sink")
+    __slots__ = ("_app", "_faults", "_parser", "_sink", "_stalled", "_stats")
 
-    def __init__(self, app: App, faults: Faults, sink: bool) -> None:
+    def __init__(self, app: App, faults: Faults, sink: bool, stats: MockStats) -> None:
         super().__init__(256 * 1024)
         self._app = app
         self._faults = faults
         self._sink = sink
+        self._stats = stats
+        #: A stalled request holds the connection: later bytes on it are never answered.
+        self._stalled = False
         self._parser = RequestParser()
         self._parser.start(keep_body=not sink)
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self._stats.connections += 1
 
     def buffer_updated(self, nbytes: int) -> None:
         parser = self._parser
         pos = 0
-        while pos < nbytes:
+        while pos < nbytes and not self._stalled:
             had_head = parser.head_done
             try:
                 pos += parser.feed(self._view[pos:nbytes])
@@ -106,13 +126,16 @@ class MockS3Protocol(ReceiveBufferProtocol):
 
     def _respond(self) -> None:
         p = self._parser
+        if p.target.startswith("/_mock/"):
+            self._send(self._stats.answer(p.method, p.target), close=not p.keep_alive)
+            return
+        self._stats.requests[p.method] += 1
         faults = self._faults
         if faults.any:
-            if faults.reset_rate and faults.rng.random() < faults.reset_rate:
-                assert self.transport is not None
-                self.transport.abort()
+            if self._fault_before_answer():
                 return
             if faults.error_rate and faults.rng.random() < faults.error_rate:
+                self._stats.faults[ERROR] += 1
                 resp = self._app.fault(faults.error_status, p.target, p.headers)
             else:
                 resp = self._app.handle(p.method, p.target, p.headers, p.body, p.body_received)
@@ -121,6 +144,7 @@ class MockS3Protocol(ReceiveBufferProtocol):
                 and resp.length > 1
                 and faults.rng.random() < faults.truncate_rate
             ):
+                self._stats.faults[TRUNCATE] += 1
                 self._send_truncated(resp)
                 return
             delay = faults.delay()
@@ -132,10 +156,30 @@ class MockS3Protocol(ReceiveBufferProtocol):
             resp = self._app.handle(p.method, p.target, p.headers, p.body, p.body_received)
         self._send(resp, close=not p.keep_alive)
 
+    def _fault_before_answer(self) -> bool:
+        """A reset or a stall, injected before the request is handled; True if one was."""
+        faults = self._faults
+        transport = self.transport
+        assert transport is not None
+        if faults.reset_rate and faults.rng.random() < faults.reset_rate:
+            self._stats.faults[RESET] += 1
+            transport.abort()
+            return True
+        if faults.stall_rate and faults.rng.random() < faults.stall_rate:
+            self._stats.faults[STALL] += 1
+            self._stalled = True
+            if faults.stall_s > 0:
+                p = self._parser
+                resp = self._app.handle(p.method, p.target, p.headers, p.body, p.body_received)
+                asyncio.get_running_loop().call_later(faults.stall_s, self._send, resp, True)
+            return True
+        return False
+
     def _send(self, resp: Response, close: bool = False) -> None:
         transport = self.transport
         if transport is None or transport.is_closing():
             return
+        self._stats.responses[resp.status] += 1
         headers = resp.headers
         if close:
             headers = [*headers, ("Connection", "close")]
@@ -192,11 +236,20 @@ async def start_server(
     faults: Faults | None = None,
     sink: bool = False,
     public: bool = False,
+    stats: MockStats | None = None,
 ) -> asyncio.Server:
-    """Start serving; ``server.sockets[0].getsockname()[1]`` is the port (0 picks a free one)."""
+    """Start serving; ``server.sockets[0].getsockname()[1]`` is the port (0 picks a free one).
+
+    ``stats`` is where the server counts (share one between listeners of one store; pass one
+    with the store to have ``/_mock/stats`` list objects per bucket)."""
     check_bind_address(host, public)
     loop = asyncio.get_running_loop()
     f = faults or Faults()
+    counters = stats if stats is not None else MockStats()
     return await loop.create_server(
-        lambda: MockS3Protocol(app, f, sink), host, port, reuse_address=True, backlog=1024
+        lambda: MockS3Protocol(app, f, sink, counters),
+        host,
+        port,
+        reuse_address=True,
+        backlog=1024,
     )

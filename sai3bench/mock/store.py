@@ -45,6 +45,7 @@ class ObjectStore(Protocol):
     def delete(self, bucket: str, key: str) -> bool: ...
     def keys(self, bucket: str) -> list[str]: ...
     def sizes(self, bucket: str) -> dict[str, int]: ...
+    def buckets(self) -> list[str]: ...
 
 
 def encode_token(last: str) -> str:
@@ -190,6 +191,9 @@ class MemoryStore:
     def sizes(self, bucket: str) -> dict[str, int]:
         return self._bucket(bucket).sizes
 
+    def buckets(self) -> list[str]:
+        return sorted(self._buckets)
+
 
 def _pattern(start: int, end: int) -> Iterator[memoryview]:
     chunk = memoryview(_SINK_CHUNK)
@@ -261,3 +265,6 @@ class DiskStore:
 
     def sizes(self, bucket: str) -> dict[str, int]:
         return self._index.sizes(bucket)
+
+    def buckets(self) -> list[str]:
+        return self._index.buckets()
