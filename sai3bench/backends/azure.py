@@ -38,7 +38,7 @@ from sai3bench.backends.base import ObjectInfo
 from sai3bench.backends.cloud import CloudBackend
 from sai3bench.errors import ConfigError
 from sai3bench.http.client import HttpClient, Reply, content_length
-from sai3bench.http.endpoint import Endpoint, endpoint_from_url
+from sai3bench.http.endpoint import DEFAULT_FIRST_BYTE_TIMEOUT, Endpoint, endpoint_from_url
 from sai3bench.outcome import OpError
 from sai3bench.payload import Payload, payload_length, split_payload
 from sai3bench.signers.azure import (
@@ -361,6 +361,7 @@ def azure_backend_from_env(
     max_connections: int,
     insecure: bool = False,
     http2: bool = False,
+    first_byte_timeout: float = DEFAULT_FIRST_BYTE_TIMEOUT,
     token_credential: TokenCredential | None = None,
     env: Mapping[str, str] | None = None,
 ) -> AzureBackend:
@@ -383,6 +384,7 @@ def azure_backend_from_env(
     url = env[var].strip() if var else auth.endpoint
     source = var or "the BlobEndpoint of AZURE_STORAGE_CONNECTION_STRING"
     endpoint, base = blob_endpoint(account, url, insecure=insecure, source=source)
+    endpoint = endpoint._replace(first_byte_timeout=first_byte_timeout)
     return AzureBackend(
         account,
         container,

@@ -32,7 +32,7 @@ from sai3bench.backends.gcsshapes import (
 )
 from sai3bench.errors import ConfigError
 from sai3bench.http.client import HttpClient, Reply
-from sai3bench.http.endpoint import Endpoint, endpoint_from_url
+from sai3bench.http.endpoint import DEFAULT_FIRST_BYTE_TIMEOUT, Endpoint, endpoint_from_url
 from sai3bench.outcome import OpError
 from sai3bench.payload import Payload, payload_length
 from sai3bench.signers.gcs import GoogleCredentialProvider, is_anonymous, project_from_env
@@ -294,7 +294,12 @@ def _window(views: Sequence[memoryview], start: int, end: int) -> Payload:
 
 
 def gcs_backend_from_env(
-    bucket: str, *, max_connections: int, insecure: bool = False, http2: bool = False
+    bucket: str,
+    *,
+    max_connections: int,
+    insecure: bool = False,
+    http2: bool = False,
+    first_byte_timeout: float = DEFAULT_FIRST_BYTE_TIMEOUT,
 ) -> GcsBackend:
     """A backend for ``gs://bucket/`` configured from the environment. Blocking (token fetch).
 
@@ -306,7 +311,7 @@ def gcs_backend_from_env(
         ConfigError: a malformed endpoint variable.
         CredentialError: no Google credentials, or no token could be fetched.
     """
-    endpoint = endpoint_from_env(insecure=insecure)
+    endpoint = endpoint_from_env(insecure=insecure)._replace(first_byte_timeout=first_byte_timeout)
     creds = None if is_anonymous() else GoogleCredentialProvider.load()
     return GcsBackend(
         bucket,

@@ -11,6 +11,7 @@ from sai3bench.backends.file import FileBackend
 from sai3bench.backends.multi import MultiEndpointBackend, Strategy
 from sai3bench.config.uri import ParsedUri, parse_uri
 from sai3bench.errors import ConfigError
+from sai3bench.http.endpoint import DEFAULT_FIRST_BYTE_TIMEOUT
 from sai3bench.signers.base import CredentialProvider
 
 _NOT_YET = {
@@ -18,8 +19,10 @@ _NOT_YET = {
 }
 
 
-#: ``s3://host:port/bucket/``: an endpoint in the URI (multi_endpoint, S3_ENDPOINT_URIS).
-_HOST_PORT = re.compile(r"[^/:@]+:\d{1,5}\Z")
+#: ``s3://host:port/bucket/``: an endpoint in the URI (multi_endpoint, S3_ENDPOINT_URIS). Any
+#: colon makes one (bucket names have none), so ``host:99999`` or ``host:abc`` reaches the
+#: endpoint parser and is refused with the valid port range, not taken for a bucket name.
+_HOST_PORT = re.compile(r"[^/:@]+:[^/:@]*\Z")
 
 
 class Backends:
@@ -36,8 +39,11 @@ class Backends:
         insecure: bool = False,
         http2: bool = False,
         sign_payload: bool = False,
+        first_byte_timeout: float = DEFAULT_FIRST_BYTE_TIMEOUT,
     ) -> None:
         self.concurrency = concurrency
+        #: Seconds from a request sent to its first response byte (--first-byte-timeout).
+        self.first_byte_timeout = first_byte_timeout
         #: S3 over HTTP/2 (prior knowledge on http://, ALPN on https://).
         self.http2 = http2
         #: s3://: sign each body's SHA-256 instead of UNSIGNED-PAYLOAD (--sign-payload).
@@ -84,8 +90,7 @@ class Backends:
             return self._azure(authority, parsed.path.partition("/")[0])
         # s3: endpoint and region from the environment, credentials from botocore's chain
         # (read once here, before the clock starts; refreshed off the hot path).
-        from sai3bench.backends.s3 import S3Backend, endpoint_from_env
-        from sai3bench.http.endpoint import endpoint_from_url
+        from sai3bench.backends.s3 import S3Backend, endpoint_from_env, s3_endpoint
         from sai3bench.signers.aws_credentials import BotocoreCredentialProvider, region_from_env
 
         region = region_from_env()
@@ -99,10 +104,14 @@ class Backends:
                     hint=f"write s3://{authority}/BUCKET/prefix/",
                 )
             scheme_ = "https" if authority.endswith(":443") else "http"
-            endpoint = endpoint_from_url(f"{scheme_}://{authority}", insecure=self.insecure)
-            virtual, root = False, f"s3://{authority}/{bucket}/"
+            root = f"s3://{authority}/{bucket}/"
+            url = f"{scheme_}://{authority}"
+            endpoint = s3_endpoint(url, self.insecure, self.first_byte_timeout, source=root)
+            virtual = False
         else:
-            endpoint, virtual = endpoint_from_env(region, insecure=self.insecure)
+            endpoint, virtual = endpoint_from_env(
+                region, insecure=self.insecure, first_byte_timeout=self.first_byte_timeout
+            )
         creds = BotocoreCredentialProvider.load()
         self.credentials.append(creds)
         return S3Backend(
@@ -123,7 +132,11 @@ class Backends:
         from sai3bench.backends.gcs import gcs_backend_from_env
 
         backend = gcs_backend_from_env(
-            bucket, max_connections=self.concurrency, insecure=self.insecure, http2=self.http2
+            bucket,
+            max_connections=self.concurrency,
+            insecure=self.insecure,
+            http2=self.http2,
+            first_byte_timeout=self.first_byte_timeout,
         )
         if backend.credentials is not None:
             self.credentials.append(backend.credentials)
@@ -141,6 +154,7 @@ class Backends:
             max_connections=self.concurrency,
             insecure=self.insecure,
             http2=self.http2,
+            first_byte_timeout=self.first_byte_timeout,
             token_credential=default_token_credential(os.environ),
         )
         self.credentials.append(backend.credentials)

@@ -34,9 +34,8 @@ from sai3bench.backends.s3shapes import (
     parse_list_v2,
     upload_part_params,
 )
-from sai3bench.errors import ConfigError
 from sai3bench.http.client import HttpClient, content_length
-from sai3bench.http.endpoint import Endpoint, endpoint_from_url
+from sai3bench.http.endpoint import DEFAULT_FIRST_BYTE_TIMEOUT, Endpoint, endpoint_from_url
 from sai3bench.outcome import OpError
 from sai3bench.payload import Payload, payload_length, split_payload
 from sai3bench.signers.base import Credential, CredentialProvider
@@ -59,19 +58,31 @@ MULTIPART_THRESHOLD: Final = 64 * 1024 * 1024
 MULTIPART_PART: Final = 16 * 1024 * 1024
 
 
-def endpoint_from_env(region: str, *, insecure: bool = False) -> tuple[Endpoint, bool]:
-    """(endpoint, virtual_host): AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL (path-style), else AWS."""
+def endpoint_from_env(
+    region: str, *, insecure: bool = False, first_byte_timeout: float = DEFAULT_FIRST_BYTE_TIMEOUT
+) -> tuple[Endpoint, bool]:
+    """(endpoint, virtual_host): AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL (path-style; a path in
+    the URL prefixes every request, ``/path/bucket/key``, and is signed), else AWS."""
     name = "AWS_ENDPOINT_URL_S3" if os.environ.get("AWS_ENDPOINT_URL_S3") else "AWS_ENDPOINT_URL"
     url = os.environ.get(name)
     if url:
-        try:
-            return endpoint_from_url(url, insecure=insecure), False
-        except ConfigError:
-            raise ConfigError(
-                f"{name}={url!r} is not an endpoint URL",
-                hint=f"set {name} to http://host:port or https://host",
-            ) from None
-    return endpoint_from_url(f"https://s3.{region}.amazonaws.com", insecure=insecure), True
+        return s3_endpoint(url, insecure, first_byte_timeout, source=name), False
+    aws = f"https://s3.{region}.amazonaws.com"
+    return s3_endpoint(aws, insecure, first_byte_timeout), True
+
+
+def s3_endpoint(
+    url: str, insecure: bool, first_byte_timeout: float, *, source: str | None = None
+) -> Endpoint:
+    """``endpoint_from_url`` with S3's trust store: the CA bundle AWS_CA_BUNDLE names, as in
+    botocore (an on-prem endpoint with a private CA works without --insecure)."""
+    return endpoint_from_url(
+        url,
+        insecure=insecure,
+        ca_bundle=os.environ.get("AWS_CA_BUNDLE") or None,
+        first_byte_timeout=first_byte_timeout,
+        source=source,
+    )
 
 
 class S3Backend(CloudBackend):
@@ -108,7 +119,9 @@ class S3Backend(CloudBackend):
         self._signer = SigV4Signer(region, "s3")
         host = endpoint.host_header
         self._host = f"{bucket}.{host}" if virtual_host else host
-        self._base = "" if virtual_host else "/" + uri_encode(bucket, keep_slash=False)
+        # A path in the endpoint URL (a gateway's /s3) prefixes every target and is signed.
+        bucket_path = "" if virtual_host else "/" + uri_encode(bucket, keep_slash=False)
+        self._base = endpoint.path + bucket_path
         self._http = HttpClient(
             endpoint,
             host=self._host,
