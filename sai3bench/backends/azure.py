@@ -34,7 +34,7 @@ from sai3bench.backends.azureshapes import (
     parse_list_blobs,
     put_block_params,
 )
-from sai3bench.backends.base import ObjectInfo
+from sai3bench.backends.base import ObjectInfo, OpResult
 from sai3bench.backends.cloud import CloudBackend
 from sai3bench.errors import ConfigError
 from sai3bench.http.client import HttpClient, Reply, content_length
@@ -261,18 +261,18 @@ class AzureBackend(CloudBackend):
 
     # -- Backend ------------------------------------------------------------------------------
 
-    async def put(self, key: str, body: Payload) -> int:
+    async def put(self, key: str, body: Payload) -> OpResult:
         n = payload_length(body)
         if n > self.block_threshold:
             await self._put_blocks(key, body, n)
-            return n
+            return n, 0  # several requests: no one time to first byte
         target, headers = self._blob("PUT", key, str(n) if n else "")
         reply = await self._http.request(
             "PUT", target, headers, body, length=n, keep_body=ERROR_BODY
         )
         if reply.status >= 300:
             raise _failure(reply)
-        return n
+        return n, reply.first_byte_ns
 
     async def _put_blocks(self, key: str, body: Payload, n: int) -> None:
         """Put Block one after another (this op is one worker's one request in flight), then
@@ -287,14 +287,14 @@ class AzureBackend(CloudBackend):
             ids.append(block)
         await self._call("PUT", path, memoryview(build_block_list(ids)), query=block_list_params())
 
-    async def get(self, key: str) -> int:
+    async def get(self, key: str) -> OpResult:
         target, headers = self._blob("GET", key)
         reply = await self._http.request("GET", target, headers, keep_body=ERROR_BODY)
         if reply.status >= 300:
             raise _failure(reply)
-        return reply.received
+        return reply.received, reply.first_byte_ns
 
-    async def get_range(self, key: str, offset: int, length: int) -> int:
+    async def get_range(self, key: str, offset: int, length: int) -> OpResult:
         """Read ``length`` bytes from ``offset`` (x-ms-range). Returns bytes read (fewer at the
         end of the blob; a range starting past the end is OpError CLIENT_ERROR, 416)."""
         if offset < 0 or length < 1:
@@ -305,21 +305,21 @@ class AzureBackend(CloudBackend):
         reply = await self._http.request("GET", target, headers, keep_body=ERROR_BODY)
         if reply.status >= 300:
             raise _failure(reply)
-        return reply.received
+        return reply.received, reply.first_byte_ns
 
-    async def head(self, key: str) -> int:
+    async def head(self, key: str) -> OpResult:
         target, headers = self._blob("HEAD", key)
         reply = await self._http.request("HEAD", target, headers, header=_ERROR_CODE)
         if reply.status >= 300:
             raise _failure(reply)
-        return reply.received
+        return reply.received, reply.first_byte_ns
 
-    async def delete(self, key: str) -> int:
+    async def delete(self, key: str) -> OpResult:
         target, headers = self._blob("DELETE", key)
         reply = await self._http.request("DELETE", target, headers, keep_body=ERROR_BODY)
         if reply.status >= 300:
             raise _failure(reply)
-        return 0
+        return 0, reply.first_byte_ns
 
     async def list(self, prefix: str, *, recursive: bool = True) -> builtins.list[ObjectInfo]:
         out: builtins.list[ObjectInfo] = []

@@ -19,10 +19,11 @@ import errno
 import os
 import stat as stat_mod
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Final
 
-from sai3bench.backends.base import ObjectInfo
+from sai3bench.backends.base import ObjectInfo, OpResult
 from sai3bench.outcome import OpError, Outcome
 from sai3bench.payload import Payload
 
@@ -75,7 +76,6 @@ class FileBackend:
     """POSIX files under ``file://``. Thread-safe: every method may run in any thread."""
 
     root_uri = "file://"
-    blocking = True
 
     def __init__(self, *, threads: int = 16) -> None:
         self._threads = max(1, threads)
@@ -234,6 +234,10 @@ class FileBackend:
             first = False
         return out
 
+    def child_keys(self, key: str) -> list[str]:
+        """One store: prepare's directories are named by ``key`` itself (DirectoryOwner)."""
+        return [key]
+
     def rmdir_if_empty(self, path: str) -> bool:
         """Remove a directory only if it is empty; never anything with files in it."""
         try:
@@ -244,24 +248,24 @@ class FileBackend:
 
     # -- async wrappers -----------------------------------------------------------------------
 
-    async def put(self, key: str, body: Payload) -> int:
-        return await asyncio.get_running_loop().run_in_executor(
-            self.executor, self.put_sync, key, body
-        )
+    async def _hop(self, call: Callable[..., int], *args: object) -> OpResult:
+        """One blocking call through the executor; a file has no time to first byte."""
+        return await asyncio.get_running_loop().run_in_executor(self.executor, call, *args), 0
 
-    async def get(self, key: str) -> int:
-        return await asyncio.get_running_loop().run_in_executor(self.executor, self.get_sync, key)
+    async def put(self, key: str, body: Payload) -> OpResult:
+        return await self._hop(self.put_sync, key, body)
 
-    async def get_range(self, key: str, offset: int, length: int) -> int:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.executor, self.get_range_sync, key, offset, length)
+    async def get(self, key: str) -> OpResult:
+        return await self._hop(self.get_sync, key)
 
-    async def head(self, key: str) -> int:
-        return await asyncio.get_running_loop().run_in_executor(self.executor, self.head_sync, key)
+    async def get_range(self, key: str, offset: int, length: int) -> OpResult:
+        return await self._hop(self.get_range_sync, key, offset, length)
 
-    async def delete(self, key: str) -> int:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.executor, self.delete_sync, key)
+    async def head(self, key: str) -> OpResult:
+        return await self._hop(self.head_sync, key)
+
+    async def delete(self, key: str) -> OpResult:
+        return await self._hop(self.delete_sync, key)
 
     async def list(self, prefix: str, *, recursive: bool = True) -> list[ObjectInfo]:
         loop = asyncio.get_running_loop()

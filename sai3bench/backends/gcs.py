@@ -14,7 +14,7 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Final
 
-from sai3bench.backends.base import ObjectInfo
+from sai3bench.backends.base import ObjectInfo, OpResult
 from sai3bench.backends.cloud import CloudBackend
 from sai3bench.backends.gcsshapes import (
     CHUNK_GRANULE,
@@ -149,11 +149,11 @@ class GcsBackend(CloudBackend):
 
     # -- Backend ------------------------------------------------------------------------------
 
-    async def put(self, key: str, body: Payload) -> int:
+    async def put(self, key: str, body: Payload) -> OpResult:
         n = payload_length(body)
         if n > self.resumable_threshold:
             await self._put_resumable(key, body, n)
-            return n
+            return n, 0  # several requests: no one time to first byte
         creds = self.credentials
         headers = [*creds.headers(), _OCTET] if creds is not None else [_OCTET]
         reply = await self._http.request(
@@ -161,7 +161,7 @@ class GcsBackend(CloudBackend):
         )
         if reply.status >= 300:
             raise error_of(reply.status, reply.body)
-        return n
+        return n, reply.first_byte_ns
 
     async def _put_resumable(self, key: str, body: Payload, total: int) -> None:
         """Start a session, send the chunks one after another (this op is one worker's one
@@ -210,7 +210,7 @@ class GcsBackend(CloudBackend):
                 await self._http.request("DELETE", session, self._headers(), length=0)
             raise
 
-    async def get(self, key: str) -> int:
+    async def get(self, key: str) -> OpResult:
         creds = self.credentials
         reply = await self._http.request(
             "GET",
@@ -220,23 +220,22 @@ class GcsBackend(CloudBackend):
         )
         if reply.status >= 300:
             raise error_of(reply.status, reply.body)
-        return reply.received
+        return reply.received, reply.first_byte_ns
 
-    async def get_range(self, key: str, offset: int, length: int) -> int:
+    async def get_range(self, key: str, offset: int, length: int) -> OpResult:
         """Read ``length`` bytes from ``offset`` (fewer at the end of the object)."""
         if offset < 0 or length <= 0:
             raise ValueError(f"bad range: offset {offset}, length {length}")
         rng = ("range", f"bytes={offset}-{offset + length - 1}")
         reply = await self._call("GET", self._targets.download(key), extra=(rng,))
-        return reply.received
+        return reply.received, reply.first_byte_ns
 
-    async def head(self, key: str) -> int:
+    async def head(self, key: str) -> OpResult:
         reply = await self._call("GET", self._targets.metadata(key), keep_body=JSON_BODY)
-        return parse_object_size(reply.body)
+        return parse_object_size(reply.body), reply.first_byte_ns
 
-    async def delete(self, key: str) -> int:
-        await self._call("DELETE", self._targets.object(key))
-        return 0
+    async def delete(self, key: str) -> OpResult:
+        return 0, (await self._call("DELETE", self._targets.object(key))).first_byte_ns
 
     async def list(self, prefix: str, *, recursive: bool = True) -> builtins.list[ObjectInfo]:
         return await self.list_pages(prefix, recursive=recursive)

@@ -10,7 +10,10 @@ Per-endpoint counters (requests, bytes read and written, errors, in flight) are 
 the routing happens, so ``workload_endpoint_stats.tsv`` shows the real distribution, the thing
 upstream's planning notes found broken in their own tool.
 
-Blocking children (file://) are driven from worker threads through the ``*_sync`` methods;
+Every op is routed and counted in one place: ``_op`` (async) or ``_op_sync`` (worker threads),
+both through ``_Endpoint.start``/``settle``; an op method only names the child call and whether
+its bytes are read or written. Blocking children (file://) get ``BlockingMultiEndpointBackend``
+(``multi_endpoint_backend`` picks the class), whose ``*_sync`` methods worker threads call;
 counters are then updated under one lock. Async children (s3://) run on the one event loop and
 need none.
 """
@@ -21,12 +24,19 @@ import builtins
 import threading
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Executor
-from typing import Any, Final, Literal, TypeVar
+from typing import Final, Literal, TypeVar
 
-from sai3bench.backends.base import Backend, ObjectInfo
+from sai3bench.backends.base import (
+    Backend,
+    BlockingBackend,
+    DirectoryOwner,
+    ObjectInfo,
+    OpResult,
+    RangedReader,
+)
 from sai3bench.metrics.endpoint_stat import EndpointStat
-from sai3bench.outcome import OpError
-from sai3bench.payload import Payload, payload_length
+from sai3bench.outcome import OpError, Outcome
+from sai3bench.payload import Payload
 
 Strategy = Literal["round_robin", "least_connections"]
 STRATEGIES: Final = ("round_robin", "least_connections")
@@ -55,6 +65,10 @@ def endpoints_from_env(target: str, value: str) -> builtins.list[str]:
     return out
 
 
+#: What an op's byte figure counts as on its endpoint.
+_NONE, _READ, _WRITTEN = 0, 1, 2
+
+
 class _Endpoint:
     __slots__ = (
         "active",
@@ -62,12 +76,14 @@ class _Endpoint:
         "bytes_read",
         "bytes_written",
         "errors",
+        "index",
         "prefix",
         "requests",
         "uri",
     )
 
-    def __init__(self, uri: str, backend: Backend) -> None:
+    def __init__(self, index: int, uri: str, backend: Backend) -> None:
+        self.index = index
         self.uri = uri
         self.backend = backend
         #: The child's key for the namespace root: a relative key is appended to it.
@@ -77,6 +93,20 @@ class _Endpoint:
         self.bytes_written = 0
         self.errors = 0
         self.active = 0
+
+    def start(self) -> None:
+        self.requests += 1
+        self.active += 1
+
+    def settle(self, failed: bool, counts: int = _NONE, nbytes: int = 0) -> None:
+        """The op ended: a failure is counted; a success's ``nbytes`` go under ``counts``."""
+        self.active -= 1
+        if failed:
+            self.errors += 1
+        elif counts == _READ:
+            self.bytes_read += nbytes
+        elif counts == _WRITTEN:
+            self.bytes_written += nbytes
 
 
 class MultiEndpointBackend:
@@ -89,16 +119,12 @@ class MultiEndpointBackend:
             raise ValueError("multi_endpoint needs at least one endpoint")
         self.root_uri = root_uri if root_uri.endswith("/") else root_uri + "/"
         self.strategy = strategy
-        self._eps = [_Endpoint(uri, b) for uri, b in endpoints]
+        self._eps = [_Endpoint(i, uri, b) for i, (uri, b) in enumerate(endpoints)]
         self._next = 0
-        self._last: _Endpoint = self._eps[0]
         self._lock = threading.Lock()
-        children = [b for _, b in endpoints]
-        #: Blocking only when every child is (the engine then runs ops in threads).
-        self.blocking = all(getattr(b, "blocking", False) for b in children)
 
     def __repr__(self) -> str:
-        return f"<MultiEndpointBackend {self.strategy} {[e.uri for e in self._eps]}>"
+        return f"<{type(self).__name__} {self.strategy} {[e.uri for e in self._eps]}>"
 
     # -- routing ------------------------------------------------------------------------------
 
@@ -116,43 +142,24 @@ class MultiEndpointBackend:
         return ep
 
     async def _route(
-        self, call: Callable[[Backend, str], Awaitable[_T]], key: str, written: int = 0
-    ) -> _T:
+        self, call: Callable[[Backend, str], Awaitable[_T]], key: str
+    ) -> tuple[_T, _Endpoint]:
+        """Send one op to the endpoint the strategy picks, with that endpoint's key prefix."""
         ep = self._pick()
-        ep.requests += 1
-        ep.active += 1
+        ep.start()
         try:
             result = await call(ep.backend, ep.prefix + key)
-        except OpError:
-            ep.errors += 1
+        except BaseException as exc:  # a cancelled op is no longer in flight either
+            ep.settle(isinstance(exc, OpError))
             raise
-        finally:
-            ep.active -= 1
-        self._last = ep
-        if written:
-            ep.bytes_written += written
-        return result
-
-    def _route_sync(self, call: Callable[[Any, str], _T], key: str) -> tuple[_T, _Endpoint]:
-        with self._lock:
-            ep = self._pick()
-            ep.requests += 1
-            ep.active += 1
-        try:
-            result = call(ep.backend, ep.prefix + key)
-        except OpError:
-            with self._lock:
-                ep.errors += 1
-                ep.active -= 1
-            raise
-        with self._lock:
-            ep.active -= 1
         return result, ep
 
-    @property
-    def last_ttfb_ns(self) -> int:
-        """The time to first byte of the last completed op, from the endpoint that served it."""
-        return int(getattr(self._last.backend, "last_ttfb_ns", 0))
+    async def _op(
+        self, counts: int, call: Callable[[Backend, str], Awaitable[OpResult]], key: str
+    ) -> OpResult:
+        done, ep = await self._route(call, key)
+        ep.settle(False, counts, done[0])
+        return done
 
     # -- Backend ------------------------------------------------------------------------------
 
@@ -162,82 +169,29 @@ class MultiEndpointBackend:
     def uri_of(self, key: str) -> str:
         return self.root_uri + key
 
-    async def put(self, key: str, body: Payload) -> int:
-        n = payload_length(body)
-        await self._route(lambda b, k: b.put(k, body), key, written=n)
-        return n
+    async def put(self, key: str, body: Payload) -> OpResult:
+        return await self._op(_WRITTEN, lambda b, k: b.put(k, body), key)
 
-    async def get(self, key: str) -> int:
-        n = await self._route(lambda b, k: b.get(k), key)
-        self._last.bytes_read += n
-        return n
+    async def get(self, key: str) -> OpResult:
+        return await self._op(_READ, lambda b, k: b.get(k), key)
 
-    async def get_range(self, key: str, offset: int, length: int) -> int:
-        n: int = await self._route(lambda b, k: b.get_range(k, offset, length), key)  # type: ignore[attr-defined]
-        self._last.bytes_read += n
-        return n
+    async def get_range(self, key: str, offset: int, length: int) -> OpResult:
+        return await self._op(_READ, lambda b, k: _ranged(b).get_range(k, offset, length), key)
 
-    async def head(self, key: str) -> int:
-        return await self._route(lambda b, k: b.head(k), key)
+    async def head(self, key: str) -> OpResult:
+        return await self._op(_NONE, lambda b, k: b.head(k), key)
 
-    async def delete(self, key: str) -> int:
-        return await self._route(lambda b, k: b.delete(k), key)
+    async def delete(self, key: str) -> OpResult:
+        return await self._op(_NONE, lambda b, k: b.delete(k), key)
 
     async def list(self, prefix: str, *, recursive: bool = True) -> builtins.list[ObjectInfo]:
         """One endpoint lists (they share the namespace); keys come back relative."""
-        listed = await self._route(lambda b, k: b.list(k, recursive=recursive), prefix)
-        cut = len(self._last.prefix)
-        return [ObjectInfo(o.key[cut:], o.size) for o in listed]
+        listed, ep = await self._route(lambda b, k: b.list(k, recursive=recursive), prefix)
+        ep.settle(False)
+        return _relative(listed, ep)
 
     async def close(self) -> None:
         """The registry owns and closes the children."""
-
-    # -- blocking children (file://), called from worker threads ------------------------------
-
-    @property
-    def executor(self) -> Executor:
-        return self._eps[0].backend.executor  # type: ignore[attr-defined, no-any-return]
-
-    def resize(self, threads: int) -> None:
-        self._eps[0].backend.resize(threads)  # type: ignore[attr-defined]
-
-    def put_sync(self, key: str, body: Payload) -> int:
-        n, ep = self._route_sync(lambda b, k: b.put_sync(k, body), key)
-        with self._lock:
-            ep.bytes_written += n
-        return int(n)
-
-    def get_sync(self, key: str) -> int:
-        n, ep = self._route_sync(lambda b, k: b.get_sync(k), key)
-        with self._lock:
-            ep.bytes_read += n
-        return int(n)
-
-    def get_range_sync(self, key: str, offset: int, length: int) -> int:
-        n, ep = self._route_sync(lambda b, k: b.get_range_sync(k, offset, length), key)
-        with self._lock:
-            ep.bytes_read += n
-        return int(n)
-
-    def head_sync(self, key: str) -> int:
-        return int(self._route_sync(lambda b, k: b.head_sync(k), key)[0])
-
-    def delete_sync(self, key: str) -> int:
-        return int(self._route_sync(lambda b, k: b.delete_sync(k), key)[0])
-
-    def list_sync(self, prefix: str, *, recursive: bool = True) -> builtins.list[ObjectInfo]:
-        listed, ep = self._route_sync(lambda b, k: b.list_sync(k, recursive=recursive), prefix)
-        cut = len(ep.prefix)
-        return [ObjectInfo(o.key[cut:], o.size) for o in listed]
-
-    def child_keys(self, key: str) -> builtins.list[str]:
-        """``key`` as each endpoint's backend names it (where prepare's directories go)."""
-        return [ep.prefix + key for ep in self._eps]
-
-    def rmdir_if_empty(self, path: str) -> bool:
-        """Cleanup of prepare's directories (file:// children; ``path`` is a child key)."""
-        rmdir = getattr(self._eps[0].backend, "rmdir_if_empty", None)
-        return bool(rmdir(path)) if rmdir is not None else False
 
     # -- statistics ---------------------------------------------------------------------------
 
@@ -246,9 +200,9 @@ class MultiEndpointBackend:
         with self._lock:
             return [
                 EndpointStat(
-                    i, e.uri, e.requests, e.bytes_read, e.bytes_written, e.errors, e.active
+                    e.index, e.uri, e.requests, e.bytes_read, e.bytes_written, e.errors, e.active
                 )
-                for i, e in enumerate(self._eps)
+                for e in self._eps
             ]
 
     def stats_since(self, before: Sequence[EndpointStat]) -> builtins.list[EndpointStat]:
@@ -265,3 +219,92 @@ class MultiEndpointBackend:
             )
             for now, old in zip(self.snapshot(), before, strict=True)
         ]
+
+
+class BlockingMultiEndpointBackend(MultiEndpointBackend):
+    """Blocking children only (file://): itself a BlockingBackend, driven from worker threads.
+
+    Those threads share the counters, so every update takes ``_lock``.
+    """
+
+    def __init__(
+        self, root_uri: str, endpoints: Sequence[tuple[str, BlockingBackend]], strategy: Strategy
+    ) -> None:
+        super().__init__(root_uri, endpoints, strategy)
+        #: The children typed as what they are, by endpoint index.
+        self._children = [b for _, b in endpoints]
+
+    @property
+    def executor(self) -> Executor:
+        return self._children[0].executor
+
+    def resize(self, threads: int) -> None:
+        self._children[0].resize(threads)
+
+    def _route_sync(
+        self, call: Callable[[BlockingBackend, str], _T], key: str
+    ) -> tuple[_T, _Endpoint]:
+        with self._lock:
+            ep = self._pick()
+            ep.start()
+        try:
+            return call(self._children[ep.index], ep.prefix + key), ep
+        except BaseException as exc:
+            with self._lock:
+                ep.settle(isinstance(exc, OpError))
+            raise
+
+    def _op_sync(self, counts: int, call: Callable[[BlockingBackend, str], int], key: str) -> int:
+        n, ep = self._route_sync(call, key)
+        with self._lock:
+            ep.settle(False, counts, n)
+        return n
+
+    def put_sync(self, key: str, body: Payload) -> int:
+        return self._op_sync(_WRITTEN, lambda b, k: b.put_sync(k, body), key)
+
+    def get_sync(self, key: str) -> int:
+        return self._op_sync(_READ, lambda b, k: b.get_sync(k), key)
+
+    def head_sync(self, key: str) -> int:
+        return self._op_sync(_NONE, lambda b, k: b.head_sync(k), key)
+
+    def delete_sync(self, key: str) -> int:
+        return self._op_sync(_NONE, lambda b, k: b.delete_sync(k), key)
+
+    def list_sync(self, prefix: str, *, recursive: bool = True) -> builtins.list[ObjectInfo]:
+        listed, ep = self._route_sync(lambda b, k: b.list_sync(k, recursive=recursive), prefix)
+        with self._lock:
+            ep.settle(False)
+        return _relative(listed, ep)
+
+    def child_keys(self, key: str) -> builtins.list[str]:
+        """``key`` as each endpoint's backend names it (where prepare's directories go)."""
+        return [ep.prefix + key for ep in self._eps]
+
+    def rmdir_if_empty(self, path: str) -> bool:
+        """Cleanup of prepare's directories (``path`` is a child key, as ``child_keys`` gave)."""
+        first = self._children[0]
+        return isinstance(first, DirectoryOwner) and first.rmdir_if_empty(path)
+
+
+def multi_endpoint_backend(
+    root_uri: str, endpoints: Sequence[tuple[str, Backend]], strategy: Strategy
+) -> MultiEndpointBackend:
+    """The multi-endpoint backend for these children: a BlockingBackend when all of them are."""
+    blocking = [(uri, b) for uri, b in endpoints if isinstance(b, BlockingBackend)]
+    if blocking and len(blocking) == len(endpoints):
+        return BlockingMultiEndpointBackend(root_uri, blocking, strategy)
+    return MultiEndpointBackend(root_uri, endpoints, strategy)
+
+
+def _ranged(backend: Backend) -> RangedReader:
+    if not isinstance(backend, RangedReader):
+        raise OpError(Outcome.CLIENT_ERROR, f"{backend.root_uri} cannot read byte ranges")
+    return backend
+
+
+def _relative(listed: Sequence[ObjectInfo], ep: _Endpoint) -> builtins.list[ObjectInfo]:
+    """Listed child keys made relative to the namespace root again."""
+    cut = len(ep.prefix)
+    return [ObjectInfo(o.key[cut:], o.size) for o in listed]

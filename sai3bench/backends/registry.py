@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from sai3bench.backends.base import Backend
 from sai3bench.backends.file import FileBackend
-from sai3bench.backends.multi import MultiEndpointBackend, Strategy
+from sai3bench.backends.multi import MultiEndpointBackend, Strategy, multi_endpoint_backend
 from sai3bench.config.uri import ParsedUri, parse_uri
 from sai3bench.errors import ConfigError
 from sai3bench.http.endpoint import DEFAULT_FIRST_BYTE_TIMEOUT
@@ -58,7 +58,7 @@ class Backends:
     def set_multi_endpoint(self, root: str, endpoints: Sequence[str], strategy: Strategy) -> None:
         """Route every URI under ``root`` through ``endpoints`` (same namespace on each)."""
         children = [(uri, self.for_uri(uri)) for uri in endpoints]
-        self.multi = MultiEndpointBackend(root, children, strategy)
+        self.multi = multi_endpoint_backend(root, children, strategy)
 
     def __repr__(self) -> str:
         return f"<Backends {sorted(self._open)}>"

@@ -14,7 +14,7 @@ import time
 from collections.abc import Sequence
 from typing import Final
 
-from sai3bench.backends.base import ObjectInfo
+from sai3bench.backends.base import ObjectInfo, OpResult
 from sai3bench.backends.cloud import CloudBackend
 from sai3bench.backends.s3shapes import (
     abort_params,
@@ -34,7 +34,7 @@ from sai3bench.backends.s3shapes import (
     parse_list_v2,
     upload_part_params,
 )
-from sai3bench.http.client import HttpClient, content_length
+from sai3bench.http.client import HttpClient, Reply, content_length
 from sai3bench.http.endpoint import DEFAULT_FIRST_BYTE_TIMEOUT, Endpoint, endpoint_from_url
 from sai3bench.outcome import OpError
 from sai3bench.payload import Payload, payload_length, split_payload
@@ -214,8 +214,8 @@ class S3Backend(CloudBackend):
         extra: Sequence[tuple[str, str]] = (),
         keep_body: bool | int = ERROR_BODY,
         etag: builtins.list[str] | None = None,
-    ) -> tuple[int, bytes]:
-        """One signed request: (bytes received, or the object size for HEAD; kept body).
+    ) -> Reply:
+        """One signed request; the reply's ``received`` is the object size for HEAD.
 
         ``etag``, when given, receives the response's ETag header (multipart parts need it;
         other ops skip the header parse).
@@ -240,22 +240,21 @@ class S3Backend(CloudBackend):
             )
         if etag is not None:
             etag.append(reply.header.decode())
-        return reply.received, reply.body
+        return reply
 
     # -- Backend ------------------------------------------------------------------------------
 
-    async def put(self, key: str, body: Payload) -> int:
+    async def put(self, key: str, body: Payload) -> OpResult:
         n = payload_length(body)
         if n > self.multipart_threshold:
             await self._put_multipart(key, body)
-        else:
-            await self._call("PUT", key, body)
-        return n
+            return n, 0  # several requests: no one time to first byte
+        return n, (await self._call("PUT", key, body)).first_byte_ns
 
     async def _put_multipart(self, key: str, body: Payload) -> None:
         """Create, upload the parts one after another (this op is one worker's one request in
         flight), complete; abort on any failure so no parts are left billed."""
-        _, reply = await self._call("POST", key, query=initiate_params(), keep_body=True)
+        reply = (await self._call("POST", key, query=initiate_params(), keep_body=True)).body
         upload_id = parse_initiate_multipart(reply)
         parts: builtins.list[tuple[int, str]] = []
         try:
@@ -266,33 +265,34 @@ class S3Backend(CloudBackend):
                 )
                 parts.append((number, tag[0]))
             done = memoryview(build_complete_multipart(parts))
-            _, reply = await self._call(
-                "POST", key, done, query=complete_params(upload_id), keep_body=True
-            )
+            reply = (
+                await self._call(
+                    "POST", key, done, query=complete_params(upload_id), keep_body=True
+                )
+            ).body
             parse_complete_multipart(reply)  # a 200 can still carry an <Error>
         except BaseException:
             with contextlib.suppress(OpError):
                 await self._call("DELETE", key, query=abort_params(upload_id))
             raise
 
-    async def get(self, key: str) -> int:
-        received, _ = await self._call("GET", key)
-        return received
+    async def get(self, key: str) -> OpResult:
+        reply = await self._call("GET", key)
+        return reply.received, reply.first_byte_ns
 
-    async def get_range(self, key: str, offset: int, length: int) -> int:
-        """GET ``length`` bytes from ``offset`` (a 206); returns the bytes read, which are
-        fewer than ``length`` when the range runs past the end of the object."""
+    async def get_range(self, key: str, offset: int, length: int) -> OpResult:
+        """GET ``length`` bytes from ``offset`` (a 206); the bytes read are fewer than
+        ``length`` when the range runs past the end of the object."""
         rng = (("range", f"bytes={offset}-{offset + length - 1}"),)
-        received, _ = await self._call("GET", key, extra=rng)
-        return received
+        reply = await self._call("GET", key, extra=rng)
+        return reply.received, reply.first_byte_ns
 
-    async def head(self, key: str) -> int:
-        size, _ = await self._call("HEAD", key)
-        return size
+    async def head(self, key: str) -> OpResult:
+        reply = await self._call("HEAD", key)
+        return reply.received, reply.first_byte_ns
 
-    async def delete(self, key: str) -> int:
-        await self._call("DELETE", key)
-        return 0
+    async def delete(self, key: str) -> OpResult:
+        return 0, (await self._call("DELETE", key)).first_byte_ns
 
     async def list(self, prefix: str, *, recursive: bool = True) -> builtins.list[ObjectInfo]:
         out: builtins.list[ObjectInfo] = []
@@ -301,8 +301,7 @@ class S3Backend(CloudBackend):
             params = list_v2_params(
                 prefix, delimiter=None if recursive else "/", continuation_token=token
             )
-            _, body = await self._call("GET", None, query=params, keep_body=True)
-            page = parse_list_v2(body)
+            page = parse_list_v2((await self._call("GET", None, query=params, keep_body=True)).body)
             out.extend(page.objects)
             if not page.is_truncated:
                 return out
@@ -315,7 +314,7 @@ class S3Backend(CloudBackend):
         """
         body, md5 = build_delete_objects(keys, quiet=True)
         extra = [("content-md5", md5), ("content-type", "application/xml")]
-        _, reply = await self._call(
+        reply = await self._call(
             "POST",
             None,
             memoryview(body),
@@ -323,7 +322,7 @@ class S3Backend(CloudBackend):
             extra=extra,
             keep_body=True,
         )
-        _, failed = parse_delete_result(reply)
+        _, failed = parse_delete_result(reply.body)
         return failed
 
     async def create_bucket(self, region: str = "") -> None:

@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 
 from sai3bench import __version__
+from sai3bench.cli.netopts import DEFAULT_FIRST_BYTE, FirstByteTimeout
 from sai3bench.errors import Sai3Error
 from sai3bench.outcome import OpError
 
@@ -77,8 +78,10 @@ def run(
         bool,
         typer.Option("--sign-payload", help="s3://: SHA-256 of each body in the signature"),
     ] = False,
+    first_byte_timeout: FirstByteTimeout = DEFAULT_FIRST_BYTE,
 ) -> None:
     """prepare -> workload -> cleanup, as the config says."""
+    from sai3bench.cli.netopts import first_byte_seconds
     from sai3bench.cli.run import RunFlags, run_command
 
     flags = RunFlags(
@@ -94,6 +97,7 @@ def run(
         insecure=insecure,
         http2=http2,
         sign_payload=sign_payload,
+        first_byte_timeout=first_byte_seconds(first_byte_timeout),
     )
     code = run_command(config, flags)
     if code:

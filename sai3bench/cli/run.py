@@ -23,6 +23,7 @@ from sai3bench.engine.prepare import PrepareResult
 from sai3bench.engine.runner import RunOptions, RunReport, execute
 from sai3bench.engine.workload import WorkloadResult
 from sai3bench.errors import RunFailed, Sai3Error, UsageError
+from sai3bench.http.endpoint import DEFAULT_FIRST_BYTE_TIMEOUT
 from sai3bench.metrics.endpoint_stat import EndpointStat
 from sai3bench.report import results_dir as rd
 from sai3bench.report.console import format_prepare_results, format_workload_results
@@ -47,6 +48,7 @@ class RunFlags(msgspec.Struct, frozen=True, kw_only=True):
     insecure: bool = False
     http2: bool = False
     sign_payload: bool = False
+    first_byte_timeout: float = DEFAULT_FIRST_BYTE_TIMEOUT
 
 
 _CONFLICTS = (
@@ -164,6 +166,7 @@ def _run_loaded(loaded: LoadedConfig, text: str, source: str, flags: RunFlags) -
         insecure=flags.insecure,
         http2=flags.http2,
         sign_payload=flags.sign_payload,
+        first_byte_timeout=flags.first_byte_timeout,
     )
     if flags.insecure:
         console.warn(

@@ -9,9 +9,10 @@ from typing import Annotated
 import typer
 import uvloop
 
-from sai3bench.backends.base import Backend
+from sai3bench.backends.base import Backend, RangedReader
 from sai3bench.backends.registry import Backends
 from sai3bench.config.uri import join_target
+from sai3bench.engine.context import executor_for
 from sai3bench.engine.ops import PlannedOp, Task
 from sai3bench.engine.record import Tally
 from sai3bench.engine.resolve import match_keys
@@ -42,10 +43,7 @@ async def _run_many(
         from sai3bench.datagen.buffers import DataSource
 
         op.data = DataSource("zero")
-    executor = None
-    if getattr(backend, "blocking", False):
-        backend.resize(jobs)  # type: ignore[attr-defined]
-        executor = backend.executor  # type: ignore[attr-defined]
+    executor = executor_for([backend], jobs)
     run = await run_task_list([op], iter(tasks), len(tasks), workers=jobs, executor=executor)
     return run.collector, run.tally, run.wall_s
 
@@ -98,7 +96,7 @@ def stat_cmd(uri: str) -> None:
     async def go() -> int:
         backends, backend = _with_backend(uri, 1)
         try:
-            return await backend.head(backend.key_of(uri))
+            return (await backend.head(backend.key_of(uri)))[0]
         finally:
             await backends.close()
 
@@ -160,13 +158,12 @@ def get_cmd(
     async def go() -> tuple[int, float]:
         backends, backend = _with_backend(uri, 1)
         try:
-            ranged = getattr(backend, "get_range", None)
-            if ranged is None:
+            if not isinstance(backend, RangedReader):
                 raise UsageError(
                     f"{backend.root_uri} has no ranged GET", hint="drop --range for this backend"
                 )
             t0 = time.perf_counter()
-            n: int = await ranged(backend.key_of(uri), offset, length)
+            n, _ = await backend.get_range(backend.key_of(uri), offset, length)
             return n, time.perf_counter() - t0
         finally:
             await backends.close()

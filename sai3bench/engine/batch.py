@@ -5,7 +5,12 @@ loop CPU here (uvloop, measured with a no-op function), more than writing a smal
 is timed around the storage call alone, with ``perf_counter_ns`` in the thread that makes the
 call, so neither the hop nor the PUT body generation is inside a latency figure.
 
-Results go into the caller's preallocated arrays; nothing is allocated per op but the ints.
+Results go into the caller's preallocated arrays; nothing is allocated per op but the ints (and,
+for an async backend, the ``OpResult`` tuple that carries the time to first byte back).
+
+The two executors are one shape: the same loop, differing only in ``await``. Everything an op
+needs after its storage call (the retry decision, filing its result, the deadline and stop
+check) is written once, in ``_retry_after`` and ``_store``.
 """
 
 from __future__ import annotations
@@ -18,8 +23,10 @@ from array import array
 from collections.abc import Sequence
 from typing import Final
 
+from sai3bench.backends.base import OpResult
 from sai3bench.engine.ops import PlannedOp, Task
 from sai3bench.engine.transient import RetryPolicy
+from sai3bench.http import resends
 from sai3bench.metrics.collector import OpKind
 from sai3bench.outcome import OpError, Outcome
 
@@ -37,7 +44,9 @@ class BatchResults:
         "latency_ns",
         "nbytes",
         "outcome",
+        "resent",
         "retries",
+        "retry_log",
         "scratch",
         "stop",
         "ttfb_ns",
@@ -50,6 +59,12 @@ class BatchResults:
         #: Time to first byte per op (0: the backend has none, e.g. file://).
         self.ttfb_ns = array("q", bytes(8 * capacity))
         self.retries = 0
+        #: (index in the batch, outcome of the failed try) of every attempt tried again: the
+        #: engine's retries and the HTTP pools' resends. The recorder files and clears it.
+        self.retry_log: list[tuple[int, int]] = []
+        #: Outcomes of the attempts the HTTP pools resent for the op running now
+        #: (http/resends.py); moved into ``retry_log`` when the op ends.
+        self.resent: list[int] = []
         #: Set by the pool to stop a running batch before its next op.
         self.stop = False
         #: (key, detail) of the first failure this worker saw, for a one-line error message.
@@ -60,6 +75,8 @@ class BatchResults:
 
 
 _NO_RETRY: Final = RetryPolicy()
+#: The result of an op that reports no bytes and no time to first byte (LIST).
+_NOTHING: Final[OpResult] = (0, 0)
 _local = threading.local()
 
 
@@ -73,120 +90,27 @@ def _scratch() -> bytearray:
 def run_one_sync(op: PlannedOp, key: str, size: int, salt: int) -> int:
     """One op through a blocking backend; returns bytes moved. Raises OpError."""
     kind = op.kind
-    b = op.backend
+    b = op.blocking
+    assert b is not None  # the pool runs ops in threads only when every backend blocks
     if kind == _GET:
-        return b.get_sync(key)  # type: ignore[attr-defined, no-any-return]
+        return b.get_sync(key)
     if kind == _PUT:
         assert op.data is not None
         body = op.data.payload(size, salt, _scratch())
-        return b.put_sync(key, body)  # type: ignore[attr-defined, no-any-return]
+        return b.put_sync(key, body)
     if kind == _STAT:
-        b.head_sync(key)  # type: ignore[attr-defined]
+        b.head_sync(key)
         return 0
     if kind == _DELETE:
-        return b.delete_sync(key)  # type: ignore[attr-defined, no-any-return]
-    b.list_sync(key, recursive=True)  # type: ignore[attr-defined]
+        return b.delete_sync(key)
+    b.list_sync(key, recursive=True)
     return 0
 
 
-def _retry_after(code: int, attempt: int, retry: RetryPolicy, t1: int) -> float | None:
-    """Seconds to wait before retrying a failed op, or None to give up (or on success)."""
-    if code == 0 or code == Outcome.NOT_FOUND or attempt >= retry.max_retries:
-        return None
-    return retry.delay_s(attempt, random.Random(t1))
-
-
-def _store(out: BatchResults, n: int, elapsed_ns: int, moved: int, code: int, late: bool) -> None:
-    out.latency_ns[n] = elapsed_ns
-    out.nbytes[n] = moved
-    out.outcome[n] = code | LATE if late else code
-
-
-def exec_batch_sync(
-    ops: Sequence[PlannedOp],
-    tasks: Sequence[Task],
-    out: BatchResults,
-    deadline_ns: int,
-    retry: RetryPolicy = _NO_RETRY,
-) -> int:
-    """Run ``tasks`` in order in this thread until done or past ``deadline_ns``.
-
-    Returns how many tasks ran; the rest were not started. An op that ends after the deadline is
-    marked LATE. With retries on, only the last attempt is timed; retries are counted apart.
-    """
-    clock = time.perf_counter_ns
-    n = 0
-    for op_i, key, size, salt in tasks:
-        op = ops[op_i]
-        attempt = 0
-        # Keep the detail string, never the exception: its traceback would keep the PUT body's
-        # view of the scratch buffer alive, and the next payload() could not reuse it.
-        detail = ""
-        while True:
-            t0 = clock()
-            try:
-                moved, code = run_one_sync(op, key, size, salt), 0
-            except OpError as exc:
-                moved, code, detail = 0, int(exc.outcome), exc.detail or exc.outcome.name
-            t1 = clock()
-            wait = _retry_after(code, attempt, retry, t1)
-            if wait is None:
-                break
-            attempt += 1
-            out.retries += 1
-            time.sleep(wait)
-        if code and out.error is None:  # only the final attempt's failure counts
-            out.error = (key, detail)
-        _store(out, n, t1 - t0, moved, code, t1 > deadline_ns)
-        n += 1
-        if t1 >= deadline_ns or out.stop:
-            break
-    return n
-
-
-async def exec_batch_async(
-    ops: Sequence[PlannedOp],
-    tasks: Sequence[Task],
-    out: BatchResults,
-    deadline_ns: int,
-    retry: RetryPolicy = _NO_RETRY,
-) -> int:
-    """The same contract as ``exec_batch_sync`` for async backends, on the event loop."""
-    clock = time.perf_counter_ns
-    n = 0
-    for op_i, key, size, salt in tasks:
-        op = ops[op_i]
-        attempt = 0
-        # Keep the detail string, never the exception: its traceback would keep the PUT body's
-        # view of the scratch buffer alive, and the next payload() could not reuse it.
-        detail = ""
-        first = 0
-        while True:
-            t0 = clock()
-            try:
-                moved, code = await _run_one_async(op, key, size, salt, out), 0
-                # Set by the backend on its way back; no other task ran since (no await).
-                first = getattr(op.backend, "last_ttfb_ns", 0)
-            except OpError as exc:
-                moved, code, detail = 0, int(exc.outcome), exc.detail or exc.outcome.name
-            t1 = clock()
-            wait = _retry_after(code, attempt, retry, t1)
-            if wait is None:
-                break
-            attempt += 1
-            out.retries += 1
-            await asyncio.sleep(wait)
-        if code and out.error is None:  # only the final attempt's failure counts
-            out.error = (key, detail)
-        _store(out, n, t1 - t0, moved, code, t1 > deadline_ns)
-        out.ttfb_ns[n] = first - t0 if code == 0 and first > t0 else 0
-        n += 1
-        if t1 >= deadline_ns or out.stop:
-            break
-    return n
-
-
-async def _run_one_async(op: PlannedOp, key: str, size: int, salt: int, out: BatchResults) -> int:
+async def _run_one_async(
+    op: PlannedOp, key: str, size: int, salt: int, out: BatchResults
+) -> OpResult:
+    """One op through an async backend: (bytes moved, when the response head arrived)."""
     kind = op.kind
     b = op.backend
     if kind == _GET:
@@ -200,9 +124,124 @@ async def _run_one_async(op: PlannedOp, key: str, size: int, salt: int, out: Bat
             body = op.data.payload(size, salt, out.scratch)
         return await b.put(key, body)
     if kind == _STAT:
-        await b.head(key)
-        return 0
+        return 0, (await b.head(key))[1]  # a stat moves no bytes; the size is not counted
     if kind == _DELETE:
         return await b.delete(key)
     await b.list(key, recursive=True)
-    return 0
+    return _NOTHING
+
+
+def _retry_after(code: int, attempt: int, retry: RetryPolicy, t1: int) -> float | None:
+    """Seconds to wait before retrying a failed op, or None to give up (or on success)."""
+    if code == 0 or code == Outcome.NOT_FOUND or attempt >= retry.max_retries:
+        return None
+    return retry.delay_s(attempt, random.Random(t1))
+
+
+def _store(
+    out: BatchResults,
+    n: int,
+    key: str,
+    t0: int,
+    t1: int,
+    moved: int,
+    first: int,
+    code: int,
+    detail: str,
+    deadline_ns: int,
+) -> bool:
+    """File op ``n``'s final attempt; True when the batch must stop (deadline or ``stop()``).
+
+    ``first`` is when the response head arrived (0: none). An op that ends after the deadline
+    is marked LATE; a failure's (key, detail) becomes the worker's first error if it has none.
+    """
+    out.latency_ns[n] = t1 - t0
+    out.nbytes[n] = moved
+    out.ttfb_ns[n] = first - t0 if first > t0 else 0
+    out.outcome[n] = code | LATE if t1 > deadline_ns else code
+    if code and out.error is None:
+        out.error = (key, detail)
+    return t1 >= deadline_ns or out.stop
+
+
+def exec_batch_sync(
+    ops: Sequence[PlannedOp],
+    tasks: Sequence[Task],
+    out: BatchResults,
+    deadline_ns: int,
+    retry: RetryPolicy = _NO_RETRY,
+) -> int:
+    """Run ``tasks`` in order in this thread until done or past ``deadline_ns``.
+
+    Returns how many tasks ran; the rest were not started. With retries on, only the last
+    attempt is timed; retries are counted apart.
+    """
+    clock = time.perf_counter_ns
+    n = 0
+    for op_i, key, size, salt in tasks:
+        op = ops[op_i]
+        attempt = 0
+        while True:
+            t0 = clock()
+            try:
+                moved, code, detail = run_one_sync(op, key, size, salt), 0, ""
+            except OpError as exc:  # keep the detail, never the exception (see _outcome)
+                moved, (code, detail) = 0, _outcome(exc)
+            t1 = clock()
+            wait = _retry_after(code, attempt, retry, t1)
+            if wait is None:
+                break
+            attempt += 1
+            out.retries += 1
+            out.retry_log.append((n, code))
+            time.sleep(wait)
+        stop = _store(out, n, key, t0, t1, moved, 0, code, detail, deadline_ns)
+        n += 1
+        if stop:
+            break
+    return n
+
+
+async def exec_batch_async(
+    ops: Sequence[PlannedOp],
+    tasks: Sequence[Task],
+    out: BatchResults,
+    deadline_ns: int,
+    retry: RetryPolicy = _NO_RETRY,
+) -> int:
+    """``exec_batch_sync`` for async backends, on the event loop: the same loop, awaited."""
+    clock = time.perf_counter_ns
+    resends.listen(out.resent)
+    n = 0
+    for op_i, key, size, salt in tasks:
+        op = ops[op_i]
+        attempt = 0
+        while True:
+            t0 = clock()
+            try:
+                (moved, first), code, detail = await _run_one_async(op, key, size, salt, out), 0, ""
+            except OpError as exc:  # keep the detail, never the exception (see _outcome)
+                moved, first, (code, detail) = 0, 0, _outcome(exc)
+            t1 = clock()
+            wait = _retry_after(code, attempt, retry, t1)
+            if wait is None:
+                break
+            attempt += 1
+            out.retries += 1
+            out.retry_log.append((n, code))
+            await asyncio.sleep(wait)
+        if out.resent:  # the pool sent a request of this op again: a retry each
+            out.retry_log.extend([(n, outcome) for outcome in out.resent])
+            out.resent.clear()
+        stop = _store(out, n, key, t0, t1, moved, first, code, detail, deadline_ns)
+        n += 1
+        if stop:
+            break
+    return n
+
+
+def _outcome(exc: OpError) -> tuple[int, str]:
+    """A failure as (outcome code, detail). The exception itself is not kept: its traceback
+    would keep the PUT body's view of the scratch buffer alive, and the next payload() could
+    not reuse it."""
+    return int(exc.outcome), exc.detail or exc.outcome.name

@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from typing import Literal
 
+from sai3bench.backends.base import BatchDeleter, DirectoryOwner
 from sai3bench.engine.context import RunContext
 from sai3bench.engine.ops import PlannedOp, Task
 from sai3bench.engine.prepare import PreparedSet
@@ -48,7 +49,7 @@ async def run_cleanup(
     skip_keys: set[str] | frozenset[str] = frozenset(),
 ) -> CleanupResult:
     """Delete what ``sets`` record as created, minus ``skip_keys`` (deleted by the workload)."""
-    if sets and all(hasattr(ps.backend, "delete_many") for ps in sets):
+    if sets and all(isinstance(ps.backend, BatchDeleter) for ps in sets):
         return await _cleanup_batched(ctx, sets, mode, skip_keys)
     ops = [
         PlannedOp(index=i, kind=OpKind.DELETE, backend=ps.backend, label=ps.pset.label)
@@ -114,9 +115,11 @@ async def _cleanup_batched(
 
     async def one(ps: PreparedSet, keys: list[str]) -> None:
         async with gate:
+            deleter = ps.backend
+            assert isinstance(deleter, BatchDeleter)  # run_cleanup checked every set
             t0 = time.perf_counter_ns()
             try:
-                failed = await ps.backend.delete_many(keys)  # type: ignore[attr-defined]
+                failed = await deleter.delete_many(keys)
             except OpError as exc:
                 result.collector.record_error(OpKind.DELETE, exc.outcome)
                 result.errors += len(keys)
@@ -150,9 +153,9 @@ def _check_strict(result: CleanupResult, mode: CleanupMode) -> None:
 def _remove_created_dirs(sets: list[PreparedSet]) -> int:
     removed = 0
     for ps in sets:
-        rmdir = getattr(ps.backend, "rmdir_if_empty", None)
-        if rmdir is None:
+        if not isinstance(ps.backend, DirectoryOwner):
             continue
+        rmdir = ps.backend.rmdir_if_empty
         # Deepest first; a directory that is not empty (or already gone) is left and counted
         # out, and its parents then fail the same way (rmdir never removes contents).
         for d in reversed(ps.created_dirs):

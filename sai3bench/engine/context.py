@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import random
 import zlib
+from collections.abc import Sequence
 from concurrent.futures import Executor
 from typing import Protocol
 
-from sai3bench.backends.base import Backend
+from sai3bench.backends.base import Backend, BlockingBackend
 from sai3bench.backends.registry import Backends
 from sai3bench.datagen.buffers import DataSource
 
@@ -47,10 +48,15 @@ class RunContext:
             )
         return ds
 
-    def executor_for(self, backends: list[Backend], workers: int) -> Executor | None:
-        """A thread pool when every backend is blocking (batched in threads), else None."""
-        if backends and all(getattr(b, "blocking", False) for b in backends):
-            first = backends[0]
-            first.resize(workers)  # type: ignore[attr-defined]
-            return first.executor  # type: ignore[attr-defined, no-any-return]
+    def executor_for(self, backends: Sequence[Backend], workers: int) -> Executor | None:
+        return executor_for(backends, workers)
+
+
+def executor_for(backends: Sequence[Backend], workers: int) -> Executor | None:
+    """A thread pool of ``workers`` threads when every backend is a BlockingBackend (its ops
+    then run batched in threads), else None (ops run on the loop)."""
+    blocking = [b for b in backends if isinstance(b, BlockingBackend)]
+    if not blocking or len(blocking) < len(backends):
         return None
+    blocking[0].resize(workers)
+    return blocking[0].executor

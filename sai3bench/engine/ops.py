@@ -11,11 +11,11 @@ from __future__ import annotations
 import random
 from typing import TYPE_CHECKING
 
+from sai3bench.backends.base import Backend, BlockingBackend
 from sai3bench.metrics.collector import OpKind
 from sai3bench.plan.keys import IndexedKeys
 
 if TYPE_CHECKING:
-    from sai3bench.backends.base import Backend
     from sai3bench.datagen.buffers import DataSource
     from sai3bench.plan.sizes import SizeSampler
 
@@ -29,6 +29,7 @@ class PlannedOp:
     __slots__ = (
         "backend",
         "base",
+        "blocking",
         "data",
         "index",
         "keys",
@@ -52,6 +53,9 @@ class PlannedOp:
         self.index = index
         self.kind = kind
         self.backend = backend
+        #: The same backend when its ops can run as blocking calls in a worker thread; checked
+        #: here once, so the thread executor needs no per-op test.
+        self.blocking = backend if isinstance(backend, BlockingBackend) else None
         self.label = label
         #: GET/STAT: keys to pick from uniformly. DELETE: shuffled keys, popped from the end.
         self.keys: list[str] | IndexedKeys = keys if keys is not None else []

@@ -11,7 +11,7 @@ import os
 from array import array
 from collections.abc import Callable, Iterator
 
-from sai3bench.backends.base import Backend
+from sai3bench.backends.base import Backend, DirectoryOwner
 from sai3bench.config.schema import Prepare
 from sai3bench.engine.context import RunContext
 from sai3bench.engine.ops import PlannedOp, Task
@@ -194,8 +194,8 @@ def _missing_dirs(ps: PreparedSet) -> list[str]:
     if not ps.pset.base_uri.startswith("file://"):
         return []
     # Under multi_endpoint the key is relative; each endpoint's directory gets created.
-    child_keys = getattr(ps.backend, "child_keys", None)
-    keys = child_keys(ps.base_key) if child_keys is not None else [ps.base_key]
+    b = ps.backend
+    keys = b.child_keys(ps.base_key) if isinstance(b, DirectoryOwner) else [ps.base_key]
     out = []
     for key in keys:
         d = key.rstrip("/")

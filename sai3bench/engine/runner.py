@@ -21,6 +21,7 @@ from sai3bench.engine.transient import list_with_retry
 from sai3bench.engine.verify import run_verify
 from sai3bench.engine.workload import WorkloadResult, run_workload
 from sai3bench.errors import RunFailed, StorageError
+from sai3bench.http.endpoint import DEFAULT_FIRST_BYTE_TIMEOUT
 from sai3bench.metrics.endpoint_stat import EndpointStat
 from sai3bench.outcome import OpError, Outcome
 from sai3bench.plan.tasks import PrepareSet, existing_indices, is_mixed, prepare_sets
@@ -38,6 +39,8 @@ class RunOptions(msgspec.Struct, frozen=True, kw_only=True):
     insecure: bool = False
     http2: bool = False
     sign_payload: bool = False
+    #: Seconds from a request sent to its first response byte (--first-byte-timeout).
+    first_byte_timeout: float = DEFAULT_FIRST_BYTE_TIMEOUT
 
 
 class RunReport:
@@ -71,6 +74,7 @@ async def execute(
         insecure=opts.insecure,
         http2=opts.http2,
         sign_payload=opts.sign_payload,
+        first_byte_timeout=opts.first_byte_timeout,
     )
     ctx = RunContext(backends=backends, concurrency=config.concurrency, out=out, seed=seed)
     report = RunReport()

@@ -3,8 +3,9 @@
 S3, GCS and Azure differ in how they sign a request and word an error, not in how bytes move.
 ``HttpClient.request`` owns the part that is the same: pick HTTP/1.1 (a keep-alive pool and a
 prebuilt head template per method) or HTTP/2 (a few multiplexed connections), send, read the
-whole response, keep at most ``keep_body`` bytes of it, note the time to first byte, and give
-the connection back. A backend then only signs, calls, and maps a non-2xx status to an Outcome.
+whole response, keep at most ``keep_body`` bytes of it, and give the connection back. The reply
+carries the time the response head arrived, which the backend returns with the op's result. A
+backend then only signs, calls, and maps a non-2xx status to an Outcome.
 """
 
 from __future__ import annotations
@@ -33,13 +34,15 @@ class Reply(NamedTuple):
     """What a backend needs of a response.
 
     ``received`` is the body bytes read, or for HEAD the Content-Length the server announced;
-    ``body`` the kept prefix (``keep_body``); ``header`` the value of the one header asked for.
+    ``body`` the kept prefix (``keep_body``); ``header`` the value of the one header asked for;
+    ``first_byte_ns`` the ``perf_counter_ns`` when the response head arrived.
     """
 
     status: int
     received: int
     body: bytes
     header: bytes
+    first_byte_ns: int
 
 
 class HttpClient:
@@ -65,9 +68,6 @@ class HttpClient:
             H2Pool(endpoint, connections=h2_connections, authority=self.host) if http2 else None
         )
         self._templates = {m: RequestTemplate(m, self.host) for m in _METHODS}
-        #: perf_counter_ns when the last completed request's response head arrived; the engine
-        #: reads it right after the op returns (one event loop: nothing ran in between).
-        self.last_ttfb_ns = 0
 
     def __repr__(self) -> str:
         return f"<HttpClient {self.host} via {self.h2 or self.h1!r}>"
@@ -96,25 +96,23 @@ class HttpClient:
             resp = await h2.request(
                 method, target, headers, body, keep_body=keep_body, timeout=self.timeout
             )
-            self.last_ttfb_ns = resp.t_first_byte
             received = resp.body_received
             if is_head:
                 received = int(_find(resp.headers, b"content-length") or 0)
             value = _find(resp.headers, header) if header is not None else b""
-            return Reply(resp.status, received, resp.body, value)
+            return Reply(resp.status, received, resp.body, value, resp.t_first_byte)
         head = self._templates[method].head(target, headers, length)
         pool = self.h1
         conn = await pool.send(
             head, body, method_is_head=is_head, keep_body=keep_body, timeout=self.timeout
         )
         p = conn.parser
-        self.last_ttfb_ns = conn.t_first_byte
         received = (p.content_length or 0) if is_head else p.body_received
         kept = bytes(p.body) if p.body else b""
         value = (p.headers.get(header) or b"") if header is not None else b""
-        status = p.status
+        reply = Reply(p.status, received, kept, value, conn.t_first_byte)
         pool.release(conn)
-        return Reply(status, received, kept, value)
+        return reply
 
     async def close(self) -> None:
         await self.h1.close()

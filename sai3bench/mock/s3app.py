@@ -51,9 +51,16 @@ def _empty(status: int, headers: list[tuple[str, str]] | None = None) -> Respons
 class S3App:
     """Answers S3 requests from a store; ``auth`` enables SigV4 verification."""
 
-    def __init__(self, store: ObjectStore | None = None, auth: Credential | None = None) -> None:
+    def __init__(
+        self,
+        store: ObjectStore | None = None,
+        auth: Credential | None = None,
+        path_prefix: str = "",
+    ) -> None:
         self.store = store or MemoryStore()
         self.auth = auth
+        #: A gateway's base path (``/s3``) in front of /bucket/key: signed, then stripped.
+        self.path_prefix = path_prefix.rstrip("/")
         self._signers: dict[str, SigV4Signer] = {}
         #: upload id -> (bucket, key, {part number: body bytes, or its size in sink mode})
         self._uploads: dict[str, tuple[str, str, dict[int, bytes | int]]] = {}
@@ -74,6 +81,10 @@ class S3App:
             refused = self._check_auth(method, path, query, headers)
             if refused is not None:
                 return refused
+        if self.path_prefix:
+            if not path.startswith(self.path_prefix + "/"):
+                return error(404, "NoSuchBucket", f"not under {self.path_prefix}/", path)
+            path = path[len(self.path_prefix) :]
         bucket, _, raw_key = path.lstrip("/").partition("/")
         bucket = unquote(bucket)
         key = unquote(raw_key)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import random
+import ssl
 from typing import Final
 
 from sai3bench.errors import UsageError
@@ -237,11 +238,13 @@ async def start_server(
     sink: bool = False,
     public: bool = False,
     stats: MockStats | None = None,
+    tls: ssl.SSLContext | None = None,
 ) -> asyncio.Server:
     """Start serving; ``server.sockets[0].getsockname()[1]`` is the port (0 picks a free one).
 
     ``stats`` is where the server counts (share one between listeners of one store; pass one
-    with the store to have ``/_mock/stats`` list objects per bucket)."""
+    with the store to have ``/_mock/stats`` list objects per bucket). ``tls`` serves https
+    (tests of certificate trust)."""
     check_bind_address(host, public)
     loop = asyncio.get_running_loop()
     f = faults or Faults()
@@ -252,4 +255,5 @@ async def start_server(
         port,
         reuse_address=True,
         backlog=1024,
+        ssl=tls,
     )

@@ -198,15 +198,15 @@ def test_async_round_trip(tmp_path: Path) -> None:
         try:
             d = tmp_path / "async"
             data = body(10_000)
-            sizes = await asyncio.gather(
+            puts = await asyncio.gather(
                 *(fb.put(str(d / f"prepared-{i:08}.dat"), memoryview(data)) for i in range(5))
             )
-            assert sizes == [10_000] * 5
-            assert await fb.get(str(d / "prepared-00000003.dat")) == 10_000
-            assert await fb.head(str(d / "prepared-00000004.dat")) == 10_000
+            assert puts == [(10_000, 0)] * 5  # a file has no time to first byte
+            assert (await fb.get(str(d / "prepared-00000003.dat")))[0] == 10_000
+            assert (await fb.head(str(d / "prepared-00000004.dat")))[0] == 10_000
             listed = await fb.list(str(d) + "/prepared-", recursive=False)
             assert keys(listed) == [str(d / f"prepared-{i:08}.dat") for i in range(5)]
-            assert await fb.delete(str(d / "prepared-00000000.dat")) == 0
+            assert (await fb.delete(str(d / "prepared-00000000.dat")))[0] == 0
             with pytest.raises(OpError) as info:
                 await fb.get(str(d / "prepared-00000000.dat"))
             assert info.value.outcome == Outcome.NOT_FOUND

@@ -87,16 +87,18 @@ def test_put_get_head_delete(run):
 
         async def put(name: str) -> int:
             async with sem:
-                return await b.put(f"t1/{name}", memoryview(data)[: sizes[name]])
+                return (await b.put(f"t1/{name}", memoryview(data)[: sizes[name]]))[0]
 
         assert await asyncio.gather(*(put(n) for n in NAMES)) == [sizes[n] for n in NAMES]
         for name in NAMES:
-            assert await b.get(f"t1/{name}") == sizes[name]
-            assert await b.head(f"t1/{name}") == sizes[name]
-        assert await b.get_range("t1/plain.dat", 10, 20) == 20
-        assert await b.get_range("t1/dir/sub/obj.dat", 140, 100) == 10  # past the end: the tail
+            assert (await b.get(f"t1/{name}"))[0] == sizes[name]
+            assert (await b.head(f"t1/{name}"))[0] == sizes[name]
+        assert (await b.get_range("t1/plain.dat", 10, 20))[0] == 20
+        assert (await b.get_range("t1/dir/sub/obj.dat", 140, 100))[
+            0
+        ] == 10  # past the end: the tail
         for name in NAMES:
-            assert await b.delete(f"t1/{name}") == 0  # the emulator says 200, GCS 204
+            assert (await b.delete(f"t1/{name}"))[0] == 0  # the emulator says 200, GCS 204
         assert await b.list("t1/") == []
 
     run(t)
@@ -148,10 +150,10 @@ def test_resumable_upload(run):
         b.resumable_chunk = 256 * 1024
         data = bytes(range(256)) * 2100  # 537,600 bytes: three chunks, the last one short
         body = (memoryview(data)[:70_000], memoryview(data)[70_000:])
-        assert await b.put("t4/big file", body) == len(data)
-        assert await b.head("t4/big file") == len(data)
-        assert await b.get("t4/big file") == len(data)
-        assert await b.get_range("t4/big file", 262_140, 8) == 8
+        assert (await b.put("t4/big file", body))[0] == len(data)
+        assert (await b.head("t4/big file"))[0] == len(data)
+        assert (await b.get("t4/big file"))[0] == len(data)
+        assert (await b.get_range("t4/big file", 262_140, 8))[0] == 8
         # The bytes themselves, read back by a client that is not ours.
         url = f"{b._http.endpoint.url}/storage/v1/b/bench/o/t4%2Fbig%20file?alt=media"
         assert await asyncio.to_thread(_fetch, url) == data

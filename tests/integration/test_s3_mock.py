@@ -179,10 +179,10 @@ def test_backend_ops_and_paging_in_process(loop_factory: object) -> None:
             keys = [f"p/{i:05}" for i in range(2500)] + ["q/other"]
             for k in keys:
                 await b.put(k, memoryview(b"x" * 10))
-            assert await b.get("p/00001") == 10
-            assert await b.get_range("p/00001", 2, 5) == 5  # bytes=2-6, a 206
-            assert await b.get_range("p/00001", 8, 5) == 2  # runs past the end: what is there
-            assert await b.head("p/00001") == 10
+            assert (await b.get("p/00001"))[0] == 10
+            assert (await b.get_range("p/00001", 2, 5))[0] == 5  # bytes=2-6, a 206
+            assert (await b.get_range("p/00001", 8, 5))[0] == 2  # runs past the end: what is there
+            assert (await b.head("p/00001"))[0] == 10
             listed_ = await b.list("p/")
             assert [o.key for o in listed_] == keys[:-1]  # three pages of ListObjectsV2
             assert {o.size for o in listed_} == {10}
@@ -196,7 +196,7 @@ def test_backend_ops_and_paging_in_process(loop_factory: object) -> None:
             with pytest.raises(OpError) as head_err:  # a HEAD 404 carries no body on the wire
                 await b.head("p/00001")
             assert head_err.value.outcome == Outcome.NOT_FOUND
-            assert await b.get("p/00002") == 10  # and the connection is still in step
+            assert (await b.get("p/00002"))[0] == 10  # and the connection is still in step
             bad = _backend(port, secret="wrong")
             with pytest.raises(OpError) as denied:
                 await bad.get("p/00002")
@@ -235,9 +235,9 @@ def test_multipart_upload_round_trip_in_process() -> None:
             await b.create_bucket()
             data = bytes(range(256)) * 6144  # 1.5 MiB
             body = (memoryview(data)[:100_000], memoryview(data)[100_000:])  # parts cross views
-            assert await b.put("big", body) == len(data)
+            assert (await b.put("big", body))[0] == len(data)
             assert b"".join(app.store.read("b", "big", 0, len(data))) == data
-            assert await b.head("big") == len(data)
+            assert (await b.head("big"))[0] == len(data)
             assert app._uploads == {}  # completed, nothing left open
             assert len(split_payload(body, 256 * 1024)) == 6
         finally:
@@ -379,8 +379,8 @@ def test_sign_payload_puts_the_body_hash_in_the_signature() -> None:
             body = (memoryview(data)[:1000], memoryview(data)[1000:])
             _, headers = b._signed("PUT", "obj", (), (), body)
             assert ("x-amz-content-sha256", hashlib.sha256(data).hexdigest()) in headers
-            assert await b.put("obj", body) == len(data)
-            assert await b.get("obj") == len(data)
+            assert (await b.put("obj", body))[0] == len(data)
+            assert (await b.get("obj"))[0] == len(data)
             _, read = b._signed("GET", "obj", (), ())
             assert ("x-amz-content-sha256", hashlib.sha256(b"").hexdigest()) in read
         finally:

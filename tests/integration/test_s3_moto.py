@@ -187,8 +187,8 @@ def test_multipart_upload_checked_by_moto(moto: dict[str, str]) -> None:
         )
         try:
             size = 11 * 2**20  # parts of 5, 5 and 1 MiB
-            assert await b.put("big.bin", memoryview(bytes(size))) == size
-            assert await b.head("big.bin") == size
+            assert (await b.put("big.bin", memoryview(bytes(size))))[0] == size
+            assert (await b.head("big.bin"))[0] == size
         finally:
             await b.close()
 

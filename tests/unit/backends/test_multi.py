@@ -16,8 +16,6 @@ from sai3bench.report.endpoints import format_endpoint_tsv
 class Fake:
     """Records keys; ``gate`` holds GETs open so requests pile up (least_connections)."""
 
-    blocking = False
-
     def __init__(self, root: str) -> None:
         self.root = root
         self.keys: list[str] = []
@@ -29,13 +27,13 @@ class Fake:
     def uri_of(self, key: str) -> str:
         return self.root + key
 
-    async def get(self, key: str) -> int:
+    async def get(self, key: str) -> tuple[int, int]:
         self.keys.append(key)
         if self.gate is not None:
             await self.gate.wait()
         if key.endswith("missing"):
             raise OpError(Outcome.NOT_FOUND, key)
-        return 10
+        return 10, 12345  # (bytes, when the response head arrived)
 
     async def list(self, prefix: str, *, recursive: bool = True) -> list[ObjectInfo]:
         return [ObjectInfo(prefix + "a", 1)]

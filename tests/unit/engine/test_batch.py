@@ -35,14 +35,31 @@ class FakeClock:
 
 
 Step = int | Outcome | tuple[Outcome, str]
+HEAD_EARLY_NS = 7
 
 
 class FakeBackend:
     """Blocking backend that records calls and replays a script of results per key.
 
     A script step is a return value (int), an Outcome to raise, or (Outcome, detail).
-    Each call costs ``cost_ns`` on the fake clock, or the next value of ``costs``.
+    Each call costs ``cost_ns`` on the fake clock, or the next value of ``costs``. The async
+    twins report the response head as arriving ``HEAD_EARLY_NS`` before the call ends.
     """
+
+    root_uri = "fake://"
+    executor = None  # BlockingBackend's members, so that PlannedOp sees one
+
+    def resize(self, threads: int) -> None:
+        pass
+
+    def key_of(self, uri: str) -> str:
+        return uri
+
+    def uri_of(self, key: str) -> str:
+        return key
+
+    async def close(self) -> None:
+        pass
 
     def __init__(self, clock: FakeClock, cost_ns: int = 1000) -> None:
         self.clock = clock
@@ -82,18 +99,18 @@ class FakeBackend:
         self._call("list", prefix, 0)
         return []
 
-    # async twins for exec_batch_async
-    async def get(self, key: str) -> int:
-        return self.get_sync(key)
+    # async twins for exec_batch_async: (bytes, when the response head arrived)
+    async def get(self, key: str) -> tuple[int, int]:
+        return self.get_sync(key), self.clock.now - HEAD_EARLY_NS
 
-    async def put(self, key: str, body: memoryview | tuple[memoryview, ...]) -> int:
-        return self.put_sync(key, body)
+    async def put(self, key: str, body: memoryview | tuple[memoryview, ...]) -> tuple[int, int]:
+        return self.put_sync(key, body), self.clock.now - HEAD_EARLY_NS
 
-    async def head(self, key: str) -> int:
-        return self.head_sync(key)
+    async def head(self, key: str) -> tuple[int, int]:
+        return self.head_sync(key), self.clock.now - HEAD_EARLY_NS
 
-    async def delete(self, key: str) -> int:
-        return self.delete_sync(key)
+    async def delete(self, key: str) -> tuple[int, int]:
+        return self.delete_sync(key), self.clock.now - HEAD_EARLY_NS
 
     async def list(self, prefix: str, *, recursive: bool = True) -> list[object]:
         return self.list_sync(prefix, recursive=recursive)
@@ -290,5 +307,41 @@ def test_async_executor_same_contract(backend: FakeBackend, clock: FakeClock) ->
     assert list(out.outcome) == [0, 0, Outcome.NOT_FOUND, LATE]
     assert list(out.nbytes[:3]) == [42, 10, 0]
     assert out.latency_ns[0] == 40
+    # the time to first byte came back with each result: of the last attempt, none on failure
+    assert list(out.ttfb_ns) == [40 - HEAD_EARLY_NS, 50 - HEAD_EARLY_NS, 0, 1000 - HEAD_EARLY_NS]
     assert out.retries == 1
     assert out.error == ("/nf", "NOT_FOUND")  # /r was retried into success: not a failure
+
+
+def test_async_every_kind_returns_its_ttfb_but_stat_moves_no_bytes(backend: FakeBackend) -> None:
+    ops = make_ops(backend)
+    backend.costs.extend([100, 200, 300, 400, 500])
+    tasks: list[Task] = [
+        (GET, "/k/get", 0, 0),
+        (PUT, "/k/put", 4321, 9),
+        (LIST, "/k/", 0, 0),
+        (STAT, "/k/stat", 0, 0),
+        (DELETE, "/k/del", 0, 0),
+    ]
+    out = BatchResults(8)
+    assert asyncio.run(exec_batch_async(ops, tasks, out, FAR)) == 5
+    assert list(out.nbytes[:5]) == [111, 4321, 0, 0, 0]  # the stat's size is not a byte moved
+    early = HEAD_EARLY_NS
+    assert list(out.ttfb_ns[:5]) == [100 - early, 200 - early, 0, 400 - early, 500 - early]
+
+
+def test_sync_executor_records_no_ttfb(backend: FakeBackend) -> None:
+    out = BatchResults(1)
+    exec_batch_sync(make_ops(backend), [(GET, "/k", 0, 0)], out, FAR)
+    assert out.ttfb_ns[0] == 0 and out.nbytes[0] == 111
+
+
+def test_only_blocking_backends_get_a_thread_path(backend: FakeBackend) -> None:
+    """PlannedOp checks the BlockingBackend protocol once; the thread executor needs it."""
+    assert make_ops(backend)[GET].blocking is backend
+
+    class AsyncOnly:
+        root_uri = "fake://"
+
+    op = PlannedOp(index=0, kind=OpKind.GET, backend=AsyncOnly(), label="x")  # type: ignore[arg-type]
+    assert op.blocking is None
