@@ -1,7 +1,10 @@
 """Turn workload entries into PlannedOps: globs listed once, pools built, before the clock starts.
 
-Rule: an op that reads or deletes must have at least one object to act on; an empty match is a
-one-line error naming the op and the pattern, never a run full of NotFound.
+Rules: an op that reads or deletes must have at least one object to act on; an empty match is a
+one-line error naming the op and the pattern, never a run full of NotFound. A DELETE pool holds
+only listed objects of this run's prepare sets (``prepared-NNNNNNNN.dat`` below ``count``; the
+``deletable-`` twins in a mixed workload): whatever else its glob matches is never deleted, and
+a DELETE left with nothing is a config error.
 """
 
 from __future__ import annotations
@@ -15,9 +18,15 @@ from sai3bench.engine.ops import PlannedOp
 from sai3bench.engine.transient import list_with_retry
 from sai3bench.errors import ConfigError
 from sai3bench.metrics.collector import OpKind
-from sai3bench.plan.keys import IndexedKeys, plan_glob
+from sai3bench.plan.keys import DELETABLE, IndexedKeys, plan_glob
 from sai3bench.plan.sizes import SizeSampler
-from sai3bench.plan.tasks import PrepareSet, is_mixed, prepare_sets, rewrite_delete_path
+from sai3bench.plan.tasks import (
+    PrepareSet,
+    is_mixed,
+    prepare_sets,
+    rewrite_delete_path,
+    set_index,
+)
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +41,9 @@ async def resolve_ops(ctx: RunContext, config: Config) -> list[PlannedOp]:
     """One PlannedOp per workload entry, in config order."""
     mixed = is_mixed(config)
     sets = prepare_sets(config.prepare, mixed=mixed)
+    # What a DELETE may draw from: in a mixed workload only the deletable- twins, so that a
+    # glob such as data/* never takes the objects the GETs read.
+    delete_sets = [s for s in sets if not mixed or s.pool == DELETABLE]
     skip_listing = config.prepare is not None and config.prepare.skip_verification
     planned: list[PlannedOp] = []
     for i, op in enumerate(config.workload):
@@ -47,11 +59,11 @@ async def resolve_ops(ctx: RunContext, config: Config) -> list[PlannedOp]:
             p.data = ctx.data_source("random", op.dedup_factor, op.compress_factor)
         elif kind == OpKind.LIST:
             p.base = backend.key_of(path)
+        elif kind == OpKind.DELETE:
+            p.keys = await _delete_pool(ctx, p, path, delete_sets, from_plan=skip_listing)
         else:
             from_plan = _from_plan(p, path, sets) if skip_listing else None
             p.keys = from_plan if from_plan is not None else await _match(p, path)
-            if kind == OpKind.DELETE and isinstance(p.keys, IndexedKeys):
-                p.keys = list(p.keys)  # a delete pool is popped: materialise it
         planned.append(p)
     if mixed:
         _separate_pools(planned)
@@ -63,12 +75,21 @@ async def resolve_ops(ctx: RunContext, config: Config) -> list[PlannedOp]:
     return planned
 
 
-async def match_keys(backend: Backend, uri: str, *, prefix_recursive: bool = False) -> list[str]:
+async def match_keys(
+    backend: Backend, uri: str, *, prefix_recursive: bool = False, listed_only: bool = False
+) -> list[str]:
     """The keys a URI names, sorted: itself, the objects under a ``prefix/`` (directly under it,
-    like sai3-bench, unless ``prefix_recursive``), or a glob's matches (listed once)."""
+    like sai3-bench, unless ``prefix_recursive``), or a glob's matches (listed once).
+
+    ``listed_only``: an exact key too is returned only when a listing shows it exists.
+    """
     glob = plan_glob(uri)
     if glob is None:
-        return [backend.key_of(uri)]
+        key = backend.key_of(uri)
+        if not listed_only:
+            return [key]
+        listed = await list_with_retry(backend, key, recursive=False)
+        return [key] if any(info.key == key for info in listed) else []
     recursive = glob.recursive or (prefix_recursive and glob.pattern is None)
     listed = await list_with_retry(backend, backend.key_of(glob.prefix), recursive=recursive)
     pattern = glob.pattern
@@ -79,14 +100,56 @@ async def match_keys(backend: Backend, uri: str, *, prefix_recursive: bool = Fal
     )
 
 
-async def _match(p: PlannedOp, path: str) -> list[str]:
-    keys = await match_keys(p.backend, path)
+async def _match(p: PlannedOp, path: str, *, listed_only: bool = False) -> list[str]:
+    keys = await match_keys(p.backend, path, listed_only=listed_only)
     if not keys:
         raise ConfigError(
             f"{p.label}: no objects match {path}",
             hint="create them with prepare.ensure_objects, or fix the path",
         )
     return keys
+
+
+async def _delete_pool(
+    ctx: RunContext, p: PlannedOp, path: str, sets: list[PrepareSet], *, from_plan: bool
+) -> list[str]:
+    """The keys a DELETE may remove: listed objects of ``sets`` that its path matches.
+
+    With skip_verification, a glob naming one whole set is taken from the plan unlisted, as
+    for reads. Anything else the glob matches (names beyond ``count``, other names, another
+    pool) is left alone, and said so; nothing left is a config error.
+    """
+    planned = _from_plan(p, path, sets) if from_plan else None
+    if planned is not None:
+        return list(planned)  # a delete pool is popped: materialise it
+    matched = await _match(p, path, listed_only=True)
+    bases = [
+        (base, s.pool, s.spec.count)
+        for s in sets
+        if p.backend.uri_of(base := p.backend.key_of(s.base_uri)) == s.base_uri
+    ]
+    keys = [k for k in matched if _in_a_set(k, bases)]
+    if not keys:
+        raise ConfigError(
+            f"{p.label}: none of the {len(matched):,} objects matching {path} belongs to "
+            "this run's prepare sets, and a run deletes nothing else",
+            hint="a workload delete takes only prepare.ensure_objects' objects "
+            "(prepared-NNNNNNNN.dat below count; deletable- in a mixed workload): "
+            "point the path at such a set, or add one under prepare",
+        )
+    if len(keys) < len(matched):
+        ctx.out.say(
+            f"{p.label}: leaves {len(matched) - len(keys):,} matching objects alone "
+            "(not in a prepare set of this run)"
+        )
+    return keys
+
+
+def _in_a_set(key: str, bases: list[tuple[str, str, int]]) -> bool:
+    return any(
+        key.startswith(base) and set_index(key[len(base) :], pool, count) is not None
+        for base, pool, count in bases
+    )
 
 
 def _from_plan(p: PlannedOp, path: str, sets: list[PrepareSet]) -> IndexedKeys | None:
