@@ -279,12 +279,15 @@ class _StageSaver:
         self.console.say(f"Endpoint statistics exported to: {path}")
 
     def _cleanup(self, r: CleanupResult) -> None:
-        self.console.say(f"Cleanup complete: {r.summary()}")
+        self.console.say(f"Cleanup {'incomplete' if r.errors else 'complete'}: {r.summary()}")
         self._collectors["cleanup"] = r.collector.encode()
         self.stages["cleanup"] = {
             "objects_deleted": r.deleted,
             "already_deleted": r.already_gone,
             "errors": r.errors,
+            "objects_left": r.errors,
+            "left_under": dict(r.left),
+            "retries": r.retries,
             "dirs_removed": r.dirs_removed,
             "wall_seconds": round(r.wall_s, 6),
             "ops_per_sec": round(r.deleted / r.wall_s, 3) if r.wall_s > 0 else 0.0,

@@ -15,7 +15,7 @@ from sai3bench.backends.base import Backend, DirectoryOwner
 from sai3bench.config.schema import Prepare
 from sai3bench.engine.context import RunContext
 from sai3bench.engine.ops import PlannedOp, Task
-from sai3bench.engine.tasklist import run_task_list
+from sai3bench.engine.retry_rounds import RetriedRun, is_permanent, run_with_retry_rounds
 from sai3bench.engine.transient import list_with_retry
 from sai3bench.errors import StorageError
 from sai3bench.metrics.collector import Collector, OpKind
@@ -62,6 +62,8 @@ class PrepareResult:
         self.wall_s = wall_s
         #: Per-endpoint counts for this stage when multi_endpoint routes ops, else None.
         self.endpoint_stats: list[EndpointStat] | None = None
+        #: PUTs sent again after a transient failure (also in the collector, by op kind).
+        self.retries = 0
 
     @property
     def created(self) -> int:
@@ -73,7 +75,13 @@ class PrepareResult:
 
 
 async def run_prepare(ctx: RunContext, prepare: Prepare, sets: list[PrepareSet]) -> PrepareResult:
-    """Create every missing object of ``sets``; raise StorageError on the first failed PUT."""
+    """Create every missing object of ``sets``.
+
+    Transient failures (503 SlowDown, resets, truncated replies) are retried in deferred rounds
+    with jittered exponential backoff (engine/retry_rounds.py), whatever ``error_handling`` says:
+    a prepare that stops half way leaves no benchmark. Raises PrepareFailed at the first
+    permanent failure (403, a missing bucket, 400, ENOSPC), or when objects' retries run out.
+    """
     prepared = [_open_set(ctx, s) for s in sets]
     todo: list[array[int]] = []
     sizes: list[array[int]] = []
@@ -85,7 +93,36 @@ async def run_prepare(ctx: RunContext, prepare: Prepare, sets: list[PrepareSet])
         log.info("%r: %d exist, %d to create", ps, ps.existed, len(missing))
         if len(missing):
             ps.created_dirs = _missing_dirs(ps)
-    ops = [
+    ops = _put_ops(ctx, prepared)
+
+    def on_task(task: Task, code: int) -> None:
+        if code == 0:
+            prepared[task[0]].created.append(task[3] & ((1 << SALT_SHIFT) - 1))
+
+    result = PrepareResult(prepared, Collector(), 0.0)
+    for group, count in _groups(prepare, todo):
+        run = await run_with_retry_rounds(
+            ops,
+            ((si, prepared[si].key(i), sizes[si][i], si << SALT_SHIFT | i) for si, i in group),
+            count,
+            workers=ctx.concurrency,
+            executor=ctx.executor_for([p.backend for p in prepared], ctx.concurrency),
+            on_task=on_task,
+            out=ctx.out,
+            label="prepare",
+            stop_when=is_permanent,
+        )
+        result.collector.merge(run.collector)
+        result.wall_s += run.wall_s
+        result.retries += run.retries
+        if run.failed:
+            raise PrepareFailed(result, run)
+    return result
+
+
+def _put_ops(ctx: RunContext, prepared: list[PreparedSet]) -> list[PlannedOp]:
+    """One PUT op per set, each with its set's data source."""
+    return [
         PlannedOp(
             index=i,
             kind=OpKind.PUT,
@@ -97,41 +134,19 @@ async def run_prepare(ctx: RunContext, prepare: Prepare, sets: list[PrepareSet])
         )
         for i, ps in enumerate(prepared)
     ]
-    # parallel: one task list round-robin over every entry. sequential: one entry at a time,
-    # each finished before the next starts (a failure in entry 2 leaves entry 1 complete).
-    groups: list[tuple[Iterator[tuple[int, int]], int]]
+
+
+def _groups(
+    prepare: Prepare, todo: list[array[int]]
+) -> list[tuple[Iterator[tuple[int, int]], int]]:
+    """(set index, object index) task groups, each run to the end before the next starts.
+
+    parallel: one group round-robin over every entry. sequential: one entry at a time (a failure
+    in entry 2 leaves entry 1 complete, its retries included).
+    """
     if prepare.prepare_strategy == "parallel":
-        groups = [(interleave(todo), sum(len(t) for t in todo))]
-    else:
-        groups = [(_one_entry(si, t), len(t)) for si, t in enumerate(todo) if len(t)]
-
-    def on_task(task: Task, code: int) -> None:
-        if code == 0:
-            prepared[task[0]].created.append(task[3] & ((1 << SALT_SHIFT) - 1))
-
-    collector, wall_s = Collector(), 0.0
-    first_error: tuple[str, str] | None = None
-    for group, count in groups:
-        run = await run_task_list(
-            ops,
-            ((si, prepared[si].key(i), sizes[si][i], si << SALT_SHIFT | i) for si, i in group),
-            count,
-            workers=ctx.concurrency,
-            executor=ctx.executor_for([p.backend for p in prepared], ctx.concurrency),
-            on_task=on_task,
-            stop_on_error=True,
-            out=ctx.out,
-            label="prepare",
-        )
-        collector.merge(run.collector)
-        wall_s += run.wall_s
-        if run.tally.first_error is not None:
-            first_error = run.tally.first_error
-            break
-    result = PrepareResult(prepared, collector, wall_s)
-    if first_error is not None:
-        raise PrepareFailed(result, *first_error, collector.errors())
-    return result
+        return [(interleave(todo), sum(len(t) for t in todo))]
+    return [(_one_entry(si, t), len(t)) for si, t in enumerate(todo) if len(t)]
 
 
 def _one_entry(si: int, indices: array[int]) -> Iterator[tuple[int, int]]:
@@ -140,24 +155,52 @@ def _one_entry(si: int, indices: array[int]) -> Iterator[tuple[int, int]]:
     return ((si, i) for i in indices)
 
 
-class PrepareFailed(StorageError):
-    """A PUT failed during prepare. Carries what was created so far, for cleanup."""
+#: The fix for the outcome that ended a prepare; the default covers the rest.
+_HINTS: dict[Outcome, str] = {
+    Outcome.PERMISSION: (
+        "make the target writable for this user (for s3://, gs://, az://: the credentials and "
+        "the bucket's access policy), or point base_uri elsewhere"
+    ),
+    Outcome.NO_SPACE: "free space on the target, or lower count / object sizes",
+    Outcome.NOT_FOUND: "check that the bucket, container or directory in base_uri exists",
+    Outcome.CLIENT_ERROR: (
+        "the storage refused the request as invalid (4xx): check base_uri and that the object "
+        "sizes are within its limits"
+    ),
+    Outcome.THROTTLED: (
+        "the storage kept asking to slow down (503 SlowDown / 429): lower concurrency, or rerun "
+        "later"
+    ),
+    Outcome.SERVER_ERROR: "the storage kept failing with 5xx errors: check its health, then rerun",
+    Outcome.TIMEOUT: "requests kept timing out: check that the endpoint is up and not overloaded",
+    Outcome.CONNECTION: "connections kept failing: check that the endpoint is up and reachable",
+    Outcome.PROTOCOL: "the replies kept arriving malformed: check that the endpoint is the storage",
+}
 
-    def __init__(
-        self, result: PrepareResult, key: str, detail: str, errors: dict[tuple[int, int], int]
-    ) -> None:
-        outcomes = {Outcome(o) for (_, o) in errors}
-        if Outcome.PERMISSION in outcomes:
-            hint = (
-                "make the target writable for this user (for s3://: the credentials and bucket "
-                "policy), or point base_uri elsewhere"
-            )
-        elif Outcome.NO_SPACE in outcomes:
-            hint = "free space on the target, or lower count / object sizes"
+
+class PrepareFailed(StorageError):
+    """Prepare could not create every object. Carries what was created so far, for cleanup.
+
+    One line: the permanent failure that stopped it, or how many objects were still failing
+    when their retries ran out, with the last outcome; the hint fits that outcome.
+    """
+
+    def __init__(self, result: PrepareResult, run: RetriedRun) -> None:
+        worst = run.worst()
+        assert worst is not None
+        key, outcome, detail = worst
+        if run.stopped_by is not None or not run.rounds:
+            msg = f"prepare failed writing {key}: {detail}"
         else:
-            hint = "check that the target exists and is writable"
-        super().__init__(f"prepare failed writing {key}: {detail}", hint=hint)
+            msg = (
+                f"prepare failed writing {len(run.failed):,} objects: still failing after "
+                f"{run.rounds} retries (last: {outcome.name} on {key}: {detail})"
+            )
+        hint = _HINTS.get(outcome, "check that the target exists and is writable")
+        super().__init__(msg, hint=hint)
         self.result = result
+        self.failed = len(run.failed)
+        self.outcome = outcome
 
 
 def _open_set(ctx: RunContext, pset: PrepareSet) -> PreparedSet:

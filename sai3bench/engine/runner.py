@@ -168,6 +168,7 @@ async def _stages(ctx: RunContext, config: Config, opts: RunOptions, report: Run
         out.say("=== Cleanup Phase ===")
         report.cleanup = await _cleanup_only(ctx, config, sets)
         report.on_stage("cleanup", report.cleanup)
+        report.failure = report.failure or report.cleanup.failure  # objects left: exit 1
         return
     if config.prepare is not None and sets and not opts.skip_prepare:
         out.say("=== Prepare Phase ===")
@@ -209,6 +210,7 @@ async def _stages(ctx: RunContext, config: Config, opts: RunOptions, report: Run
                 skip_keys=wl.deleted_keys if wl is not None else frozenset(),
             )
             report.on_stage("cleanup", report.cleanup)
+            report.failure = report.failure or report.cleanup.failure  # objects left: exit 1
 
 
 async def _test_phase(ctx: RunContext, config: Config, report: RunReport) -> None:
