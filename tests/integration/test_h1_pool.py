@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-import uvloop
 
 from sai3bench.http.endpoint import Endpoint
 from sai3bench.http.h1build import build_request_head
 from sai3bench.http.pool import H1Pool
 from sai3bench.outcome import OpError, Outcome
+from tests.conftest import LoopRunner
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 
@@ -34,7 +34,7 @@ def _head(path: str) -> bytes:
     return build_request_head("GET", path, "127.0.0.1", ())
 
 
-def test_deadline_fails_only_the_hung_request_and_pool_goes_on() -> None:
+def test_deadline_fails_only_the_hung_request_and_pool_goes_on(run_loop: LoopRunner) -> None:
     async def go() -> None:
         loop = asyncio.get_running_loop()
         server = await loop.create_server(Server, "127.0.0.1", 0)
@@ -56,10 +56,10 @@ def test_deadline_fails_only_the_hung_request_and_pool_goes_on() -> None:
             await pool.close()
             server.close()
 
-    uvloop.run(go())
+    run_loop(go())
 
 
-def test_stale_keep_alive_is_sent_again_once() -> None:
+def test_stale_keep_alive_is_sent_again_once(run_loop: LoopRunner) -> None:
     async def go() -> None:
         loop = asyncio.get_running_loop()
         server = await loop.create_server(Server, "127.0.0.1", 0)
@@ -76,4 +76,4 @@ def test_stale_keep_alive_is_sent_again_once() -> None:
             await pool.close()
             server.close()
 
-    uvloop.run(go())
+    run_loop(go())

@@ -11,13 +11,13 @@ import asyncio
 import time
 
 import pytest
-import uvloop
 
 from sai3bench.http import resends
 from sai3bench.http.endpoint import Endpoint
 from sai3bench.http.h1build import build_request_head
 from sai3bench.http.pool import H1Pool
 from sai3bench.outcome import OpError, Outcome
+from tests.conftest import LoopRunner
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 
@@ -50,7 +50,9 @@ class ClosesOnSecond(asyncio.Protocol):
             asyncio.get_running_loop().call_later(self.delay, self.t.abort)
 
 
-def _run(how: str, method: str, delay: float = 0.0) -> tuple[H1Pool, list[int], float]:
+def _run(
+    run_loop: LoopRunner, how: str, method: str, delay: float = 0.0
+) -> tuple[H1Pool, list[int], float]:
     """Two requests on one kept-alive connection; the second meets the close. Returns the pool,
     the outcomes the resend listener heard, and the second request's seconds."""
 
@@ -75,26 +77,29 @@ def _run(how: str, method: str, delay: float = 0.0) -> tuple[H1Pool, list[int], 
             server.close()
         return pool, heard, took
 
-    return uvloop.run(go())
+    result: tuple[H1Pool, list[int], float] = run_loop(go())
+    return result
 
 
 @pytest.mark.parametrize("how", ["close", "reset"])
 @pytest.mark.parametrize("method", ["GET", "PUT", "DELETE", "HEAD"])
-def test_a_request_that_meets_the_close_is_resent_and_told(how: str, method: str) -> None:
-    pool, heard, _ = _run(how, method)
+def test_a_request_that_meets_the_close_is_resent_and_told(
+    run_loop: LoopRunner, how: str, method: str
+) -> None:
+    pool, heard, _ = _run(run_loop, how, method)
     assert pool.resent == 1 and pool.opened == 2
     assert heard == [Outcome.CONNECTION]  # the engine counts it as a retry by this outcome
 
 
-def test_the_resent_ops_time_includes_the_lost_attempt() -> None:
-    _, heard, took = _run("late", "GET", delay=0.3)
+def test_the_resent_ops_time_includes_the_lost_attempt(run_loop: LoopRunner) -> None:
+    _, heard, took = _run(run_loop, "late", "GET", delay=0.3)
     assert heard == [Outcome.CONNECTION]
     assert took >= 0.3  # the engine times around send(): both attempts are in the op
 
 
-def test_a_post_is_never_resent() -> None:
+def test_a_post_is_never_resent(run_loop: LoopRunner) -> None:
     with pytest.raises(OpError) as err:
-        _run("reset", "POST")
+        _run(run_loop, "reset", "POST")
     assert err.value.outcome == Outcome.CONNECTION
 
 

@@ -16,7 +16,7 @@ import socket
 import ssl
 import subprocess
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,21 +25,19 @@ import h2.connection
 import h2.events
 import h2.settings
 import pytest
-import uvloop
 from h2.errors import ErrorCodes
 
 from sai3bench.http.endpoint import Endpoint
 from sai3bench.http.h2conn import H2Unprocessed, open_h2_connection
 from sai3bench.http.h2pool import H2Pool
 from sai3bench.outcome import OpError, Outcome
+from tests.conftest import LoopRunner
 
 from .conftest import free_port
 from .tlscerts import CertFiles, make_certs
 
 pytestmark = pytest.mark.integration
 
-RUNNERS = [pytest.param(asyncio.run, id="asyncio"), pytest.param(uvloop.run, id="uvloop")]
-Runner = Callable[[Coroutine[Any, Any, None]], None]
 
 SMALL = bytes(range(256)) * 4  # 1 KiB
 LARGE = (bytes(range(251)) * (8 * 1024 * 1024 // 251 + 1))[: 8 * 1024 * 1024]  # 8 MiB
@@ -230,8 +228,7 @@ def nginx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoint]:
 # -- tests against nginx ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("run", RUNNERS)
-def test_nginx_get_small_and_large(run: Runner, nginx: Endpoint) -> None:
+def test_nginx_get_small_and_large(run_loop: LoopRunner, nginx: Endpoint) -> None:
     async def go() -> None:
         pool = H2Pool(nginx, connections=1)
         try:
@@ -250,13 +247,12 @@ def test_nginx_get_small_and_large(run: Runner, nginx: Endpoint) -> None:
         finally:
             await pool.close()
 
-    run(go())
+    run_loop(go())
 
 
-@pytest.mark.parametrize("run", RUNNERS)
-def test_nginx_put_1mib_then_64_concurrent_gets(run: Runner, nginx: Endpoint) -> None:
+def test_nginx_put_1mib_then_64_concurrent_gets(run_loop: LoopRunner, nginx: Endpoint) -> None:
     body = bytes(reversed(LARGE[: 1024 * 1024]))
-    name = f"/put-{run.__module__}"
+    name = f"/put-{run_loop.__module__}"
 
     async def go() -> None:
         pool = H2Pool(nginx, connections=2)
@@ -276,14 +272,13 @@ def test_nginx_put_1mib_then_64_concurrent_gets(run: Runner, nginx: Endpoint) ->
         finally:
             await pool.close()
 
-    run(go())
+    run_loop(go())
 
 
 # -- tests against the fault server ----------------------------------------------------------
 
 
-@pytest.mark.parametrize("run", RUNNERS)
-def test_streams_beyond_peer_limit_wait_then_succeed(run: Runner) -> None:
+def test_streams_beyond_peer_limit_wait_then_succeed(run_loop: LoopRunner) -> None:
     async def go() -> None:
         async with fault_server(max_streams=4) as (ep, state):
             conn = await open_h2_connection(ep)
@@ -300,11 +295,10 @@ def test_streams_beyond_peer_limit_wait_then_succeed(run: Runner) -> None:
             assert r.body == LARGE
             conn.close()
 
-    run(go())
+    run_loop(go())
 
 
-@pytest.mark.parametrize("run", RUNNERS)
-def test_timeout_and_reset_fail_only_their_stream(run: Runner) -> None:
+def test_timeout_and_reset_fail_only_their_stream(run_loop: LoopRunner) -> None:
     async def go() -> None:
         async with fault_server() as (ep, state):
             conn = await open_h2_connection(ep)
@@ -325,12 +319,11 @@ def test_timeout_and_reset_fail_only_their_stream(run: Runner) -> None:
             assert state["resets"] == [1]  # we reset the timed-out stream (id 1)
             conn.close()
 
-    run(go())
+    run_loop(go())
 
 
-@pytest.mark.parametrize("run", RUNNERS)
 @pytest.mark.parametrize("path", ["/drop", "/goaway"])
-def test_server_closing_fails_open_streams_with_connection(run: Runner, path: str) -> None:
+def test_server_closing_fails_open_streams_with_connection(run_loop: LoopRunner, path: str) -> None:
     async def go() -> None:
         async with fault_server() as (ep, _):
             conn = await open_h2_connection(ep)
@@ -349,11 +342,10 @@ def test_server_closing_fails_open_streams_with_connection(run: Runner, path: st
             with pytest.raises(H2Unprocessed):
                 await late
 
-    run(go())
+    run_loop(go())
 
 
-@pytest.mark.parametrize("run", RUNNERS)
-def test_pool_replaces_a_dead_connection(run: Runner) -> None:
+def test_pool_replaces_a_dead_connection(run_loop: LoopRunner) -> None:
     async def go() -> None:
         async with fault_server() as (ep, _):
             pool = H2Pool(ep, connections=1)
@@ -364,7 +356,7 @@ def test_pool_replaces_a_dead_connection(run: Runner) -> None:
             assert pool.opened == 2
             await pool.close()
 
-    run(go())
+    run_loop(go())
 
 
 # -- ALPN over TLS ---------------------------------------------------------------------------
@@ -375,9 +367,8 @@ def certs(tmp_path_factory: pytest.TempPathFactory) -> CertFiles:
     return make_certs(tmp_path_factory.mktemp("tls"))
 
 
-@pytest.mark.parametrize("run", RUNNERS)
 @pytest.mark.parametrize("server_alpn", [["h2", "http/1.1"], ["http/1.1"]])
-def test_tls_alpn(run: Runner, certs: CertFiles, server_alpn: list[str]) -> None:
+def test_tls_alpn(run_loop: LoopRunner, certs: CertFiles, server_alpn: list[str]) -> None:
     async def go() -> None:
         server_ctx = certs.server_context(server_alpn)
         client_ctx = ssl.create_default_context(cafile=str(certs.ca))
@@ -394,14 +385,13 @@ def test_tls_alpn(run: Runner, certs: CertFiles, server_alpn: list[str]) -> None
                 assert err.value.outcome == Outcome.PROTOCOL
                 assert "did not negotiate h2" in str(err.value)
 
-    run(go())
+    run_loop(go())
 
 
 # -- the S3 backend over HTTP/2 ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize("run", RUNNERS)
-def test_s3_backend_over_h2c(run: Runner, nginx: Endpoint) -> None:
+def test_s3_backend_over_h2c(run_loop: LoopRunner, nginx: Endpoint) -> None:
     """PUT/GET/HEAD/DELETE signed by the S3 backend, carried by H2Pool (nginx ignores SigV4)."""
     from sai3bench.backends.s3 import S3Backend
     from sai3bench.outcome import OpError, Outcome
@@ -428,11 +418,10 @@ def test_s3_backend_over_h2c(run: Runner, nginx: Endpoint) -> None:
         finally:
             await b.close()
 
-    run(go())
+    run_loop(go())
 
 
-@pytest.mark.parametrize("run", RUNNERS)
-def test_s3_virtual_host_over_h2_sends_bucket_authority(run: Runner) -> None:
+def test_s3_virtual_host_over_h2_sends_bucket_authority(run_loop: LoopRunner) -> None:
     """Virtual-hosted addressing over HTTP/2: the bucket rides in :authority, not the path."""
     from sai3bench.backends.s3 import S3Backend
     from sai3bench.signers.base import Credential, StaticCredentialProvider
@@ -453,4 +442,4 @@ def test_s3_virtual_host_over_h2_sends_bucket_authority(run: Runner) -> None:
                 await b.close()
             assert state["authorities"] == [f"bkt.127.0.0.1:{endpoint.port}".encode()]
 
-    run(go())
+    run_loop(go())

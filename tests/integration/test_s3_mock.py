@@ -24,6 +24,7 @@ from sai3bench.mock.s3app import S3App
 from sai3bench.mock.server import start_server
 from sai3bench.outcome import OpError, Outcome
 from sai3bench.signers.base import Credential, StaticCredentialProvider
+from tests.conftest import LoopRunner
 
 from .conftest import run_cli, write_config
 
@@ -168,8 +169,7 @@ def _backend(port: int, secret: str = "s") -> S3Backend:
     )
 
 
-@pytest.mark.parametrize("loop_factory", [uvloop.new_event_loop, asyncio.new_event_loop])
-def test_backend_ops_and_paging_in_process(loop_factory: object) -> None:
+def test_backend_ops_and_paging_in_process(run_loop: LoopRunner) -> None:
     async def go() -> None:
         server = await start_server(S3App(auth=Credential("k", "s")))
         port = server.sockets[0].getsockname()[1]
@@ -208,11 +208,7 @@ def test_backend_ops_and_paging_in_process(loop_factory: object) -> None:
             server.close()
             await server.wait_closed()
 
-    loop = loop_factory()  # type: ignore[operator]
-    try:
-        loop.run_until_complete(go())
-    finally:
-        loop.close()
+    run_loop(go())
 
 
 def test_multipart_upload_round_trip_in_process() -> None:
@@ -326,7 +322,7 @@ def test_malformed_endpoint_variable_is_named(tmp_path: Path, mock: MockServer) 
     assert "AWS_ENDPOINT_URL='localhost:9000'" in _one_error_line(proc)
 
 
-def test_put_bodies_arrive_intact_with_the_reused_worker_scratch() -> None:
+def test_put_bodies_arrive_intact_with_the_reused_worker_scratch(run_loop: LoopRunner) -> None:
     """Each async worker reuses one scratch for its PUT bodies: every stored object must still
     be exactly the bytes DataSource makes for it (sizes vary, so the scratch also grows)."""
     from sai3bench.datagen.buffers import DataSource
@@ -355,7 +351,7 @@ def test_put_bodies_arrive_intact_with_the_reused_worker_scratch() -> None:
             server.close()
             await server.wait_closed()
 
-    uvloop.run(go())
+    run_loop(go())
 
 
 def test_sign_payload_puts_the_body_hash_in_the_signature() -> None:

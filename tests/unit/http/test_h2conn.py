@@ -13,6 +13,7 @@ from h2.errors import ErrorCodes
 
 from sai3bench.http.h2conn import H2Connection, H2Unprocessed
 from sai3bench.outcome import OpError, Outcome
+from tests.conftest import LoopRunner
 
 
 class FakeTransport:
@@ -58,7 +59,7 @@ class Wire:
             self.client.buffer_updated(len(chunk))
 
 
-def test_keep_body_limit_across_frames_in_byte_pieces() -> None:
+def test_keep_body_limit_across_frames_in_byte_pieces(run_loop: LoopRunner) -> None:
     async def go() -> None:
         w = Wire(asyncio.get_running_loop())
         fut = w.client.request("GET", "/k", "h", keep_body=5, timeout=5)
@@ -76,7 +77,7 @@ def test_keep_body_limit_across_frames_in_byte_pieces() -> None:
         )
         assert not w.client.streams
 
-    asyncio.run(go())
+    run_loop(go())
 
 
 @pytest.mark.parametrize(
@@ -87,7 +88,9 @@ def test_keep_body_limit_across_frames_in_byte_pieces() -> None:
         (ErrorCodes.REFUSED_STREAM, Outcome.CONNECTION, H2Unprocessed),
     ],
 )
-def test_rst_stream_maps_to_outcome(code: ErrorCodes, outcome: Outcome, kind: type) -> None:
+def test_rst_stream_maps_to_outcome(
+    run_loop: LoopRunner, code: ErrorCodes, outcome: Outcome, kind: type
+) -> None:
     async def go() -> None:
         w = Wire(asyncio.get_running_loop())
         bad = w.client.request("GET", "/a", "h", timeout=5)
@@ -101,10 +104,10 @@ def test_rst_stream_maps_to_outcome(code: ErrorCodes, outcome: Outcome, kind: ty
         assert type(err.value) is kind and err.value.outcome == outcome
         assert (await good).status == 204 and not w.client.closed
 
-    asyncio.run(go())
+    run_loop(go())
 
 
-def test_queued_stream_times_out_without_being_sent() -> None:
+def test_queued_stream_times_out_without_being_sent(run_loop: LoopRunner) -> None:
     async def go() -> None:
         w = Wire(asyncio.get_running_loop())
         w.client.max_streams = 1
@@ -121,10 +124,10 @@ def test_queued_stream_times_out_without_being_sent() -> None:
             await first
         assert err.value.outcome == Outcome.CONNECTION
 
-    asyncio.run(go())
+    run_loop(go())
 
 
-def test_no_headers_within_the_first_byte_timeout_fails_that_stream() -> None:
+def test_no_headers_within_the_first_byte_timeout_fails_that_stream(run_loop: LoopRunner) -> None:
     async def go() -> None:
         w = Wire(asyncio.get_running_loop())
         w.client.first_byte_timeout = 0.2
@@ -135,10 +138,10 @@ def test_no_headers_within_the_first_byte_timeout_fails_that_stream() -> None:
         assert err.value.outcome == Outcome.TIMEOUT
         assert err.value.detail == "no response from test within 0.2 s of sending the request"
 
-    asyncio.run(go())
+    run_loop(go())
 
 
-def test_an_answered_stream_gets_the_whole_response_timeout() -> None:
+def test_an_answered_stream_gets_the_whole_response_timeout(run_loop: LoopRunner) -> None:
     async def go() -> None:
         w = Wire(asyncio.get_running_loop())
         w.client.first_byte_timeout = 0.1
@@ -152,4 +155,4 @@ def test_an_answered_stream_gets_the_whole_response_timeout() -> None:
             await asyncio.wait_for(slow, 15)
         assert "no complete response from test" in err.value.detail
 
-    asyncio.run(go())
+    run_loop(go())

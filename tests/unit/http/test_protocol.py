@@ -8,17 +8,14 @@ the first-byte timeout, not the whole-response one; a slow body or a slow upload
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine
 from typing import Any
 
 import pytest
-import uvloop
 
 from sai3bench.http.protocol import DeadlineWatch, H1Connection
 from sai3bench.outcome import OpError, Outcome
+from tests.conftest import LoopRunner
 
-RUNNERS = [pytest.param(asyncio.run, id="asyncio"), pytest.param(uvloop.run, id="uvloop")]
-Runner = Callable[[Coroutine[Any, Any, None]], None]
 LABEL = "http://127.0.0.1:9"
 HEAD = b"GET /k HTTP/1.1\r\nHost: h\r\n\r\n"
 
@@ -63,12 +60,13 @@ async def failure(fut: asyncio.Future[None]) -> OpError:
     return err.value
 
 
-@pytest.mark.parametrize("run", RUNNERS)
 @pytest.mark.parametrize(
     "junk",
     [b"\x00garbage\r\rmore\n\n\r\n\r\n", b"\x16\x03\x01\x02\x00", b"SSH-2.0-OpenSSH_9.6\r\n"],
 )
-def test_junk_answer_names_the_endpoint_at_its_first_bytes(run: Runner, junk: bytes) -> None:
+def test_junk_answer_names_the_endpoint_at_its_first_bytes(
+    run_loop: LoopRunner, junk: bytes
+) -> None:
     async def go() -> None:
         conn = connect(first_byte=30)
         fut = conn.request(HEAD, timeout=60)
@@ -78,23 +76,23 @@ def test_junk_answer_names_the_endpoint_at_its_first_bytes(run: Runner, junk: by
         assert err.outcome == Outcome.PROTOCOL
         assert f"{LABEL} is not speaking HTTP as expected" in err.detail
 
-    run(go())
+    run_loop(go())
 
 
-@pytest.mark.parametrize("run", RUNNERS)
 @pytest.mark.parametrize("watch", [True, False], ids=["watch", "timer"])
-def test_no_first_byte_fails_after_the_first_byte_timeout(run: Runner, watch: bool) -> None:
+def test_no_first_byte_fails_after_the_first_byte_timeout(
+    run_loop: LoopRunner, watch: bool
+) -> None:
     async def go() -> None:
         conn = connect(first_byte=0.2, watch=watch)
         err = await failure(conn.request(HEAD, timeout=60))
         assert err.outcome == Outcome.TIMEOUT
         assert err.detail == f"no response from {LABEL} within 0.2 s of sending the request"
 
-    run(go())
+    run_loop(go())
 
 
-@pytest.mark.parametrize("run", RUNNERS)
-def test_a_started_response_gets_the_whole_response_timeout(run: Runner) -> None:
+def test_a_started_response_gets_the_whole_response_timeout(run_loop: LoopRunner) -> None:
     async def go() -> None:
         conn = connect(first_byte=0.1)
         fut = conn.request(HEAD, timeout=1.0)
@@ -105,11 +103,10 @@ def test_a_started_response_gets_the_whole_response_timeout(run: Runner) -> None
         assert err.outcome == Outcome.TIMEOUT
         assert err.detail == f"no complete response from {LABEL} within the response timeout"
 
-    run(go())
+    run_loop(go())
 
 
-@pytest.mark.parametrize("run", RUNNERS)
-def test_the_first_byte_clock_starts_when_the_upload_is_written(run: Runner) -> None:
+def test_the_first_byte_clock_starts_when_the_upload_is_written(run_loop: LoopRunner) -> None:
     async def go() -> None:
         conn = connect(first_byte=0.2)
         fut = conn.request(HEAD, timeout=60)
@@ -122,11 +119,10 @@ def test_the_first_byte_clock_starts_when_the_upload_is_written(run: Runner) -> 
         assert "within 0.2 s of sending" in err.detail
         assert asyncio.get_running_loop().time() - t0 >= 0.15  # counted from the drain
 
-    run(go())
+    run_loop(go())
 
 
-@pytest.mark.parametrize("run", RUNNERS)
-def test_a_whole_response_in_time_completes(run: Runner) -> None:
+def test_a_whole_response_in_time_completes(run_loop: LoopRunner) -> None:
     async def go() -> None:
         conn = connect(first_byte=0.2)
         fut = conn.request(HEAD, keep_body=True, timeout=60)
@@ -134,4 +130,4 @@ def test_a_whole_response_in_time_completes(run: Runner) -> None:
         await asyncio.wait_for(fut, 5)
         assert bytes(conn.parser.body) == b"ok"
 
-    run(go())
+    run_loop(go())

@@ -7,14 +7,12 @@ connection or name lookup outside loopback.
 
 from __future__ import annotations
 
-import asyncio
 import datetime
 import os
 import socket
 import threading
 
 import pytest
-import uvloop
 from botocore.credentials import Credentials, RefreshableCredentials
 
 from sai3bench.errors import CredentialError
@@ -27,7 +25,6 @@ from sai3bench.signers.base import Credential, CredentialProvider, StaticCredent
 from sai3bench.signers.sigv4 import UNSIGNED_PAYLOAD, SigV4Signer
 
 UTC = datetime.UTC
-RUNNERS = [pytest.param(asyncio.run, id="asyncio"), pytest.param(uvloop.run, id="uvloop")]
 
 
 @pytest.fixture(autouse=True)
@@ -94,11 +91,10 @@ def test_shared_credentials_file_profile(monkeypatch, aws_files):
     assert BotocoreCredentialProvider.load().current() == by_argument
 
 
-@pytest.mark.parametrize("run", RUNNERS)
-def test_open_aws_credentials_runs_in_a_thread(monkeypatch, run):
+def test_open_aws_credentials_runs_in_a_thread(monkeypatch, run_loop):
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDENV")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "env-secret")
-    provider = run(open_aws_credentials())
+    provider = run_loop(open_aws_credentials())
     assert provider.current().access_key == "AKIDENV"
 
 
@@ -175,18 +171,17 @@ def test_needs_refresh_near_expiry():
     assert not StaticCredentialProvider(Credential("a", "b")).needs_refresh(expires_at)
 
 
-@pytest.mark.parametrize("run", RUNNERS)
-def test_refresh_runs_in_a_thread_and_swaps_the_snapshot(run):
+def test_refresh_runs_in_a_thread_and_swaps_the_snapshot(run_loop):
     sts = FakeSTS()
     provider = BotocoreCredentialProvider(refreshable(sts, 3600), refresh_margin=300)
     old = provider.current()
     assert old.expires_at is not None
-    run(provider.refresh_if_needed(old.expires_at - 3000))  # not due: nothing happens
+    run_loop(provider.refresh_if_needed(old.expires_at - 3000))  # not due: nothing happens
     assert sts.calls == 0
     assert provider.current() is old
 
     sts.clock = T0 + datetime.timedelta(seconds=3400)  # 200 s left, inside botocore's window
-    run(provider.refresh_if_needed(sts.clock.timestamp()))
+    run_loop(provider.refresh_if_needed(sts.clock.timestamp()))
     new = provider.current()
     assert sts.calls == 1
     assert sts.threads[0] != threading.get_ident()  # botocore's blocking refresh ran off-loop
@@ -195,8 +190,7 @@ def test_refresh_runs_in_a_thread_and_swaps_the_snapshot(run):
     assert not provider.needs_refresh(sts.clock.timestamp())
 
 
-@pytest.mark.parametrize("run", RUNNERS)
-def test_failed_refresh_keeps_a_valid_credential_then_raises_once_expired(run):
+def test_failed_refresh_keeps_a_valid_credential_then_raises_once_expired(run_loop):
     sts = FakeSTS(fail=True)
     provider = BotocoreCredentialProvider(
         refreshable(sts, 3600), refresh_margin=300, retry_interval=10
@@ -204,7 +198,7 @@ def test_failed_refresh_keeps_a_valid_credential_then_raises_once_expired(run):
     old = provider.current()
     sts.clock = T0 + datetime.timedelta(seconds=3400)
     now = sts.clock.timestamp()
-    run(provider.refresh_if_needed(now))  # fails inside botocore's mandatory window
+    run_loop(provider.refresh_if_needed(now))  # fails inside botocore's mandatory window
     assert len(sts.threads) == 1
     assert provider.current() is old
     assert not provider.needs_refresh(now + 9)  # backing off
@@ -212,7 +206,7 @@ def test_failed_refresh_keeps_a_valid_credential_then_raises_once_expired(run):
 
     sts.clock = T0 + datetime.timedelta(seconds=3700)  # now expired
     with pytest.raises(CredentialError, match="expired and could not be refreshed: sts"):
-        run(provider.refresh_if_needed(sts.clock.timestamp()))
+        run_loop(provider.refresh_if_needed(sts.clock.timestamp()))
 
 
 def test_plain_botocore_credentials_never_expire():

@@ -31,7 +31,6 @@ from sai3bench.signers.gcs import (
 
 UTC = datetime.UTC
 T0 = 1_800_000_000.0  # epoch seconds
-RUNNERS = [pytest.param(asyncio.run, id="asyncio"), pytest.param(uvloop.run, id="uvloop")]
 GOOGLE_VARS = (
     "GOOGLE_APPLICATION_CREDENTIALS",
     "GOOGLE_CLOUD_PROJECT",
@@ -204,8 +203,7 @@ def test_needs_refresh_timing():
     assert provider.needs_refresh(T0 + 4000)  # expired: certainly
 
 
-@pytest.mark.parametrize("run", RUNNERS)
-def test_refresh_runs_in_a_thread_and_swaps_the_token(run):
+def test_refresh_runs_in_a_thread_and_swaps_the_token(run_loop):
     clock = [T0]
     creds = FakeCredentials(clock)
     provider = provider_for(creds)
@@ -217,7 +215,7 @@ def test_refresh_runs_in_a_thread_and_swaps_the_token(run):
         clock[0] = T0 + 3400
         await provider.refresh_if_needed(clock[0])
 
-    run(go())
+    run_loop(go())
     assert creds.calls == 2 and creds.threads[-1] != threading.get_ident()
     assert provider.header() == ("authorization", "Bearer tok-2") and provider.header() != old
     assert provider.expires_at == pytest.approx(T0 + 3400 + 3600)
