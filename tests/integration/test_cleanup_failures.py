@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,7 +28,7 @@ from sai3bench.mock.s3app import S3App, error
 from sai3bench.mock.server import start_server
 
 from .conftest import immutable_dir, run_cli, write_config
-from .test_s3_mock import MockServer, _start
+from .test_s3_mock import MockServer, _start, stages
 
 
 def _config(target: str, count: int, **prepare: Any) -> dict[str, Any]:
@@ -44,11 +43,6 @@ def _config(target: str, count: int, **prepare: Any) -> dict[str, Any]:
         },
         "workload": [{"op": "get", "path": "data/*", "weight": 1}],
     }
-
-
-def _stages(results: Path) -> dict[str, Any]:
-    (meta,) = results.glob("sai3-*/metadata.json")
-    return json.loads(meta.read_text())["stages"]  # type: ignore[no-any-return]
 
 
 def _left_in(store: Path, prefix: str) -> list[str]:
@@ -74,7 +68,7 @@ def test_cleanup_under_5_percent_faults_leaves_nothing(
             monkeypatch.setenv(name, value)
         run_command(cfg, RunFlags(results_dir=tmp_path / "r", seed=seed))
     assert _left_in(store, "c") == []
-    st = _stages(tmp_path / "r")["cleanup"]
+    st: dict[str, Any] = stages(tmp_path / "r")["cleanup"]
     assert st["objects_deleted"] == 600 and st["objects_left"] == 0
     if fault == "--error-rate":
         assert st["retries"] > 0
@@ -166,7 +160,7 @@ def test_refused_deletes_exit_1_naming_count_and_place(tmp_path: Path, mode: str
     assert "Cleanup incomplete: deleted 0 of 150 objects (150 left behind)" in proc.stdout
     assert "deleted 150" not in proc.stdout
     assert app.batches == 1  # AccessDenied is permanent: not retried
-    st = _stages(tmp_path / "r")["cleanup"]
+    st: dict[str, Any] = stages(tmp_path / "r")["cleanup"]
     assert st["objects_deleted"] == 0 and st["objects_left"] == 150
     assert st["left_under"] == {"s3://bench/run/data/prepared-*": 150}
     assert len(app.store.keys("bench")) == 150
@@ -204,7 +198,7 @@ def test_transient_delete_failures_are_retried_then_counted(
     outcome = "SERVER_ERROR" if code else "THROTTLED"
     assert info.value.msg.startswith("cleanup (tolerant): left 30 of 30 prepared objects")
     assert f"last: {outcome}" in info.value.msg
-    st = _stages(tmp_path / "r")["cleanup"]
+    st: dict[str, Any] = stages(tmp_path / "r")["cleanup"]
     assert st["retries"] == 2 and st["objects_left"] == 30
 
 

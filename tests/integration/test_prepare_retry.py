@@ -8,7 +8,6 @@ count them without asking the faulty server).
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from sai3bench.errors import StorageError
 from sai3bench.metrics.collector import OpKind
 
 from .conftest import run_cli, write_config
-from .test_s3_mock import KEY, SECRET, _start
+from .test_s3_mock import KEY, SECRET, _start, stages
 
 COUNT = 400
 SIZE = 2048
@@ -41,11 +40,6 @@ def _config(prefix: str, count: int = COUNT, **prepare: Any) -> dict[str, Any]:
         },
         "workload": [{"op": "get", "path": "data/*", "weight": 1}],
     }
-
-
-def _prepare_stage(results: Path) -> dict[str, Any]:
-    (meta,) = results.glob("sai3-*/metadata.json")
-    return json.loads(meta.read_text())["stages"]["prepare"]  # type: ignore[no-any-return]
 
 
 def _stored(store: Path, prefix: str) -> dict[str, int]:
@@ -71,7 +65,7 @@ def test_prepare_completes_under_5_percent_faults(tmp_path: Path, fault: str, se
     assert proc.returncode == 0, proc.stderr
     want = {f"prepared-{i:08d}.dat": SIZE for i in range(COUNT)}
     assert _stored(store, "p") == want
-    stage = _prepare_stage(tmp_path / "r")
+    stage: dict[str, Any] = stages(tmp_path / "r")["prepare"]
     assert stage["objects_created"] == COUNT
     # A PUT reply has no body to cut short, and a reset may be resent by the connection pool
     # unseen (item 8): only the 503s are sure to reach prepare as failures.
