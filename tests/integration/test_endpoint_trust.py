@@ -199,3 +199,13 @@ def test_a_junk_answer_names_the_endpoint(tmp_path: Path, junk: bytes) -> None:
     assert r.returncode == 2
     line = one_error(r.stderr)
     assert f"http://127.0.0.1:{port} is not speaking HTTP as expected" in line
+
+
+@pytest.mark.parametrize("value", ["0", "-1s", "abc", "2d"])
+@pytest.mark.parametrize("command", [["run", "--dry-run"], ["util", "stat", "s3://bench/x"]])
+def test_a_bad_first_byte_timeout_is_one_line(
+    tmp_path: Path, command: list[str], value: str
+) -> None:
+    r = run_cli([*command, "--first-byte-timeout", value], tmp_path, env=env("http://127.0.0.1:9"))
+    assert r.returncode == 2
+    assert "--first-byte-timeout" in one_error(r.stderr)
