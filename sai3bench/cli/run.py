@@ -26,7 +26,11 @@ from sai3bench.errors import RunFailed, Sai3Error, UsageError
 from sai3bench.http.endpoint import DEFAULT_FIRST_BYTE_TIMEOUT
 from sai3bench.metrics.endpoint_stat import EndpointStat
 from sai3bench.report import results_dir as rd
-from sai3bench.report.console import format_prepare_results, format_workload_results
+from sai3bench.report.console import (
+    format_prepare_results,
+    format_workload_results,
+    retry_counts,
+)
 from sai3bench.report.endpoints import format_endpoint_block, format_endpoint_tsv
 from sai3bench.report.plan import format_plan, multi_endpoint_lines, op_mix_lines
 from sai3bench.report.tsv import format_prepare_tsv, format_results_tsv
@@ -240,7 +244,8 @@ class _StageSaver:
             "objects_created": r.created,
             "objects_existed": r.existed,
             "errors": r.collector.error_count(),
-            "retries": r.retries,
+            "retries": r.collector.retries,  # rounds and HTTP resends (r.retries: rounds)
+            "retried_after": retry_counts(r.collector),
             "bytes": r.collector.nbytes(),
             "wall_seconds": round(r.wall_s, 6),
             "ops_per_sec": round(r.created / r.wall_s, 3) if r.wall_s > 0 else 0.0,
@@ -263,6 +268,7 @@ class _StageSaver:
             "errors": r.collector.error_count(),
             "late": r.late,
             "retries": r.retries,
+            "retried_after": retry_counts(r.collector),
             "workers": r.workers,
             "wall_seconds": round(r.wall_s, 6),
             "ops_per_sec": round(ops / r.wall_s, 3) if r.wall_s > 0 else 0.0,
@@ -288,6 +294,7 @@ class _StageSaver:
             "objects_left": r.errors,
             "left_under": dict(r.left),
             "retries": r.retries,
+            "retried_after": retry_counts(r.collector),
             "dirs_removed": r.dirs_removed,
             "wall_seconds": round(r.wall_s, 6),
             "ops_per_sec": round(r.deleted / r.wall_s, 3) if r.wall_s > 0 else 0.0,

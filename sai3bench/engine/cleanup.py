@@ -203,7 +203,7 @@ async def _delete_chunk(
             return
         keys = [k for k, _, _ in retry]
         result.retries += 1
-        result.collector.record_retry(OpKind.DELETE)
+        result.collector.record_retry(OpKind.DELETE, retry[0][1])  # one request, by outcome
         await asyncio.sleep(STAGE_RETRY.delay_s(attempt, rng))
 
 

@@ -37,10 +37,11 @@ def make_recorder(
     counted by outcome and LATE ops (finished after the deadline) are tallied apart.
     """
     kinds = [int(op.kind) for op in ops]
-    record, record_error, record_ttfb = (
+    record, record_error, record_ttfb, record_retry = (
         collector.record,
         collector.record_error,
         collector.record_ttfb,
+        collector.record_retry,
     )
 
     def on_batch(tasks: Sequence[Task], ran: int, out: BatchResults) -> None:
@@ -60,5 +61,9 @@ def make_recorder(
                 hook(task, code)
         if out.error is not None and tally.first_error is None:
             tally.first_error = out.error
+        if out.retry_log:  # (op index in the batch, outcome of the attempt tried again)
+            for j, outcome in out.retry_log:
+                record_retry(kinds[tasks[j][0]], outcome)
+            out.retry_log.clear()
 
     return on_batch

@@ -158,6 +158,6 @@ async def _sleep_then_count(
     wait: float, ops: Sequence[PlannedOp], pending: list[tuple[Task, int]], result: RetriedRun
 ) -> None:
     await asyncio.sleep(wait)
-    for task, _ in pending:
-        result.collector.record_retry(ops[task[0]].kind)
+    for task, code in pending:
+        result.collector.record_retry(ops[task[0]].kind, code)
     result.retries += len(pending)

@@ -247,11 +247,11 @@ async def run_workload(ctx: RunContext, config: Config, planned: list[PlannedOp]
         ticker.cancel()
         ctx.out.progress("")
     log.info("workload done: %r %r %r late=%d", pool, mix, state, tally.late)
-    _finish(result, tally, pool, end_ns=min(time.perf_counter_ns(), deadline_ns) - start_ns)
+    _finish(result, tally, end_ns=min(time.perf_counter_ns(), deadline_ns) - start_ns)
     return result
 
 
-def _finish(result: WorkloadResult, tally: Tally, pool: WorkerPool, end_ns: int) -> None:
+def _finish(result: WorkloadResult, tally: Tally, end_ns: int) -> None:
     """Copy what the stage tallied into its result, once the workers are done."""
     if result.refused is not None and tally.first_error is not None:
         label, key, _, outcome = result.refused
@@ -259,4 +259,4 @@ def _finish(result: WorkloadResult, tally: Tally, pool: WorkerPool, end_ns: int)
     result.first_error = tally.first_error
     result.wall_s = end_ns / 1e9
     result.late = tally.late
-    result.retries = pool.retries
+    result.retries = result.collector.retries  # engine retries and HTTP resends, by outcome

@@ -175,6 +175,14 @@ def _errors_block(collector: Collector) -> list[str]:
     return lines
 
 
+def retry_counts(collector: Collector) -> dict[str, dict[str, int]]:
+    """Retries for metadata.json: op kind -> outcome of the attempt tried again -> count."""
+    out: dict[str, dict[str, int]] = {}
+    for (kind, outcome), n in sorted(collector.retry_outcomes().items()):
+        out.setdefault(OpKind(kind).name, {})[_outcome_name(outcome)] = n
+    return out
+
+
 def format_prepare_results(collector: Collector, wall_s: float, created: int, existed: int) -> str:
     """The prepare summary: "Prepared N objects (C created, E existed) in X.XXs" and its metrics.
 
