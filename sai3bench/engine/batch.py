@@ -77,14 +77,16 @@ class BatchResults:
 _NO_RETRY: Final = RetryPolicy()
 #: The result of an op that reports no bytes and no time to first byte (LIST).
 _NOTHING: Final[OpResult] = (0, 0)
-_local = threading.local()
 
 
-def _scratch() -> bytearray:
-    buf: bytearray | None = getattr(_local, "scratch", None)
-    if buf is None:
-        buf = _local.scratch = bytearray()
-    return buf
+class _ThreadScratch(threading.local):
+    """Each worker thread's PUT-body scratch, made on the thread's first use."""
+
+    def __init__(self) -> None:
+        self.buf = bytearray()
+
+
+_local = _ThreadScratch()
 
 
 def run_one_sync(op: PlannedOp, key: str, size: int, salt: int) -> int:
@@ -96,7 +98,7 @@ def run_one_sync(op: PlannedOp, key: str, size: int, salt: int) -> int:
         return b.get_sync(key)
     if kind == _PUT:
         assert op.data is not None
-        body = op.data.payload(size, salt, _scratch())
+        body = op.data.payload(size, salt, _local.buf)
         return b.put_sync(key, body)
     if kind == _STAT:
         b.head_sync(key)
@@ -131,10 +133,15 @@ async def _run_one_async(
     return _NOTHING
 
 
-def _retry_after(code: int, attempt: int, retry: RetryPolicy, t1: int) -> float | None:
-    """Seconds to wait before retrying a failed op, or None to give up (or on success)."""
+def _retry_after(
+    out: BatchResults, n: int, code: int, attempt: int, retry: RetryPolicy, t1: int
+) -> float | None:
+    """Seconds to wait before retrying op ``n``, counted as a retry; None to give up (or on
+    success)."""
     if code == 0 or code == Outcome.NOT_FOUND or attempt >= retry.max_retries:
         return None
+    out.retries += 1
+    out.retry_log.append((n, code))
     return retry.delay_s(attempt, random.Random(t1))
 
 
@@ -188,12 +195,10 @@ def exec_batch_sync(
             except OpError as exc:  # keep the detail, never the exception (see _outcome)
                 moved, (code, detail) = 0, _outcome(exc)
             t1 = clock()
-            wait = _retry_after(code, attempt, retry, t1)
+            wait = _retry_after(out, n, code, attempt, retry, t1)
             if wait is None:
                 break
             attempt += 1
-            out.retries += 1
-            out.retry_log.append((n, code))
             time.sleep(wait)
         stop = _store(out, n, key, t0, t1, moved, 0, code, detail, deadline_ns)
         n += 1
@@ -223,12 +228,10 @@ async def exec_batch_async(
             except OpError as exc:  # keep the detail, never the exception (see _outcome)
                 moved, first, (code, detail) = 0, 0, _outcome(exc)
             t1 = clock()
-            wait = _retry_after(code, attempt, retry, t1)
+            wait = _retry_after(out, n, code, attempt, retry, t1)
             if wait is None:
                 break
             attempt += 1
-            out.retries += 1
-            out.retry_log.append((n, code))
             await asyncio.sleep(wait)
         if out.resent:  # the pool sent a request of this op again: a retry each
             out.retry_log.extend([(n, outcome) for outcome in out.resent])
