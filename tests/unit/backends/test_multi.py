@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 
-from sai3bench.backends.base import ObjectInfo
-from sai3bench.backends.multi import MultiEndpointBackend, endpoints_from_env
+from sai3bench.backends.base import BlockingBackend, DirectoryOwner, ObjectInfo
+from sai3bench.backends.multi import (
+    BlockingMultiEndpointBackend,
+    MultiEndpointBackend,
+    endpoints_from_env,
+    multi_endpoint_backend,
+)
 from sai3bench.metrics.endpoint_stat import EndpointStat
 from sai3bench.outcome import OpError, Outcome
 from sai3bench.report.endpoints import format_endpoint_tsv
@@ -17,7 +23,7 @@ class Fake:
     """Records keys; ``gate`` holds GETs open so requests pile up (least_connections)."""
 
     def __init__(self, root: str) -> None:
-        self.root = root
+        self.root = self.root_uri = root
         self.keys: list[str] = []
         self.gate: asyncio.Event | None = None
 
@@ -105,3 +111,41 @@ def test_endpoint_tsv_columns_and_percentages() -> None:
     assert lines[0].split("\t")[:3] == ["endpoint_idx", "endpoint_uri", "total_requests"]
     assert lines[1] == "0\ts3://a/\t3\t300\t0\t0\t0\t75.00\t75.00\t0.00"
     assert lines[2] == "1\ts3://b/\t1\t100\t50\t1\t0\t25.00\t25.00\t100.00"
+
+
+def test_file_children_make_a_blocking_multi_that_routes_and_counts_in_threads(
+    tmp_path: Path,
+) -> None:
+    from sai3bench.backends.file import FileBackend
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    eps = [(f"file://{a}/run/", FileBackend(threads=2)), (f"file://{b}/run/", FileBackend())]
+    multi = multi_endpoint_backend(f"file://{tmp_path}/ns/", eps, "round_robin")
+    assert isinstance(multi, BlockingMultiEndpointBackend)
+    assert isinstance(multi, BlockingBackend) and isinstance(multi, DirectoryOwner)
+    assert multi.child_keys("d/") == [f"{a}/run/d/", f"{b}/run/d/"]
+    before = multi.snapshot()
+    for i in range(4):
+        assert multi.put_sync(f"d/k{i}", memoryview(b"x" * (i + 1))) == i + 1
+    assert multi.get_sync("d/k0") == 1  # k0 is under a/; round robin is back at a
+    with pytest.raises(OpError):
+        multi.get_sync("d/k0")  # ... and b/ has no k0
+    assert sorted(o.key for o in multi.list_sync("d/")) == ["d/k0", "d/k2"]  # a/, relative
+    assert sorted(p.name for p in (a / "run/d").iterdir()) == ["k0", "k2"]
+    stats = multi.stats_since(before)
+    got = [(s.requests, s.bytes_written, s.bytes_read, s.errors, s.active) for s in stats]
+    assert got == [(4, 1 + 3, 1, 0, 0), (3, 2 + 4, 0, 1, 0)]
+
+
+def test_async_children_make_a_plain_multi_and_return_their_ttfb() -> None:
+    multi, _ = _multi()
+    assert type(multi) is MultiEndpointBackend and not isinstance(multi, BlockingBackend)
+    assert asyncio.run(multi.get("k")) == (10, 12345)  # the child's (bytes, first byte), as is
+
+
+def test_get_range_needs_ranged_children() -> None:
+    multi, _ = _multi()  # the fakes have no get_range
+    with pytest.raises(OpError) as err:
+        asyncio.run(multi.get_range("k", 0, 1))
+    assert err.value.outcome == Outcome.CLIENT_ERROR and "byte ranges" in err.value.detail
+    assert [s.errors for s in multi.snapshot()] == [1, 0]
