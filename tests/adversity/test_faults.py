@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import subprocess
 import sys
 import time
@@ -190,7 +191,7 @@ def test_a_mock_that_dies_mid_run_ends_the_run_in_time(tmp_path: Path) -> None:
         cfg = write_config(tmp_path, {**_config(), "duration": "4s"})
         cmd = [sys.executable, "-m", "sai3bench", "run", "-c", str(cfg), "--no-cleanup"]
         cmd += ["--results-dir", str(tmp_path / "r")]
-        env = {**__import__("os").environ, **mock.env()}
+        env = {**os.environ, **mock.env()}
         with subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, text=True) as p:
             time.sleep(3.0)  # prepare done, the workload under way
             mock.proc.kill()
@@ -202,3 +203,36 @@ def test_a_mock_that_dies_mid_run_ends_the_run_in_time(tmp_path: Path) -> None:
         blob = json.loads(res.read_text())["stages"]["workload"]
         errors = Collector.decode(base64.b64decode(blob)).errors()
         assert {o for (_, o) in errors} == {Outcome.CONNECTION}, errors
+
+
+@pytest.mark.parametrize(
+    ("error_rate", "error_handling", "reason"),
+    [
+        ("0.7", {"max_total_errors": 1000000}, "ops failed in the last 0.5s"),  # relative
+        ("0.05", {"error_rate_threshold": 5}, "(error_rate_threshold: 5/s)"),  # upstream's
+    ],
+)
+def test_each_backoff_is_printed_with_its_reason(
+    tmp_path: Path, error_rate: str, error_handling: dict[str, Any], reason: str
+) -> None:
+    eh = {"error_rate_window": "500ms", "backoff_duration": "500ms", **error_handling}
+    cfg = {
+        "duration": "2s",
+        "concurrency": 8,
+        "target": "s3://scratch/w/",
+        "error_handling": eh,
+        "workload": [{"op": "put", "path": "s3://scratch/w/", "object_size": 1024, "weight": 1}],
+    }
+    for mock in _start("--bucket", "scratch", "--error-rate", error_rate, "--seed", "5"):
+        out = tmp_path / "r"
+        proc = run_cli(
+            ["run", "-c", str(write_config(tmp_path, cfg)), "--results-dir", str(out)],
+            tmp_path,
+            env=mock.env(),
+        )
+    assert proc.returncode == 0, proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if "backing off" in ln]
+    assert lines, proc.stderr
+    assert all(ln.startswith("warning: backing off 0.5s: ") and reason in ln for ln in lines)
+    (log,) = out.glob("sai3-*/console_log.txt")
+    assert lines[0] in log.read_text()  # saved with the results, too
