@@ -145,18 +145,20 @@ def make_ops(backend: FakeBackend) -> list[PlannedOp]:
 
 
 FAR = 2**62  # a deadline that never passes
+#: One task of each kind, in OpKind order.
+EVERY_KIND: list[Task] = [
+    (GET, "/k/get", 0, 0),
+    (PUT, "/k/put", 4321, 9),
+    (LIST, "/k/", 0, 0),
+    (STAT, "/k/stat", 0, 0),
+    (DELETE, "/k/del", 0, 0),
+]
 
 
 def test_every_kind_fills_the_result_arrays(backend: FakeBackend) -> None:
     ops = make_ops(backend)
     backend.costs.extend([100, 200, 300, 400, 500])
-    tasks: list[Task] = [
-        (GET, "/k/get", 0, 0),
-        (PUT, "/k/put", 4321, 9),
-        (LIST, "/k/", 0, 0),
-        (STAT, "/k/stat", 0, 0),
-        (DELETE, "/k/del", 0, 0),
-    ]
+    tasks = EVERY_KIND
     out = BatchResults(8)
     assert exec_batch_sync(ops, tasks, out, FAR) == 5
     assert backend.calls == [
@@ -316,13 +318,7 @@ def test_async_executor_same_contract(backend: FakeBackend, clock: FakeClock) ->
 def test_async_every_kind_returns_its_ttfb_but_stat_moves_no_bytes(backend: FakeBackend) -> None:
     ops = make_ops(backend)
     backend.costs.extend([100, 200, 300, 400, 500])
-    tasks: list[Task] = [
-        (GET, "/k/get", 0, 0),
-        (PUT, "/k/put", 4321, 9),
-        (LIST, "/k/", 0, 0),
-        (STAT, "/k/stat", 0, 0),
-        (DELETE, "/k/del", 0, 0),
-    ]
+    tasks = EVERY_KIND
     out = BatchResults(8)
     assert asyncio.run(exec_batch_async(ops, tasks, out, FAR)) == 5
     assert list(out.nbytes[:5]) == [111, 4321, 0, 0, 0]  # the stat's size is not a byte moved
