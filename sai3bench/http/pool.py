@@ -62,7 +62,10 @@ class H1Pool:
             f"{len(self._waiters)} waiting]>"
         )
 
-    async def acquire(self) -> H1Connection:
+    async def acquire(self, wait: float | None = None) -> H1Connection:
+        """An idle connection, a new one, or the next one released. Waits for a release at
+        most ``wait`` seconds (None: no bound) and then raises OpError(TIMEOUT): every busy
+        connection's request has its own deadline, so a longer wait means one was leaked."""
         while self._idle:
             conn = self._idle.pop()
             if not conn.closed:
@@ -77,7 +80,18 @@ class H1Pool:
                 raise
         waiter: asyncio.Future[H1Connection] = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
-        return await waiter
+        try:
+            async with asyncio.timeout(wait):
+                return await waiter
+        except (asyncio.CancelledError, TimeoutError) as exc:
+            # Cancelled (or timed out) after a release handed us a connection: give it on, or
+            # its slot leaks.
+            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+                self.release(waiter.result())
+            if isinstance(exc, TimeoutError):
+                why = f"no free connection to {self.endpoint.url} within {wait:g} s: {self!r}"
+                raise OpError(Outcome.TIMEOUT, why) from None
+            raise
 
     def release(self, conn: H1Connection) -> None:
         """Give a connection back. Reusable if the response was read whole and keep-alive."""
@@ -160,7 +174,10 @@ class H1Pool:
         """
         for attempt in (0, 1):
             idle = self._idle
-            conn = idle.pop() if idle and not idle[-1].closed else await self.acquire()
+            if idle and not idle[-1].closed:
+                conn = idle.pop()
+            else:  # a waiter is bounded too: by this request's timeout and a connect
+                conn = await self.acquire(timeout + self.connect_timeout)
             reused = conn.requests > 0
             try:
                 await conn.request(

@@ -14,8 +14,11 @@ written: a server that accepts and never answers) and then the whole response (`
 loose, for large bodies). ``deadline`` starts at the first-byte bound; when it passes, the
 check looks whether any response byte arrived (``parser.has_started``) or the body is still
 being written (``pause_writing``), and if so moves it on: the per-op cost is one more float
-stored. The receive buffer is allocated once and reused: ``get_buffer`` always returns the
-same view, because the parser copies any partial head it has to keep.
+stored (measured: request + 1 KiB response through a fake transport, best of 21 x 100k,
+4.81-4.83 us before, 4.85 us after, within noise; the whole GET is ~36 us).
+
+The receive buffer is allocated once and reused: ``get_buffer`` always returns the same view,
+because the parser copies any partial head it has to keep.
 """
 
 from __future__ import annotations
@@ -73,9 +76,15 @@ class DeadlineWatch:
             self.arm()
 
     def close(self) -> None:
+        """Stop checking. A request still in flight fails now: nothing would time it out."""
         if self._handle is not None:
             self._handle.cancel()
             self._handle = None
+        for conn in self._conns:
+            if conn._waiter is not None:
+                why = f"{conn.label}: the connection pool closed with this request in flight"
+                conn._fail(OpError(Outcome.CONNECTION, why))
+        self._conns = []
 
 
 class H1Connection(ReceiveBufferProtocol):

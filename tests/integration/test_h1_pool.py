@@ -77,3 +77,50 @@ def test_stale_keep_alive_is_sent_again_once(run_loop: LoopRunner) -> None:
             server.close()
 
     run_loop(go())
+
+
+def test_a_waiter_for_a_connection_is_bounded(run_loop: LoopRunner) -> None:
+    """Every await on the network has a bound: a pool whose only connection is never given
+    back (a leak) fails the next request with TIMEOUT instead of waiting forever."""
+
+    async def go() -> None:
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(Server, "127.0.0.1", 0)
+        pool = H1Pool(Endpoint("127.0.0.1", server.sockets[0].getsockname()[1]), max_size=1)
+        pool.connect_timeout = 0.2
+        try:
+            leaked = await pool.acquire()
+            with pytest.raises(OpError) as err:
+                await asyncio.wait_for(pool.send(_head("/a"), timeout=0.3), 15)
+            assert err.value.outcome == Outcome.TIMEOUT
+            assert "no free connection to http://127.0.0.1:" in err.value.detail
+            assert not pool._waiters or pool._waiters[0].done()
+            pool.release(leaked)
+            conn = await pool.send(_head("/b"))  # the pool still serves
+            pool.release(conn)
+        finally:
+            await pool.close()
+            server.close()
+
+    run_loop(go())
+
+
+def test_closing_the_pool_fails_a_request_in_flight(run_loop: LoopRunner) -> None:
+    """Closing stops the deadline checks, so a request still in flight fails at once."""
+
+    async def go() -> None:
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(Server, "127.0.0.1", 0)
+        pool = H1Pool(Endpoint("127.0.0.1", server.sockets[0].getsockname()[1]), max_size=1)
+        try:
+            hung = asyncio.ensure_future(pool.send(_head("/hang")))
+            await asyncio.sleep(0.2)
+            await pool.close()
+            with pytest.raises(OpError) as err:
+                await asyncio.wait_for(hung, 15)
+            assert err.value.outcome == Outcome.CONNECTION
+            assert "pool closed" in err.value.detail
+        finally:
+            server.close()
+
+    run_loop(go())
