@@ -8,7 +8,6 @@ import time
 from typing import Any
 
 import pytest
-import uvloop
 
 from sai3bench.http.endpoint import Endpoint
 from sai3bench.http.h1build import build_request_head
@@ -18,6 +17,7 @@ from sai3bench.mock.server import Faults, start_server
 from sai3bench.mock.stats import MockStats
 from sai3bench.mock.store import MemoryStore
 from sai3bench.outcome import OpError, Outcome
+from tests.conftest import LoopRunner
 
 
 async def _call(pool: H1Pool, method: str, target: str, body: bytes | None = None) -> int:
@@ -36,7 +36,7 @@ async def _stats(pool: H1Pool) -> dict[str, Any]:
     return doc
 
 
-def _serve(faults: Faults, scenario: Any) -> Any:
+def _serve(run_loop: LoopRunner, faults: Faults, scenario: Any) -> Any:
     async def go() -> Any:
         store = MemoryStore()
         store.create_bucket("b")
@@ -49,10 +49,10 @@ def _serve(faults: Faults, scenario: Any) -> Any:
             await pool.close()
             server.close()
 
-    return uvloop.run(go())
+    return run_loop(go())
 
 
-def test_stats_count_requests_responses_and_objects() -> None:
+def test_stats_count_requests_responses_and_objects(run_loop: LoopRunner) -> None:
     async def scenario(pool: H1Pool) -> dict[str, Any]:
         assert await _call(pool, "PUT", "/b/k1", b"abc") == 200
         assert await _call(pool, "PUT", "/b/k2", b"abcd") == 200
@@ -61,14 +61,14 @@ def test_stats_count_requests_responses_and_objects() -> None:
         assert await _call(pool, "DELETE", "/b/k2") == 204
         return await _stats(pool)
 
-    doc = _serve(Faults(), scenario)
+    doc = _serve(run_loop, Faults(), scenario)
     assert doc["requests"] == {"DELETE": 1, "GET": 2, "PUT": 2}  # /_mock/ itself not counted
     assert doc["responses"] == {"200": 3, "204": 1, "404": 1}
     assert doc["faults"] == {"error": 0, "reset": 0, "truncate": 0, "stall": 0}
     assert doc["objects"] == {"b": 1}
 
 
-def test_faults_are_counted_by_kind_never_as_responses() -> None:
+def test_faults_are_counted_by_kind_never_as_responses(run_loop: LoopRunner) -> None:
     async def scenario(pool: H1Pool) -> dict[str, Any]:
         outcomes = []
         for i in range(40):
@@ -81,7 +81,7 @@ def test_faults_are_counted_by_kind_never_as_responses() -> None:
         return doc
 
     faults = Faults(error_rate=0.2, reset_rate=0.2, truncate_rate=0.2, seed=3)
-    doc = _serve(faults, scenario)
+    doc = _serve(run_loop, faults, scenario)
     f = doc["faults"]
     assert f["error"] and f["reset"] and f["truncate"]
     # Every request the server read was answered whole, answered with a fault, or reset.
@@ -94,13 +94,13 @@ def test_faults_are_counted_by_kind_never_as_responses() -> None:
     assert doc["requests"]["PUT"] >= 40
 
 
-def test_a_stalled_request_is_answered_late_or_never() -> None:
+def test_a_stalled_request_is_answered_late_or_never(run_loop: LoopRunner) -> None:
     async def late(pool: H1Pool) -> tuple[float, dict[str, Any]]:
         t0 = time.perf_counter()
         assert await _call(pool, "PUT", "/b/k", b"abc") == 200
         return time.perf_counter() - t0, {}
 
-    took, _ = _serve(Faults(stall_rate=1.0, stall_s=0.3), late)
+    took, _ = _serve(run_loop, Faults(stall_rate=1.0, stall_s=0.3), late)
     assert took >= 0.3
 
     async def never(pool: H1Pool) -> dict[str, Any]:
@@ -110,16 +110,16 @@ def test_a_stalled_request_is_answered_late_or_never() -> None:
         assert err.value.outcome == Outcome.TIMEOUT
         return {}
 
-    _serve(Faults(stall_rate=1.0), never)
+    _serve(run_loop, Faults(stall_rate=1.0), never)
 
 
-def test_stats_can_be_cleared_and_unknown_mock_paths_are_404() -> None:
+def test_stats_can_be_cleared_and_unknown_mock_paths_are_404(run_loop: LoopRunner) -> None:
     async def scenario(pool: H1Pool) -> tuple[int, dict[str, Any]]:
         await _call(pool, "PUT", "/b/k", b"abc")
         assert await _call(pool, "DELETE", "/_mock/stats") == 200
         return await _call(pool, "GET", "/_mock/nothing"), await _stats(pool)
 
-    status, doc = _serve(Faults(), scenario)
+    status, doc = _serve(run_loop, Faults(), scenario)
     assert status == 404
     assert doc["requests"] == {} and doc["objects"] == {"b": 1}
 
