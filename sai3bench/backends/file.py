@@ -8,7 +8,9 @@ Rules: never delete or overwrite anything but the key asked for; create parent d
 PUT only; map every OSError to an Outcome once, here. A PUT is all or nothing: the body goes to a
 hidden temporary name in the key's directory and is renamed onto the key once every byte is
 written, so a full disk or a killed process never leaves a short object under a real name (a
-rerun would have counted it as prepared). Temporary names are never listed.
+rerun would have counted it as prepared). Temporary names are never listed. A SIGKILLed run can
+leave one per worker thread and directory; nothing removes them automatically, because a live
+run on the same directory (another process, another host over NFS) may be writing them.
 """
 
 from __future__ import annotations

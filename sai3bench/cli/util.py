@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator
 from typing import Annotated
 
 import typer
@@ -11,7 +12,9 @@ import uvloop
 
 from sai3bench.backends.base import Backend, RangedReader
 from sai3bench.backends.registry import Backends
-from sai3bench.config.uri import join_target
+from sai3bench.config.limits import check_object_size, check_workers, is_local
+from sai3bench.config.units import parse_size
+from sai3bench.config.uri import join_target, parse_uri
 from sai3bench.engine.context import executor_for
 from sai3bench.engine.ops import PlannedOp, Task
 from sai3bench.engine.record import Tally
@@ -24,19 +27,42 @@ from sai3bench.plan.keys import plan_glob
 from sai3bench.report.plan import fmt_bytes
 
 from .app import util_app
+from .netopts import DEFAULT_FIRST_BYTE, FirstByteTimeout, first_byte_seconds
 
 Jobs = Annotated[int, typer.Option("--jobs", "-j", min=1, help="operations in flight")]
+Insecure = Annotated[
+    bool, typer.Option("--insecure", help="skip TLS certificate checks (not for real data)")
+]
 
 
 def _uri(uri: str) -> str:
+    """An absolute, checked URI (a NUL or control character, an unknown scheme: one line)."""
     try:
-        return join_target(None, uri)
+        joined = join_target(None, uri)
+        parse_uri(joined)
     except ValueError as exc:
         raise UsageError(f"bad URI {uri!r}: {exc}", hint="e.g. file:///data/bench/") from None
+    return joined
+
+
+def _open(
+    uri: str, jobs: int, insecure: bool, first_byte: str = DEFAULT_FIRST_BYTE
+) -> tuple[Backends, Backend]:
+    """The backend for ``uri``, after checking that ``jobs`` workers can run at all."""
+    check_workers("--jobs", jobs, local=is_local(uri))
+    if insecure:
+        print(
+            "warning: --insecure: TLS certificates are NOT checked; anyone on the path can read "
+            "and change this traffic",
+            file=sys.stderr,
+        )
+    timeout = first_byte_seconds(first_byte)
+    backends = Backends(concurrency=jobs, insecure=insecure, first_byte_timeout=timeout)
+    return backends, backends.for_uri(uri)
 
 
 async def _run_many(
-    backend: Backend, kind: OpKind, tasks: Sequence[Task], jobs: int, data_size: int = 0
+    backend: Backend, kind: OpKind, tasks: Iterable[Task], total: int, jobs: int
 ) -> tuple[Collector, Tally, float]:
     op = PlannedOp(index=0, kind=kind, backend=backend, label=kind.name)
     if kind == OpKind.PUT:
@@ -44,7 +70,7 @@ async def _run_many(
 
         op.data = DataSource("zero")
     executor = executor_for([backend], jobs)
-    run = await run_task_list([op], iter(tasks), len(tasks), workers=jobs, executor=executor)
+    run = await run_task_list([op], iter(tasks), total, workers=jobs, executor=executor)
     return run.collector, run.tally, run.wall_s
 
 
@@ -60,18 +86,15 @@ def _check(collector: Collector, tally: Tally, what: str) -> None:
         )
 
 
-def _with_backend(uri: str, jobs: int) -> tuple[Backends, Backend]:
-    backends = Backends(concurrency=jobs)
-    return backends, backends.for_uri(uri)
-
-
 @util_app.command("list")
-def list_cmd(uri: str) -> None:
+def list_cmd(
+    uri: str, insecure: Insecure = False, first_byte: FirstByteTimeout = DEFAULT_FIRST_BYTE
+) -> None:
     """Recursive list; a * in the last segment filters names."""
     uri = _uri(uri)
 
     async def go() -> list[str]:
-        backends, backend = _with_backend(uri, 1)
+        backends, backend = _open(uri, 1, insecure, first_byte)
         try:
             if plan_glob(uri) is None:
                 listed = await backend.list(backend.key_of(uri), recursive=True)
@@ -89,12 +112,14 @@ def list_cmd(uri: str) -> None:
 
 
 @util_app.command("stat")
-def stat_cmd(uri: str) -> None:
+def stat_cmd(
+    uri: str, insecure: Insecure = False, first_byte: FirstByteTimeout = DEFAULT_FIRST_BYTE
+) -> None:
     """Size of one object."""
     uri = _uri(uri)
 
     async def go() -> int:
-        backends, backend = _with_backend(uri, 1)
+        backends, backend = _open(uri, 1, insecure, first_byte)
         try:
             return (await backend.head(backend.key_of(uri)))[0]
         finally:
@@ -112,17 +137,17 @@ def stat_cmd(uri: str) -> None:
     print(f"Size : {size:,} bytes")
 
 
-def _bulk(uri: str, kind: OpKind, jobs: int, verb: str) -> None:
+def _bulk(uri: str, kind: OpKind, jobs: int, verb: str, insecure: bool, first_byte: str) -> None:
     uri = _uri(uri)
 
     async def go() -> tuple[Collector, Tally, float, int]:
-        backends, backend = _with_backend(uri, jobs)
+        backends, backend = _open(uri, jobs, insecure, first_byte)
         try:
             keys = await match_keys(backend, uri, prefix_recursive=True)
             if not keys:
                 raise ConfigError(f"no objects match {uri}", hint="check the URI with util list")
             tasks = [(0, k, 0, 0) for k in keys]
-            c, t, wall = await _run_many(backend, kind, tasks, jobs)
+            c, t, wall = await _run_many(backend, kind, tasks, len(tasks), jobs)
             return c, t, wall, len(keys)
         finally:
             await backends.close()
@@ -147,16 +172,18 @@ def get_cmd(
         str | None,
         typer.Option("--range", help="START-END (inclusive, as HTTP Range) of one object"),
     ] = None,
+    insecure: Insecure = False,
+    first_byte: FirstByteTimeout = DEFAULT_FIRST_BYTE,
 ) -> None:
     """GET one object, a prefix/ or a glob; the bytes are read and dropped."""
     if byte_range is None:
-        _bulk(uri, OpKind.GET, jobs, "get")
+        _bulk(uri, OpKind.GET, jobs, "get", insecure, first_byte)
         return
     offset, length = parse_byte_range(byte_range)
     uri = _uri(uri)
 
     async def go() -> tuple[int, float]:
-        backends, backend = _with_backend(uri, 1)
+        backends, backend = _open(uri, 1, insecure, first_byte)
         try:
             if not isinstance(backend, RangedReader):
                 raise UsageError(
@@ -188,34 +215,39 @@ def parse_byte_range(spec: str) -> tuple[int, int]:
 
 
 @util_app.command("delete")
-def delete_cmd(uri: str, jobs: Jobs = 4) -> None:
+def delete_cmd(
+    uri: str,
+    jobs: Jobs = 4,
+    insecure: Insecure = False,
+    first_byte: FirstByteTimeout = DEFAULT_FIRST_BYTE,
+) -> None:
     """DELETE one object, everything under a prefix/, or a glob's matches."""
-    _bulk(uri, OpKind.DELETE, jobs, "delete")
+    _bulk(uri, OpKind.DELETE, jobs, "delete", insecure, first_byte)
 
 
 @util_app.command("put")
 def put_cmd(
     uri: str,
-    object_size: Annotated[int, typer.Option("--object-size", min=0)] = 1024,
+    object_size: Annotated[
+        str, typer.Option("--object-size", help="bytes, or a size such as 8KiB or 1.5MB")
+    ] = "1024",
     objects: Annotated[int, typer.Option("--objects", min=1)] = 1,
-    concurrency: Annotated[int, typer.Option("--concurrency", "--jobs", min=1)] = 4,
+    concurrency: Annotated[int, typer.Option("--concurrency", "--jobs", "-j", min=1)] = 4,
+    insecure: Insecure = False,
+    first_byte: FirstByteTimeout = DEFAULT_FIRST_BYTE,
 ) -> None:
     """PUT zero-filled objects: * in the name becomes 000000..; a URI ending in / gets obj_N.dat."""
     uri = _uri(uri)
-    if "*" in uri:
-        names = [uri.replace("*", f"{i:06}") for i in range(objects)]
-    elif uri.endswith("/"):
-        names = [f"{uri}obj_{i:06}.dat" for i in range(objects)]
-    elif objects > 1:
+    size = _object_size(object_size)
+    check_object_size("--object-size", uri, size)
+    if "*" not in uri and not uri.endswith("/") and objects > 1:
         raise UsageError("--objects > 1 needs a * in the name or a URI ending in /")
-    else:
-        names = [uri]
 
     async def go() -> tuple[Collector, Tally, float]:
-        backends, backend = _with_backend(uri, concurrency)
+        backends, backend = _open(uri, concurrency, insecure, first_byte)
         try:
-            tasks = [(0, backend.key_of(n), object_size, i) for i, n in enumerate(names)]
-            return await _run_many(backend, OpKind.PUT, tasks, concurrency)
+            tasks = ((0, backend.key_of(n), size, i) for i, n in enumerate(_names(uri, objects)))
+            return await _run_many(backend, OpKind.PUT, tasks, objects, concurrency)
         finally:
             await backends.close()
 
@@ -223,3 +255,22 @@ def put_cmd(
     _check(collector, tally, "put")
     n = collector.ops()
     print(f"Uploaded {n:,} objects ({fmt_bytes(collector.nbytes())}) in {wall:.3f}s")
+
+
+def _object_size(text: str) -> int:
+    """``--object-size``: bytes or a size string, as everywhere in a config (0 is allowed)."""
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        raise UsageError(
+            f"bad --object-size {text!r}: {exc}", hint="e.g. --object-size 8KiB or 1048576"
+        ) from None
+
+
+def _names(uri: str, objects: int) -> Iterator[str]:
+    """The objects' URIs, one at a time: a large --objects never builds a list."""
+    if "*" in uri:
+        return (uri.replace("*", f"{i:06}") for i in range(objects))
+    if uri.endswith("/"):
+        return (f"{uri}obj_{i:06}.dat" for i in range(objects))
+    return iter([uri])

@@ -29,7 +29,15 @@ from sai3bench.plan.keys import parse_object_name
 from sai3bench.plan.sizes import SizeSampler
 from sai3bench.report.plan import fmt_bytes
 
-__all__ = ["OBJECT_LIMITS", "PLAN_BYTES_PER_OBJECT", "Machine", "check_limits"]
+__all__ = [
+    "OBJECT_LIMITS",
+    "PLAN_BYTES_PER_OBJECT",
+    "Machine",
+    "check_limits",
+    "check_object_size",
+    "check_workers",
+    "is_local",
+]
 
 TIB = 1 << 40
 OBJECT_LIMITS: dict[str, tuple[int, str]] = {
@@ -87,8 +95,19 @@ def _local_path(uri: str) -> str:
 def _check_concurrency(config: Config, machine: Machine) -> None:
     caps = [op.concurrency for op in config.workload if op.concurrency is not None]
     workers = max([config.concurrency, *caps])
-    local = any(_scheme(op.path) in _LOCAL for op in config.workload)
+    local = any(is_local(op.path) for op in config.workload)
     where = "concurrency" if workers == config.concurrency else "workload[].concurrency"
+    check_workers(where, workers, local=local, machine=machine)
+
+
+def check_workers(where: str, workers: int, *, local: bool, machine: Machine | None = None) -> None:
+    """Refuse more workers than the process can run: a thread each for file:// (``local``), a
+    connection (a file descriptor) each for the network backends.
+
+    Raises:
+        ConfigError: naming ``where`` (a YAML path or a flag), the number and the limit.
+    """
+    machine = machine or Machine.current()
     if local and workers + _THREAD_RESERVE > machine.max_threads:
         raise ConfigError(
             f"{where}: {workers:,} workers need {workers:,} threads, but this process may "
@@ -103,6 +122,11 @@ def _check_concurrency(config: Config, machine: Machine) -> None:
             f"{machine.max_open_files:,})",
             hint="lower concurrency, or raise the open-file limit with ulimit -n",
         )
+
+
+def is_local(uri: str) -> bool:
+    """file:// and direct:// run on threads and are bound by free disk, not by an object limit."""
+    return _scheme(uri) in _LOCAL
 
 
 def _sized_uris(config: Config) -> Iterator[tuple[str, str, SizeSpec, int]]:
@@ -126,18 +150,26 @@ def _largest(spec: SizeSpec) -> int:
 
 def _check_object_sizes(config: Config, machine: Machine) -> None:
     for path, uri, spec, _ in _sized_uris(config):
-        largest, scheme = _largest(spec), _scheme(uri)
-        if scheme in OBJECT_LIMITS:
-            limit, what = OBJECT_LIMITS[scheme]
-        else:
-            limit = machine.free_bytes(_local_path(uri))
-            what = f"the free space of the file system under {_local_path(uri)}"
-        if largest > limit:
-            raise ConfigError(
-                f"{path}: an object of {fmt_bytes(largest)} is larger than {what}: "
-                f"{fmt_bytes(limit)}",
-                hint="use a smaller object size",
-            )
+        check_object_size(path, uri, _largest(spec), machine)
+
+
+def check_object_size(where: str, uri: str, size: int, machine: Machine | None = None) -> None:
+    """Refuse an object larger than its storage takes: the cloud's limit, or for file:// the
+    free space of the file system it would be written to.
+
+    Raises:
+        ConfigError: naming ``where``, the size and the limit.
+    """
+    if _scheme(uri) in OBJECT_LIMITS:
+        limit, what = OBJECT_LIMITS[_scheme(uri)]
+    else:
+        limit = (machine or Machine.current()).free_bytes(_local_path(uri))
+        what = f"the free space of the file system under {_local_path(uri)}"
+    if size > limit:
+        raise ConfigError(
+            f"{where}: an object of {fmt_bytes(size)} is larger than {what}: {fmt_bytes(limit)}",
+            hint="use a smaller object size",
+        )
 
 
 def _check_plan_memory(config: Config, machine: Machine) -> None:
@@ -159,7 +191,7 @@ def _check_disk(config: Config, machine: Machine) -> None:
     already need no new space: they are summed (one directory listing) only when the cheap
     check fails, so a rerun over a data set that fills most of the disk still runs."""
     for path, uri, spec, count in _sized_uris(config):
-        if not count or _scheme(uri) not in _LOCAL:
+        if not count or not is_local(uri):
             continue
         base = _local_path(uri)
         need = math.ceil(count * SizeSampler(spec).mean_bytes())
