@@ -54,13 +54,20 @@ def status_outcome(status: int) -> Outcome:
 
 
 class OpError(Exception):
-    """A single op failed. Carries the outcome class and a short detail for logs."""
+    """A single op failed. Carries the outcome class and a short detail for logs.
 
-    def __init__(self, outcome: Outcome, detail: str = "") -> None:
+    ``hint`` is what to do about it, when the layer that saw the failure knows better than
+    the outcome's generic advice (a refused certificate is not an endpoint that is down).
+    """
+
+    def __init__(self, outcome: Outcome, detail: str = "", hint: str | None = None) -> None:
         super().__init__(detail or outcome.name)
         self.outcome = outcome
         self.detail = detail
+        self.hint = hint
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         # Exception's default pickling passes only args; engine processes exchange these.
-        return (type(self), (self.outcome, self.detail))
+        if self.hint is None:
+            return (type(self), (self.outcome, self.detail))
+        return (type(self), (self.outcome, self.detail, self.hint))

@@ -129,7 +129,8 @@ def main() -> None:
         raise SystemExit(exc.exit_code) from None
     except OpError as exc:  # a storage request outside the engine (util commands)
         print(f"error: storage request failed: {exc.detail or exc.outcome.name}", file=sys.stderr)
-        print("hint: check the URI, the credentials and that the endpoint is up", file=sys.stderr)
+        hint = exc.hint or "check the URI, the credentials and that the endpoint is up"
+        print(f"hint: {hint}", file=sys.stderr)
         raise SystemExit(2) from None
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)

@@ -88,7 +88,8 @@ async def execute(
         # A request outside the timed ops failed (a listing, a glob, a verify): one line.
         raise StorageError(
             f"storage request failed: {exc.detail or exc.outcome.name}",
-            hint=setup_hint(exc.outcome, _some_uri(config), "see the error above; check the URI"),
+            hint=exc.hint
+            or setup_hint(exc.outcome, _some_uri(config), "see the error above; check the URI"),
         ) from None
     finally:
         refresher.cancel()

@@ -26,6 +26,10 @@ TRUST_REMEDY: Final = (
     "or pass --insecure to skip the check (not for real data)"
 )
 
+#: The hint line under those errors: the endpoint answered, so "is it up?" would mislead.
+CERTIFICATE_HINT: Final = "the endpoint is reachable; only its TLS certificate was refused"
+HANDSHAKE_HINT: Final = "the endpoint is reachable; check http:// vs https:// and its TLS port"
+
 
 @contextlib.contextmanager
 def connect_errors(url: str) -> Iterator[None]:
@@ -38,9 +42,11 @@ def connect_errors(url: str) -> Iterator[None]:
     except TimeoutError:
         raise OpError(Outcome.TIMEOUT, _timed_out(url, tls)) from None
     except ssl.SSLCertVerificationError as exc:
-        raise OpError(Outcome.CONNECTION, describe_certificate_failure(url, exc)) from None
+        why = describe_certificate_failure(url, exc)
+        raise OpError(Outcome.CONNECTION, why, hint=CERTIFICATE_HINT) from None
     except ssl.SSLError as exc:
-        raise OpError(Outcome.CONNECTION, describe_handshake_failure(url, exc)) from None
+        why = describe_handshake_failure(url, exc)
+        raise OpError(Outcome.CONNECTION, why, hint=HANDSHAKE_HINT) from None
     except OSError as exc:
         during = " (during the TLS handshake?)" if tls and _is_reset(exc) else ""
         raise OpError(Outcome.CONNECTION, f"cannot connect to {url}{during}: {exc}") from None

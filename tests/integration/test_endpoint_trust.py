@@ -153,6 +153,17 @@ def test_an_untrusted_certificate_is_one_line_naming_the_remedies(
     assert "AWS_CA_BUNDLE" in line and "--insecure" in line
 
 
+def test_an_untrusted_certificate_hint_does_not_say_endpoint_down(
+    tmp_path: Path, certs: CertFiles
+) -> None:
+    with serving(s3_mock(tls=certs)) as port:
+        r = run_cli(["util", "list", "s3://bench/"], tmp_path, env=env(f"https://127.0.0.1:{port}"))
+    assert r.returncode == 2
+    assert "not trusted" in one_error(r.stderr)
+    assert "hint: the endpoint is reachable; only its TLS certificate was refused" in r.stderr
+    assert "endpoint is up" not in r.stderr
+
+
 def test_https_to_a_plain_port_is_a_handshake_failure_said_fast(tmp_path: Path) -> None:
     with serving(s3_mock()) as port:
         t0 = time.monotonic()

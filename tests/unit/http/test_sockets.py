@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import ssl
 
 import pytest
@@ -75,3 +76,12 @@ def test_a_tls_connect_timeout_names_the_handshake_too() -> None:
 def test_refused_names_the_endpoint() -> None:
     err = failed(ConnectionRefusedError(111, "Connection refused"), "http://127.0.0.1:9")
     assert err.detail.startswith("cannot connect to http://127.0.0.1:9:")
+
+
+def test_the_hint_says_reachable_and_survives_pickling() -> None:
+    err = failed(cert_error("self-signed certificate", 18))
+    assert err.hint == "the endpoint is reachable; only its TLS certificate was refused"
+    back = pickle.loads(pickle.dumps(err))
+    assert (back.outcome, back.detail, back.hint) == (err.outcome, err.detail, err.hint)
+    plain = pickle.loads(pickle.dumps(failed(TimeoutError())))
+    assert plain.hint is None
