@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from sai3bench.config.load import load_config
 from sai3bench.engine.error_guard import (
     ABORT_MIN_ERRORS,
     MIN_ERRORS,
     Backoff,
     ErrorGuard,
 )
+from sai3bench.engine.workload import error_guard
 
 
 def _run(guard: ErrorGuard, seconds: float, ops_per_s: int, fail_every: int) -> list[Backoff]:
@@ -94,3 +96,14 @@ def test_absolute_abort_at_max_total_errors() -> None:
     guard.note_error(0.0)
     assert guard.abort_reason() == "3 errors reached error_handling.max_total_errors (3)"
     assert "3/1000 failed" in repr(guard)
+
+
+def test_a_config_picks_each_rule_absolute_only_where_it_sets_it() -> None:
+    base = "workload:\n  - {op: get, path: file:///tmp/x/*, weight: 1}\n"
+    guard = error_guard(load_config(base).config.error_handling, now=0.0)
+    assert guard.rate_per_s is None and guard.max_errors is None  # both relative
+    text = base + "error_handling:\n  error_rate_threshold: 5\n  error_rate_window: 2s\n"
+    guard = error_guard(load_config(text).config.error_handling, now=0.0)
+    assert guard.rate_per_s == 5.0 and guard.window_s == 2.0 and guard.max_errors is None
+    text = base + "error_handling: {max_total_errors: 7}\n"
+    assert error_guard(load_config(text).config.error_handling, now=0.0).max_errors == 7
