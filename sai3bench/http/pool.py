@@ -191,6 +191,13 @@ class H1Pool:
                     note_resend(exc.outcome)
                     continue  # a stale keep-alive, most likely (see the module doc)
                 raise
+            except asyncio.CancelledError:
+                # Cancelled mid-request (an interrupted run): where this response ends is
+                # unknown, so the connection is closed, but its slot must be freed. Without
+                # this every slot leaked and the next acquire (cleanup) waited forever.
+                conn.close()
+                self.release(conn)
+                raise
             return conn
         raise AssertionError("unreachable")
 
