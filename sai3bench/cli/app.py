@@ -23,7 +23,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
     no_args_is_help=True,
-    help="Storage benchmark for file:// and S3 (GCS, Azure to come); runs sai3-bench YAML configs.",
+    help="Storage benchmark for file://, s3://, gs:// and az://; runs sai3-bench YAML configs.",
 )
 util_app = typer.Typer(no_args_is_help=True, help="One-off storage operations on a URI.")
 app.add_typer(util_app, name="util")
@@ -67,7 +67,10 @@ def run(
     results_dir: Annotated[
         Path, typer.Option("--results-dir", help="where sai3-*/ result directories go")
     ] = Path("."),
-    seed: Annotated[int | None, typer.Option("--seed", help="fix op choice and data")] = None,
+    seed: Annotated[
+        int | None,
+        typer.Option("--seed", min=0, max=2**64 - 1, help="fix op choice and data (0..2^64-1)"),
+    ] = None,
     insecure: Annotated[
         bool, typer.Option("--insecure", help="skip TLS certificate checks (not for real data)")
     ] = False,
@@ -110,7 +113,13 @@ def main() -> None:
 
     # typer >= 0.29 carries its own click (typer._click); its usage errors are TyperExceptions.
     try:
-        app(standalone_mode=False)
+        # typer >= 0.29 with standalone_mode=False *returns* Ctrl-C as 130 (it catches the
+        # KeyboardInterrupt): that return value is the exit code, or Ctrl-C would exit 0.
+        code = app(standalone_mode=False)
+        if isinstance(code, int) and code:
+            if code == 130:
+                print("error: interrupted", file=sys.stderr)
+            raise SystemExit(code)
     except typer.Exit as exc:
         raise SystemExit(exc.exit_code) from None
     except typer.Abort:

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import base64
-import contextlib
 import datetime as dt
-import os
-import subprocess
+import errno
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -16,9 +14,12 @@ from typing import Any
 import msgspec
 import uvloop
 
+from sai3bench.cli.embedded import embedded_mock_server
 from sai3bench.cli.output import Console
 from sai3bench.config.load import LoadedConfig, load_config, load_config_file
+from sai3bench.config.schema import Config
 from sai3bench.engine.cleanup import CleanupResult
+from sai3bench.engine.interrupt import Interrupt
 from sai3bench.engine.prepare import PrepareResult
 from sai3bench.engine.runner import RunOptions, RunReport, execute
 from sai3bench.engine.workload import WorkloadResult
@@ -36,7 +37,6 @@ from sai3bench.report.plan import format_plan, multi_endpoint_lines, op_mix_line
 from sai3bench.report.tsv import format_prepare_tsv, format_results_tsv
 
 EMBEDDED = "<embedded quickstart>"
-_KEY, _SECRET = "quickstart", "quickstart-secret"
 
 
 class RunFlags(msgspec.Struct, frozen=True, kw_only=True):
@@ -96,48 +96,6 @@ def run_command(config_path: Path | None, flags: RunFlags) -> int:
         return _run_loaded(loaded, text, source, flags)
 
 
-@contextlib.contextmanager
-def embedded_mock_server() -> Iterator[str]:
-    """Run the bundled mock S3 server as a child process (it gets the other core) on a free
-    loopback port, with SigV4 checked, and point this process's S3 settings at it."""
-    cmd = [sys.executable, "-m", "sai3bench", "mock-server", "--port", "0"]
-    cmd += ["--bucket", "quickstart", "--auth", f"{_KEY}:{_SECRET}"]
-    with subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
-    ) as proc:
-        try:
-            assert proc.stdout is not None
-            line = proc.stdout.readline()
-            if "listening on" not in line:
-                raise RunFailed(
-                    "the embedded mock server did not start",
-                    hint="run 'sai3bench mock-server --port 0' to see why",
-                )
-            url = line.split()[-1]
-            env = {
-                "AWS_ENDPOINT_URL": url,
-                "AWS_ACCESS_KEY_ID": _KEY,
-                "AWS_SECRET_ACCESS_KEY": _SECRET,
-                "AWS_REGION": "us-east-1",
-                "AWS_EC2_METADATA_DISABLED": "true",
-            }
-            saved = {k: os.environ.get(k) for k in [*env, "AWS_SESSION_TOKEN", "AWS_PROFILE"]}
-            os.environ.update(env)
-            os.environ.pop("AWS_SESSION_TOKEN", None)
-            os.environ.pop("AWS_PROFILE", None)
-            try:
-                yield url
-            finally:
-                for k, v in saved.items():
-                    if v is None:
-                        os.environ.pop(k, None)
-                    else:
-                        os.environ[k] = v
-        finally:
-            proc.terminate()
-            proc.wait(timeout=10)
-
-
 def _run_loaded(loaded: LoadedConfig, text: str, source: str, flags: RunFlags) -> int:
     console = Console()
     for warning in loaded.warnings:
@@ -148,8 +106,49 @@ def _run_loaded(loaded: LoadedConfig, text: str, source: str, flags: RunFlags) -
         return 0
     name = rd.test_name_for(None if source.startswith("<") else source, flags.tsv_name)
     start = dt.datetime.now()
-    out_dir = rd.make_results_dir(flags.results_dir, name, start)
-    rd.write_text(out_dir / "config.yaml", text)
+    files = ResultFiles(rd.make_results_dir(flags.results_dir, name, start))
+    files.write_first("config.yaml", text)
+    _say_header(console, config, source)
+    if flags.insecure:
+        console.warn(
+            "--insecure: TLS certificates are NOT checked; anyone on the path can read and "
+            "change this traffic"
+        )
+    # From here on a signal stops the run in order (engine/interrupt.py) instead of killing
+    # it: partial results are printed and saved, and cleanup runs.
+    interrupt = Interrupt(console)
+    saver = _StageSaver(console, files, config.duration, interrupt)
+    report: RunReport | None = None
+    error: Sai3Error | None = None
+    with interrupt.deferred():
+        try:
+            report = uvloop.run(
+                execute(config, _options(flags), console, saver.on_stage, interrupt)
+            )
+        except Sai3Error as exc:
+            error = exc
+        if interrupt.requested:
+            where = f"the {interrupt.stage} stage" if interrupt.stage else "the run"
+            console.warn(f"interrupted by {interrupt.signal_name} during {where}")
+        console.say(f"Results saved to: {files.out_dir}")
+        meta = rd.metadata(
+            test_name=name,
+            config_path=source,
+            start=start,
+            end=dt.datetime.now(),
+            command_line=sys.argv,
+            stages=saver.stages,
+            seed=report.seed if report else flags.seed,
+        )
+        if interrupt.requested:
+            meta["interrupted"] = interrupt.marker()
+        files.write("console_log.txt", console.text())
+        files.write_json("metadata.json", meta)
+        files.write_json("results.json", saver.histograms())
+    return _exit_code(interrupt, error, report, files)
+
+
+def _say_header(console: Console, config: Config, source: str) -> None:
     console.say(f"Running workload from: {source}")
     console.say(f"Target: {config.target or '(absolute paths)'}")
     for line in multi_endpoint_lines(config):
@@ -159,8 +158,10 @@ def _run_loaded(loaded: LoadedConfig, text: str, source: str, flags: RunFlags) -
     console.say()
     for line in op_mix_lines(config):
         console.say(line)
-    saver = _StageSaver(console, out_dir, config.concurrency, config.duration)
-    opts = RunOptions(
+
+
+def _options(flags: RunFlags) -> RunOptions:
+    return RunOptions(
         prepare_only=flags.prepare_only,
         skip_prepare=flags.skip_prepare,
         no_cleanup=flags.no_cleanup,
@@ -172,46 +173,70 @@ def _run_loaded(loaded: LoadedConfig, text: str, source: str, flags: RunFlags) -
         sign_payload=flags.sign_payload,
         first_byte_timeout=flags.first_byte_timeout,
     )
-    if flags.insecure:
-        console.warn(
-            "--insecure: TLS certificates are NOT checked; anyone on the path can read and "
-            "change this traffic"
-        )
-    report: RunReport | None = None
-    error: Sai3Error | None = None
-    try:
-        report = uvloop.run(execute(config, opts, console, saver.on_stage))
-    except Sai3Error as exc:
-        error = exc
-    end = dt.datetime.now()
-    console.say(f"Results saved to: {out_dir}")
-    rd.write_text(out_dir / "console_log.txt", console.text())
-    meta = rd.metadata(
-        test_name=name,
-        config_path=source,
-        start=start,
-        end=end,
-        command_line=sys.argv,
-        stages=saver.stages,
-        seed=report.seed if report else flags.seed,
-    )
-    rd.write_json(out_dir / "metadata.json", meta)
-    rd.write_json(out_dir / "results.json", saver.histograms())
-    if error is not None:
-        raise error
-    if report is not None and report.failure is not None:
-        raise report.failure
-    return 0
+
+
+def _exit_code(
+    interrupt: Interrupt, error: Sai3Error | None, report: RunReport | None, files: ResultFiles
+) -> int:
+    """An interrupted run exits 128 + the signal (130, 143) whatever else happened; otherwise
+    the run's own error comes first, then a failed run, then results that were not saved.
+    Every reason but the one raised is still printed."""
+    reasons = [e for e in (error, report.failure if report else None, files.failure) if e]
+    if interrupt.requested:
+        for reason in reasons:
+            print(f"error: {reason.msg}", file=sys.stderr)
+        return interrupt.exit_code
+    if not reasons:
+        return 0
+    for reason in reasons[1:]:
+        print(f"warning: {reason.msg}", file=sys.stderr)
+    raise reasons[0]
+
+
+class ResultFiles:
+    """Writes into the results directory; a write that fails (a full disk) is remembered, not
+    raised, so the run goes on and prints its results; the first failure ends it (exit 1)."""
+
+    def __init__(self, out_dir: Path) -> None:
+        self.out_dir = out_dir
+        self.failure: RunFailed | None = None
+
+    def write_first(self, name: str, text: str) -> None:
+        """The first file, before anything runs: a failure refuses the run at once."""
+        self.write(name, text)
+        if self.failure is not None:
+            raise UsageError(self.failure.msg, hint=self.failure.hint)
+
+    def write(self, name: str, text: str) -> Path:
+        return self._save(name, lambda path: rd.write_text(path, text))
+
+    def write_json(self, name: str, obj: Any) -> Path:
+        return self._save(name, lambda path: rd.write_json(path, obj))
+
+    def _save(self, name: str, write: Callable[[Path], None]) -> Path:
+        path = self.out_dir / name
+        try:
+            write(path)
+        except OSError as exc:
+            if self.failure is None:
+                code = errno.errorcode.get(exc.errno or 0, "?")
+                self.failure = RunFailed(
+                    f"results not saved: cannot write {path}: {exc.strerror} ({code})",
+                    hint="free space there or pass --results-dir pointing elsewhere",
+                )
+        return path
 
 
 class _StageSaver:
     """Prints each stage's results when it ends and writes its TSV right away."""
 
-    def __init__(self, console: Console, out_dir: Path, concurrency: int, duration: float) -> None:
+    def __init__(
+        self, console: Console, files: ResultFiles, duration: float, interrupt: Interrupt
+    ) -> None:
         self.console = console
-        self.out_dir = out_dir
-        self.concurrency = concurrency
+        self.files = files
         self.duration = duration
+        self.interrupt = interrupt
         self.stages: dict[str, Any] = {}
         self._collectors: dict[str, bytes] = {}
 
@@ -222,6 +247,12 @@ class _StageSaver:
             self._workload(result)
         elif isinstance(result, CleanupResult):
             self._cleanup(result)
+        cut = self.interrupt.stage == name
+        if name == "cleanup" and self.interrupt.cleanup in ("stopped", "timed out"):
+            cut = True
+        if cut and name in self.stages:
+            self.stages[name]["interrupted"] = True
+            self.console.say(f"({name} was interrupted: these are partial results)")
 
     def histograms(self) -> dict[str, Any]:
         """results.json: every stage's collector, lossless (docs/FORMAT.md)."""
@@ -235,8 +266,9 @@ class _StageSaver:
         c = self.console
         c.say(format_prepare_results(r.collector, r.wall_s, r.created, r.existed))
         if r.created:
-            path = self.out_dir / "prepare_results.tsv"
-            rd.write_text(path, format_prepare_tsv(r.collector, r.wall_s))
+            path = self.files.write(
+                "prepare_results.tsv", format_prepare_tsv(r.collector, r.wall_s)
+            )
             c.say(f"Prepare metrics exported to: {path}")
         self._endpoints("prepare", r.endpoint_stats)
         self._collectors["prepare"] = r.collector.encode()
@@ -256,9 +288,8 @@ class _StageSaver:
         c.say(format_workload_results(r.collector, r.wall_s, r.workers, self.duration))
         if r.late:
             c.say(f"Ops finished after the deadline (not counted): {r.late:,}")
-        path = self.out_dir / "workload_results.tsv"
+        path = self.files.write("workload_results.tsv", format_results_tsv(r.collector, r.wall_s))
         c.say(f"Exporting results to: {path}")
-        rd.write_text(path, format_results_tsv(r.collector, r.wall_s))
         self._endpoints("workload", r.endpoint_stats)
         self._collectors["workload"] = r.collector.encode()
         ops = r.collector.ops()
@@ -280,8 +311,7 @@ class _StageSaver:
         if not stats:
             return
         self.console.say(format_endpoint_block(stats))
-        path = self.out_dir / f"{stage}_endpoint_stats.tsv"
-        rd.write_text(path, format_endpoint_tsv(stats))
+        path = self.files.write(f"{stage}_endpoint_stats.tsv", format_endpoint_tsv(stats))
         self.console.say(f"Endpoint statistics exported to: {path}")
 
     def _cleanup(self, r: CleanupResult) -> None:

@@ -17,15 +17,19 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor
 from typing import Final
 
+from sai3bench.engine import interrupt
 from sai3bench.engine.batch import BatchResults, exec_batch_async, exec_batch_sync
 from sai3bench.engine.ops import PlannedOp, Task
 from sai3bench.engine.transient import RetryPolicy
+
+log = logging.getLogger(__name__)
 
 #: Tasks a thread takes per lock hold. Not sized by time: an op's wall time in a thread includes
 #: its GIL waits, which grow with the thread count and shrank time-sized batches to one op at 32
@@ -35,6 +39,12 @@ BATCH_MAX: Final = 32
 #: Tasks a loop worker takes at a time: amortises the pick/record/release bookkeeping over a
 #: few ops (each op still checks the deadline and is timed on its own).
 LOOP_BATCH: Final = 4
+#: Seconds workers have, once the pool is stopped (a signal, a failed prepare), to finish the op
+#: in flight; then loop workers are cancelled and threads are no longer waited for, so an op
+#: stuck on the network never holds up the stage.
+STOP_GRACE: Final = 1.5
+#: How often ``run`` looks whether the pool was stopped (a stop may come from a thread).
+_JOIN_TICK: Final = 0.1
 
 #: Called after each batch with the tasks, how many ran, and their results.
 Recorder = Callable[[Sequence[Task], int, BatchResults], None]
@@ -80,6 +90,8 @@ class WorkerPool:
         self.retries = 0
         self.batches = 0
         self.batched_tasks = 0
+        #: Workers still busy STOP_GRACE seconds after the stop, left behind.
+        self.abandoned = 0
 
     def __repr__(self) -> str:
         mode = "threads" if self.executor is not None else "loop"
@@ -127,9 +139,42 @@ class WorkerPool:
                 for _ in range(self.workers)
             ]
         try:
-            await asyncio.gather(*jobs)
+            with interrupt.watching(self):
+                await self._join(jobs)
         finally:
             self.stop()  # a cancelled run stops its threads at their next batch
+
+    async def _join(self, jobs: list[asyncio.Future[None]]) -> None:
+        """Wait for every worker, as ``gather`` would (the first exception is raised), but
+        only STOP_GRACE seconds once the pool is stopped: then the rest are abandoned."""
+        pending: set[asyncio.Future[None]] = set(jobs)
+        stopped_at: float | None = None
+        while pending:
+            done, pending = await asyncio.wait(
+                pending, timeout=_JOIN_TICK, return_when=asyncio.FIRST_EXCEPTION
+            )
+            for job in done:
+                job.result()
+            if not self._stopped or not pending:
+                continue
+            now = time.monotonic()
+            stopped_at = stopped_at or now
+            if now - stopped_at >= STOP_GRACE:
+                self._abandon(pending)
+                return
+
+    def _abandon(self, pending: set[asyncio.Future[None]]) -> None:
+        """Cancel loop workers still in an op (their batch is not recorded); threads cannot be
+        cancelled: they end after their op, unwaited for."""
+        self.abandoned = len(pending)
+        for job in pending:
+            job.cancel()
+        log.warning(
+            "%r: %d workers still busy %gs after the stop, abandoned",
+            self,
+            len(pending),
+            STOP_GRACE,
+        )
 
     def _batch_size(self, remaining: Callable[[], int] | None) -> int:
         if remaining is None:

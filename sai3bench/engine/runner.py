@@ -12,9 +12,10 @@ import msgspec
 
 from sai3bench.backends.multi import endpoints_from_env
 from sai3bench.backends.registry import Backends
-from sai3bench.config.schema import Config
+from sai3bench.config.schema import Config, Prepare
 from sai3bench.engine.cleanup import CleanupResult, run_cleanup
 from sai3bench.engine.context import Output, RunContext
+from sai3bench.engine.interrupt import Interrupt, StageAbandoned
 from sai3bench.engine.prepare import PreparedSet, PrepareFailed, PrepareResult, run_prepare
 from sai3bench.engine.resolve import resolve_ops
 from sai3bench.engine.transient import list_with_retry
@@ -54,6 +55,8 @@ class RunReport:
         self.failure: RunFailed | None = None
         self.seed: int | None = None
         self.on_stage: StageHook = lambda name, result: None
+        #: The signals the run got, and what they stopped.
+        self.interrupt = Interrupt()
 
 
 #: Told when a stage ends: ("prepare" | "workload" | "cleanup", its result object).
@@ -61,11 +64,17 @@ StageHook = Callable[[str, Any], None]
 
 
 async def execute(
-    config: Config, opts: RunOptions, out: Output, on_stage: StageHook | None = None
+    config: Config,
+    opts: RunOptions,
+    out: Output,
+    on_stage: StageHook | None = None,
+    interrupt: Interrupt | None = None,
 ) -> RunReport:
     """Run the stages the options ask for. Raises Sai3Error subclasses for user errors.
 
-    ``on_stage`` lets the caller print and save each stage's results as soon as it ends.
+    ``on_stage`` lets the caller print and save each stage's results as soon as it ends. With
+    ``interrupt``, SIGINT and SIGTERM stop the running stage (see engine/interrupt.py) and the
+    report holds the partial results; without, signals are left to the caller.
     """
     seed = opts.seed if opts.seed is not None else int.from_bytes(os.urandom(4), "little")
     caps = [op.concurrency or config.concurrency for op in config.workload]
@@ -80,10 +89,13 @@ async def execute(
     report = RunReport()
     report.seed = seed
     report.on_stage = on_stage or (lambda name, result: None)
+    report.interrupt = interrupt or Interrupt()
     refresher = asyncio.create_task(_refresh_credentials(backends))
+    loop = asyncio.get_running_loop()
     try:
         _route_endpoints(backends, config, os.environ.get("S3_ENDPOINT_URIS", ""), out)
-        await _stages(ctx, config, opts, report)
+        with report.interrupt.attach(loop, signals=interrupt is not None):
+            await _stages(ctx, config, opts, report)
     except OpError as exc:
         # A request outside the timed ops failed (a listing, a glob, a verify): one line.
         raise StorageError(
@@ -161,57 +173,94 @@ def setup_hint(outcome: Outcome, target: str | None, default: str) -> str:
 async def _stages(ctx: RunContext, config: Config, opts: RunOptions, report: RunReport) -> None:
     sets = prepare_sets(config.prepare, mixed=is_mixed(config))
     out = ctx.out
+    stop = report.interrupt
     if opts.verify:
-        report.verify = await run_verify(ctx, sets)
+        report.verify = await stop.bounded("verify", run_verify(ctx, sets))
         out.say(report.verify)
         return
-    if opts.cleanup_only:
+    if opts.cleanup_only:  # here cleanup is the stage a signal stops
         out.say("=== Cleanup Phase ===")
-        report.cleanup = await _cleanup_only(ctx, config, sets)
+        report.cleanup = await stop.bounded("cleanup", _cleanup_only(ctx, config, sets))
         report.on_stage("cleanup", report.cleanup)
         report.failure = report.failure or report.cleanup.failure  # objects left: exit 1
         return
     if config.prepare is not None and sets and not opts.skip_prepare:
-        out.say("=== Prepare Phase ===")
-        if is_mixed(config):
-            out.say(
-                "Mixed workload: Using separate object pools "
-                "(readonly for GET/STAT, deletable for DELETE)"
-            )
-        before = _endpoint_snapshot(ctx)
-        try:
-            report.prepare = await run_prepare(ctx, config.prepare, sets)
-            report.prepare.endpoint_stats = _endpoint_stats(ctx, before)
-        except PrepareFailed as exc:
-            report.prepare = exc.result
-            if config.prepare.cleanup and not opts.no_cleanup and exc.result.created:
-                out.warn(f"prepare failed; removing the {exc.result.created:,} objects it made")
-                await run_cleanup(ctx, exc.result.sets, mode="best_effort")
-            raise
-        report.on_stage("prepare", report.prepare)
-        if report.prepare.created and config.prepare.post_prepare_delay > 0:
-            out.say(f"Waiting {config.prepare.post_prepare_delay:g}s (post_prepare_delay)")
-            await asyncio.sleep(config.prepare.post_prepare_delay)
+        await _prepare_stage(ctx, config, opts, sets, report)
     if opts.prepare_only:
         return
     prep = config.prepare
     wants_cleanup = prep is not None and prep.cleanup and not opts.no_cleanup
     try:
-        await _test_phase(ctx, config, report)
+        if not stop.requested:
+            await stop.bounded("workload", _test_phase(ctx, config, report))
+    except StageAbandoned as exc:
+        out.warn(str(exc))
     finally:
-        # Runs after a failed workload too (a glob that matched nothing, a refused PUT): the
-        # objects this run made must not be left for later runs to take as pre-existing.
+        # Runs after a failed or interrupted workload too (a glob that matched nothing, a
+        # refused PUT, Ctrl-C): the objects this run made must not be left for later runs to
+        # take as pre-existing.
         if wants_cleanup and report.prepare is not None and prep is not None:
-            wl = report.workload
-            out.say("=== Cleanup Phase ===")
-            report.cleanup = await run_cleanup(
-                ctx,
-                report.prepare.sets,
-                mode=prep.cleanup_mode,
-                skip_keys=wl.deleted_keys if wl is not None else frozenset(),
-            )
-            report.on_stage("cleanup", report.cleanup)
-            report.failure = report.failure or report.cleanup.failure  # objects left: exit 1
+            await _cleanup_stage(ctx, prep, report)
+
+
+async def _prepare_stage(
+    ctx: RunContext, config: Config, opts: RunOptions, sets: list[PrepareSet], report: RunReport
+) -> None:
+    out, stop, prepare = ctx.out, report.interrupt, config.prepare
+    assert prepare is not None
+    out.say("=== Prepare Phase ===")
+    if is_mixed(config):
+        out.say(
+            "Mixed workload: Using separate object pools "
+            "(readonly for GET/STAT, deletable for DELETE)"
+        )
+    before = _endpoint_snapshot(ctx)
+    try:
+        # Interrupted, it returns what it created so far: cleanup removes exactly those.
+        report.prepare = await stop.bounded("prepare", run_prepare(ctx, prepare, sets))
+        report.prepare.endpoint_stats = _endpoint_stats(ctx, before)
+    except PrepareFailed as exc:
+        report.prepare = exc.result
+        if prepare.cleanup and not opts.no_cleanup and exc.result.created:
+            out.warn(f"prepare failed; removing the {exc.result.created:,} objects it made")
+            await stop.cleanup_stage(run_cleanup(ctx, exc.result.sets, mode="best_effort"))
+        raise
+    except StageAbandoned as exc:
+        out.warn(str(exc))
+        return
+    report.on_stage("prepare", report.prepare)
+    if report.prepare.created and prepare.post_prepare_delay > 0 and not stop.requested:
+        out.say(f"Waiting {prepare.post_prepare_delay:g}s (post_prepare_delay)")
+        await stop.sleep(prepare.post_prepare_delay)
+
+
+async def _cleanup_stage(ctx: RunContext, prep: Prepare, report: RunReport) -> None:
+    """Delete what prepare made; after a signal it is bounded, and a second signal stops it:
+    then say how many prepared objects are left, and where."""
+    assert report.prepare is not None
+    stop, wl, sets = report.interrupt, report.workload, report.prepare.sets
+    skip: set[str] | frozenset[str] = wl.deleted_keys if wl is not None else frozenset()
+    if not stop.skip_cleanup:
+        ctx.out.say("=== Cleanup Phase ===")
+    cleanup = run_cleanup(ctx, sets, mode=prep.cleanup_mode, skip_keys=skip)
+    report.cleanup = result = await stop.cleanup_stage(cleanup)
+    if result is not None:
+        report.on_stage("cleanup", result)
+        report.failure = report.failure or result.failure  # objects left: exit 1
+        report.failure = report.failure or result.failure  # objects left behind: exit 1
+    if stop.cleanup in ("skipped", "stopped", "timed out"):
+        ours = sum(1 for ps in sets for i in ps.created if ps.key(i) not in skip)
+        gone = result.deleted + result.already_gone if result is not None else 0
+        stop.objects_left, stop.left_exact = (
+            ours - gone,
+            result is not None or stop.cleanup == "skipped",
+        )
+        stop.left_where = [ps.pset.base_uri + ps.pset.pool + "-*" for ps in sets if len(ps.created)]
+        bound = "" if stop.left_exact else "at most "
+        ctx.out.warn(
+            f"cleanup {stop.cleanup}: left {bound}{stop.objects_left:,} prepared objects under "
+            f"{', '.join(stop.left_where) or '(none)'}"
+        )
 
 
 async def _test_phase(ctx: RunContext, config: Config, report: RunReport) -> None:
@@ -240,18 +289,32 @@ async def _test_phase(ctx: RunContext, config: Config, report: RunReport) -> Non
             ),
         )
     report.on_stage("workload", wl)
-    if wl.aborted:
-        report.failure = RunFailed(
-            f"workload aborted: {wl.aborted}",
-            hint="see the Errors block above; raise error_handling.max_total_errors to go on",
-        )
-    elif wl.collector.ops() == 0 and wl.collector.error_count():
+    if not report.interrupt.requested:  # partial results of a stopped stage are no failure
+        report.failure = _workload_failure(wl, config.duration)
+
+
+def _workload_failure(wl: WorkloadResult, duration: float) -> RunFailed | None:
+    """Why a workload that ran to its end is no result: aborted, nothing succeeded, or
+    nothing finished in time (all late: an overloaded client or target)."""
+    if wl.collector.ops() == 0 and wl.collector.error_count():  # says more than "aborted"
         key, detail = wl.first_error or ("?", "?")
-        report.failure = RunFailed(
+        return RunFailed(
             f"workload: no op succeeded ({wl.collector.error_count():,} failed; first "
             f"{key}: {detail})",
             hint="see the Errors block above; the target answered every op with an error",
         )
+    if wl.aborted:
+        return RunFailed(
+            f"workload aborted: {wl.aborted}",
+            hint="see the Errors block above; raise error_handling.max_total_errors to go on",
+        )
+    if wl.collector.ops() == 0:
+        return RunFailed(
+            f"workload: no op completed within the {duration:g}s duration "
+            f"({wl.late:,} finished after it)",
+            hint="lower concurrency or raise duration: the client or the target is overloaded",
+        )
+    return None
 
 
 def _endpoint_snapshot(ctx: RunContext) -> list[EndpointStat] | None:

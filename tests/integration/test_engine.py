@@ -81,13 +81,17 @@ class Run:
 def run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Any:
     counter = [0]
 
-    def go(cfg: dict[str, Any], **flags: Any) -> Run:
+    def go(cfg: dict[str, Any], fails: str | None = None, **flags: Any) -> Run:
+        """``fails``: the run must end in RunFailed matching it (its results still saved)."""
         counter[0] += 1
         name = f"r{counter[0]}"
         path = write_config(tmp_path, cfg, f"{name}.yaml")
         rdir = tmp_path / "results"
-        rc = run_command(path, RunFlags(results_dir=rdir, seed=SEED, **flags))
-        assert rc == 0
+        if fails is not None:
+            with pytest.raises(RunFailed, match=fails):
+                run_command(path, RunFlags(results_dir=rdir, seed=SEED, **flags))
+        else:
+            assert run_command(path, RunFlags(results_dir=rdir, seed=SEED, **flags)) == 0
         cap = capsys.readouterr()
         return Run(results_dir(rdir, name), cap.out, cap.err)
 
@@ -501,7 +505,7 @@ def test_late_deletes_are_not_counted_but_done(
     run: Any, data: Path, slow_first_deletes: Any
 ) -> None:
     slow_first_deletes(2)
-    r = run(delete_only(data), no_cleanup=True)
+    r = run(delete_only(data), fails="no op completed", no_cleanup=True)
     late = r.stages["workload"]["late"]
     assert late >= 1  # a worker may hold every key in one batch: then only its first op runs
     assert r.collector("workload").ops(OpKind.DELETE) == 0
@@ -512,5 +516,5 @@ def test_late_deletes_are_not_deleted_twice_by_cleanup(
     run: Any, data: Path, slow_first_deletes: Any
 ) -> None:
     slow_first_deletes(2)
-    r = run(delete_only(data))
+    r = run(delete_only(data), fails="no op completed")
     assert r.stages["cleanup"]["already_deleted"] == 0
