@@ -5,6 +5,7 @@ Short commands run several at a time (``run_cli_many``): interpreter start-up do
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 import subprocess
@@ -343,3 +344,74 @@ def test_insecure_flag_warns_loudly(tmp_path: Path) -> None:
     proc = run_cli(["run", "-c", str(cfg), "--insecure", "--results-dir", str(tmp_path)], tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "warning: --insecure: TLS certificates are NOT checked" in proc.stderr
+
+
+def test_seed_beyond_64_bits_is_refused_at_once(tmp_path: Path) -> None:
+    """It used to run the whole benchmark, then fail writing metadata.json (TypeError)."""
+    cfg = write_config(tmp_path, base_config(tmp_path / "data"))
+    args = ["run", "-c", str(cfg), "--results-dir", str(tmp_path), "--seed"]
+    big, negative = run_cli_many(
+        [([*args, "99999999999999999999999"], tmp_path), ([*args, "-1"], tmp_path)]
+    )
+    for proc in (big, negative):
+        assert "--seed" in assert_user_error(proc)
+        assert not list(tmp_path.glob("sai3-*")) and not (tmp_path / "data").exists()
+
+
+def test_top_level_help_names_every_scheme(tmp_path: Path) -> None:
+    proc = run_cli(["--help"], tmp_path)
+    assert proc.returncode == 0
+    assert "to come" not in proc.stdout
+    assert all(s in proc.stdout for s in ("file://", "s3://", "gs://", "az://"))
+
+
+def _full_disk_dirs(root: Path, name: str, file: str) -> None:
+    """Results directories for this minute and the next whose ``file`` writes to /dev/full:
+    every write there fails with ENOSPC, as on a full disk."""
+    now = dt.datetime.now()
+    for t in (now, now + dt.timedelta(minutes=1)):
+        d = root / f"sai3-{t:%Y%m%d-%H%M}-{name}"
+        d.mkdir(parents=True, exist_ok=True)
+        (d / file).symlink_to("/dev/full")
+
+
+def test_results_on_a_full_disk_are_printed_then_one_line_exit_1(tmp_path: Path) -> None:
+    cfg = write_config(tmp_path, base_config(tmp_path / "data"), "full.yaml")
+    _full_disk_dirs(tmp_path / "r", "full", "metadata.json")
+    proc = run_cli(["run", "-c", str(cfg), "--results-dir", str(tmp_path / "r")], tmp_path)
+    line = assert_user_error(proc, code=1)
+    assert re.fullmatch(
+        r"error: results not saved: cannot write \S+/metadata\.json: No space left on "
+        r"device \(ENOSPC\)",
+        line,
+    ), line
+    assert "GET Performance" in proc.stdout  # the results were printed all the same
+    assert "Cleanup complete" in proc.stdout
+
+
+def test_a_full_disk_at_start_refuses_the_run_before_it_touches_anything(tmp_path: Path) -> None:
+    cfg = write_config(tmp_path, base_config(tmp_path / "data"), "full.yaml")
+    _full_disk_dirs(tmp_path / "r", "full", "config.yaml")
+    proc = run_cli(["run", "-c", str(cfg), "--results-dir", str(tmp_path / "r")], tmp_path)
+    assert "config.yaml: No space left on device (ENOSPC)" in assert_user_error(proc)
+    assert not (tmp_path / "data").exists()
+
+
+def test_a_workload_in_which_nothing_finished_in_time_fails(tmp_path: Path) -> None:
+    """Every op answered after the 0.3 s deadline (the mock waits 1.5 s): 0 ops, all late.
+    That is no result: exit 1 with one line, not exit 0."""
+    from tests.integration.test_s3_mock import _start
+
+    cfg = {
+        "target": "s3://bench/late/",
+        "duration": "0.3s",
+        "concurrency": 2,
+        "workload": [{"op": "put", "path": "new/", "object_size": 10, "weight": 1}],
+    }
+    path = write_config(tmp_path, cfg)
+    for mock in _start("--bucket", "bench", "--latency", "1500ms"):
+        proc = run_cli(
+            ["run", "-c", str(path), "--results-dir", str(tmp_path)], tmp_path, env=mock.env()
+        )
+    line = assert_user_error(proc, code=1)
+    assert "no op completed within the 0.3s duration (2 finished after it)" in line, line
