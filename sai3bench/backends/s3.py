@@ -11,12 +11,13 @@ import builtins
 import contextlib
 import os
 import time
-from collections.abc import Sequence
-from typing import Final
+from collections.abc import Callable, Sequence
+from typing import Final, TypeVar
 
 from sai3bench.backends.base import ObjectInfo, OpResult
 from sai3bench.backends.cloud import CloudBackend
 from sai3bench.backends.s3shapes import (
+    S3MalformedResponse,
     abort_params,
     build_complete_multipart,
     build_create_bucket,
@@ -49,6 +50,7 @@ from sai3bench.signers.sigv4 import (
 )
 from sai3bench.signers.sigv4 import canonical_query as encode_query
 
+_T = TypeVar("_T")
 _READS: Final = frozenset(("GET", "HEAD"))
 #: Bytes of a response body kept for error XML; the rest of a GET body is counted and dropped.
 ERROR_BODY: Final = 4096
@@ -242,6 +244,14 @@ class S3Backend(CloudBackend):
             etag.append(reply.header.decode())
         return reply
 
+    def _parsed(self, parse: Callable[[bytes], _T], body: bytes) -> _T:
+        """``parse(body)``; a 2xx body that is not the S3 document asked for (an HTML page
+        from a server that is not S3) names the endpoint that sent it."""
+        try:
+            return parse(body)
+        except S3MalformedResponse as exc:
+            raise exc.naming(self._http.endpoint.url) from None
+
     # -- Backend ------------------------------------------------------------------------------
 
     async def put(self, key: str, body: Payload) -> OpResult:
@@ -255,7 +265,7 @@ class S3Backend(CloudBackend):
         """Create, upload the parts one after another (this op is one worker's one request in
         flight), complete; abort on any failure so no parts are left billed."""
         reply = (await self._call("POST", key, query=initiate_params(), keep_body=True)).body
-        upload_id = parse_initiate_multipart(reply)
+        upload_id = self._parsed(parse_initiate_multipart, reply)
         parts: builtins.list[tuple[int, str]] = []
         try:
             for number, part in enumerate(split_payload(body, self.multipart_part), start=1):
@@ -270,7 +280,7 @@ class S3Backend(CloudBackend):
                     "POST", key, done, query=complete_params(upload_id), keep_body=True
                 )
             ).body
-            parse_complete_multipart(reply)  # a 200 can still carry an <Error>
+            self._parsed(parse_complete_multipart, reply)  # a 200 can still carry an <Error>
         except BaseException:
             with contextlib.suppress(OpError):
                 await self._call("DELETE", key, query=abort_params(upload_id))
@@ -301,7 +311,8 @@ class S3Backend(CloudBackend):
             params = list_v2_params(
                 prefix, delimiter=None if recursive else "/", continuation_token=token
             )
-            page = parse_list_v2((await self._call("GET", None, query=params, keep_body=True)).body)
+            reply = await self._call("GET", None, query=params, keep_body=True)
+            page = self._parsed(parse_list_v2, reply.body)
             out.extend(page.objects)
             if not page.is_truncated:
                 return out
@@ -322,7 +333,7 @@ class S3Backend(CloudBackend):
             extra=extra,
             keep_body=True,
         )
-        _, failed = parse_delete_result(reply.body)
+        _, failed = self._parsed(parse_delete_result, reply.body)
         return failed
 
     async def create_bucket(self, region: str = "") -> None:

@@ -129,6 +129,10 @@ class S3MalformedResponse(OpError):
     def __init__(self, detail: str) -> None:
         super().__init__(Outcome.PROTOCOL, detail)
 
+    def naming(self, endpoint: str) -> S3MalformedResponse:
+        """The same failure told as what it most likely is: a server that is not S3."""
+        return S3MalformedResponse(f"{endpoint} is not speaking S3 as expected: {self.detail}")
+
 
 class S3EmbeddedError(OpError):
     """An <Error> document where a result was expected, typically under 200 OK.

@@ -220,3 +220,13 @@ def test_a_bad_first_byte_timeout_is_one_line(
     r = run_cli([*command, "--first-byte-timeout", value], tmp_path, env=env("http://127.0.0.1:9"))
     assert r.returncode == 2
     assert "--first-byte-timeout" in one_error(r.stderr)
+
+
+def test_an_http_server_that_is_not_s3_is_named(tmp_path: Path) -> None:
+    page = b"<html><body>Welcome to nginx!</body></html>"
+    answer = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(page), page)
+    with serving(raw_server(answer)) as port:
+        r = run_cli(["util", "list", "s3://bench/"], tmp_path, env=env(f"http://127.0.0.1:{port}"))
+    assert r.returncode == 2
+    line = one_error(r.stderr)
+    assert f"http://127.0.0.1:{port} is not speaking S3 as expected" in line
