@@ -115,6 +115,8 @@ async def run_prepare(ctx: RunContext, prepare: Prepare, sets: list[PrepareSet])
         result.collector.merge(run.collector)
         result.wall_s += run.wall_s
         result.retries += run.retries
+        if run.interrupted:  # a signal: hand back what was created, for cleanup
+            break
         if run.failed:
             raise PrepareFailed(result, run)
     return result

@@ -26,6 +26,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor
 
+from sai3bench.engine import interrupt
 from sai3bench.engine.context import Output
 from sai3bench.engine.ops import PlannedOp, Task
 from sai3bench.engine.record import TaskHook
@@ -56,6 +57,9 @@ class RetriedRun:
         self.rounds = 0
         self.failed: list[tuple[Task, int]] = []
         self.stopped_by: tuple[Task, int] | None = None
+        #: A signal stopped the stage (engine/interrupt.py): set-aside tasks were not retried
+        #: and are not reported; the caller returns its partial results.
+        self.interrupted = False
         self.errors: dict[str, str] = {}
 
     def __repr__(self) -> str:
@@ -96,7 +100,8 @@ async def run_with_retry_rounds(
 
     ``on_task(task, code)`` is told each task's *final* outcome exactly once: success, a
     permanent failure, or the last transient failure once the retries ran out. Tasks that were
-    never run because the stage stopped are not reported. ``policy`` defaults to STAGE_RETRY.
+    never run because the stage stopped are not reported, nor are set-aside tasks when a
+    signal stops the stage (``interrupted``). ``policy`` defaults to STAGE_RETRY.
     """
     policy = policy or STAGE_RETRY
     result = RetriedRun()
@@ -135,6 +140,9 @@ async def run_with_retry_rounds(
             result.errors[key] = detail
         if not pending or result.stopped_by or result.rounds >= policy.max_retries:
             break
+        if _halted():
+            result.interrupted = True
+            return result
         wait = policy.delay_s(result.rounds, rng)
         result.rounds += 1
         out.say(
@@ -142,13 +150,24 @@ async def run_with_retry_rounds(
             f"({outcome_counts([c for _, c in pending])}); retry round {result.rounds} of "
             f"{policy.max_retries} in {wait:.1f}s"
         )
-        await _sleep_then_count(wait, ops, pending, result)
+        if not await _sleep_then_count(wait, ops, pending, result):
+            result.interrupted = True
+            return result
         batch, total = iter([t for t, _ in pending]), len(pending)
         pending.clear()
     for task, code in pending:  # retries ran out (or the stage stopped): final failures
         final.append((task, code))
         on_task(task, code)
     return result
+
+
+def _halted() -> bool:
+    """A signal asked the running stage to stop: start no retry round. Cleanup that a first
+    signal lets finish goes on retrying; a second signal stops it too."""
+    stop = interrupt.active()
+    if stop is None or not stop.requested:
+        return False
+    return stop.current != "cleanup" or stop.skip_cleanup
 
 
 def _kind_name(ops: Sequence[PlannedOp], pending: list[tuple[Task, int]]) -> str:
@@ -158,8 +177,17 @@ def _kind_name(ops: Sequence[PlannedOp], pending: list[tuple[Task, int]]) -> str
 
 async def _sleep_then_count(
     wait: float, ops: Sequence[PlannedOp], pending: list[tuple[Task, int]], result: RetriedRun
-) -> None:
-    await asyncio.sleep(wait)
+) -> bool:
+    """Pause before a retry round, then count its retries; False (nothing counted) when a
+    signal stopped the stage during the pause."""
+    stop = interrupt.active()
+    if stop is not None and not stop.requested:
+        await stop.sleep(wait)  # a signal ends the pause early
+    else:
+        await asyncio.sleep(wait)
+    if _halted():
+        return False
     for task, code in pending:
         result.collector.record_retry(ops[task[0]].kind, code)
     result.retries += len(pending)
+    return True
