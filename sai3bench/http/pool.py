@@ -186,7 +186,7 @@ class H1Pool:
             except OpError as exc:
                 started = conn.parser.has_started
                 self.release(conn)
-                if attempt == 0 and reused and may_resend(head, exc.outcome, started):
+                if attempt == 0 and reused and can_resend(head, exc.outcome, started):
                     self.resent += 1
                     note_resend(exc.outcome)
                     continue  # a stale keep-alive, most likely (see the module doc)
@@ -202,7 +202,7 @@ class H1Pool:
         raise AssertionError("unreachable")
 
 
-def may_resend(head: bytes, outcome: int, response_started: bool) -> bool:
+def can_resend(head: bytes, outcome: int, response_started: bool) -> bool:
     """True when a request that failed on a reused connection may be sent once more: a
     CONNECTION failure before any response byte, of an idempotent method (not POST)."""
     return outcome == Outcome.CONNECTION and not response_started and not head.startswith(b"POST ")
