@@ -94,6 +94,12 @@ class Interrupt:
         return self.signum is not None
 
     @property
+    def halting(self) -> bool:
+        """Pools stop now: after the first signal (except in the cleanup it leads to, which
+        goes on), and after the second."""
+        return self._halt
+
+    @property
     def skip_cleanup(self) -> bool:
         """A second signal came: the user wants out now, objects left or not."""
         return self.count >= 2
