@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -30,6 +32,18 @@ class Server(asyncio.Protocol):
                 self.t.close()
 
 
+@contextlib.asynccontextmanager
+async def pool_on_server(max_size: int) -> AsyncIterator[H1Pool]:
+    """An H1Pool against a fresh ``Server`` on 127.0.0.1; both closed afterwards."""
+    server = await asyncio.get_running_loop().create_server(Server, "127.0.0.1", 0)
+    pool = H1Pool(Endpoint("127.0.0.1", server.sockets[0].getsockname()[1]), max_size=max_size)
+    try:
+        yield pool
+    finally:
+        await pool.close()
+        server.close()
+
+
 def _head(path: str) -> bytes:
     return build_request_head("GET", path, "127.0.0.1", ())
 
@@ -37,9 +51,7 @@ def _head(path: str) -> bytes:
 def test_deadline_fails_only_the_hung_request_and_pool_goes_on(run_loop: LoopRunner) -> None:
     async def go() -> None:
         loop = asyncio.get_running_loop()
-        server = await loop.create_server(Server, "127.0.0.1", 0)
-        pool = H1Pool(Endpoint("127.0.0.1", server.sockets[0].getsockname()[1]), max_size=4)
-        try:
+        async with pool_on_server(max_size=4) as pool:
             hung = asyncio.ensure_future(pool.send(_head("/hang"), timeout=0.2))
             for _ in range(20):  # meanwhile other requests complete on other connections
                 conn = await pool.send(_head("/a"), keep_body=True)
@@ -52,19 +64,13 @@ def test_deadline_fails_only_the_hung_request_and_pool_goes_on(run_loop: LoopRun
             assert loop.time() - t0 < 2.0  # checked by the watch, not left to hang
             conn = await pool.send(_head("/b"))  # the pool still serves
             pool.release(conn)
-        finally:
-            await pool.close()
-            server.close()
 
     run_loop(go())
 
 
 def test_an_idle_close_is_replaced_without_a_resend(run_loop: LoopRunner) -> None:
     async def go() -> None:
-        loop = asyncio.get_running_loop()
-        server = await loop.create_server(Server, "127.0.0.1", 0)
-        pool = H1Pool(Endpoint("127.0.0.1", server.sockets[0].getsockname()[1]), max_size=1)
-        try:
+        async with pool_on_server(max_size=1) as pool:
             conn = await pool.send(_head("/close"))  # the server closes after answering
             pool.release(conn)
             await asyncio.sleep(0.05)
@@ -75,9 +81,6 @@ def test_an_idle_close_is_replaced_without_a_resend(run_loop: LoopRunner) -> Non
             # The close arrived before the reuse: no resend. The race, a close that crosses
             # the next request, is in test_h1_resend.py.
             assert pool.resent == 0
-        finally:
-            await pool.close()
-            server.close()
 
     run_loop(go())
 
@@ -87,11 +90,8 @@ def test_a_waiter_for_a_connection_is_bounded(run_loop: LoopRunner) -> None:
     back (a leak) fails the next request with TIMEOUT instead of waiting forever."""
 
     async def go() -> None:
-        loop = asyncio.get_running_loop()
-        server = await loop.create_server(Server, "127.0.0.1", 0)
-        pool = H1Pool(Endpoint("127.0.0.1", server.sockets[0].getsockname()[1]), max_size=1)
-        pool.connect_timeout = 0.2
-        try:
+        async with pool_on_server(max_size=1) as pool:
+            pool.connect_timeout = 0.2
             leaked = await pool.acquire()
             with pytest.raises(OpError) as err:
                 await asyncio.wait_for(pool.send(_head("/a"), timeout=0.3), 15)
@@ -101,9 +101,6 @@ def test_a_waiter_for_a_connection_is_bounded(run_loop: LoopRunner) -> None:
             pool.release(leaked)
             conn = await pool.send(_head("/b"))  # the pool still serves
             pool.release(conn)
-        finally:
-            await pool.close()
-            server.close()
 
     run_loop(go())
 
@@ -112,10 +109,7 @@ def test_closing_the_pool_fails_a_request_in_flight(run_loop: LoopRunner) -> Non
     """Closing stops the deadline checks, so a request still in flight fails at once."""
 
     async def go() -> None:
-        loop = asyncio.get_running_loop()
-        server = await loop.create_server(Server, "127.0.0.1", 0)
-        pool = H1Pool(Endpoint("127.0.0.1", server.sockets[0].getsockname()[1]), max_size=1)
-        try:
+        async with pool_on_server(max_size=1) as pool:
             hung = asyncio.ensure_future(pool.send(_head("/hang")))
             await asyncio.sleep(0.2)
             await pool.close()
@@ -123,7 +117,5 @@ def test_closing_the_pool_fails_a_request_in_flight(run_loop: LoopRunner) -> Non
                 await asyncio.wait_for(hung, 15)
             assert err.value.outcome == Outcome.CONNECTION
             assert "pool closed" in err.value.detail
-        finally:
-            server.close()
 
     run_loop(go())

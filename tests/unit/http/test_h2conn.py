@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import h2.config
 import h2.connection
@@ -14,24 +13,7 @@ from h2.errors import ErrorCodes
 from sai3bench.http.h2conn import H2Connection, H2Unprocessed
 from sai3bench.outcome import OpError, Outcome
 from tests.conftest import LoopRunner
-
-
-class FakeTransport:
-    def __init__(self) -> None:
-        self.out = bytearray()
-        self.aborted = False
-
-    def get_extra_info(self, name: str, default: Any = None) -> Any:
-        return default
-
-    def write(self, data: bytes) -> None:
-        self.out += data
-
-    def abort(self) -> None:
-        self.aborted = True
-
-    def close(self) -> None:
-        self.aborted = True
+from tests.unit.http.fakes import FakeTransport
 
 
 class Wire:

@@ -8,38 +8,16 @@ the first-byte timeout, not the whole-response one; a slow body or a slow upload
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import pytest
 
 from sai3bench.http.protocol import DeadlineWatch, H1Connection
 from sai3bench.outcome import OpError, Outcome
 from tests.conftest import LoopRunner
+from tests.unit.http.fakes import FakeTransport
 
 LABEL = "http://127.0.0.1:9"
 HEAD = b"GET /k HTTP/1.1\r\nHost: h\r\n\r\n"
-
-
-class FakeTransport:
-    def __init__(self) -> None:
-        self.out = bytearray()
-        self.aborted = False
-
-    def get_extra_info(self, name: str, default: Any = None) -> Any:
-        return default
-
-    def write(self, data: bytes) -> None:
-        self.out += data
-
-    def writelines(self, parts: Any) -> None:
-        for part in parts:
-            self.out += part
-
-    def abort(self) -> None:
-        self.aborted = True
-
-    def close(self) -> None:
-        self.aborted = True
 
 
 def connect(*, first_byte: float, watch: bool = True) -> H1Connection:
