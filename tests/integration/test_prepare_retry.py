@@ -20,8 +20,12 @@ from sai3bench.engine.prepare import PrepareFailed
 from sai3bench.engine.transient import RetryPolicy
 from sai3bench.errors import StorageError
 from sai3bench.metrics.collector import OpKind
+from sai3bench.mock.app import Headers, Response
+from sai3bench.mock.s3app import S3App, error
 
+from ..adversity.test_interrupts import _assert_stopped, _signal_run
 from .conftest import run_cli, write_config
+from .test_cleanup_failures import _serve_in_thread
 from .test_s3_mock import KEY, SECRET, _start, stages
 
 COUNT = 400
@@ -116,3 +120,49 @@ def test_prepare_reports_objects_whose_retries_ran_out(
         assert f"retry round {n} of 3" in out
     assert isinstance(err, PrepareFailed) and err.failed == 20
     assert err.result.retries == 60 and err.result.collector.retries_of(OpKind.PUT) == 60
+
+
+class _FlakyPuts(S3App):
+    """The mock's S3 dialect, except that a PUT of an odd-numbered object gets 503 SlowDown on
+    its first ``failures`` tries: those objects are created only in retry round ``failures``."""
+
+    def __init__(self, failures: int) -> None:
+        super().__init__()
+        self.failures = failures
+        self.tries: dict[str, int] = {}
+
+    def handle(
+        self, method: str, target: str, headers: Headers, body: bytes | bytearray, size: int
+    ) -> Response:
+        path = target.partition("?")[0]
+        if method == "PUT" and path.endswith(".dat") and int(path[-5]) % 2:
+            self.tries[path] = n = self.tries.get(path, 0) + 1
+            if n <= self.failures:
+                return error(503, "SlowDown", "reduce your request rate")
+        return super().handle(method, target, headers, body, size)
+
+
+def test_signal_during_a_retry_pause_keeps_and_cleans_up_what_prepare_made(
+    tmp_path: Path,
+) -> None:
+    """SIGINT while prepare waits before retry round 7 (5 s +-50 %): the pause ends at once, the
+    stage hands back the 30 objects it made, and cleanup removes them. Before, the stage slept
+    on past its 3 s grace, was cancelled, and its objects were never cleaned up."""
+    app = _FlakyPuts(failures=7)
+    app.store.create_bucket("bench")
+    cfg = write_config(
+        tmp_path,
+        {
+            **_config("sig", count=60),
+            "prepare": {
+                "ensure_objects": [{"base_uri": "data/", "count": 60, "size_spec": SIZE}],
+                "cleanup": True,
+            },
+        },
+    )
+    with _serve_in_thread(app) as mock:
+        run = _signal_run(["-c", str(cfg)], tmp_path, banner="retry round 7 of", env=mock.env())
+    _assert_stopped(run, 130, "prepare")
+    assert "did not stop within" not in run.err
+    assert app.store.keys("bench") == []  # the 30 even objects were made, then cleaned up
+    assert run.meta["stages"]["cleanup"]["objects_deleted"] == 30
