@@ -144,20 +144,27 @@ def _assert_stopped(run: Signalled, code: int, stage: str) -> None:
 # -- file:// ------------------------------------------------------------------------------------
 
 
-def _file_config(tmp_path: Path, count: int, duration: str = "30s") -> Path:
+def _config(tmp_path: Path, target: str, count: int, duration: str = "30s", **kw: int) -> Path:
+    """prepare ``count`` small objects under ``target``data/, GET them, clean them up."""
     return write_config(
         tmp_path,
         {
-            "target": f"file://{tmp_path}/store/",
+            "target": target,
             "duration": duration,
-            "concurrency": 2,
+            "concurrency": kw.get("concurrency", 2),
             "prepare": {
                 "cleanup": True,
-                "ensure_objects": [{"base_uri": "data/", "count": count, "size_spec": 1}],
+                "ensure_objects": [
+                    {"base_uri": "data/", "count": count, "size_spec": kw.get("size", 1)}
+                ],
             },
             "workload": [{"op": "get", "path": "data/*", "weight": 1}],
         },
     )
+
+
+def _file_config(tmp_path: Path, count: int, duration: str = "30s") -> Path:
+    return _config(tmp_path, f"file://{tmp_path}/store/", count, duration)
 
 
 def test_file_sigint_in_prepare_keeps_what_it_made_then_cleans_it_up(tmp_path: Path) -> None:
@@ -211,19 +218,7 @@ def slow_mock(request: pytest.FixtureRequest) -> Iterator[MockServer]:
 
 
 def _s3_config(tmp_path: Path, prefix: str, count: int, duration: str = "30s") -> Path:
-    return write_config(
-        tmp_path,
-        {
-            "target": f"s3://bench/{prefix}/",
-            "duration": duration,
-            "concurrency": 16,
-            "prepare": {
-                "cleanup": True,
-                "ensure_objects": [{"base_uri": "data/", "count": count, "size_spec": 1024}],
-            },
-            "workload": [{"op": "get", "path": "data/*", "weight": 1}],
-        },
-    )
+    return _config(tmp_path, f"s3://bench/{prefix}/", count, duration, concurrency=16, size=1024)
 
 
 @pytest.mark.parametrize("slow_mock", ["20ms"], indirect=True)
