@@ -40,7 +40,7 @@ from h2.errors import ErrorCodes
 
 from sai3bench.http.endpoint import DEFAULT_CONNECT_TIMEOUT, DEFAULT_FIRST_BYTE_TIMEOUT, Endpoint
 from sai3bench.http.hpack_tuning import install_process_wide, plain_literals
-from sai3bench.http.sockets import connect_errors, set_nodelay
+from sai3bench.http.sockets import connect_errors, open_connection, set_nodelay
 from sai3bench.outcome import OpError, Outcome
 from sai3bench.payload import Payload
 
@@ -496,21 +496,20 @@ async def open_h2_connection(
     if ep.tls is not None:
         ep.tls.set_alpn_protocols(["h2", "http/1.1"])
     scheme = "https" if ep.tls else "http"
-    with connect_errors(ep.url):
-        async with asyncio.timeout(connect_timeout):
-            _, conn = await loop.create_connection(
-                lambda: H2Connection(
-                    loop,
-                    ep.url,
-                    scheme=scheme,
-                    conn_window=conn_window,
-                    stream_window=stream_window,
-                    first_byte_timeout=ep.first_byte_timeout,
-                ),
-                ep.host,
-                ep.port,
-                ssl=ep.tls,
-                server_hostname=ep.server_hostname if ep.tls else None,
-            )
+    start = loop.time()
+    conn = await open_connection(
+        lambda: H2Connection(
+            loop,
+            ep.url,
+            scheme=scheme,
+            conn_window=conn_window,
+            stream_window=stream_window,
+            first_byte_timeout=ep.first_byte_timeout,
+        ),
+        ep,
+        connect_timeout,
+    )
+    with connect_errors(ep.url):  # the SETTINGS wait shares the connect's bound
+        async with asyncio.timeout_at(start + connect_timeout):
             await conn.ready
     return conn

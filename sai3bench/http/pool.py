@@ -30,7 +30,7 @@ import collections
 from sai3bench.http.endpoint import DEFAULT_CONNECT_TIMEOUT, Endpoint
 from sai3bench.http.protocol import DeadlineWatch, H1Connection
 from sai3bench.http.resends import note_resend
-from sai3bench.http.sockets import connect_errors
+from sai3bench.http.sockets import open_connection
 from sai3bench.outcome import OpError, Outcome
 from sai3bench.payload import Payload
 
@@ -136,15 +136,11 @@ class H1Pool:
         watch = self._watch
         if watch is None:
             watch = self._watch = DeadlineWatch(loop)
-        with connect_errors(ep.url):
-            async with asyncio.timeout(self.connect_timeout):
-                _, conn = await loop.create_connection(
-                    lambda: H1Connection(loop, ep.url, watch, ep.first_byte_timeout),
-                    ep.host,
-                    ep.port,
-                    ssl=ep.tls,
-                    server_hostname=ep.server_hostname if ep.tls else None,
-                )
+        conn = await open_connection(
+            lambda: H1Connection(loop, ep.url, watch, ep.first_byte_timeout),
+            ep,
+            self.connect_timeout,
+        )
         self.opened += 1
         return conn
 

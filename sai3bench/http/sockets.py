@@ -6,10 +6,16 @@ import asyncio
 import contextlib
 import socket
 import ssl
-from collections.abc import Iterator
-from typing import Final, cast
+from collections.abc import Callable, Iterator
+from typing import Final, TypeVar, cast
 
+from sai3bench.http.endpoint import Endpoint
 from sai3bench.outcome import OpError, Outcome
+
+_P = TypeVar("_P", bound=asyncio.BaseProtocol)
+#: Share of the connect timeout the TLS handshake may take once TCP is up (1-2 round trips
+#: normally; a plain-HTTP port never answers at all).
+HANDSHAKE_SHARE: Final = 0.5
 
 
 def set_nodelay(transport: asyncio.BaseTransport) -> None:
@@ -47,6 +53,14 @@ def connect_errors(url: str) -> Iterator[None]:
     except ssl.SSLError as exc:
         why = describe_handshake_failure(url, exc)
         raise OpError(Outcome.CONNECTION, why, hint=HANDSHAKE_HINT) from None
+    except ConnectionAbortedError as exc:
+        if tls and "handshake" in str(exc):  # asyncio's and uvloop's ssl_handshake_timeout
+            why = (
+                f"TLS handshake with {url} did not complete in time: the server accepted the "
+                "connection but never answered; if that port speaks plain HTTP, use http://"
+            )
+            raise OpError(Outcome.TIMEOUT, why, hint=HANDSHAKE_HINT) from None
+        raise OpError(Outcome.CONNECTION, f"cannot connect to {url}: {exc}") from None
     except OSError as exc:
         during = " (during the TLS handshake?)" if tls and _is_reset(exc) else ""
         raise OpError(Outcome.CONNECTION, f"cannot connect to {url}{during}: {exc}") from None
@@ -85,6 +99,31 @@ def describe_handshake_failure(url: str, exc: ssl.SSLError) -> str:
     else:
         why = f"{reason}"
     return f"TLS handshake with {url} failed: {why}"
+
+
+async def open_connection(factory: Callable[[], _P], endpoint: Endpoint, timeout: float) -> _P:
+    """Connect to ``endpoint`` (TCP, then TLS when it has a context) within ``timeout`` seconds.
+
+    The TLS handshake alone gets ``HANDSHAKE_SHARE`` of it: a port that accepts and then never
+    answers a ClientHello (a plain-HTTP server waiting for a request line) is then told apart,
+    in its own words, from a port that never accepts. Raises OpError (see ``connect_errors``).
+    """
+    loop = asyncio.get_running_loop()
+    ep = endpoint
+    with connect_errors(ep.url):
+        async with asyncio.timeout(timeout):
+            if ep.tls is None:
+                _, protocol = await loop.create_connection(factory, ep.host, ep.port)
+            else:
+                _, protocol = await loop.create_connection(
+                    factory,
+                    ep.host,
+                    ep.port,
+                    ssl=ep.tls,
+                    server_hostname=ep.server_hostname,
+                    ssl_handshake_timeout=timeout * HANDSHAKE_SHARE,
+                )
+    return protocol
 
 
 class ReceiveBufferProtocol(asyncio.BufferedProtocol):

@@ -178,6 +178,20 @@ def test_https_to_a_plain_port_is_a_handshake_failure_said_fast(tmp_path: Path) 
     assert took < 9.0, took  # before: "connect timed out" after the 10 s connect timeout
 
 
+def test_https_to_a_port_that_never_answers_is_a_stalled_handshake(tmp_path: Path) -> None:
+    with serving(raw_server(None)) as port:
+        t0 = time.monotonic()
+        r = run_cli(
+            ["util", "stat", "s3://bench/x"], tmp_path, env=env(f"https://127.0.0.1:{port}")
+        )
+        took = time.monotonic() - t0
+    assert r.returncode == 2
+    line = one_error(r.stderr)
+    assert f"TLS handshake with https://127.0.0.1:{port} did not complete in time" in line
+    assert "use http://" in line
+    assert took < 60, took
+
+
 def test_a_path_in_aws_endpoint_url_is_routed_and_signed(tmp_path: Path) -> None:
     with serving(s3_mock(path_prefix="/gateway/s3")) as port:
         e = env(f"http://127.0.0.1:{port}/gateway/s3/")

@@ -85,3 +85,14 @@ def test_the_hint_says_reachable_and_survives_pickling() -> None:
     assert (back.outcome, back.detail, back.hint) == (err.outcome, err.detail, err.hint)
     plain = pickle.loads(pickle.dumps(failed(TimeoutError())))
     assert plain.hint is None
+
+
+def test_a_stalled_handshake_is_told_apart_from_a_stalled_connect() -> None:
+    # asyncio and uvloop both raise this when ssl_handshake_timeout runs out.
+    stalled = ConnectionAbortedError("SSL handshake is taking longer than 5.0 seconds: aborting")
+    err = failed(stalled)
+    assert err.outcome == Outcome.TIMEOUT
+    assert err.detail.startswith(f"TLS handshake with {URL} did not complete in time")
+    assert "use http://" in err.detail
+    other = failed(ConnectionAbortedError(103, "Software caused connection abort"))
+    assert other.outcome == Outcome.CONNECTION
