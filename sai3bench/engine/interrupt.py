@@ -292,6 +292,15 @@ class Interrupt:
             self.current = None
 
 
+def abandoned(what: str) -> None:
+    """Say that a stopped pool left ops in flight (their results are not counted)."""
+    stop = _active.get()
+    if stop is not None:
+        stop._say(f"{what}: abandoned, their results are not counted")
+    else:
+        log.warning("%s: abandoned", what)
+
+
 def active() -> Interrupt | None:
     """The running run's Interrupt (None outside ``sai3bench run``: util commands, tests)."""
     return _active.get()

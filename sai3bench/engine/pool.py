@@ -20,6 +20,7 @@ import itertools
 import logging
 import threading
 import time
+from array import array
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor
 from typing import Final
@@ -43,6 +44,9 @@ LOOP_BATCH: Final = 4
 #: in flight; then loop workers are cancelled and threads are no longer waited for, so an op
 #: stuck on the network never holds up the stage.
 STOP_GRACE: Final = 1.5
+#: Marks a loop worker's result slots not yet filled by its batch: an outcome code never holds
+#: it (codes are small; LATE is 0x80), so a cancelled batch's finished ops can be told apart.
+_UNSET_CODE: Final = 0xFF
 #: How often ``run`` looks whether the pool was stopped (a stop may come from a thread).
 _JOIN_TICK: Final = 0.1
 
@@ -169,12 +173,8 @@ class WorkerPool:
         self.abandoned = len(pending)
         for job in pending:
             job.cancel()
-        log.warning(
-            "%r: %d workers still busy %gs after the stop, abandoned",
-            self,
-            len(pending),
-            STOP_GRACE,
-        )
+        interrupt.abandoned(f"{len(pending)} workers still in an op {STOP_GRACE:g}s after the stop")
+        log.info("%r: %d workers abandoned", self, len(pending))
 
     def _batch_size(self, remaining: Callable[[], int] | None) -> int:
         if remaining is None:
@@ -222,6 +222,7 @@ class WorkerPool:
         on_done: Callable[[Sequence[Task], int], None] | None,
     ) -> None:
         out = BatchResults(self.batch_max)
+        unset = array("B", [_UNSET_CODE]) * self.batch_max
         while not self._stopped and time.perf_counter_ns() < self.deadline_ns:
             tasks = source(self.batch_max)
             if not tasks:
@@ -230,10 +231,28 @@ class WorkerPool:
                     break
                 await asyncio.sleep(min(wait, 0.002))  # a cap frees up when an op ends
                 continue
-            ran = await exec_batch_async(self.ops, tasks, out, self.deadline_ns, self.retry)
+            out.outcome[:] = unset
+            try:
+                ran = await exec_batch_async(self.ops, tasks, out, self.deadline_ns, self.retry)
+            except asyncio.CancelledError:
+                # Abandoned after a stop: the ops this batch finished still count (a PUT that
+                # prepare made must be known to cleanup); the one cut short does not.
+                ran = _finished(out, len(tasks))
+                record(tasks, ran, out)
+                if on_done is not None:
+                    on_done(tasks, ran)
+                raise
             record(tasks, ran, out)
             if on_done is not None:
                 on_done(tasks, ran)
             self.batches += 1
             self.batched_tasks += ran
         self.retries += out.retries
+
+
+def _finished(out: BatchResults, n: int) -> int:
+    """How many of a cancelled batch's ``n`` ops stored a result (the rest still read UNSET)."""
+    try:
+        return out.outcome.index(_UNSET_CODE, 0, n)
+    except ValueError:
+        return n

@@ -375,3 +375,61 @@ def test_a_cancelled_request_frees_its_pool_slot() -> None:
                 t.abort()
 
     uvloop.run(go())
+
+
+# -- the engine side, in-process ---------------------------------------------------------------
+
+
+class _Stuck:
+    """DELETEs that never answer until ``hang`` is cleared: an op stuck on the network."""
+
+    def __init__(self, hang_after: int) -> None:
+        self.left = hang_after
+        self.done: list[str] = []
+
+    async def delete(self, key: str) -> tuple[int, int]:
+        self.left -= 1
+        if self.left < 0:
+            await asyncio.Event().wait()
+        self.done.append(key)
+        return 0, 0
+
+
+class _Said:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def warn(self, line: str) -> None:
+        self.lines.append(line)
+
+
+def test_a_signal_stops_the_pool_and_abandons_a_stuck_op_after_the_grace() -> None:
+    """The first signal stops every pool of the run at its next op; an op that never ends is
+    abandoned STOP_GRACE later, so the stage still returns its partial results."""
+    from sai3bench.engine.interrupt import Interrupt
+    from sai3bench.engine.ops import PlannedOp
+    from sai3bench.engine.pool import STOP_GRACE
+    from sai3bench.engine.tasklist import run_task_list
+    from sai3bench.metrics.collector import OpKind
+
+    backend = _Stuck(hang_after=22)  # mid-batch: 2 of a 4-op batch done, then stuck
+    ops = [PlannedOp(index=0, kind=OpKind.DELETE, backend=backend, label="t")]  # type: ignore[arg-type]
+    tasks = ((0, f"k{i}", 0, 0) for i in range(10_000))
+    said = _Said()
+    stop = Interrupt(said)
+
+    async def go() -> tuple[int, float]:
+        loop = asyncio.get_running_loop()
+        with stop.attach(loop, signals=False):
+            loop.call_later(0.2, stop.on_signal, signal.SIGINT)
+            t0 = loop.time()
+            run = await stop.bounded(
+                "cleanup", run_task_list(ops, tasks, 10_000, workers=4, executor=None)
+            )
+            return run.collector.ops(), loop.time() - t0
+
+    ops_done, took = uvloop.run(go())
+    assert ops_done == len(backend.done) == 22  # every finished op counted, none invented
+    assert took < 0.2 + STOP_GRACE + 1.0
+    assert stop.exit_code == 130 and stop.stage == "cleanup"
+    assert any("abandoned" in line for line in said.lines), said.lines
