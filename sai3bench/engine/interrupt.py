@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import threading
 from collections.abc import Coroutine, Iterator
 from contextvars import ContextVar
 from typing import Any, Final, Protocol, TypeVar
@@ -130,6 +131,9 @@ class Interrupt:
     def deferred(self) -> Iterator[None]:
         """Outside the event loop (loading, starting the mock, saving results): a signal is
         only recorded, so the results being written are not cut short. Restored on exit."""
+        if threading.current_thread() is not threading.main_thread():
+            yield  # only the main thread may set handlers; signals stay the caller's
+            return
         saved = {sig: signal.getsignal(sig) for sig in SIGNALS}
         for sig in SIGNALS:
             signal.signal(sig, self._sync_handler)
