@@ -54,7 +54,7 @@ class CleanupResult:
         self.retries = 0
         self.dirs_removed = 0
         self.left: Counter[str] = Counter()
-        #: (key, outcome, detail) of the last object left behind, for the one-line message.
+        #: (URI, outcome, detail) of an object left behind, for the one-line message.
         self.last_failure: tuple[str, Outcome, str] | None = None
         self.failure: RunFailed | None = None
 
@@ -87,11 +87,12 @@ class CleanupResult:
         elif outcome == Outcome.NOT_FOUND:
             self.already_gone += 1
         else:
+            uri = ps.backend.uri_of(key)
             self.errors += 1
             self.left[_where(ps)] += 1
-            self.last_failure = (key, outcome, detail)
+            self.last_failure = (uri, outcome, detail)
             if self.errors <= _WARN_EACH:
-                out.warn(f"cleanup: could not delete {key}: {outcome.name} {detail}".rstrip())
+                out.warn(f"cleanup: could not delete {uri}: {outcome.name} {detail}".rstrip())
 
 
 def _where(ps: PreparedSet) -> str:
@@ -151,9 +152,10 @@ async def _cleanup_each(
         label="cleanup",
     )
     result.collector, result.wall_s, result.retries = run.collector, run.wall_s, run.retries
-    if result.last_failure is not None:
-        key, outcome, _ = result.last_failure
-        result.last_failure = (key, outcome, run.errors.get(key, ""))
+    worst = run.worst()  # the failure whose detail is known, if any (already gone is none)
+    if worst is not None and worst[1] != Outcome.NOT_FOUND:
+        (si, key, _, _), outcome, detail = worst
+        result.last_failure = (sets[si].backend.uri_of(key), outcome, detail)
     return result
 
 

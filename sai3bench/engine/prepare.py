@@ -190,7 +190,8 @@ class PrepareFailed(StorageError):
     def __init__(self, result: PrepareResult, run: RetriedRun) -> None:
         worst = run.worst()
         assert worst is not None
-        key, outcome, detail = worst
+        task, outcome, detail = worst
+        key = result.sets[task[0]].backend.uri_of(task[1])
         if run.stopped_by is not None or not run.rounds:
             msg = f"prepare failed writing {key}: {detail}"
         else:

@@ -68,14 +68,16 @@ class RetriedRun:
             f"stopped_by={self.stopped_by}>"
         )
 
-    def worst(self) -> tuple[str, Outcome, str] | None:
-        """(key, outcome, detail) of the failure to report: the one that stopped the stage, else
-        the last one left. The detail is the backend's when known, else the outcome's name."""
-        failure = self.stopped_by or (self.failed[-1] if self.failed else None)
+    def worst(self) -> tuple[Task, Outcome, str] | None:
+        """(task, outcome, detail) of the failure to report: the one that stopped the stage,
+        else the last one left whose detail is known (the backend's words), else the last one
+        left with its outcome's name for a detail."""
+        known = [f for f in reversed(self.failed) if f[0][1] in self.errors]
+        failure = self.stopped_by or next(iter(known or self.failed[-1:]), None)
         if failure is None:
             return None
-        (_, key, _, _), code = failure
-        return key, Outcome(code), self.errors.get(key) or Outcome(code).name
+        task, code = failure
+        return task, Outcome(code), self.errors.get(task[1]) or Outcome(code).name
 
 
 def outcome_counts(codes: Sequence[int]) -> str:

@@ -94,7 +94,7 @@ def test_retries_run_out_and_the_last_outcome_is_final() -> None:
     assert finals == {"a": Outcome.TIMEOUT, "b": 0}
     assert backend.calls["a"] == 4  # first try + 3 rounds
     assert run.rounds == 3 and run.failed == [((0, "a", 0, 0), Outcome.TIMEOUT)]
-    assert run.worst() == ("a", Outcome.TIMEOUT, "scripted a")
+    assert run.worst() == ((0, "a", 0, 0), Outcome.TIMEOUT, "scripted a")
 
 
 def test_a_permanent_failure_is_never_retried_and_may_stop_the_stage() -> None:
