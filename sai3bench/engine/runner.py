@@ -221,6 +221,7 @@ async def _prepare_stage(
         report.prepare.endpoint_stats = _endpoint_stats(ctx, before)
     except PrepareFailed as exc:
         report.prepare = exc.result
+        report.on_stage("prepare", exc.result)  # what it made, its errors and retries: saved
         if prepare.cleanup and not opts.no_cleanup and exc.result.created:
             out.warn(f"prepare failed; removing the {exc.result.created:,} objects it made")
             await stop.cleanup_stage(run_cleanup(ctx, exc.result.sets, mode="best_effort"))

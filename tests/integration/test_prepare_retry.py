@@ -120,6 +120,10 @@ def test_prepare_reports_objects_whose_retries_ran_out(
         assert f"retry round {n} of 3" in out
     assert isinstance(err, PrepareFailed) and err.failed == 20
     assert err.result.retries == 60 and err.result.collector.retries_of(OpKind.PUT) == 60
+    # The failed stage's counts are printed and saved too, retries included.
+    assert "Retries: 60 (PUT: 60)" in out
+    stage: dict[str, Any] = stages(tmp_path / "r")["prepare"]
+    assert stage["objects_created"] == 0 and stage["retries"] == 60
 
 
 class _FlakyPuts(S3App):
