@@ -71,10 +71,9 @@ def endpoint_from_url(
     where = source or repr(url)
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(
-            f"bad endpoint URL {url!r}" + (f" in {source}" if source else ""),
-            hint="use http://host:port or https://host",
-        )
+        what = f"{source}={url!r} is not an endpoint URL" if source else f"bad endpoint URL {url!r}"
+        where = f"set {source} to" if source else "use"
+        raise ConfigError(what, hint=f"{where} http://host:port or https://host")
     tls = None
     if parts.scheme == "https":
         tls = _tls_context(ca_bundle, insecure)

@@ -76,3 +76,10 @@ def test_an_unusable_ca_bundle_is_one_config_error(tmp_path: Path, content: byte
 def test_insecure_ignores_the_bundle_and_checks_nothing(tmp_path: Path) -> None:
     tls = endpoint_from_url("https://h", insecure=True, ca_bundle=str(tmp_path / "none")).tls
     assert tls is not None and tls.verify_mode == ssl.CERT_NONE and not tls.check_hostname
+
+
+def test_a_url_without_scheme_names_where_it_came_from() -> None:
+    with pytest.raises(ConfigError) as err:
+        endpoint_from_url("localhost:9000", source="AWS_ENDPOINT_URL")
+    assert err.value.msg == "AWS_ENDPOINT_URL='localhost:9000' is not an endpoint URL"
+    assert err.value.hint == "set AWS_ENDPOINT_URL to http://host:port or https://host"
