@@ -108,12 +108,7 @@ def _run_loaded(loaded: LoadedConfig, text: str, source: str, flags: RunFlags) -
     start = dt.datetime.now()
     files = ResultFiles(rd.make_results_dir(flags.results_dir, name, start))
     files.write_first("config.yaml", text)
-    _say_header(console, config, source)
-    if flags.insecure:
-        console.warn(
-            "--insecure: TLS certificates are NOT checked; anyone on the path can read and "
-            "change this traffic"
-        )
+    _say_header(console, config, source, flags.insecure)
     # From here on a signal stops the run in order (engine/interrupt.py) instead of killing
     # it: partial results are printed and saved, and cleanup runs.
     interrupt = Interrupt(console)
@@ -127,28 +122,28 @@ def _run_loaded(loaded: LoadedConfig, text: str, source: str, flags: RunFlags) -
             )
         except Sai3Error as exc:
             error = exc
-        if interrupt.requested:
-            where = f"the {interrupt.stage} stage" if interrupt.stage else "the run"
-            console.warn(f"interrupted by {interrupt.signal_name} during {where}")
-        console.say(f"Results saved to: {files.out_dir}")
-        meta = rd.metadata(
-            test_name=name,
-            config_path=source,
-            start=start,
-            end=dt.datetime.now(),
-            command_line=sys.argv,
-            stages=saver.stages,
-            seed=report.seed if report else flags.seed,
-        )
-        if interrupt.requested:
-            meta["interrupted"] = interrupt.marker()
-        files.write("console_log.txt", console.text())
-        files.write_json("metadata.json", meta)
-        files.write_json("results.json", saver.histograms())
+        seed = report.seed if report else flags.seed
+        _save(saver, test_name=name, config_path=source, start=start, seed=seed)
     return _exit_code(interrupt, error, report, files)
 
 
-def _say_header(console: Console, config: Config, source: str) -> None:
+def _save(saver: _StageSaver, **meta: Any) -> None:
+    """console_log.txt, metadata.json (with an ``interrupted`` block when a signal stopped the
+    run) and results.json; ``meta`` is what rd.metadata needs beyond the run's end."""
+    console, interrupt, files = saver.console, saver.interrupt, saver.files
+    if interrupt.requested:
+        where = f"the {interrupt.stage} stage" if interrupt.stage else "the run"
+        console.warn(f"interrupted by {interrupt.signal_name} during {where}")
+    console.say(f"Results saved to: {files.out_dir}")
+    data = rd.metadata(end=dt.datetime.now(), command_line=sys.argv, stages=saver.stages, **meta)
+    if interrupt.requested:
+        data["interrupted"] = interrupt.marker()
+    files.write("console_log.txt", console.text())
+    files.write_json("metadata.json", data)
+    files.write_json("results.json", saver.histograms())
+
+
+def _say_header(console: Console, config: Config, source: str, insecure: bool) -> None:
     console.say(f"Running workload from: {source}")
     console.say(f"Target: {config.target or '(absolute paths)'}")
     for line in multi_endpoint_lines(config):
@@ -158,6 +153,11 @@ def _say_header(console: Console, config: Config, source: str) -> None:
     console.say()
     for line in op_mix_lines(config):
         console.say(line)
+    if insecure:
+        console.warn(
+            "--insecure: TLS certificates are NOT checked; anyone on the path can read and "
+            "change this traffic"
+        )
 
 
 def _options(flags: RunFlags) -> RunOptions:
