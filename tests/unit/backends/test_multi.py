@@ -17,6 +17,7 @@ from sai3bench.backends.multi import (
 from sai3bench.metrics.endpoint_stat import EndpointStat
 from sai3bench.outcome import OpError, Outcome
 from sai3bench.report.endpoints import format_endpoint_tsv
+from tests.conftest import LoopRunner
 
 
 class Fake:
@@ -68,7 +69,8 @@ def test_round_robin_prefixes_keys_and_counts() -> None:
     assert multi.key_of("s3://b/run/x/y") == "x/y"
 
 
-def test_least_connections_avoids_the_busy_endpoint() -> None:
+def test_least_connections_avoids_the_busy_endpoint(run_loop: LoopRunner) -> None:
+    """Task scheduling order decides what is in flight: both loop kinds."""
     multi, fakes = _multi("least_connections")
 
     async def go() -> None:
@@ -80,7 +82,7 @@ def test_least_connections_avoids_the_busy_endpoint() -> None:
         fakes[0].gate.set()
         await held
 
-    asyncio.run(go())
+    run_loop(go())
     assert fakes[0].keys == ["run/slow"]
     assert fakes[1].keys == ["run/fast"] * 4
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import random
 import time
 from collections import deque
@@ -20,6 +19,7 @@ from sai3bench.engine.batch import (
 from sai3bench.engine.ops import PlannedOp, Task
 from sai3bench.metrics.collector import OpKind
 from sai3bench.outcome import OpError, Outcome
+from tests.conftest import LoopRunner
 
 GET, PUT, LIST, STAT, DELETE = range(5)  # op indices below, in OpKind order
 
@@ -295,7 +295,9 @@ def test_retry_delay_grows_caps_and_jitters() -> None:
     assert RetryPolicy(first_s=0).delay_s(5, rng) == 0
 
 
-def test_async_executor_same_contract(backend: FakeBackend, clock: FakeClock) -> None:
+def test_async_executor_same_contract(
+    run_loop: LoopRunner, backend: FakeBackend, clock: FakeClock
+) -> None:
     ops = make_ops(backend)
     backend.plan("/r", [Outcome.SERVER_ERROR, 42])
     backend.plan("/nf", [Outcome.NOT_FOUND])
@@ -304,7 +306,7 @@ def test_async_executor_same_contract(backend: FakeBackend, clock: FakeClock) ->
     tasks.append((GET, "/late", 0, 0))
     out = BatchResults(4)
     deadline = clock.now + 900 + 40 + 50 + 60 + 1  # the 4th op (1000 ns) ends after it
-    ran = asyncio.run(exec_batch_async(ops, tasks, out, deadline, RETRY2))
+    ran = run_loop(exec_batch_async(ops, tasks, out, deadline, RETRY2))
     assert ran == 4
     assert list(out.outcome) == [0, 0, Outcome.NOT_FOUND, LATE]
     assert list(out.nbytes[:3]) == [42, 10, 0]
@@ -315,12 +317,14 @@ def test_async_executor_same_contract(backend: FakeBackend, clock: FakeClock) ->
     assert out.error == ("/nf", "NOT_FOUND")  # /r was retried into success: not a failure
 
 
-def test_async_every_kind_returns_its_ttfb_but_stat_moves_no_bytes(backend: FakeBackend) -> None:
+def test_async_every_kind_returns_its_ttfb_but_stat_moves_no_bytes(
+    run_loop: LoopRunner, backend: FakeBackend
+) -> None:
     ops = make_ops(backend)
     backend.costs.extend([100, 200, 300, 400, 500])
     tasks = EVERY_KIND
     out = BatchResults(8)
-    assert asyncio.run(exec_batch_async(ops, tasks, out, FAR)) == 5
+    assert run_loop(exec_batch_async(ops, tasks, out, FAR)) == 5
     assert list(out.nbytes[:5]) == [111, 4321, 0, 0, 0]  # the stat's size is not a byte moved
     early = HEAD_EARLY_NS
     assert list(out.ttfb_ns[:5]) == [100 - early, 200 - early, 0, 400 - early, 500 - early]
