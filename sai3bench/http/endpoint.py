@@ -17,8 +17,6 @@ from sai3bench.errors import ConfigError
 DEFAULT_CONNECT_TIMEOUT: Final = 10.0
 #: Seconds from a request's last byte written to its response's first byte (--first-byte-timeout).
 DEFAULT_FIRST_BYTE_TIMEOUT: Final = 10.0
-#: Seconds for a whole response: large bodies take long, so this bound is loose.
-DEFAULT_RESPONSE_TIMEOUT: Final = 120.0
 _PORTS: Final = "a TCP port is a number from 1 to 65535"
 
 
