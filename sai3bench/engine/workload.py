@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 
 from sai3bench.config.schema import Config, ErrorHandling
 from sai3bench.engine.batch import LATE
-from sai3bench.engine.context import RunContext
+from sai3bench.engine.context import Output, RunContext
 from sai3bench.engine.error_guard import Backoff, ErrorGuard
 from sai3bench.engine.mix import OpMix
 from sai3bench.engine.ops import PlannedOp, Task
@@ -237,7 +237,7 @@ async def run_workload(ctx: RunContext, config: Config, planned: list[PlannedOp]
         error_guard(config.error_handling, time.monotonic()),
         result,
         stop=pool.stop,
-        say=lambda line: loop.call_soon_threadsafe(ctx.out.warn, line),
+        say=lambda line: loop.call_soon_threadsafe(_notice, ctx.out, line),
     )
     record = make_recorder(collector, planned, tally, state.on_task)
     ticker = asyncio.create_task(_report_progress(ctx, pool, collector, start_ns, config.duration))
@@ -249,6 +249,12 @@ async def run_workload(ctx: RunContext, config: Config, planned: list[PlannedOp]
     log.info("workload done: %r %r %r late=%d", pool, mix, state, tally.late)
     _finish(result, tally, end_ns=min(time.perf_counter_ns(), deadline_ns) - start_ns)
     return result
+
+
+def _notice(out: Output, line: str) -> None:
+    """A line in the middle of the run: the live progress line is cleared first."""
+    out.progress("")
+    out.warn(line)
 
 
 def _finish(result: WorkloadResult, tally: Tally, end_ns: int) -> None:
