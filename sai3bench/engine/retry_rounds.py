@@ -30,7 +30,7 @@ from sai3bench.engine import interrupt
 from sai3bench.engine.context import Output
 from sai3bench.engine.ops import PlannedOp, Task
 from sai3bench.engine.record import TaskHook
-from sai3bench.engine.tasklist import run_task_list
+from sai3bench.engine.tasklist import TaskListResult, run_task_list
 from sai3bench.engine.transient import STAGE_RETRY, RetryPolicy, is_transient
 from sai3bench.metrics.collector import Collector
 from sai3bench.outcome import Outcome
@@ -105,24 +105,8 @@ async def run_with_retry_rounds(
     never run because the stage stopped are not reported, nor are set-aside tasks when a
     signal stops the stage (``interrupted``). ``policy`` defaults to STAGE_RETRY.
     """
-    policy = policy or STAGE_RETRY
-    result = RetriedRun()
-    pending: list[tuple[Task, int]] = []
-    final = result.failed
-
-    def hook(task: Task, code: int) -> None:
-        if code and is_transient(code):
-            pending.append((task, code))
-            return
-        if code:
-            final.append((task, code))
-            if result.stopped_by is None and stop_when is not None and stop_when(code):
-                result.stopped_by = (task, code)
-        on_task(task, code)
-
-    batch: Iterator[Task] = tasks
-    rng = random.Random()
-    t0 = time.perf_counter()
+    rounds = _Rounds(on_task, stop_when, policy or STAGE_RETRY)
+    batch, t0 = tasks, time.perf_counter()
     while True:
         run = await run_task_list(
             ops,
@@ -130,37 +114,83 @@ async def run_with_retry_rounds(
             total,
             workers=workers,
             executor=executor,
-            on_task=hook,
+            on_task=rounds.hook,
             stop_when=stop_when,
             out=out,
-            label=label if not result.rounds else f"{label} retry {result.rounds}",
+            label=label if not rounds.result.rounds else f"{label} retry {rounds.result.rounds}",
         )
+        rounds.add_pass(run, time.perf_counter() - t0)
+        if rounds.finished():
+            break
+        if not await rounds.pause(ops, out, label):
+            rounds.result.interrupted = True
+            return rounds.result
+        batch, total = iter([t for t, _ in rounds.pending]), len(rounds.pending)
+        rounds.pending.clear()
+    rounds.give_up()
+    return rounds.result
+
+
+class _Rounds:
+    """The state of one ``run_with_retry_rounds``: tasks set aside, final failures, schedule."""
+
+    def __init__(
+        self, on_task: TaskHook, stop_when: Callable[[int], bool] | None, policy: RetryPolicy
+    ) -> None:
+        self.result = RetriedRun()
+        #: (task, outcome) of this pass's transient failures: the next round's tasks.
+        self.pending: list[tuple[Task, int]] = []
+        self.on_task = on_task
+        self.stop_when = stop_when
+        self.policy = policy
+        self.rng = random.Random()
+
+    def hook(self, task: Task, code: int) -> None:
+        """Each task's outcome in a pass: set aside when transient, else final."""
+        if code and is_transient(code):
+            self.pending.append((task, code))
+            return
+        if code:
+            self.result.failed.append((task, code))
+            stop = self.stop_when
+            if self.result.stopped_by is None and stop is not None and stop(code):
+                self.result.stopped_by = (task, code)
+        self.on_task(task, code)
+
+    def add_pass(self, run: TaskListResult, wall_s: float) -> None:
+        result = self.result
         result.collector.merge(run.collector)
-        result.wall_s = time.perf_counter() - t0  # the pauses between rounds included
+        result.wall_s = wall_s  # from the start: the pauses between rounds included
         if run.tally.first_error is not None:
             key, detail = run.tally.first_error
             result.errors[key] = detail
-        if not pending or result.stopped_by or result.rounds >= policy.max_retries:
-            break
+
+    def finished(self) -> bool:
+        """Nothing to retry, a failure stopped the stage, or the rounds ran out."""
+        r = self.result
+        return not self.pending or r.stopped_by is not None or r.rounds >= self.policy.max_retries
+
+    async def pause(self, ops: Sequence[PlannedOp], out: Output, label: str) -> bool:
+        """Say and wait out the pause before the next round; False when a signal stops the
+        stage instead (before or during the pause)."""
         if _halted():
-            result.interrupted = True
-            return result
-        wait = policy.delay_s(result.rounds, rng)
+            return False
+        pending, result = self.pending, self.result
+        wait = self.policy.delay_s(result.rounds, self.rng)
         result.rounds += 1
         out.say(
             f"{label}: {len(pending):,} {_kind_name(ops, pending)} failed "
             f"({outcome_counts([c for _, c in pending])}); retry round {result.rounds} of "
-            f"{policy.max_retries} in {wait:.1f}s"
+            f"{self.policy.max_retries} in {wait:.1f}s"
         )
-        if not await _sleep_then_count(wait, ops, pending, result):
-            result.interrupted = True
-            return result
-        batch, total = iter([t for t, _ in pending]), len(pending)
-        pending.clear()
-    for task, code in pending:  # retries ran out (or the stage stopped): final failures
-        final.append((task, code))
-        on_task(task, code)
-    return result
+        return await _sleep_then_count(wait, ops, pending, result)
+
+    def give_up(self) -> None:
+        """The retries ran out (or the stage stopped): what is still set aside is final."""
+        for task, code in self.pending:
+            self.result.failed.append((task, code))
+            self.on_task(task, code)
+        self.pending.clear()
 
 
 def _halted() -> bool:
