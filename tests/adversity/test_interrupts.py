@@ -21,7 +21,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+import urllib.request
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -65,9 +66,11 @@ def _signal_run(
     env: dict[str, str] | None = None,
     group: bool = False,
     children: list[int] | None = None,
+    ready: Callable[[], bool] | None = None,
 ) -> Signalled:
-    """Run ``sai3bench run ...``; ``after`` seconds after ``banner`` shows on stdout send the
-    first signal; each further one once the run said it got the previous one (stderr)."""
+    """Run ``sai3bench run ...``; once ``banner`` shows on stdout, ``ready()`` holds (polled)
+    and ``after`` seconds passed, send the first signal; each further one once the run said it
+    got the previous one (stderr)."""
     results = cwd / "results"
     cmd = [sys.executable, "-m", "sai3bench", "run", *args, "--results-dir", str(results)]
     proc = subprocess.Popen(
@@ -88,6 +91,7 @@ def _signal_run(
                 break
         else:
             raise AssertionError(f"no {banner!r} in {''.join(seen)}{proc.stderr.read()}")
+        _wait_until(ready)
         time.sleep(after)
         if children is not None:
             children += _children(proc.pid)
@@ -100,6 +104,24 @@ def _signal_run(
             proc.wait()
     took = time.monotonic() - t0
     return Signalled(proc.returncode, took, "".join(seen) + out, errs + err, results)
+
+
+def _wait_until(ready: Callable[[], bool] | None, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while ready is not None and not ready():
+        assert time.monotonic() < deadline, "the stage never got going"
+        time.sleep(0.02)
+
+
+def _mock_stats(mock: MockServer) -> dict[str, Any]:
+    """The mock's own counters (/_mock/stats, answered at once, without the latency)."""
+    with urllib.request.urlopen(f"{mock.url}/_mock/stats", timeout=5) as resp:
+        stats: dict[str, Any] = json.loads(resp.read())
+    return stats
+
+
+def _mock_objects(mock: MockServer) -> int:
+    return int(_mock_stats(mock)["objects"].get("bench", 0))
 
 
 def _send(proc: subprocess.Popen[str], signals: tuple[signal.Signals, ...], group: bool) -> str:
@@ -169,7 +191,13 @@ def _file_config(tmp_path: Path, count: int, duration: str = "30s") -> Path:
 
 def test_file_sigint_in_prepare_keeps_what_it_made_then_cleans_it_up(tmp_path: Path) -> None:
     cfg = _file_config(tmp_path, 40_000)
-    run = _signal_run(["-c", str(cfg)], tmp_path, banner="=== Prepare Phase ===", after=0.3)
+    data = tmp_path / "store" / "data"
+    run = _signal_run(
+        ["-c", str(cfg)],
+        tmp_path,
+        banner="=== Prepare Phase ===",
+        ready=lambda: data.is_dir() and any(data.glob("prepared-*.dat")),
+    )
     _assert_stopped(run, 130, "prepare")
     prep = run.meta["stages"]["prepare"]
     assert prep["interrupted"] is True and 0 < prep["objects_created"] < 40_000
@@ -182,7 +210,7 @@ def test_file_sigint_in_prepare_keeps_what_it_made_then_cleans_it_up(tmp_path: P
 def test_file_sigterm_in_workload_saves_partial_results_exits_143(tmp_path: Path) -> None:
     cfg = _file_config(tmp_path, 50)
     run = _signal_run(
-        ["-c", str(cfg)], tmp_path, banner="Starting execution", after=0.5, signals=(SIGTERM,)
+        ["-c", str(cfg)], tmp_path, banner="Starting execution", after=1.0, signals=(SIGTERM,)
     )
     _assert_stopped(run, 143, "workload")
     wl = run.meta["stages"]["workload"]
@@ -228,7 +256,11 @@ def test_s3_sigint_in_prepare_cleans_up_exactly_what_it_made(
     cfg = _s3_config(tmp_path, "p", 4000)
     env = slow_mock.env()
     run = _signal_run(
-        ["-c", str(cfg)], tmp_path, banner="=== Prepare Phase ===", after=0.5, env=env
+        ["-c", str(cfg)],
+        tmp_path,
+        banner="=== Prepare Phase ===",
+        ready=lambda: _mock_objects(slow_mock) >= 16,
+        env=env,
     )
     _assert_stopped(run, 130, "prepare")
     prep = run.meta["stages"]["prepare"]
@@ -249,7 +281,7 @@ def test_s3_sigterm_in_workload_does_not_hang_in_cleanup(
         ["-c", str(cfg)],
         tmp_path,
         banner="Starting execution",
-        after=0.5,
+        ready=lambda: _mock_stats(slow_mock)["requests"].get("GET", 0) > 20,  # GETs run
         signals=(SIGTERM,),
         env=env,
     )
