@@ -83,16 +83,7 @@ async def run_prepare(ctx: RunContext, prepare: Prepare, sets: list[PrepareSet])
     permanent failure (403, a missing bucket, 400, ENOSPC), or when objects' retries run out.
     """
     prepared = [_open_set(ctx, s) for s in sets]
-    todo: list[array[int]] = []
-    sizes: list[array[int]] = []
-    for ps in prepared:
-        missing = await _missing(ps, prepare, ctx.out.warn)
-        todo.append(missing)
-        sizes.append(ps.pset.sizes() if len(missing) else array("q"))
-        ps.existed = ps.pset.spec.count - len(missing)
-        log.info("%r: %d exist, %d to create", ps, ps.existed, len(missing))
-        if len(missing):
-            ps.created_dirs = _missing_dirs(ps)
+    todo, sizes = await _todo(ctx, prepare, prepared)
     ops = _put_ops(ctx, prepared)
 
     def on_task(task: Task, code: int) -> None:
@@ -120,6 +111,23 @@ async def run_prepare(ctx: RunContext, prepare: Prepare, sets: list[PrepareSet])
         if run.failed:
             raise PrepareFailed(result, run)
     return result
+
+
+async def _todo(
+    ctx: RunContext, prepare: Prepare, prepared: list[PreparedSet]
+) -> tuple[list[array[int]], list[array[int]]]:
+    """Per set: the indices to create and the planned sizes (empty when none is missing)."""
+    todo: list[array[int]] = []
+    sizes: list[array[int]] = []
+    for ps in prepared:
+        missing = await _missing(ps, prepare, ctx.out.warn)
+        todo.append(missing)
+        sizes.append(ps.pset.sizes() if len(missing) else array("q"))
+        ps.existed = ps.pset.spec.count - len(missing)
+        log.info("%r: %d exist, %d to create", ps, ps.existed, len(missing))
+        if len(missing):
+            ps.created_dirs = _missing_dirs(ps)
+    return todo, sizes
 
 
 def _put_ops(ctx: RunContext, prepared: list[PreparedSet]) -> list[PlannedOp]:
