@@ -136,9 +136,8 @@ async def _run_one_async(
 def _retry_after(
     out: BatchResults, n: int, code: int, attempt: int, retry: RetryPolicy, t1: int
 ) -> float | None:
-    """Seconds to wait before retrying op ``n``, counted as a retry; None to give up (or on
-    success)."""
-    if code == 0 or code == Outcome.NOT_FOUND or attempt >= retry.max_retries:
+    """Seconds to wait before retrying failed op ``n``, counted as a retry; None to give up."""
+    if code == Outcome.NOT_FOUND or attempt >= retry.max_retries:
         return None
     out.retries += 1
     out.retry_log.append((n, code))
@@ -195,8 +194,7 @@ def exec_batch_sync(
             except OpError as exc:  # keep the detail, never the exception (see _outcome)
                 moved, (code, detail) = 0, _outcome(exc)
             t1 = clock()
-            wait = _retry_after(out, n, code, attempt, retry, t1)
-            if wait is None:
+            if not code or (wait := _retry_after(out, n, code, attempt, retry, t1)) is None:
                 break
             attempt += 1
             time.sleep(wait)
@@ -228,8 +226,7 @@ async def exec_batch_async(
             except OpError as exc:  # keep the detail, never the exception (see _outcome)
                 moved, first, (code, detail) = 0, 0, _outcome(exc)
             t1 = clock()
-            wait = _retry_after(out, n, code, attempt, retry, t1)
-            if wait is None:
+            if not code or (wait := _retry_after(out, n, code, attempt, retry, t1)) is None:
                 break
             attempt += 1
             await asyncio.sleep(wait)
