@@ -1,4 +1,4 @@
-"""The one small interface every backend implements, and the outcome codes it reports.
+"""The one small interface every backend implements, and the capabilities some add to it.
 
 A backend knows nothing of workloads: it stores and fetches bytes under keys. Keys are the
 backend's own names (an absolute path for file://, an object key for s3://); the registry turns
@@ -41,8 +41,9 @@ OpResult = tuple[int, int]
 
 bytes: moved for GET and PUT, the object's size for HEAD, 0 for DELETE. first_byte_ns: the
 ``perf_counter_ns`` at which the response head arrived, 0 where there is none (file://, and
-uploads made of several requests). A plain tuple: the cheapest result that carries both (the
-per-op budget is ~20 us of client CPU; see /work/shared/measurements.md).
+uploads made of several requests). A plain tuple, the cheapest result that carries both: the
+per-op budget is ~20 us of client CPU, and the tuple costs less than the backend attribute it
+replaced, read after each op (measured: -0.14 us per 1 KiB GET with the HTTP exchange stubbed).
 """
 
 
