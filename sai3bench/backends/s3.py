@@ -17,6 +17,7 @@ from typing import Final, TypeVar
 from sai3bench.backends.base import ObjectInfo, OpResult
 from sai3bench.backends.cloud import CloudBackend
 from sai3bench.backends.s3shapes import (
+    MAX_PART_NUMBER,
     S3MalformedResponse,
     abort_params,
     build_complete_multipart,
@@ -268,7 +269,10 @@ class S3Backend(CloudBackend):
         upload_id = self._parsed(parse_initiate_multipart, reply)
         parts: builtins.list[tuple[int, str]] = []
         try:
-            for number, part in enumerate(split_payload(body, self.multipart_part), start=1):
+            # S3 takes at most MAX_PART_NUMBER parts: a larger object gets larger parts (5 TiB
+            # in 10,000 parts of 525 MiB), as Azure's block size grows for its block limit.
+            size = max(self.multipart_part, -(-payload_length(body) // MAX_PART_NUMBER))
+            for number, part in enumerate(split_payload(body, size), start=1):
                 tag: builtins.list[str] = []
                 await self._call(
                     "PUT", key, part, query=upload_part_params(number, upload_id), etag=tag
