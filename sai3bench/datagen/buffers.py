@@ -29,7 +29,9 @@ Python overhead (hash, views, calls); the rest is memcpy speed.
 Objects above ``scratch_cap``: the first ``scratch_cap`` bytes come from scratch as above; the
 rest is a tuple of read-only views of the pool (see ``fill.rest_layout``). Those views are not
 stamped, so uniqueness weakens there: distinct aligned blocks run out after roughly
-``pool_bytes * 4096`` bytes of such tails (64 GiB for the default pool), and a
+``pool_bytes * 4096`` bytes of such tails (64 GiB for the default pool; past
+``REST_CYCLE_VIEWS`` views the same view objects repeat, so a 5 TiB body is ~24 MiB of
+bookkeeping, never its size), and a
 content-defined-chunking dedup engine would find the shared pool runs. A streaming body that
 fills scratch chunk by chunk would remove this limit; ``Payload`` has no such form yet.
 
@@ -52,6 +54,7 @@ from sai3bench.datagen.fill import (
     object_hash,
     pool_block_offset,
     rest_layout,
+    rest_view_max,
     shared_hash,
     unique_blocks,
 )
@@ -60,6 +63,8 @@ from sai3bench.payload import Payload
 FILLS = ("zero", "random", "prand")
 DEFAULT_POOL_BYTES = 16 << 20
 DEFAULT_SCRATCH_CAP = 64 << 20
+REST_CYCLE_VIEWS = 16384
+"""Distinct pool views in a huge object's rest; beyond them the sequence repeats (``_rest``)."""
 _WORDS = BLOCK // 8  # 64-bit words per block: the stride of the stamp assignments
 _MIN_STAMP = 16  # bytes of random data kept per block however high compress_factor is
 _LOOP_STAMPS = 4  # up to this many unique blocks, stamp with pack_into instead of strided views
@@ -159,10 +164,24 @@ class DataSource:
         if size <= self.scratch_cap:
             return self._fill(size, salt, scratch)
         head = self._fill(self.scratch_cap, salt, scratch)
-        h = object_hash(salt, self._seed_mix)
+        return (head, *self._rest(size - self.scratch_cap, object_hash(salt, self._seed_mix)))
+
+    def _rest(self, rest_len: int, h: int) -> tuple[memoryview, ...]:
+        """Views of the pool for the bytes beyond the scratch head.
+
+        Up to ``REST_CYCLE_VIEWS`` views they follow ``rest_layout``; a longer rest repeats that
+        cycle by reference (8 bytes a view, not a new memoryview each), so a 5 TiB body costs
+        about 13 MB instead of ~250 MB. Nothing is lost: after ``pool_bytes * 4096`` bytes
+        (64 GiB for the default pool, the cycle's length) pool blocks repeat anyway.
+        """
         pool = self._pool_view
-        rest = rest_layout(size - self.scratch_cap, h, len(pool), self._dedup)
-        return (head, *[pool[off : off + n] for off, n in rest])
+        cycle = REST_CYCLE_VIEWS * rest_view_max(len(pool))
+        layout = rest_layout(min(rest_len, cycle), h, len(pool), self._dedup)
+        views = tuple(pool[off : off + n] for off, n in layout)
+        if rest_len <= cycle:
+            return views
+        full, tail = divmod(rest_len, cycle)
+        return views * full + _prefix(views, tail)
 
     def _zeros(self, size: int) -> Payload:
         zv = self._zero_view
@@ -222,6 +241,17 @@ class DataSource:
         with mv[dst * BLOCK : (dst + count) * BLOCK].cast("Q") as words:
             words[0::_WORDS] = array("Q", (h,)) * count
             words[1::_WORDS] = self._idx[first : first + count]
+
+
+def _prefix(views: tuple[memoryview, ...], length: int) -> tuple[memoryview, ...]:
+    """The first ``length`` bytes of ``views``, as views (the last one cut)."""
+    out: list[memoryview] = []
+    for view in views:
+        if length <= 0:
+            break
+        out.append(view if len(view) <= length else view[:length])
+        length -= len(view)
+    return tuple(out)
 
 
 def _grow(scratch: bytearray, need: int, cap: int) -> None:

@@ -81,6 +81,12 @@ def pool_block_offset(obj_hash: int, pool_blocks: int) -> int:
     return (obj_hash >> 24) % pool_blocks
 
 
+def rest_view_max(pool_len: int) -> int:
+    """The length of every view but the last in ``rest_layout``: whole blocks, at most a
+    quarter of the pool (so hash-chosen offsets have room) and at most ``REST_VIEW_MAX``."""
+    return max(BLOCK, min(REST_VIEW_MAX, pool_len // 4) // BLOCK * BLOCK)
+
+
 def rest_layout(rest_len: int, obj_hash: int, pool_len: int, dedup: int) -> list[tuple[int, int]]:
     """(pool offset, length) views for the bytes of a huge object beyond the scratch cap.
 
@@ -92,7 +98,7 @@ def rest_layout(rest_len: int, obj_hash: int, pool_len: int, dedup: int) -> list
     of distinct aligned blocks exist before repeats are forced. These views are not stamped:
     this is the one place where objects can share blocks by chance.
     """
-    view_max = max(BLOCK, min(REST_VIEW_MAX, pool_len // 4) // BLOCK * BLOCK)
+    view_max = rest_view_max(pool_len)
     per_unique = -(-rest_len // max(dedup, 1))
     unique_len = min(-(-per_unique // BLOCK) * BLOCK, -(-rest_len // BLOCK) * BLOCK)
     uniques: list[tuple[int, int]] = []
