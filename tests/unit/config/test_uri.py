@@ -97,3 +97,21 @@ def test_join_target(target, path, expected):
 def test_join_target_relative_without_target(path):
     with pytest.raises(ValueError, match="relative path needs a top-level target"):
         join_target(None, path)
+
+
+@pytest.mark.parametrize(
+    "uri",
+    ["file:///tmp/a\0b/", "s3://b\0x/k", "gs://b/k\0", "az://a/c/\0", "direct:///\0"],
+)
+def test_a_nul_character_is_refused_everywhere(uri: str) -> None:
+    """Issue 8 item 9: a NUL in a target path ended in a traceback (open() raises ValueError)."""
+    with pytest.raises(ValueError, match=r"contains a NUL character \(at position \d+\)"):
+        parse_uri(uri)
+
+
+@pytest.mark.parametrize("char", ["\n", "\r", "\t", "\x01", "\x7f"])
+def test_control_characters_are_refused_in_cloud_keys_only(char: str) -> None:
+    for scheme in ("s3", "gs"):
+        with pytest.raises(ValueError, match="contains the control character"):
+            parse_uri(f"{scheme}://bucket/a{char}b")
+    assert parse_uri(f"file:///tmp/a{char}b").path == f"/tmp/a{char}b"
