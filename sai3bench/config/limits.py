@@ -95,7 +95,10 @@ def _local_path(uri: str) -> str:
 def _check_concurrency(config: Config, machine: Machine) -> None:
     caps = [op.concurrency for op in config.workload if op.concurrency is not None]
     workers = max([config.concurrency, *caps])
-    local = any(is_local(op.path) for op in config.workload)
+    uris = [op.path for op in config.workload]
+    if config.prepare is not None:
+        uris += [entry.base_uri for entry in config.prepare.ensure_objects]
+    local = any(is_local(uri) for uri in uris)
     where = "concurrency" if workers == config.concurrency else "workload[].concurrency"
     check_workers(where, workers, local=local, machine=machine)
 

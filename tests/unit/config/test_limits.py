@@ -47,6 +47,16 @@ def test_a_per_op_cap_counts_too():
     assert refused(text).startswith("workload[].concurrency: 5,000 workers")
 
 
+def test_a_file_prepare_under_a_network_workload_needs_threads():
+    text = f"""
+    target: s3://b/
+    concurrency: 5000
+    prepare: {{ensure_objects: [{{base_uri: 'file:///t/d/', count: 1, min_size: 1, max_size: 1}}]}}
+    workload: [{GET}]
+    """
+    assert "5,000 threads" in refused(text)
+
+
 def test_connections_for_network_workers():
     msg = refused(f"target: s3://b/\nconcurrency: 30000\nworkload: [{GET}]")
     assert "30,000 connections" in msg and "ulimit -n is 1,024" in msg
