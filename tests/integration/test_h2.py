@@ -408,7 +408,9 @@ def test_s3_backend_over_h2c(run_loop: LoopRunner, nginx: Endpoint) -> None:
         try:
             body = memoryview(bytes(range(256)) * 4096)  # 1 MiB: flow control on the way up
             assert (await b.put("dir/obj", body))[0] == len(body)
-            assert (await b.get("dir/obj"))[0] == len(body)
+            t0 = time.perf_counter_ns()
+            got, first_byte_ns = await b.get("dir/obj")
+            assert got == len(body) and t0 < first_byte_ns < time.perf_counter_ns()  # TTFB
             assert (await b.head("dir/obj"))[0] == len(body)
             await b.delete("dir/obj")
             with pytest.raises(OpError) as missing:
