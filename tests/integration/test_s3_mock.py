@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -179,7 +180,9 @@ def test_backend_ops_and_paging_in_process(run_loop: LoopRunner) -> None:
             keys = [f"p/{i:05}" for i in range(2500)] + ["q/other"]
             for k in keys:
                 await b.put(k, memoryview(b"x" * 10))
-            assert (await b.get("p/00001"))[0] == 10
+            t0 = time.perf_counter_ns()
+            got, first_byte_ns = await b.get("p/00001")
+            assert got == 10 and t0 < first_byte_ns < time.perf_counter_ns()  # TTFB, HTTP/1.1
             assert (await b.get_range("p/00001", 2, 5))[0] == 5  # bytes=2-6, a 206
             assert (await b.get_range("p/00001", 8, 5))[0] == 2  # runs past the end: what is there
             assert (await b.head("p/00001"))[0] == 10
