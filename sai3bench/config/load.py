@@ -7,7 +7,10 @@ Owns: the three steps from YAML text to ``Config``.
    with a warning), refuses everything else with a did-you-mean hint, and normalises values:
    sizes, durations, counts, URIs (joined to ``target``) and size specs.
 3. ``msgspec.convert`` checks types and bounds; its errors are re-worded with the YAML path.
-Never: loosens the schema to accept an unknown key, prints, or touches storage.
+4. For a config file (``load_config_file``, what ``run`` uses): ``limits.check_limits`` refuses
+   what the target or this machine cannot do (object sizes, free disk, plan memory, workers).
+Never: loosens the schema to accept an unknown key, prints, or writes to storage (step 4 reads
+free space, and lists a file:// prepare directory only when that space looks short).
 
 Rule: every ``ConfigError`` is one line starting with the YAML path (``workload[2].weight: ...``),
 names the bad value, and carries a hint that says how to fix it.
