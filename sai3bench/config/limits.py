@@ -235,6 +235,8 @@ def _free(path: str) -> int:
             continue
         except (OSError, ValueError):  # unreadable: the prepare itself will say so
             return MAX_SIZE
+        if st.f_blocks == 0:  # no size at all (procfs, some FUSE mounts): nothing to judge by
+            return MAX_SIZE
         return st.f_bavail * st.f_frsize
 
 

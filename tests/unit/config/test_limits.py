@@ -137,3 +137,9 @@ def test_free_space_of_a_path_that_does_not_exist_yet(tmp_path):
 
     deep, here = _free(str(tmp_path / "a" / "b" / "c")), _free(str(tmp_path))
     assert 0 < deep < 2**63 - 1 and abs(deep - here) < here / 10  # others write meanwhile
+
+
+def test_a_file_system_that_reports_no_size_is_not_judged():
+    from sai3bench.config.limits import _free
+
+    assert _free("/proc/self") == 2**63 - 1  # procfs: 0 blocks in all, so 0 free means nothing
