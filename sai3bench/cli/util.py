@@ -82,8 +82,24 @@ def _check(collector: Collector, tally: Tally, what: str) -> None:
         err = StorageError if outcomes <= {Outcome.NOT_FOUND, Outcome.PERMISSION} else RunFailed
         raise err(
             f"{what}: {collector.error_count():,} failed, first {key}: {detail}",
-            hint="check the URI and permissions",
+            hint=_hint(max(outcomes, default=Outcome.OTHER), "the URI"),
         )
+
+
+_NETWORK = frozenset({Outcome.CONNECTION, Outcome.TIMEOUT, Outcome.PROTOCOL})
+
+
+def _hint(outcome: Outcome, what: str) -> str:
+    """What to check for a failed request: the endpoint when it never answered properly, the
+    credentials when it said no, else ``what`` (the URI...)."""
+    if outcome in _NETWORK:
+        return (
+            "check that the endpoint is up and is the one meant (AWS_ENDPOINT_URL, "
+            "STORAGE_EMULATOR_HOST or AZURE_STORAGE_ENDPOINT), and http:// versus https://"
+        )
+    if outcome == Outcome.PERMISSION:
+        return "check the permissions: the credentials' for cloud storage, the files' for file://"
+    return f"check {what}"
 
 
 @util_app.command("list")
@@ -131,7 +147,7 @@ def stat_cmd(
         size = uvloop.run(go())
     except OpError as exc:
         raise StorageError(
-            f"stat {uri}: {exc.detail or exc.outcome.name}", hint="check the URI"
+            f"stat {uri}: {exc.detail or exc.outcome.name}", hint=_hint(exc.outcome, "the URI")
         ) from None
     print(f"{uri} :")
     print(f"Size : {size:,} bytes")
@@ -201,7 +217,8 @@ def get_cmd(
         n, wall = uvloop.run(go())
     except OpError as exc:
         raise StorageError(
-            f"get {uri}: {exc.detail or exc.outcome.name}", hint="check the URI and the range"
+            f"get {uri}: {exc.detail or exc.outcome.name}",
+            hint=_hint(exc.outcome, "the URI and the range"),
         ) from None
     print(f"Downloaded {fmt_bytes(n)} (bytes {offset}-{offset + n - 1}) in {wall:.3f}s")
 

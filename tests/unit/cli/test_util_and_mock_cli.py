@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from sai3bench.cli.util import _object_size, _uri
+from sai3bench.cli.util import _hint, _object_size, _uri
 from sai3bench.errors import UsageError
+from sai3bench.outcome import Outcome
 from tests.integration.conftest import run_cli
 
 
@@ -70,3 +71,18 @@ def test_mock_server_port_range(tmp_path: Path, args: list[str]) -> None:
     # uvloop took 99999 modulo 65536 and listened on 34463.
     proc = run_cli(["mock-server", *args], tmp_path, timeout=30)
     assert proc.returncode == 2 and "65535" in proc.stderr and "listening" not in proc.stdout
+
+
+@pytest.mark.parametrize(
+    "outcome,names",
+    [
+        (Outcome.CONNECTION, "AWS_ENDPOINT_URL"),
+        (Outcome.TIMEOUT, "endpoint is up"),
+        (Outcome.PROTOCOL, "https://"),
+        (Outcome.PERMISSION, "permissions"),
+        (Outcome.NOT_FOUND, "check the URI"),
+    ],
+)
+def test_util_hints_follow_the_outcome(outcome: Outcome, names: str) -> None:
+    """A refused connection was told "check the URI"; it is the endpoint that needs checking."""
+    assert names in _hint(outcome, "the URI")
