@@ -96,6 +96,8 @@ async def execute(
         _route_endpoints(backends, config, os.environ.get("S3_ENDPOINT_URIS", ""), out)
         with report.interrupt.attach(loop, signals=interrupt is not None):
             await _stages(ctx, config, opts, report)
+    except StageAbandoned as exc:  # --verify or --cleanup-only stuck after a signal
+        out.warn(str(exc))
     except OpError as exc:
         # A request outside the timed ops failed (a listing, a glob, a verify): one line.
         raise StorageError(
