@@ -195,11 +195,10 @@ class _Rounds:
 
 def _halted() -> bool:
     """A signal asked the running stage to stop: start no retry round. Cleanup that a first
-    signal lets finish goes on retrying; a second signal stops it too."""
+    signal lets finish goes on retrying; a second signal stops it too (so does the first, in a
+    --cleanup-only run, where cleanup is the stage)."""
     stop = interrupt.active()
-    if stop is None or not stop.requested:
-        return False
-    return stop.current != "cleanup" or stop.skip_cleanup
+    return stop is not None and stop.halting
 
 
 def _kind_name(ops: Sequence[PlannedOp], pending: list[tuple[Task, int]]) -> str:
