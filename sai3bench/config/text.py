@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import codecs
 import os
-from typing import NoReturn
+from typing import BinaryIO, NoReturn
 
 from sai3bench.errors import ConfigError
 
@@ -41,7 +41,7 @@ def read_config_bytes(path: str | os.PathLike[str]) -> bytes:
     """
     name = os.fspath(path)
     try:
-        with open(path, "rb") as f:
+        with _open_no_wait(path) as f:
             data = f.read(MAX_CONFIG_BYTES + 1)
     except FileNotFoundError:
         raise ConfigError(
@@ -62,6 +62,19 @@ def read_config_bytes(path: str | os.PathLike[str]) -> bytes:
             hint="pass the YAML config file (a few KiB), not a data file or a device",
         )
     return data
+
+
+def _open_no_wait(path: str | os.PathLike[str]) -> BinaryIO:
+    """Open for reading without waiting for a writer: opening a named pipe nobody writes to
+    blocks forever, but with O_NONBLOCK it opens at once and then reads as empty. The flag is
+    cleared after opening, so a pipe with a writer (``--config <(...)``) is read in full."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def decode_config(data: bytes) -> str:

@@ -7,6 +7,7 @@ saved config.yaml; ``--config /dev/full`` read until MemoryError after 12 s.
 from __future__ import annotations
 
 import codecs
+import os
 import time
 
 import pytest
@@ -81,3 +82,21 @@ def test_an_unreadable_file():
     # A read error even root gets (chmod 0 does not stop root): offset 0 is not mapped.
     with pytest.raises(ConfigError, match=r"cannot read config file \(Input/output error\)"):
         read_config_bytes("/proc/self/mem")
+
+
+def test_a_named_pipe_without_a_writer_reads_as_empty_instead_of_hanging(tmp_path):
+    fifo = tmp_path / "pipe.yaml"
+    os.mkfifo(fifo)
+    t0 = time.monotonic()
+    assert read_config_bytes(fifo) == b""  # open() alone used to wait for a writer forever
+    assert time.monotonic() - t0 < 10
+
+
+def test_a_pipe_with_a_writer_is_read_in_full(tmp_path):
+    read, write = os.pipe()
+    os.write(write, TEXT.encode())
+    os.close(write)
+    try:
+        assert read_config_bytes(f"/dev/fd/{read}") == TEXT.encode()  # --config <(...)
+    finally:
+        os.close(read)
