@@ -82,6 +82,7 @@ FIXTURES: dict[str, Callable[[str], bytes]] = {
     "latin1": lambda text: text.replace("t/", "café/").encode("latin-1"),
     "binary": lambda text: bytes(range(256)) * 4,
     "png": lambda text: b"\x89PNG\r\n\x1a\n" + bytes(range(1, 200)),
+    "deep": lambda text: text.encode() + b"objects: " + b"[" * 50_000 + b"]" * 50_000 + b"\n",
 }
 
 

@@ -809,3 +809,22 @@ def test_config_is_frozen():
     cfg = load(f"target: file:///t/\nworkload: [{GET}]").config
     with pytest.raises(AttributeError):
         cfg.duration = 1.0  # type: ignore[misc]
+
+
+# --- nesting (a segmentation fault at 50,000 levels of brackets) ---------------------------------
+
+
+def test_deep_bracket_nesting_is_refused_before_yaml_sees_it():
+    text = "target: file:///t/\nworkload: " + "[" * 50_000 + "]" * 50_000 + "\n"
+    err = load_error(text)
+    assert err.msg == "YAML nested more than 64 levels deep (line 2)"
+
+
+def test_nesting_up_to_the_limit_and_brackets_in_quotes_pass():
+    deep = "[" * 60 + "]" * 60
+    loaded = load(f"""
+    target: file:///t/
+    objects: {deep}
+    workload: [{{op: get, path: 'a/[]{{}}]]]]]]/b', weight: 1}}]
+    """)
+    assert loaded.config.workload[0].path == "file:///t/a/[]{}]]]]]]/b"
