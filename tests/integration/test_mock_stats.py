@@ -101,7 +101,7 @@ def test_a_stalled_request_is_answered_late_or_never(run_loop: LoopRunner) -> No
         return time.perf_counter() - t0, {}
 
     took, _ = _serve(run_loop, Faults(stall_rate=1.0, stall_s=0.3), late)
-    assert took >= 0.3
+    assert took >= 0.25  # loop timers may fire a little early
 
     async def never(pool: H1Pool) -> dict[str, Any]:
         head = build_request_head("PUT", "/b/k", "127.0.0.1", (), 0)
