@@ -828,3 +828,23 @@ def test_nesting_up_to_the_limit_and_brackets_in_quotes_pass():
     workload: [{{op: get, path: 'a/[]{{}}]]]]]]/b', weight: 1}}]
     """)
     assert loaded.config.workload[0].path == "file:///t/a/[]{}]]]]]]/b"
+
+
+@pytest.mark.parametrize(
+    "yaml_line,path",
+    [
+        ("duration: 99999999999999999999999w", "duration"),
+        ("duration: 367d", "duration"),
+        ("error_handling: {backoff_duration: 400d}", "error_handling.backoff_duration"),
+        ("prepare: {post_prepare_delay: 99999999999999999999d}", "prepare.post_prepare_delay"),
+    ],
+)
+def test_durations_longer_than_a_year_are_refused(yaml_line, path):
+    err = load_error(f"target: file:///t/\n{yaml_line}\nworkload: [{GET}]\n")
+    assert err.msg.startswith(f"{path}: ") and err.msg.endswith("is longer than 366 days")
+
+
+def test_a_year_is_fine():
+    assert load(f"target: file:///t/\nduration: 366d\nworkload: [{GET}]\n").config.duration == (
+        366 * 86400
+    )
