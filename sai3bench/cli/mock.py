@@ -52,6 +52,19 @@ def _azure_key(spec: str | None) -> tuple[str | None, str | None]:
     return account, key
 
 
+def _disk_store(directory: Path) -> DiskStore:
+    """``--dir``: made if missing; a file, or a place the mock cannot write, is one line."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        return DiskStore(directory)
+    except OSError as exc:
+        why = "not a directory" if isinstance(exc, FileExistsError) else exc.strerror or exc
+        raise UsageError(
+            f"--dir {directory}: {why}",
+            hint="pass a directory the mock server may create and write",
+        ) from None
+
+
 async def _listen(starting: Awaitable[asyncio.Server], host: str, port: int) -> asyncio.Server:
     """Await a listener's start: a port in use or an address that cannot be bound is one line
     and exit 2, not a traceback."""
@@ -120,7 +133,7 @@ def mock_server(
             f"--port {port} with --listeners {listeners} runs past port 65535",
             hint="use a lower --port, or --port 0 for free ones",
         )
-    store: ObjectStore = DiskStore(directory) if directory else MemoryStore(sink=sink)
+    store: ObjectStore = _disk_store(directory) if directory else MemoryStore(sink=sink)
     cred = StaticCredentialProvider.from_spec(auth).current() if auth else None
     faults = Faults(
         latency_s=_seconds(latency, "--latency"),

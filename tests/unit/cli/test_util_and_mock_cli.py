@@ -86,3 +86,12 @@ def test_mock_server_port_range(tmp_path: Path, args: list[str]) -> None:
 def test_util_hints_follow_the_outcome(outcome: Outcome, names: str) -> None:
     """A refused connection was told "check the URI"; it is the endpoint that needs checking."""
     assert names in _hint(outcome, "the URI")
+
+
+def test_mock_server_dir_that_is_a_file_is_one_line(tmp_path: Path) -> None:
+    """It was a NotADirectoryError traceback from the disk store's first listing."""
+    afile = tmp_path / "f"
+    afile.write_text("x")
+    proc = run_cli(["mock-server", "--port", "0", "--dir", str(afile)], tmp_path, timeout=30)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.startswith(f"error: --dir {afile}: not a directory")
