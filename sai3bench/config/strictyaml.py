@@ -13,9 +13,12 @@ from typing import Any
 
 import yaml
 
-from sai3bench.errors import ConfigError
+from sai3bench.errors import ConfigError, one_line
 
-__all__ = ["MAX_FLOW_NESTING", "StrictLoader", "check_flow_nesting"]
+__all__ = ["MAX_FLOW_NESTING", "MAX_INT_DIGITS", "StrictLoader", "check_flow_nesting"]
+
+MAX_INT_DIGITS = 40
+"""Longest integer read (2^128 has 39 digits): counts of 2^64 still reach their own check."""
 
 MAX_FLOW_NESTING = 64
 """Deepest ``[``/``{`` nesting read. A real config nests 3 or 4 deep; 50,000 made the C
@@ -27,6 +30,33 @@ _MERGE_TAG = "tag:yaml.org,2002:merge"
 
 class StrictLoader(_Base):  # type: ignore[misc]  # the C or Python safe loader, untyped
     """Safe loading (the C parser when present) with a duplicate-key check per mapping."""
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        """A value PyYAML cannot build (an integer of more than 4300 digits raised a bare
+        ValueError from ``int()``) becomes a ConfigError naming its line."""
+        try:
+            return super().construct_object(node, deep=deep)
+        except ConfigError:
+            raise
+        except (ValueError, OverflowError) as exc:
+            raise ConfigError(
+                f"YAML value on line {node.start_mark.line + 1} cannot be read: {one_line(exc)}",
+                hint="write a plain number, string or list there",
+            ) from None
+
+    def construct_bounded_int(self, node: yaml.ScalarNode) -> int:
+        """An integer of at most ``MAX_INT_DIGITS`` digits: a 4,000-digit hex number is valid
+        YAML, but Python cannot print it (4300 digits), so every message naming it failed."""
+        digits = str(node.value).replace("_", "").lstrip("+-")
+        too_long = len(digits) > 2 * MAX_INT_DIGITS  # before int(): 5,000 digits raise there
+        value: int = 0 if too_long else self.construct_yaml_int(node)
+        if too_long or abs(value) >= 10**MAX_INT_DIGITS:
+            raise ConfigError(
+                f"the integer on line {node.start_mark.line + 1} has more than "
+                f"{MAX_INT_DIGITS} digits",
+                hint="no count, size or setting needs that many: check the number",
+            )
+        return value
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         if isinstance(node, yaml.MappingNode):
@@ -52,6 +82,8 @@ class StrictLoader(_Base):  # type: ignore[misc]  # the C or Python safe loader,
                     hint="keep one of them: YAML would silently use only the last one",
                 )
 
+
+StrictLoader.add_constructor("tag:yaml.org,2002:int", StrictLoader.construct_bounded_int)
 
 _BRACKETS = re.compile(r"[^\[\]{}]+")
 

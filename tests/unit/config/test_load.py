@@ -848,3 +848,27 @@ def test_a_year_is_fine():
     assert load(f"target: file:///t/\nduration: 366d\nworkload: [{GET}]\n").config.duration == (
         366 * 86400
     )
+
+
+# --- values PyYAML builds with Python's own limits (tracebacks before) ---------------------------
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["1" * 5000, "0x" + "f" * 4000, "-" + "9" * 41, "1" * 81],
+)
+def test_integers_longer_than_40_digits_are_refused(value):
+    err = load_error(f"target: file:///t/\nconcurrency: {value}\nworkload: [{GET}]\n")
+    assert err.msg == "the integer on line 2 has more than 40 digits"
+
+
+def test_a_count_of_2_64_still_reaches_its_own_check():
+    loaded = load(
+        f"target: s3://b/\nprepare: {{ensure_objects: [{{base_uri: d/, count: {2**64}}}]}}\nworkload: [{GET}]\n"
+    )
+    assert loaded.config.prepare.ensure_objects[0].count == 2**64
+
+
+def test_a_date_that_does_not_exist_is_one_line():
+    err = load_error(f"target: file:///t/\nduration: 2001-13-45\nworkload: [{GET}]\n")
+    assert err.msg.startswith("YAML value on line 2 cannot be read: month must be in 1..12")
