@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 import uvloop
 
-from sai3bench.config.units import parse_duration
+from sai3bench.config.units import parse_duration, show
 from sai3bench.errors import UsageError
 from sai3bench.mock.azureapp import AzureApp
 from sai3bench.mock.gcsapp import GcsApp
@@ -33,7 +33,7 @@ def _seconds(text: str | None, flag: str) -> float:
     try:
         return parse_duration(text)
     except ValueError as exc:
-        raise UsageError(f"{flag} {text!r}: {exc}", hint=f"e.g. {flag} 2ms") from None
+        raise UsageError(f"{flag} {show(text)}: {exc}", hint=f"e.g. {flag} 2ms") from None
 
 
 def _azure_key(spec: str | None) -> tuple[str | None, str | None]:

@@ -13,7 +13,7 @@ import uvloop
 from sai3bench.backends.base import Backend, RangedReader
 from sai3bench.backends.registry import Backends
 from sai3bench.config.limits import check_object_size, check_workers, is_local
-from sai3bench.config.units import parse_size
+from sai3bench.config.units import parse_size, show
 from sai3bench.config.uri import join_target, parse_uri
 from sai3bench.engine.context import executor_for
 from sai3bench.engine.ops import PlannedOp, Task
@@ -41,7 +41,9 @@ def _uri(uri: str) -> str:
         joined = join_target(None, uri)
         parse_uri(joined)
     except ValueError as exc:
-        raise UsageError(f"bad URI {uri!r}: {exc}", hint="e.g. file:///data/bench/") from None
+        raise UsageError(
+            f"bad URI {show(uri, 300)}: {exc}", hint="e.g. file:///data/bench/"
+        ) from None
     return joined
 
 
@@ -226,9 +228,12 @@ def get_cmd(
 def parse_byte_range(spec: str) -> tuple[int, int]:
     """``START-END`` (inclusive) -> (offset, length). Raises UsageError naming the fix."""
     start, sep, end = spec.partition("-")
-    if sep and start.isdigit() and end.isdigit() and int(end) >= int(start):
+    digits = start.isdigit() and end.isdigit() and max(len(start), len(end)) <= 19
+    if sep and digits and int(end) >= int(start):  # 19 digits: int() of 5,000 raised
         return int(start), int(end) - int(start) + 1
-    raise UsageError(f"bad --range {spec!r}", hint="use START-END in bytes, e.g. --range 0-1023")
+    raise UsageError(
+        f"bad --range {show(spec)}", hint="use START-END in bytes, e.g. --range 0-1023"
+    )
 
 
 @util_app.command("delete")
@@ -280,7 +285,8 @@ def _object_size(text: str) -> int:
         return parse_size(text)
     except ValueError as exc:
         raise UsageError(
-            f"bad --object-size {text!r}: {exc}", hint="e.g. --object-size 8KiB or 1048576"
+            f"bad --object-size {show(text)}: {exc}",
+            hint="e.g. --object-size 8KiB or 1048576",
         ) from None
 
 

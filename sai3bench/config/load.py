@@ -29,7 +29,8 @@ from sai3bench.config.limits import check_limits
 from sai3bench.config.schema import CHOICES, Config
 from sai3bench.config.strictyaml import StrictLoader, check_flow_nesting
 from sai3bench.config.text import decode_config, read_config_bytes
-from sai3bench.config.walk import IGNORED, Walker, error_at, path_at, show, suggest
+from sai3bench.config.units import show
+from sai3bench.config.walk import IGNORED, Walker, error_at, path_at, suggest
 from sai3bench.errors import ConfigError
 
 __all__ = ["IGNORED", "LoadedConfig", "load_config", "load_config_file"]

@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from sai3bench.config.units import show
 from sai3bench.errors import ConfigError, one_line
 
 __all__ = ["MAX_FLOW_NESTING", "MAX_INT_DIGITS", "StrictLoader", "check_flow_nesting"]
@@ -78,7 +79,7 @@ class StrictLoader(_Base):  # type: ignore[misc]  # the C or Python safe loader,
                 a, b = first.start_mark.line + 1, key_node.start_mark.line + 1
                 where = f"lines {a} and {b}" if a != b else f"line {a} (twice)"
                 raise ConfigError(
-                    f"duplicate key {key!r} on {where}",
+                    f"duplicate key {show(key)} on {where}",
                     hint="keep one of them: YAML would silently use only the last one",
                 )
 

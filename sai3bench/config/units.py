@@ -16,7 +16,7 @@ import math
 import re
 from decimal import Decimal, InvalidOperation
 
-__all__ = ["MAX_SIZE", "parse_count", "parse_duration", "parse_seconds", "parse_size"]
+__all__ = ["MAX_SIZE", "parse_count", "parse_duration", "parse_seconds", "parse_size", "show"]
 
 MAX_SIZE = 2**63 - 1
 """Largest size in bytes: the planner stores sizes in ``array('q')`` (signed 64-bit)."""
@@ -52,9 +52,16 @@ _SECONDS_RE = re.compile(r"(\d+)\s*([smhd]?)")
 _SECONDS_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
+def show(value: object, limit: int = 60) -> str:
+    """A value as a message quotes it: its repr, cut at ``limit`` characters (a 5,000-digit
+    size was echoed whole)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _reject_bool(value: object) -> None:
     if isinstance(value, bool):
-        raise ValueError(f"expected a number, got boolean {value!r}")
+        raise ValueError(f"expected a number, got boolean {show(value)}")
 
 
 def parse_size(value: int | str) -> int:
@@ -79,11 +86,13 @@ def parse_size(value: int | str) -> int:
     elif isinstance(value, str):
         n = _parse_size_str(value)
     else:
-        raise ValueError(f"expected bytes as an integer or a string such as '8MiB', got {value!r}")
+        raise ValueError(
+            f"expected bytes as an integer or a string such as '8MiB', got {show(value)}"
+        )
     if n < 0:
-        raise ValueError(f"size must not be negative, got {value!r}")
+        raise ValueError(f"size must not be negative, got {show(value)}")
     if n > MAX_SIZE:
-        raise ValueError(f"size {value!r} is larger than the maximum {MAX_SIZE} bytes")
+        raise ValueError(f"size {show(value)} is larger than the maximum {MAX_SIZE} bytes")
     return n
 
 
@@ -92,21 +101,21 @@ def _parse_size_str(text: str) -> int:
     if not s:
         raise ValueError("empty size string")
     if s.startswith("-"):
-        raise ValueError(f"size must not be negative, got {text!r}")
+        raise ValueError(f"size must not be negative, got {show(text)}")
     m = _SIZE_RE.fullmatch(s)
     if m is None:
-        raise ValueError(f"not a size: {text!r} (expected e.g. 4096, '64KiB', '1.5GB')")
+        raise ValueError(f"not a size: {show(text)} (expected e.g. 4096, '64KiB', '1.5GB')")
     number, unit = m.groups()
     mult = _SIZE_UNITS.get(unit)
     if mult is None:
         raise ValueError(
-            f"unknown size unit {unit!r} in {text!r} "
+            f"unknown size unit {show(unit)} in {show(text)} "
             "(use B, KB/KiB, MB/MiB, GB/GiB, TB/TiB, PB/PiB)"
         )
     try:
         exact = Decimal(number) * mult
     except InvalidOperation as exc:  # pragma: no cover - the regex admits only digits
-        raise ValueError(f"not a size: {text!r}") from exc
+        raise ValueError(f"not a size: {show(text)}") from exc
     return int(exact)  # int() truncates toward zero: rounds down for non-negatives
 
 
@@ -129,11 +138,11 @@ def parse_duration(value: int | float | str) -> float:
     elif isinstance(value, str):
         secs = _parse_duration_str(value)
     else:
-        raise ValueError(f"expected a duration such as '30s' or '5m', got {value!r}")
+        raise ValueError(f"expected a duration such as '30s' or '5m', got {show(value)}")
     if not math.isfinite(secs):
-        raise ValueError(f"duration must be finite, got {value!r}")
+        raise ValueError(f"duration must be finite, got {show(value)}")
     if secs < 0:
-        raise ValueError(f"duration must not be negative, got {value!r}")
+        raise ValueError(f"duration must not be negative, got {show(value)}")
     return secs
 
 
@@ -147,12 +156,16 @@ def _parse_duration_str(text: str) -> float:
     while pos < len(s):
         m = _DURATION_PART_RE.match(s, pos)
         if m is None or m.end() == pos:
-            raise ValueError(f"not a duration: {text!r} (expected e.g. '30s', '5m', '1h30m')")
+            raise ValueError(f"not a duration: {show(text)} (expected e.g. '30s', '5m', '1h30m')")
         number, unit = m.groups()
         if unit not in _DURATION_UNITS:
             if not unit:
-                raise ValueError(f"missing unit after {number!r} in {text!r} (e.g. 's', 'm', 'h')")
-            raise ValueError(f"unknown duration unit {unit!r} in {text!r} (use ms, s, m, h, d)")
+                raise ValueError(
+                    f"missing unit after {show(number)} in {show(text)} (e.g. 's', 'm', 'h')"
+                )
+            raise ValueError(
+                f"unknown duration unit {show(unit)} in {show(text)} (use ms, s, m, h, d)"
+            )
         total += float(number) * _DURATION_UNITS[unit]
         pos = m.end()
     return total
@@ -186,9 +199,9 @@ def parse_count(value: int | str) -> int:
         if _COUNT_RE.fullmatch(s):
             return int(re.sub(r"[,_ ]", "", s))
         raise ValueError(
-            f"not a count: {value!r} (expected a whole number such as 1000 or '1,000')"
+            f"not a count: {show(value)} (expected a whole number such as 1000 or '1,000')"
         )
-    raise ValueError(f"expected a whole number such as 1000 or '1,000', got {value!r}")
+    raise ValueError(f"expected a whole number such as 1000 or '1,000', got {show(value)}")
 
 
 def parse_seconds(value: int | str) -> float:
@@ -209,7 +222,7 @@ def parse_seconds(value: int | str) -> float:
         m = _SECONDS_RE.fullmatch(value.strip().lower())
         if m is None:
             raise ValueError(
-                f"not whole seconds: {value!r} (expected e.g. 5, '30s', '2m', '1h', '1d')"
+                f"not whole seconds: {show(value)} (expected e.g. 5, '30s', '2m', '1h', '1d')"
             )
         return float(int(m.group(1)) * _SECONDS_UNITS[m.group(2)])
-    raise ValueError(f"expected whole seconds such as 5 or '30s', got {value!r}")
+    raise ValueError(f"expected whole seconds such as 5 or '30s', got {show(value)}")

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import msgspec
 
+from sai3bench.config.units import show
+
 __all__ = ["ALIASES", "SCHEMES", "ParsedUri", "join_target", "normalize_uri", "parse_uri"]
 
 SCHEMES: tuple[str, ...] = ("file", "direct", "s3", "gs", "az")
@@ -41,11 +43,15 @@ def _split_scheme(uri: str) -> tuple[str, str]:
     """Return (canonical scheme, rest after '://'), or raise ValueError."""
     head, sep, rest = uri.partition("://")
     if not sep or not head:
-        raise ValueError(f"no scheme in {uri!r}: expected <scheme>://..., scheme one of {_names()}")
+        raise ValueError(
+            f"no scheme in {show(uri, 300)}: expected <scheme>://..., scheme one of {_names()}"
+        )
     scheme = head.lower()
     scheme = ALIASES.get(scheme, scheme)
     if scheme not in SCHEMES:
-        raise ValueError(f"unknown scheme {head!r} in {uri!r}: supported are {_names()}")
+        raise ValueError(
+            f"unknown scheme {show(head)} in {show(uri, 300)}: supported are {_names()}"
+        )
     return scheme, rest
 
 
@@ -70,23 +76,27 @@ def parse_uri(uri: str) -> ParsedUri:
     if not uri:
         raise ValueError(f"empty URI: expected <scheme>://..., scheme one of {_names()}")
     if "\0" in uri:  # no file system, URL or object key takes it; open() would raise
-        raise ValueError(f"{uri!r} contains a NUL character (at position {uri.index(chr(0))})")
+        raise ValueError(
+            f"{show(uri, 300)} contains a NUL character (at position {uri.index(chr(0))})"
+        )
     scheme, rest = _split_scheme(uri)
     bad = next((c for c in rest if c < " " or c == "\x7f"), None)
     if bad is not None and scheme not in _LOCAL:  # would break a request line or list XML
-        raise ValueError(f"{uri!r} contains the control character {bad!r}")
+        raise ValueError(f"{show(uri, 300)} contains the control character {bad!r}")
     if scheme in _LOCAL:
         if not rest.startswith("/"):
+            cut = rest if len(rest) <= 60 else rest[:57] + "..."
             raise ValueError(
-                f"{scheme}:// path must be absolute: {uri!r} (write {scheme}:///{rest} for /{rest})"
+                f"{scheme}:// path must be absolute: {show(uri, 300)} "
+                f"(write {scheme}:///{cut} for /{cut})"
             )
         return ParsedUri(scheme=scheme, authority="", path=rest)
     authority, _, path = rest.partition("/")
     if not authority:
         what = "account" if scheme == "az" else "bucket"
-        raise ValueError(f"{uri!r} has no {what}: expected {scheme}://{_shape(scheme)}")
+        raise ValueError(f"{show(uri, 300)} has no {what}: expected {scheme}://{_shape(scheme)}")
     if scheme == "az" and not path.partition("/")[0]:
-        raise ValueError(f"{uri!r} has no container: expected az://{_shape('az')}")
+        raise ValueError(f"{show(uri, 300)} has no container: expected az://{_shape('az')}")
     return ParsedUri(scheme=scheme, authority=authority, path=path)
 
 

@@ -23,7 +23,13 @@ from sai3bench.config.schema import (
     Prepare,
 )
 from sai3bench.config.sizespec import FixedSize, LognormalSize, SizeSpec, UniformSize
-from sai3bench.config.units import parse_count, parse_duration, parse_seconds, parse_size
+from sai3bench.config.units import (
+    parse_count,
+    parse_duration,
+    parse_seconds,
+    parse_size,
+    show,
+)
 from sai3bench.config.uri import join_target, normalize_uri, parse_uri
 from sai3bench.errors import ConfigError
 
@@ -79,11 +85,6 @@ def error_at(path: str, msg: str, hint: str) -> ConfigError:
 
 def _fail(path: str, msg: str, hint: str) -> NoReturn:
     raise error_at(path, msg, hint)
-
-
-def show(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def path_at(path: str, key: str | int) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from sai3bench.cli.util import _hint, _object_size, _uri
+from sai3bench.cli.util import _hint, _object_size, _uri, parse_byte_range
 from sai3bench.errors import UsageError
 from sai3bench.outcome import Outcome
 from tests.integration.conftest import run_cli
@@ -95,3 +95,10 @@ def test_mock_server_dir_that_is_a_file_is_one_line(tmp_path: Path) -> None:
     proc = run_cli(["mock-server", "--port", "0", "--dir", str(afile)], tmp_path, timeout=30)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert proc.stderr.startswith(f"error: --dir {afile}: not a directory")
+
+
+def test_a_range_with_5000_digits_is_a_usage_error() -> None:
+    """int() of 5,000 digits raised a ValueError traceback."""
+    with pytest.raises(UsageError, match=r"bad --range '0-9+\.\.\.'"):
+        parse_byte_range("0-" + "9" * 5000)
+    assert parse_byte_range("10-19") == (10, 10)

@@ -173,3 +173,9 @@ def test_peta_and_exa_units():
     assert parse_size("1PiB") == 1 << 50
     assert parse_size("2PB") == 2 * 10**15
     assert parse_size("7EiB") == 7 << 60
+
+
+def test_a_huge_value_is_quoted_cut_short():
+    with pytest.raises(ValueError) as err:
+        parse_size("9" * 5000)
+    assert len(str(err.value)) < 200 and "..." in str(err.value)
