@@ -71,3 +71,14 @@ class OpError(Exception):
         if self.hint is None:
             return (type(self), (self.outcome, self.detail))
         return (type(self), (self.outcome, self.detail, self.hint))
+
+
+class MalformedResponse(OpError):
+    """A 2xx body that is not the document the request expects (Outcome.PROTOCOL): most often
+    a server that speaks HTTP but not this storage API. Each dialect subclasses it."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(Outcome.PROTOCOL, detail)
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        return (type(self), (self.detail,))

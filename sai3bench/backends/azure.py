@@ -107,6 +107,8 @@ def blob_endpoint(
 class AzureBackend(CloudBackend):
     """One container. Keys are blob names (no leading slash)."""
 
+    dialect = "Azure Blob"
+
     def __init__(
         self,
         account: str,
@@ -332,7 +334,7 @@ class AzureBackend(CloudBackend):
                 marker=marker,
             )
             reply = await self._call("GET", self._cpath, query=params, keep_body=True)
-            page = parse_list_blobs(reply.body)
+            page = self._parsed(parse_list_blobs, reply.body)
             out.extend(page.blobs)
             if page.next_marker is None:
                 return out

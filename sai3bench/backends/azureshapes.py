@@ -32,7 +32,7 @@ from sai3bench.backends.base import ObjectInfo
 # The S3 fast path's entity decoding, which defers to ElementTree on anything it cannot prove
 # (an unknown entity, a reference to a character XML 1.0 cannot carry).
 from sai3bench.backends.xmltext import FastPathDefer, fast_frame_ok, unescape
-from sai3bench.outcome import OpError, Outcome, status_outcome
+from sai3bench.outcome import MalformedResponse, Outcome, status_outcome
 
 #: List Blobs returns at most this many entries per page (the service's default and maximum).
 MAX_RESULTS: Final = 5000
@@ -142,11 +142,8 @@ class AzureError(msgspec.Struct, frozen=True, gc=False):
     detail: str = ""
 
 
-class AzureMalformedResponse(OpError):
+class AzureMalformedResponse(MalformedResponse):
     """The body is not the document the request expects (Outcome.PROTOCOL)."""
-
-    def __init__(self, detail: str) -> None:
-        super().__init__(Outcome.PROTOCOL, detail)
 
 
 #: Codes that mean the credentials themselves were refused: every later request fails the same

@@ -8,7 +8,13 @@ backend.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from sai3bench.http.client import HttpClient
+from sai3bench.outcome import MalformedResponse
+
+_T = TypeVar("_T")
 
 
 class CloudBackend:
@@ -16,6 +22,17 @@ class CloudBackend:
 
     root_uri: str
     _http: HttpClient
+    #: The API the server must speak, for "X is not speaking <dialect> as expected".
+    dialect: str = "the storage API"
+
+    def _parsed(self, parse: Callable[[bytes], _T], body: bytes) -> _T:
+        """``parse(body)``; a 2xx body that is not the document asked for (an HTML page from
+        a server that is not this storage) names the endpoint that sent it."""
+        try:
+            return parse(body)
+        except MalformedResponse as exc:
+            why = f"{self._http.endpoint.url} is not speaking {self.dialect} as expected"
+            raise type(exc)(f"{why}: {exc.detail}") from None
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.root_uri} via {self._http!r}>"

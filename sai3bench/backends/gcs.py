@@ -72,6 +72,8 @@ def endpoint_from_env(env: Mapping[str, str] | None = None, *, insecure: bool = 
 class GcsBackend(CloudBackend):
     """One bucket. Keys are object names (no leading slash)."""
 
+    dialect = "the GCS JSON API"
+
     def __init__(
         self,
         bucket: str,
@@ -232,7 +234,7 @@ class GcsBackend(CloudBackend):
 
     async def head(self, key: str) -> OpResult:
         reply = await self._call("GET", self._targets.metadata(key), keep_body=JSON_BODY)
-        return parse_object_size(reply.body), reply.first_byte_ns
+        return self._parsed(parse_object_size, reply.body), reply.first_byte_ns
 
     async def delete(self, key: str) -> OpResult:
         return 0, (await self._call("DELETE", self._targets.object(key))).first_byte_ns
@@ -252,7 +254,7 @@ class GcsBackend(CloudBackend):
                 prefix, delimiter=delimiter, max_results=max_results, page_token=token
             )
             reply = await self._call("GET", target, keep_body=JSON_BODY)
-            page = parse_list(reply.body)
+            page = self._parsed(parse_list, reply.body)
             out.extend(ObjectInfo(item.name, item.size) for item in page.items)
             token = page.next_page_token
             if not token:

@@ -26,7 +26,7 @@ from urllib.parse import quote, urlsplit
 
 import msgspec
 
-from sai3bench.outcome import OpError, Outcome, status_outcome
+from sai3bench.outcome import MalformedResponse, OpError, Outcome, status_outcome
 
 DEFAULT_ENDPOINT: Final = "https://storage.googleapis.com"
 #: Resumable chunks (all but the last) must be a multiple of this many bytes.
@@ -178,14 +178,8 @@ def session_target(location: bytes | str) -> str:
 # --- JSON replies ----------------------------------------------------------------------------
 
 
-class GcsMalformedResponse(OpError):
+class GcsMalformedResponse(MalformedResponse):
     """The body is not the document the request expects (Outcome.PROTOCOL)."""
-
-    def __init__(self, detail: str) -> None:
-        super().__init__(Outcome.PROTOCOL, detail)
-
-    def __reduce__(self) -> tuple[type[GcsMalformedResponse], tuple[str]]:
-        return (type(self), (self.detail,))
 
 
 class ListedObject(msgspec.Struct, frozen=True, gc=False):

@@ -11,14 +11,13 @@ import builtins
 import contextlib
 import os
 import time
-from collections.abc import Callable, Sequence
-from typing import Final, TypeVar
+from collections.abc import Sequence
+from typing import Final
 
 from sai3bench.backends.base import ObjectInfo, OpResult
 from sai3bench.backends.cloud import CloudBackend
 from sai3bench.backends.s3shapes import (
     MAX_PART_NUMBER,
-    S3MalformedResponse,
     abort_params,
     build_complete_multipart,
     build_create_bucket,
@@ -51,7 +50,6 @@ from sai3bench.signers.sigv4 import (
 )
 from sai3bench.signers.sigv4 import canonical_query as encode_query
 
-_T = TypeVar("_T")
 _READS: Final = frozenset(("GET", "HEAD"))
 #: Bytes of a response body kept for error XML; the rest of a GET body is counted and dropped.
 ERROR_BODY: Final = 4096
@@ -90,6 +88,8 @@ def s3_endpoint(
 
 class S3Backend(CloudBackend):
     """One bucket. Keys are object keys (no leading slash)."""
+
+    dialect = "S3"
 
     def __init__(
         self,
@@ -244,14 +244,6 @@ class S3Backend(CloudBackend):
         if etag is not None:
             etag.append(reply.header.decode())
         return reply
-
-    def _parsed(self, parse: Callable[[bytes], _T], body: bytes) -> _T:
-        """``parse(body)``; a 2xx body that is not the S3 document asked for (an HTML page
-        from a server that is not S3) names the endpoint that sent it."""
-        try:
-            return parse(body)
-        except S3MalformedResponse as exc:
-            raise exc.naming(self._http.endpoint.url) from None
 
     # -- Backend ------------------------------------------------------------------------------
 

@@ -37,7 +37,7 @@ from sai3bench.backends.xmltext import (
     fast_frame_ok,
     unescape,
 )
-from sai3bench.outcome import OpError, Outcome, status_outcome
+from sai3bench.outcome import MalformedResponse, OpError, Outcome, status_outcome
 
 S3_NS: Final = "http://s3.amazonaws.com/doc/2006-03-01/"
 #: DeleteObjects takes at most this many keys per request.
@@ -123,15 +123,8 @@ class S3Error(msgspec.Struct, frozen=True, gc=False):
     request_id: str | None
 
 
-class S3MalformedResponse(OpError):
+class S3MalformedResponse(MalformedResponse):
     """The body is not the document the request expects (Outcome.PROTOCOL)."""
-
-    def __init__(self, detail: str) -> None:
-        super().__init__(Outcome.PROTOCOL, detail)
-
-    def naming(self, endpoint: str) -> S3MalformedResponse:
-        """The same failure told as what it most likely is: a server that is not S3."""
-        return S3MalformedResponse(f"{endpoint} is not speaking S3 as expected: {self.detail}")
 
 
 class S3EmbeddedError(OpError):
