@@ -16,7 +16,15 @@ import math
 import re
 from decimal import Decimal, InvalidOperation
 
-__all__ = ["MAX_SIZE", "parse_count", "parse_duration", "parse_seconds", "parse_size", "show"]
+__all__ = [
+    "MAX_SECONDS",
+    "MAX_SIZE",
+    "parse_count",
+    "parse_duration",
+    "parse_seconds",
+    "parse_size",
+    "show",
+]
 
 MAX_SIZE = 2**63 - 1
 """Largest size in bytes: the planner stores sizes in ``array('q')`` (signed 64-bit)."""
@@ -57,6 +65,17 @@ def show(value: object, limit: int = 60) -> str:
     size was echoed whole)."""
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+MAX_SECONDS = 366 * 86400
+"""Longest duration or delay taken: what cannot end within a year is a typo
+(``99999999999999999999999w`` was accepted as 6e28 s)."""
+
+
+def _at_most_a_year(secs: float, value: object) -> float:
+    if secs > MAX_SECONDS:
+        raise ValueError(f"{show(value)} is longer than 366 days")
+    return secs
 
 
 def _reject_bool(value: object) -> None:
@@ -143,7 +162,7 @@ def parse_duration(value: int | float | str) -> float:
         raise ValueError(f"duration must be finite, got {show(value)}")
     if secs < 0:
         raise ValueError(f"duration must not be negative, got {show(value)}")
-    return secs
+    return _at_most_a_year(secs, value)
 
 
 def _parse_duration_str(text: str) -> float:
@@ -216,13 +235,13 @@ def parse_seconds(value: int | str) -> float:
     _reject_bool(value)
     if isinstance(value, int):
         if value < 0:
-            raise ValueError(f"seconds must not be negative, got {value}")
-        return float(value)
+            raise ValueError(f"seconds must not be negative, got {show(value)}")
+        return _at_most_a_year(float(value), value)
     if isinstance(value, str):
         m = _SECONDS_RE.fullmatch(value.strip().lower())
         if m is None:
             raise ValueError(
                 f"not whole seconds: {show(value)} (expected e.g. 5, '30s', '2m', '1h', '1d')"
             )
-        return float(int(m.group(1)) * _SECONDS_UNITS[m.group(2)])
+        return _at_most_a_year(float(int(m.group(1)) * _SECONDS_UNITS[m.group(2)]), value)
     raise ValueError(f"expected whole seconds such as 5 or '30s', got {show(value)}")

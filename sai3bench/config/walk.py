@@ -246,7 +246,7 @@ class Walker:
         secs = _parse_at(path, value, parse_duration, hint)
         if positive and secs <= 0:
             _fail(path, f"must be longer than 0 (got {show(value)})", hint)
-        return _at_most_a_year(path, secs, value)
+        return secs
 
     def workload(self, value: Any) -> list[dict[str, Any]]:
         items = _list("workload", value, _OP_EXAMPLE)
@@ -351,9 +351,9 @@ class Walker:
             ]
         if "post_prepare_delay" in node:
             hint = "write whole seconds: 5, '30s', '2m', '1h' or '1d'"
-            path = "prepare.post_prepare_delay"
-            secs = _parse_at(path, node["post_prepare_delay"], parse_seconds, hint)
-            node["post_prepare_delay"] = _at_most_a_year(path, secs, node["post_prepare_delay"])
+            node["post_prepare_delay"] = _parse_at(
+                "prepare.post_prepare_delay", node["post_prepare_delay"], parse_seconds, hint
+            )
         return node
 
     def ensure(self, path: str, item: Any) -> dict[str, Any]:
@@ -401,17 +401,6 @@ class Walker:
             if key in node:
                 node[key] = self.duration(path_at(path, key), node[key])
         return node
-
-
-MAX_SECONDS = 366 * 86400
-"""Longest duration, delay or backoff taken: a run that cannot end in a year is a typo
-(``99999999999999999999999w`` was accepted as 6e28 s)."""
-
-
-def _at_most_a_year(path: str, secs: float, value: Any) -> float:
-    if secs > MAX_SECONDS:
-        _fail(path, f"{show(value)} is longer than 366 days", "use a shorter duration, e.g. 30d")
-    return secs
 
 
 def _op_name(path: str, item: Mapping[Any, Any]) -> str:

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from sai3bench.config.units import MAX_SIZE, parse_count, parse_duration, parse_seconds, parse_size
+from sai3bench.config.units import (
+    MAX_SECONDS,
+    MAX_SIZE,
+    parse_count,
+    parse_duration,
+    parse_seconds,
+    parse_size,
+)
 
 KIB, MIB, GIB, TIB = 1024, 1024**2, 1024**3, 1024**4
 
@@ -179,3 +186,19 @@ def test_a_huge_value_is_quoted_cut_short():
     with pytest.raises(ValueError) as err:
         parse_size("9" * 5000)
     assert len(str(err.value)) < 200 and "..." in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "parse,value",
+    [
+        (parse_duration, "99999999999999999999999w"),
+        (parse_duration, 1e30),
+        (parse_duration, "367d"),
+        (parse_seconds, "99999999999999999999d"),
+        (parse_seconds, 10**12),
+    ],
+)
+def test_longer_than_a_year_is_refused(parse, value):
+    with pytest.raises(ValueError, match="is longer than 366 days"):
+        parse(value)
+    assert parse_duration("366d") == MAX_SECONDS
