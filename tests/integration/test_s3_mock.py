@@ -27,6 +27,7 @@ from sai3bench.outcome import OpError, Outcome
 from sai3bench.signers.base import Credential, StaticCredentialProvider
 from tests.conftest import LoopRunner
 
+from ..s3_in_process import s3_in_process
 from .conftest import run_cli, write_config
 
 KEY, SECRET = "AKIDMOCK", "mock-secret"
@@ -219,18 +220,7 @@ def test_multipart_upload_round_trip_in_process() -> None:
     from sai3bench.payload import split_payload
 
     async def go() -> None:
-        app = S3App()
-        server = await start_server(app)
-        port = server.sockets[0].getsockname()[1]
-        b = S3Backend(
-            "b",
-            endpoint=endpoint_from_url(f"http://127.0.0.1:{port}"),
-            region="us-east-1",
-            credentials=StaticCredentialProvider(Credential("k", "s")),
-            multipart_threshold=2**20,
-            multipart_part=256 * 1024,
-        )
-        try:
+        async with s3_in_process(multipart_threshold=2**20, multipart_part=256 * 1024) as (app, b):
             await b.create_bucket()
             data = bytes(range(256)) * 6144  # 1.5 MiB
             body = (memoryview(data)[:100_000], memoryview(data)[100_000:])  # parts cross views
@@ -239,11 +229,6 @@ def test_multipart_upload_round_trip_in_process() -> None:
             assert (await b.head("big"))[0] == len(data)
             assert app._uploads == {}  # completed, nothing left open
             assert len(split_payload(body, 256 * 1024)) == 6
-        finally:
-            await b.close()
-            await asyncio.sleep(0.05)
-            server.close()
-            await server.wait_closed()
 
     uvloop.run(go())
 
@@ -334,10 +319,7 @@ def test_put_bodies_arrive_intact_with_the_reused_worker_scratch(run_loop: LoopR
     from sai3bench.metrics.collector import OpKind
 
     async def go() -> None:
-        app = S3App()
-        server = await start_server(app)
-        b = _backend(server.sockets[0].getsockname()[1])
-        try:
+        async with s3_in_process(max_connections=4) as (app, b):
             await b.create_bucket()
             op = PlannedOp(index=0, kind=OpKind.PUT, backend=b, label="PUT")
             op.data = DataSource("random", seed=7)
@@ -348,11 +330,6 @@ def test_put_bodies_arrive_intact_with_the_reused_worker_scratch(run_loop: LoopR
             for _, key, size, salt in tasks:
                 want = bytes(fresh.payload(size, salt, bytearray()))
                 assert b"".join(app.store.read("b", key, 0, size)) == want, key
-        finally:
-            await b.close()
-            await asyncio.sleep(0.05)
-            server.close()
-            await server.wait_closed()
 
     run_loop(go())
 
@@ -363,16 +340,7 @@ def test_sign_payload_puts_the_body_hash_in_the_signature() -> None:
     import hashlib
 
     async def go() -> None:
-        server = await start_server(S3App(auth=Credential("k", "s")))
-        port = server.sockets[0].getsockname()[1]
-        b = S3Backend(
-            "b",
-            endpoint=endpoint_from_url(f"http://127.0.0.1:{port}"),
-            region="us-east-1",
-            credentials=StaticCredentialProvider(Credential("k", "s")),
-            sign_payload=True,
-        )
-        try:
+        async with s3_in_process(S3App(auth=Credential("k", "s")), sign_payload=True) as (_, b):
             await b.create_bucket()
             data = bytes(range(256)) * 40
             body = (memoryview(data)[:1000], memoryview(data)[1000:])
@@ -382,10 +350,5 @@ def test_sign_payload_puts_the_body_hash_in_the_signature() -> None:
             assert (await b.get("obj"))[0] == len(data)
             _, read = b._signed("GET", "obj", (), ())
             assert ("x-amz-content-sha256", hashlib.sha256(b"").hexdigest()) in read
-        finally:
-            await b.close()
-            await asyncio.sleep(0.05)
-            server.close()
-            await server.wait_closed()
 
     uvloop.run(go())
