@@ -58,19 +58,29 @@ class OpError(Exception):
 
     ``hint`` is what to do about it, when the layer that saw the failure knows better than
     the outcome's generic advice (a refused certificate is not an endpoint that is down).
+    ``permanent`` says that sending the same request again must give the same answer even
+    though its outcome class is usually transient: a certificate the client does not trust, a
+    TLS handshake with a plain-HTTP port, a peer that does not speak HTTP. Retrying those only
+    delays the one line that tells the user what to fix.
     """
 
-    def __init__(self, outcome: Outcome, detail: str = "", hint: str | None = None) -> None:
+    def __init__(
+        self,
+        outcome: Outcome,
+        detail: str = "",
+        hint: str | None = None,
+        *,
+        permanent: bool = False,
+    ) -> None:
         super().__init__(detail or outcome.name)
         self.outcome = outcome
         self.detail = detail
         self.hint = hint
+        self.permanent = permanent
 
-    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+    def __reduce__(self) -> tuple[Any, ...]:
         # Exception's default pickling passes only args; engine processes exchange these.
-        if self.hint is None:
-            return (type(self), (self.outcome, self.detail))
-        return (type(self), (self.outcome, self.detail, self.hint))
+        return (type(self), (self.outcome, self.detail, self.hint), {"permanent": self.permanent})
 
 
 class MalformedResponse(OpError):
@@ -80,5 +90,5 @@ class MalformedResponse(OpError):
     def __init__(self, detail: str) -> None:
         super().__init__(Outcome.PROTOCOL, detail)
 
-    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
-        return (type(self), (self.detail,))
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.detail,), {"permanent": self.permanent})

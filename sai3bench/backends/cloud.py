@@ -31,8 +31,12 @@ class CloudBackend:
         try:
             return parse(body)
         except MalformedResponse as exc:
+            # The body arrived whole (its length checked by the HTTP layer), so asking again
+            # gets the same wrong document: permanent, no retries before the one line.
             why = f"{self._http.endpoint.url} is not speaking {self.dialect} as expected"
-            raise type(exc)(f"{why}: {exc.detail}") from None
+            named = type(exc)(f"{why}: {exc.detail}")
+            named.permanent = True
+            raise named from None
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.root_uri} via {self._http!r}>"

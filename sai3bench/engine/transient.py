@@ -108,7 +108,8 @@ async def retry_transient(
 ) -> T:
     """Await ``call()``; on a transient OpError wait per ``policy`` and call it again.
 
-    A permanent OpError, or the last transient one once the retries run out, propagates
+    A permanent OpError (by outcome, or flagged ``permanent`` by the layer that saw it: an
+    untrusted certificate), or the last transient one once the retries run out, propagates
     unchanged, so the caller's one-line message names the real outcome.
     """
     rng = rng or random.Random()
@@ -117,7 +118,7 @@ async def retry_transient(
         try:
             return await call()
         except OpError as exc:
-            if not is_transient(exc.outcome) or attempt >= policy.max_retries:
+            if exc.permanent or not is_transient(exc.outcome) or attempt >= policy.max_retries:
                 raise
             wait = policy.delay_s(attempt, rng)
             attempt += 1

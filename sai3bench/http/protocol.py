@@ -267,7 +267,8 @@ class H1Connection(ReceiveBufferProtocol):
             self._timer = self._loop.call_at(self.deadline, self._on_timer)
 
     def _not_http(self, why: str) -> OpError:
-        return OpError(Outcome.PROTOCOL, f"{self.label} is not speaking HTTP as expected: {why}")
+        why = f"{self.label} is not speaking HTTP as expected: {why}"
+        return OpError(Outcome.PROTOCOL, why, permanent=True)
 
     def _complete(self) -> None:
         waiter, self._waiter = self._waiter, None

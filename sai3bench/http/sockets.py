@@ -49,10 +49,10 @@ def connect_errors(url: str) -> Iterator[None]:
         raise OpError(Outcome.TIMEOUT, _timed_out(url, tls)) from None
     except ssl.SSLCertVerificationError as exc:
         why = describe_certificate_failure(url, exc)
-        raise OpError(Outcome.CONNECTION, why, hint=CERTIFICATE_HINT) from None
+        raise OpError(Outcome.CONNECTION, why, CERTIFICATE_HINT, permanent=True) from None
     except ssl.SSLError as exc:
         why = describe_handshake_failure(url, exc)
-        raise OpError(Outcome.CONNECTION, why, hint=HANDSHAKE_HINT) from None
+        raise OpError(Outcome.CONNECTION, why, HANDSHAKE_HINT, permanent=True) from None
     except ConnectionAbortedError as exc:
         if tls and "handshake" in str(exc):  # asyncio's and uvloop's ssl_handshake_timeout
             why = (

@@ -48,5 +48,6 @@ def test_a_web_page_instead_of_a_listing_names_the_endpoint(
     assert err.value.detail.startswith(
         f"http://127.0.0.1:8080 is not speaking {dialect} as expected: "
     )
+    assert err.value.permanent  # a whole body of the wrong kind: retrying gets the same page
     back = pickle.loads(pickle.dumps(err.value))
-    assert type(back) is error and back.detail == err.value.detail
+    assert type(back) is error and back.detail == err.value.detail and back.permanent

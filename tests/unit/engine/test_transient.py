@@ -101,3 +101,17 @@ def test_last_transient_failure_is_raised_when_retries_run_out() -> None:
     with pytest.raises(OpError) as info:
         asyncio.run(retry_transient(call, policy=NO_WAIT))
     assert info.value.outcome == Outcome.TIMEOUT and calls[0] == 4
+
+
+def test_a_failure_flagged_permanent_is_raised_at_once_whatever_its_outcome() -> None:
+    """An untrusted certificate is a CONNECTION outcome, but retrying it for 18 s only delays
+    the line that says what to fix."""
+    calls = [0]
+
+    async def call() -> str:
+        calls[0] += 1
+        raise OpError(Outcome.CONNECTION, "certificate not trusted", permanent=True)
+
+    with pytest.raises(OpError) as info:
+        asyncio.run(retry_transient(call, policy=NO_WAIT))
+    assert info.value.permanent and calls[0] == 1

@@ -83,8 +83,18 @@ def test_the_hint_says_reachable_and_survives_pickling() -> None:
     assert err.hint == "the endpoint is reachable; only its TLS certificate was refused"
     back = pickle.loads(pickle.dumps(err))
     assert (back.outcome, back.detail, back.hint) == (err.outcome, err.detail, err.hint)
+    assert back.permanent and err.permanent
     plain = pickle.loads(pickle.dumps(failed(TimeoutError())))
-    assert plain.hint is None
+    assert plain.hint is None and not plain.permanent
+
+
+def test_only_trust_and_handshake_failures_are_permanent() -> None:
+    """A refused certificate or a plain-HTTP port answers the same on every try; a refused or
+    timed-out connect may be a server restarting, so it stays retryable."""
+    assert failed(cert_error("self-signed certificate", 18)).permanent
+    assert failed(ssl.SSLError(1, "[SSL: WRONG_VERSION_NUMBER] wrong version number")).permanent
+    assert not failed(ConnectionRefusedError(111, "Connection refused")).permanent
+    assert not failed(TimeoutError()).permanent
 
 
 def test_a_stalled_handshake_is_told_apart_from_a_stalled_connect() -> None:
