@@ -140,6 +140,7 @@ class H1Pool:
             lambda: H1Connection(loop, ep.url, watch, ep.first_byte_timeout),
             ep,
             self.connect_timeout,
+            first=self.opened == 0,
         )
         self.opened += 1
         return conn

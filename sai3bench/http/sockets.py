@@ -38,10 +38,15 @@ HANDSHAKE_HINT: Final = "the endpoint is reachable; check http:// vs https:// an
 
 
 @contextlib.contextmanager
-def connect_errors(url: str) -> Iterator[None]:
+def connect_errors(url: str, *, refused_is_final: bool = False) -> Iterator[None]:
     """Map what a connect can raise to an OpError, once, with the endpoint and the likely
     cause in the message: a refused port, a certificate not trusted, TLS spoken to a port
-    that answers in plain HTTP, or a connect or handshake that never completed."""
+    that answers in plain HTTP, or a connect or handshake that never completed.
+
+    ``refused_is_final``: the caller never reached this endpoint, so a refused connect means
+    nothing listens there (a wrong port), not a server restarting: mark it permanent so it is
+    reported at once instead of after the retries.
+    """
     tls = url.startswith("https:")
     try:
         yield
@@ -61,6 +66,9 @@ def connect_errors(url: str) -> Iterator[None]:
             )
             raise OpError(Outcome.TIMEOUT, why, hint=HANDSHAKE_HINT) from None
         raise OpError(Outcome.CONNECTION, f"cannot connect to {url}: {exc}") from None
+    except ConnectionRefusedError as exc:
+        why = f"cannot connect to {url}: {exc}"
+        raise OpError(Outcome.CONNECTION, why, permanent=refused_is_final) from None
     except OSError as exc:
         during = " (during the TLS handshake?)" if tls and _is_reset(exc) else ""
         raise OpError(Outcome.CONNECTION, f"cannot connect to {url}{during}: {exc}") from None
@@ -101,16 +109,19 @@ def describe_handshake_failure(url: str, exc: ssl.SSLError) -> str:
     return f"TLS handshake with {url} failed: {why}"
 
 
-async def open_connection(factory: Callable[[], _P], endpoint: Endpoint, timeout: float) -> _P:
+async def open_connection(
+    factory: Callable[[], _P], endpoint: Endpoint, timeout: float, *, first: bool = False
+) -> _P:
     """Connect to ``endpoint`` (TCP, then TLS when it has a context) within ``timeout`` seconds.
 
     The TLS handshake alone gets ``HANDSHAKE_SHARE`` of it: a port that accepts and then never
     answers a ClientHello (a plain-HTTP server waiting for a request line) is then told apart,
-    in its own words, from a port that never accepts. Raises OpError (see ``connect_errors``).
+    in its own words, from a port that never accepts. Raises OpError (see ``connect_errors``;
+    ``first``: no connection to this endpoint has ever been made, see ``refused_is_final``).
     """
     loop = asyncio.get_running_loop()
     ep = endpoint
-    with connect_errors(ep.url):
+    with connect_errors(ep.url, refused_is_final=first):
         async with asyncio.timeout(timeout):
             if ep.tls is None:
                 _, protocol = await loop.create_connection(factory, ep.host, ep.port)

@@ -119,3 +119,33 @@ def test_closing_the_pool_fails_a_request_in_flight(run_loop: LoopRunner) -> Non
             assert "pool closed" in err.value.detail
 
     run_loop(go())
+
+
+def test_a_refused_first_connect_is_final_a_later_one_is_retryable(run_loop: LoopRunner) -> None:
+    """Nothing ever listened: a wrong port, reported at once. Refused after a connection
+    worked: the server may be restarting, so the retry policy decides."""
+
+    async def go() -> None:
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(Server, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        pool = H1Pool(Endpoint("127.0.0.1", port), max_size=1)
+        try:
+            conn = await pool.send(_head("/close"))  # works, then the server closes it
+            pool.release(conn)
+            server.close()
+            await server.wait_closed()
+            with pytest.raises(OpError) as later:
+                await pool.send(_head("/x"))
+            assert later.value.outcome == Outcome.CONNECTION and not later.value.permanent
+        finally:
+            await pool.close()
+        fresh = H1Pool(Endpoint("127.0.0.1", port), max_size=1)
+        try:
+            with pytest.raises(OpError) as first:
+                await fresh.send(_head("/x"))
+            assert first.value.outcome == Outcome.CONNECTION and first.value.permanent
+        finally:
+            await fresh.close()
+
+    run_loop(go())
