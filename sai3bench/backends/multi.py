@@ -272,8 +272,12 @@ class BlockingMultiEndpointBackend(MultiEndpointBackend):
     def delete_sync(self, key: str) -> int:
         return self._op_sync(_NONE, lambda b, k: b.delete_sync(k), key)
 
-    def list_sync(self, prefix: str, *, recursive: bool = True) -> builtins.list[ObjectInfo]:
-        listed, ep = self._route_sync(lambda b, k: b.list_sync(k, recursive=recursive), prefix)
+    def list_sync(
+        self, prefix: str, *, recursive: bool = True, sizes: bool = True
+    ) -> builtins.list[ObjectInfo]:
+        listed, ep = self._route_sync(
+            lambda b, k: b.list_sync(k, recursive=recursive, sizes=sizes), prefix
+        )
         with self._lock:
             ep.settle(False)
         return _relative(listed, ep)

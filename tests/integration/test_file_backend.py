@@ -111,6 +111,9 @@ def test_list_directory_recursive_and_not(fb: FileBackend, tmp_path: Path) -> No
     deep = flat | {"sub/prepared-00000002.dat", "sub/deeper/z.dat", "prepared-dir/inner.dat"}
     assert keys(fb.list_sync(d + "/", recursive=True)) == sorted(f"{d}/{n}" for n in deep)
     assert {i.key: i.size for i in fb.list_sync(d + "/")} == {f"{d}/{n}": len(n) for n in deep}
+    # The workload's LIST op: the same names, no stat per file.
+    bare = fb.list_sync(d + "/", sizes=False)
+    assert keys(bare) == keys(fb.list_sync(d + "/")) and {i.size for i in bare} == {-1}
 
 
 def test_list_name_prefix_filters_first_level_only(fb: FileBackend, tmp_path: Path) -> None:
