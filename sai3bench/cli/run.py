@@ -26,6 +26,7 @@ from sai3bench.engine.workload import WorkloadResult
 from sai3bench.errors import RunFailed, Sai3Error, UsageError
 from sai3bench.http.endpoint import DEFAULT_FIRST_BYTE_TIMEOUT
 from sai3bench.metrics.endpoint_stat import EndpointStat
+from sai3bench.plan.limits import check_limits
 from sai3bench.report import results_dir as rd
 from sai3bench.report.console import (
     format_prepare_results,
@@ -82,6 +83,7 @@ def _load(config_path: Path | None) -> tuple[LoadedConfig, str, str]:
     """(loaded config, its YAML text, a label for it)."""
     if config_path is not None:
         loaded = load_config_file(config_path)
+        check_limits(loaded.config)
         return loaded, loaded.text, str(config_path)
     text = quickstart_text()
     return load_config(text), text, EMBEDDED

@@ -12,8 +12,7 @@ import uvloop
 
 from sai3bench.backends.base import Backend, RangedReader
 from sai3bench.backends.registry import Backends
-from sai3bench.config.limits import check_object_size, check_workers, is_local
-from sai3bench.config.units import parse_size, show
+from sai3bench.config.units import fmt_bytes, parse_size, show
 from sai3bench.config.uri import join_target, parse_uri
 from sai3bench.engine.context import executor_for
 from sai3bench.engine.ops import PlannedOp, Task
@@ -24,7 +23,7 @@ from sai3bench.errors import ConfigError, RunFailed, StorageError, UsageError
 from sai3bench.metrics.collector import Collector, OpKind
 from sai3bench.outcome import Outcome
 from sai3bench.plan.keys import plan_glob
-from sai3bench.report.plan import fmt_bytes
+from sai3bench.plan.limits import check_object_size, check_workers, is_local
 
 from .app import util_app
 from .netopts import DEFAULT_FIRST_BYTE, FirstByteTimeout, first_byte_seconds

@@ -7,10 +7,9 @@ Owns: the three steps from YAML text to ``Config``.
    with a warning), refuses everything else with a did-you-mean hint, and normalises values:
    sizes, durations, counts, URIs (joined to ``target``) and size specs.
 3. ``msgspec.convert`` checks types and bounds; its errors are re-worded with the YAML path.
-4. For a config file (``load_config_file``, what ``run`` uses): ``limits.check_limits`` refuses
-   what the target or this machine cannot do (object sizes, free disk, plan memory, workers).
-Never: loosens the schema to accept an unknown key, prints, or writes to storage (step 4 reads
-free space, and lists a file:// prepare directory only when that space looks short).
+What the target or this machine cannot do (object sizes, free disk, plan memory, workers) is
+``plan.limits.check_limits``'s job, called by ``run`` after loading: it needs the plan's sizes.
+Never: loosens the schema to accept an unknown key, prints, or touches storage.
 
 Rule: every ``ConfigError`` is one line starting with the YAML path (``workload[2].weight: ...``),
 names the bad value, and carries a hint that says how to fix it.
@@ -25,7 +24,6 @@ from typing import Any
 import msgspec
 import yaml
 
-from sai3bench.config.limits import check_limits
 from sai3bench.config.schema import CHOICES, Config
 from sai3bench.config.strictyaml import StrictLoader, check_flow_nesting
 from sai3bench.config.text import decode_config, read_config_bytes
@@ -50,23 +48,19 @@ class LoadedConfig(msgspec.Struct, frozen=True):
 
 
 def load_config_file(path: str | os.PathLike[str]) -> LoadedConfig:
-    """Read, decode and load a config file, then check it against this machine and its target
-    (``limits.check_limits``). See ``load_config``.
+    """Read, decode and load a config file. See ``load_config``.
 
     Raises:
         ConfigError: the file is missing, a directory, unreadable, too large or not UTF-8 (or
-            BOM-marked UTF-16) text, its content is not a valid config, or the config asks for
-            more than the target or the machine can do.
+            BOM-marked UTF-16) text, or its content is not a valid config.
     """
-    loaded = load_config(decode_config(read_config_bytes(path)))
-    check_limits(loaded.config)
-    return loaded
+    return load_config(decode_config(read_config_bytes(path)))
 
 
 def load_config(text: str | bytes) -> LoadedConfig:
     """Parse YAML text into a ``Config``. Bytes are decoded as ``text.decode_config`` does.
 
-    Pure: no limits that depend on the machine are checked here (``load_config_file`` does).
+    Pure: no limits that depend on the machine are checked here (``plan.limits`` does).
 
     Raises:
         ConfigError: one line, starting with the YAML path where there is one, with a hint.

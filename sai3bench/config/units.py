@@ -245,3 +245,12 @@ def parse_seconds(value: int | str) -> float:
             )
         return _at_most_a_year(float(int(m.group(1)) * _SECONDS_UNITS[m.group(2)]), value)
     raise ValueError(f"expected whole seconds such as 5 or '30s', got {show(value)}")
+
+
+def fmt_bytes(n: float) -> str:
+    """Binary units, 2 decimals: ``97.66 MiB`` (the inverse of ``parse_size``, for messages)."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:,.0f} B" if unit == "B" else f"{n:,.2f} {unit}"
+        n /= 1024
+    raise AssertionError("unreachable")

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from sai3bench.config.units import fmt_bytes
 from sai3bench.metrics.endpoint_stat import EndpointStat
-from sai3bench.report.plan import fmt_bytes
 
 HEADER = (
     "endpoint_idx\tendpoint_uri\ttotal_requests\tbytes_read\tbytes_written\terror_count"

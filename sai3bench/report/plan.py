@@ -4,17 +4,9 @@ from __future__ import annotations
 
 from sai3bench.config.schema import Config, PutOp
 from sai3bench.config.sizespec import FixedSize, LognormalSize, SizeSpec, UniformSize
+from sai3bench.config.units import fmt_bytes
 from sai3bench.plan.sizes import SizeSampler
 from sai3bench.plan.tasks import is_mixed, prepare_sets
-
-
-def fmt_bytes(n: float) -> str:
-    """Binary units, 2 decimals: ``97.66 MiB``."""
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(n) < 1024 or unit == "TiB":
-            return f"{n:,.0f} B" if unit == "B" else f"{n:,.2f} {unit}"
-        n /= 1024
-    raise AssertionError("unreachable")
 
 
 def describe_size(spec: SizeSpec) -> str:

@@ -1,4 +1,4 @@
-"""config.limits: a config the target or this machine cannot run is refused at load, in one line
+"""plan.limits: a config the target or this machine cannot run is refused at load, in one line
 that names the limit and the number asked for (issue 8 items 9 and 10: a 1 PiB object, a count
 of 2^64 and ``concurrency: 1000000000`` used to run until MemoryError or "can't start new
 thread")."""
@@ -9,9 +9,9 @@ import textwrap
 
 import pytest
 
-from sai3bench.config.limits import PLAN_BYTES_PER_OBJECT, Machine, check_limits
-from sai3bench.config.load import load_config, load_config_file
+from sai3bench.config.load import load_config
 from sai3bench.errors import ConfigError
+from sai3bench.plan.limits import PLAN_BYTES_PER_OBJECT, Machine, check_limits
 
 GIB = 1 << 30
 GET = "{op: get, path: 'd/*', weight: 1}"
@@ -123,23 +123,27 @@ def test_a_file_prepare_must_fit_in_free_space(tmp_path):
     refused(text, small_machine(free=998 << 20))
 
 
-def test_the_real_machine_is_checked_by_load_config_file(tmp_path):
+def test_the_real_machine_is_checked_by_run_before_anything_starts(tmp_path):
+    """``sai3bench run`` checks the loaded config against this machine (cli/run.py ``_load``),
+    before the results directory or any storage is touched."""
+    from sai3bench.cli.run import _load
+
     path = tmp_path / "c.yaml"
     path.write_text(f"target: file://{tmp_path}/\nconcurrency: 1000000000\nworkload: [{GET}]\n")
     with pytest.raises(ConfigError, match="threads, but this process may start at most"):
-        load_config_file(path)
+        _load(path)
     path.write_text(f"target: file://{tmp_path}/\nconcurrency: 8\nworkload: [{GET}]\n")
-    assert load_config_file(path).config.concurrency == 8
+    assert _load(path)[0].config.concurrency == 8
 
 
 def test_free_space_of_a_path_that_does_not_exist_yet(tmp_path):
-    from sai3bench.config.limits import _free
+    from sai3bench.plan.limits import _free
 
     deep, here = _free(str(tmp_path / "a" / "b" / "c")), _free(str(tmp_path))
     assert 0 < deep < 2**63 - 1 and abs(deep - here) < here / 10  # others write meanwhile
 
 
 def test_a_file_system_that_reports_no_size_is_not_judged():
-    from sai3bench.config.limits import _free
+    from sai3bench.plan.limits import _free
 
     assert _free("/proc/self") == 2**63 - 1  # procfs: 0 blocks in all, so 0 free means nothing

@@ -22,12 +22,11 @@ from typing import NamedTuple
 
 from sai3bench.config.schema import Config, PutOp
 from sai3bench.config.sizespec import SizeSpec
-from sai3bench.config.units import MAX_SIZE
+from sai3bench.config.units import MAX_SIZE, fmt_bytes
 from sai3bench.config.uri import parse_uri
 from sai3bench.errors import ConfigError
 from sai3bench.plan.keys import parse_object_name
 from sai3bench.plan.sizes import SizeSampler
-from sai3bench.report.plan import fmt_bytes
 
 __all__ = [
     "OBJECT_LIMITS",
