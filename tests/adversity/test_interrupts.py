@@ -189,7 +189,10 @@ def _file_config(tmp_path: Path, count: int, duration: str = "30s") -> Path:
     return _config(tmp_path, f"file://{tmp_path}/store/", count, duration)
 
 
-def test_file_sigint_in_prepare_keeps_what_it_made_then_cleans_it_up(tmp_path: Path) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGINT, SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_file_signal_in_prepare_keeps_what_it_made_then_cleans_it_up(
+    tmp_path: Path, sig: signal.Signals
+) -> None:
     cfg = _file_config(tmp_path, 40_000)
     data = tmp_path / "store" / "data"
     run = _signal_run(
@@ -197,8 +200,9 @@ def test_file_sigint_in_prepare_keeps_what_it_made_then_cleans_it_up(tmp_path: P
         tmp_path,
         banner="=== Prepare Phase ===",
         ready=lambda: data.is_dir() and any(data.glob("prepared-*.dat")),
+        signals=(sig,),
     )
-    _assert_stopped(run, 130, "prepare")
+    _assert_stopped(run, 128 + sig, "prepare")
     prep = run.meta["stages"]["prepare"]
     assert prep["interrupted"] is True and 0 < prep["objects_created"] < 40_000
     assert run.meta["stages"]["cleanup"]["objects_deleted"] == prep["objects_created"]
@@ -207,18 +211,28 @@ def test_file_sigint_in_prepare_keeps_what_it_made_then_cleans_it_up(tmp_path: P
     assert prepared_names(tmp_path / "store" / "data") == []
 
 
-def test_file_sigterm_in_workload_saves_partial_results_exits_143(tmp_path: Path) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGINT, SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_file_signal_in_workload_saves_partial_results(tmp_path: Path, sig: signal.Signals) -> None:
     cfg = _file_config(tmp_path, 50)
     run = _signal_run(
-        ["-c", str(cfg)], tmp_path, banner="Starting execution", after=1.0, signals=(SIGTERM,)
+        ["-c", str(cfg)], tmp_path, banner="Starting execution", after=1.0, signals=(sig,)
     )
-    _assert_stopped(run, 143, "workload")
+    _assert_stopped(run, 128 + sig, "workload")
     wl = run.meta["stages"]["workload"]
     assert wl["interrupted"] is True and wl["ops"] > 0 and wl["wall_seconds"] < 15
     assert (run.dir / "workload_results.tsv").read_text().count("\n") > 1
     assert json.loads((run.dir / "results.json").read_text())["stages"]["workload"]
     assert run.meta["stages"]["cleanup"]["objects_deleted"] == 50
     assert not (tmp_path / "store" / "data").exists()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_file_signal_in_cleanup_lets_it_finish(tmp_path: Path, sig: signal.Signals) -> None:
+    cfg = _file_config(tmp_path, 12_000, duration="0.2s")
+    run = _signal_run(["-c", str(cfg)], tmp_path, banner="=== Cleanup Phase ===", signals=(sig,))
+    _assert_stopped(run, 128 + sig, "cleanup")
+    assert run.interrupted["cleanup"] == "done"
+    assert prepared_names(tmp_path / "store" / "data") == []
 
 
 def test_file_second_sigint_in_cleanup_stops_it_and_counts_what_is_left(tmp_path: Path) -> None:
@@ -250,8 +264,9 @@ def _s3_config(tmp_path: Path, prefix: str, count: int, duration: str = "30s") -
 
 
 @pytest.mark.parametrize("slow_mock", ["20ms"], indirect=True)
-def test_s3_sigint_in_prepare_cleans_up_exactly_what_it_made(
-    tmp_path: Path, slow_mock: MockServer
+@pytest.mark.parametrize("sig", [signal.SIGINT, SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_s3_signal_in_prepare_cleans_up_exactly_what_it_made(
+    tmp_path: Path, slow_mock: MockServer, sig: signal.Signals
 ) -> None:
     cfg = _s3_config(tmp_path, "p", 4000)
     env = slow_mock.env()
@@ -260,9 +275,10 @@ def test_s3_sigint_in_prepare_cleans_up_exactly_what_it_made(
         tmp_path,
         banner="=== Prepare Phase ===",
         ready=lambda: _mock_objects(slow_mock) >= 16,
+        signals=(sig,),
         env=env,
     )
-    _assert_stopped(run, 130, "prepare")
+    _assert_stopped(run, 128 + sig, "prepare")
     prep = run.meta["stages"]["prepare"]
     assert prep["interrupted"] is True and 0 < prep["objects_created"] < 4000
     assert run.meta["stages"]["cleanup"]["objects_deleted"] == prep["objects_created"]
@@ -270,8 +286,9 @@ def test_s3_sigint_in_prepare_cleans_up_exactly_what_it_made(
 
 
 @pytest.mark.parametrize("slow_mock", ["20ms"], indirect=True)
-def test_s3_sigterm_in_workload_does_not_hang_in_cleanup(
-    tmp_path: Path, slow_mock: MockServer
+@pytest.mark.parametrize("sig", [signal.SIGINT, SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_s3_signal_in_workload_does_not_hang_in_cleanup(
+    tmp_path: Path, slow_mock: MockServer, sig: signal.Signals
 ) -> None:
     """Used to hang for ever: the cancelled workload leaked every pooled connection's slot,
     and cleanup's DeleteObjects then waited for a free connection."""
@@ -282,10 +299,10 @@ def test_s3_sigterm_in_workload_does_not_hang_in_cleanup(
         tmp_path,
         banner="Starting execution",
         ready=lambda: _mock_stats(slow_mock)["requests"].get("GET", 0) > 20,  # GETs run
-        signals=(SIGTERM,),
+        signals=(sig,),
         env=env,
     )
-    _assert_stopped(run, 143, "workload")
+    _assert_stopped(run, 128 + sig, "workload")
     wl = run.meta["stages"]["workload"]
     assert wl["interrupted"] is True and wl["ops"] > 0
     assert run.meta["stages"]["cleanup"]["objects_deleted"] == 64
@@ -293,11 +310,16 @@ def test_s3_sigterm_in_workload_does_not_hang_in_cleanup(
 
 
 @pytest.mark.parametrize("slow_mock", ["400ms"], indirect=True)
-def test_s3_sigint_in_cleanup_lets_it_finish(tmp_path: Path, slow_mock: MockServer) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGINT, SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_s3_signal_in_cleanup_lets_it_finish(
+    tmp_path: Path, slow_mock: MockServer, sig: signal.Signals
+) -> None:
     cfg = _s3_config(tmp_path, "c", 16, duration="0.5s")
     env = slow_mock.env()
-    run = _signal_run(["-c", str(cfg)], tmp_path, banner="=== Cleanup Phase ===", env=env)
-    _assert_stopped(run, 130, "cleanup")
+    run = _signal_run(
+        ["-c", str(cfg)], tmp_path, banner="=== Cleanup Phase ===", signals=(sig,), env=env
+    )
+    _assert_stopped(run, 128 + sig, "cleanup")
     assert run.interrupted["cleanup"] == "done"
     assert run.meta["stages"]["cleanup"]["objects_deleted"] == 16
     assert listed(slow_mock, "s3://bench/c/", tmp_path) == 0
