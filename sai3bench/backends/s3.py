@@ -39,6 +39,7 @@ from sai3bench.http.client import HttpClient, Reply, content_length
 from sai3bench.http.endpoint import DEFAULT_FIRST_BYTE_TIMEOUT, Endpoint, endpoint_from_url
 from sai3bench.outcome import OpError
 from sai3bench.payload import Payload, payload_length, split_payload
+from sai3bench.signers.aws_credentials import ca_bundle_from_env
 from sai3bench.signers.base import Credential, CredentialProvider
 from sai3bench.signers.sigv4 import (
     EMPTY_SHA256,
@@ -75,12 +76,13 @@ def endpoint_from_env(
 def s3_endpoint(
     url: str, insecure: bool, first_byte_timeout: float, *, source: str | None = None
 ) -> Endpoint:
-    """``endpoint_from_url`` with S3's trust store: the CA bundle AWS_CA_BUNDLE names, as in
-    botocore (an on-prem endpoint with a private CA works without --insecure)."""
+    """``endpoint_from_url`` with S3's trust store: the CA bundle that AWS_CA_BUNDLE or the
+    profile's ``ca_bundle`` names, as in botocore (an on-prem endpoint with a private CA works
+    without --insecure)."""
     return endpoint_from_url(
         url,
         insecure=insecure,
-        ca_bundle=os.environ.get("AWS_CA_BUNDLE") or None,
+        ca_bundle=ca_bundle_from_env(),
         first_byte_timeout=first_byte_timeout,
         source=source,
     )

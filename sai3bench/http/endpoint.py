@@ -58,7 +58,7 @@ def endpoint_from_url(
 ) -> Endpoint:
     """``http://127.0.0.1:9000`` -> Endpoint (any HTTP object store: S3, GCS, Azure).
 
-    TLS verifies against ``ca_bundle`` (the value of AWS_CA_BUNDLE, a PEM file; as in botocore
+    TLS verifies against ``ca_bundle`` (S3's AWS_CA_BUNDLE or ca_bundle, a PEM file; as in botocore
     it replaces the system CAs) when given, else the system CAs (which SSL_CERT_FILE can
     replace), unless ``insecure``. A path is kept in ``Endpoint.path`` without its trailing slash.
 
@@ -106,6 +106,7 @@ def _tls_context(ca_bundle: str | None, insecure: bool) -> ssl.SSLContext:
         return ssl.create_default_context(cafile=ca_bundle)
     except (OSError, ssl.SSLError) as exc:
         raise ConfigError(
-            f"AWS_CA_BUNDLE={ca_bundle!r} cannot be used: {exc}",
-            hint="point AWS_CA_BUNDLE at a readable PEM file of CA certificates, or unset it",
+            f"the CA bundle {ca_bundle!r} cannot be used: {exc}",
+            hint="point AWS_CA_BUNDLE (or ca_bundle in ~/.aws/config) at a readable PEM file "
+            "of CA certificates, or unset it",
         ) from None

@@ -160,6 +160,22 @@ def region_from_env(explicit: str | None = None, *, profile: str | None = None) 
     return str(region) if region else DEFAULT_REGION
 
 
+def ca_bundle_from_env(*, profile: str | None = None) -> str | None:
+    """The CA bundle botocore would verify S3 against: AWS_CA_BUNDLE, else ``ca_bundle`` in
+    the profile's section of the shared config file (~/.aws/config), else None (system CAs).
+
+    Reads the environment and the config file; the registry calls it once per endpoint.
+    """
+    value = os.environ.get("AWS_CA_BUNDLE")
+    if value:
+        return value
+    try:
+        found = botocore.session.Session(profile=profile).get_scoped_config().get("ca_bundle")
+    except botocore.exceptions.BotoCoreError:
+        found = None  # an unknown profile: credential loading reports it, with a hint
+    return str(found) if found else None
+
+
 def _snapshot(source: Any) -> Credential:
     # Frozen first: for deferred credentials it triggers the fetch that sets the expiry.
     frozen = source.get_frozen_credentials()

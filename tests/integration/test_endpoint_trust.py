@@ -126,12 +126,20 @@ def certs(tmp_path_factory: pytest.TempPathFactory) -> CertFiles:
     return make_certs(tmp_path_factory.mktemp("trust"))
 
 
-@pytest.mark.parametrize("variable", ["AWS_CA_BUNDLE", "SSL_CERT_FILE"])
+@pytest.mark.parametrize("variable", ["AWS_CA_BUNDLE", "SSL_CERT_FILE", "ca_bundle"])
 def test_a_private_ca_is_trusted_through_the_bundle_variable(
     tmp_path: Path, certs: CertFiles, variable: str
 ) -> None:
+    """AWS_CA_BUNDLE, SSL_CERT_FILE, or (as botocore reads it) ``ca_bundle`` in the profile's
+    section of the shared config file."""
+    if variable == "ca_bundle":
+        aws_config = tmp_path / "aws-config"
+        aws_config.write_text(f"[default]\nca_bundle = {certs.ca}\n")
+        trust = {"AWS_CONFIG_FILE": str(aws_config)}
+    else:
+        trust = {variable: str(certs.ca)}
     with serving(s3_mock(tls=certs)) as port:
-        e = env(f"https://127.0.0.1:{port}", **{variable: str(certs.ca)})
+        e = env(f"https://127.0.0.1:{port}", **trust)
         put = run_cli(["util", "put", "s3://bench/t/obj", "--object-size", "2KiB"], tmp_path, env=e)
         assert put.returncode == 0, put.stderr
         stat = run_cli(["util", "stat", "s3://bench/t/obj"], tmp_path, env=e)

@@ -70,7 +70,7 @@ def test_an_unusable_ca_bundle_is_one_config_error(tmp_path: Path, content: byte
         bundle.write_bytes(content)
     with pytest.raises(ConfigError) as err:
         endpoint_from_url("https://h", ca_bundle=str(bundle))
-    assert f"AWS_CA_BUNDLE={str(bundle)!r} cannot be used" in err.value.msg
+    assert f"the CA bundle {str(bundle)!r} cannot be used" in err.value.msg
 
 
 def test_insecure_ignores_the_bundle_and_checks_nothing(tmp_path: Path) -> None:
