@@ -40,7 +40,20 @@ def _global(
     global _verbosity
     _verbosity = verbose
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    handler = logging.StreamHandler()
+    handler.setFormatter(_UserFormatter() if verbose == 0 else logging.Formatter(_DEBUG_FORMAT))
+    logging.basicConfig(level=level, handlers=[handler])
+
+
+_DEBUG_FORMAT = "%(levelname)s %(name)s: %(message)s"
+
+
+class _UserFormatter(logging.Formatter):
+    """Without -v, a logged warning reads like the console's own (``warning: LIST ... failed;
+    retry 1 of 8``): the user is told what happened, not which module said it."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return f"{record.levelname.lower()}: {record.getMessage()}"
 
 
 @app.command()
