@@ -25,10 +25,10 @@ from typing import Final
 
 from sai3bench.backends.base import OpResult
 from sai3bench.engine.ops import PlannedOp, Task
-from sai3bench.engine.transient import RetryPolicy
+from sai3bench.engine.transient import RetryPolicy, is_transient
 from sai3bench.http import resends
 from sai3bench.metrics.collector import OpKind
-from sai3bench.outcome import OpError, Outcome
+from sai3bench.outcome import OpError
 
 #: Flag on an outcome code: the op finished after the deadline. Its latency is not counted,
 #: but its real outcome is kept below the flag (a late DELETE still deleted its object).
@@ -136,8 +136,9 @@ async def _run_one_async(
 def _retry_after(
     out: BatchResults, n: int, code: int, attempt: int, retry: RetryPolicy, t1: int
 ) -> float | None:
-    """Seconds to wait before retrying failed op ``n``, counted as a retry; None to give up."""
-    if code == Outcome.NOT_FOUND or attempt >= retry.max_retries:
+    """Seconds to wait before retrying failed op ``n``, counted as a retry; None to give up
+    (retries used up, or a permanent outcome: transient.py's one table decides)."""
+    if attempt >= retry.max_retries or not is_transient(code):
         return None
     out.retries += 1
     out.retry_log.append((n, code))

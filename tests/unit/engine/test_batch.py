@@ -266,14 +266,20 @@ def test_retries_exhausted_reports_the_last_outcome(backend: FakeBackend) -> Non
     assert out.error == ("/k", "CONNECTION")  # the failure the op ended with
 
 
-def test_not_found_is_never_retried(backend: FakeBackend) -> None:
-    backend.plan("/gone", [Outcome.NOT_FOUND, 123])
+@pytest.mark.parametrize(
+    "permanent",
+    [Outcome.NOT_FOUND, Outcome.PERMISSION, Outcome.CLIENT_ERROR, Outcome.NO_SPACE],
+)
+def test_permanent_outcomes_are_never_retried(backend: FakeBackend, permanent: Outcome) -> None:
+    """retry_on_error retries what transient.py calls transient, nothing else: a 403 or a full
+    disk answers the same on every try (before, everything but NOT_FOUND was retried)."""
+    backend.plan("/gone", [permanent, 123])
     out = BatchResults(2)
     tasks: list[Task] = [(DELETE, "/gone", 0, 0), (GET, "/ok", 0, 0)]
     assert exec_batch_sync(make_ops(backend), tasks, out, FAR, RETRY2) == 2
     assert backend.calls == [("delete", "/gone"), ("get", "/ok")]
     assert out.retries == 0
-    assert list(out.outcome) == [Outcome.NOT_FOUND, 0]
+    assert list(out.outcome) == [permanent, 0]
 
 
 def test_no_retries_by_default(backend: FakeBackend) -> None:
