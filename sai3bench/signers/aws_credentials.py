@@ -153,11 +153,7 @@ def region_from_env(explicit: str | None = None, *, profile: str | None = None) 
         value = os.environ.get(name)
         if value:
             return value
-    try:
-        region = botocore.session.Session(profile=profile).get_scoped_config().get("region")
-    except botocore.exceptions.BotoCoreError:
-        region = None  # an unknown profile: credential loading reports it, with a hint
-    return str(region) if region else DEFAULT_REGION
+    return _profile_setting("region", profile) or DEFAULT_REGION
 
 
 def ca_bundle_from_env(*, profile: str | None = None) -> str | None:
@@ -169,8 +165,13 @@ def ca_bundle_from_env(*, profile: str | None = None) -> str | None:
     value = os.environ.get("AWS_CA_BUNDLE")
     if value:
         return value
+    return _profile_setting("ca_bundle", profile)
+
+
+def _profile_setting(name: str, profile: str | None) -> str | None:
+    """``name`` from the profile's section of the shared config file, or None if unset."""
     try:
-        found = botocore.session.Session(profile=profile).get_scoped_config().get("ca_bundle")
+        found = botocore.session.Session(profile=profile).get_scoped_config().get(name)
     except botocore.exceptions.BotoCoreError:
         found = None  # an unknown profile: credential loading reports it, with a hint
     return str(found) if found else None
