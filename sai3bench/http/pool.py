@@ -77,6 +77,7 @@ class H1Pool:
                 return await self._connect()
             except BaseException:
                 self._open -= 1
+                self._wake_with_new()  # the freed slot is a waiter's to try
                 raise
         waiter: asyncio.Future[H1Connection] = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
@@ -124,6 +125,9 @@ class H1Pool:
             self._open -= 1
             if not waiter.done():
                 waiter.set_exception(exc)
+            # The next waiter tries too: a dead server then fails each of them at once (its
+            # connect is refused) instead of leaving them to their wait bound.
+            self._wake_with_new()
             return
         if waiter.done():
             self.release(conn)

@@ -149,3 +149,31 @@ def test_a_refused_first_connect_is_final_a_later_one_is_retryable(run_loop: Loo
             await fresh.close()
 
     run_loop(go())
+
+
+def test_waiters_fail_fast_when_the_server_dies(run_loop: LoopRunner) -> None:
+    """A server killed mid-run: every request queued for a connection gets CONNECTION at
+    once, not only the first waiter (the others used to sit out the wait bound, ~2 min)."""
+
+    async def go() -> None:
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(Server, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        pool = H1Pool(Endpoint("127.0.0.1", port), max_size=1)
+        try:
+            held = await pool.acquire()
+            waiting = [asyncio.ensure_future(pool.send(_head("/x"))) for _ in range(4)]
+            await asyncio.sleep(0.05)
+            server.close()
+            await server.wait_closed()
+            held.close()
+            pool.release(held)  # a dead connection frees the slot: waiters reconnect
+            t0 = loop.time()
+            done = await asyncio.wait_for(asyncio.gather(*waiting, return_exceptions=True), 15)
+            assert loop.time() - t0 < 2.0
+            assert [type(e) for e in done] == [OpError] * 4
+            assert {e.outcome for e in done if isinstance(e, OpError)} == {Outcome.CONNECTION}
+        finally:
+            await pool.close()
+
+    run_loop(go())
