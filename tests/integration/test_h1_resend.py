@@ -25,7 +25,7 @@ OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 class ClosesOnSecond(asyncio.Protocol):
     """Answers the first request of each connection; on the first bytes of the second one it
     closes (``how``: "close" = FIN at once, "reset" = RST once the head is in, "late" = RST
-    after ``delay`` seconds)."""
+    after ``delay`` seconds, "partial" = FIN after the first bytes of a response)."""
 
     how = "close"
     delay = 0.0
@@ -44,6 +44,9 @@ class ClosesOnSecond(asyncio.Protocol):
             return
         if self.how == "close":
             self.t.close()  # the request's first bytes are here; the answer never comes
+        elif self.how == "partial":
+            self.t.write(OK[:20])  # a response has begun: the server acted on the request
+            self.t.close()
         elif self.how == "reset":
             self.t.abort()
         else:
@@ -101,6 +104,14 @@ def test_a_post_is_never_resent(run_loop: LoopRunner) -> None:
     with pytest.raises(OpError) as err:
         _run(run_loop, "reset", "POST")
     assert err.value.outcome == Outcome.CONNECTION
+
+
+def test_a_close_after_a_response_byte_is_never_resent(run_loop: LoopRunner) -> None:
+    """The server may have acted on it: the failure is the op's (a resend would succeed)."""
+    with pytest.raises(OpError) as err:
+        _run(run_loop, "partial", "GET")
+    assert err.value.outcome == Outcome.CONNECTION
+    assert "closed mid-response" in err.value.detail
 
 
 def test_no_listener_no_error() -> None:
