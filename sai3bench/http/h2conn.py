@@ -487,10 +487,12 @@ async def open_h2_connection(
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
     conn_window: int = DEFAULT_CONN_WINDOW,
     stream_window: int = DEFAULT_STREAM_WINDOW,
+    first: bool = False,
 ) -> H2Connection:
     """Connect, send the preface (prior knowledge on cleartext, ALPN "h2" on TLS) and wait for
     the server's SETTINGS. Raises OpError: PROTOCOL if TLS negotiated anything but h2 (the
-    caller may fall back to HTTP/1.1), TIMEOUT, CONNECTION. Sets ALPN on ``endpoint.tls``."""
+    caller may fall back to HTTP/1.1), TIMEOUT, CONNECTION (permanent when refused and
+    ``first``: no connection to this endpoint was ever made). Sets ALPN on ``endpoint.tls``."""
     loop = asyncio.get_running_loop()
     ep = endpoint
     if ep.tls is not None:
@@ -508,6 +510,7 @@ async def open_h2_connection(
         ),
         ep,
         connect_timeout,
+        first=first,
     )
     with connect_errors(ep.url):  # the SETTINGS wait shares the connect's bound
         async with asyncio.timeout_at(start + connect_timeout):

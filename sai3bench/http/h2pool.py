@@ -80,6 +80,7 @@ class H2Pool:
                 connect_timeout=self.connect_timeout,
                 conn_window=conn_window,
                 stream_window=stream_window,
+                first=self.opened == 0,  # refused before any worked: a wrong port, said at once
             )
             self.conns.append(conn)
             self.opened += 1

@@ -359,6 +359,21 @@ def test_pool_replaces_a_dead_connection(run_loop: LoopRunner) -> None:
     run_loop(go())
 
 
+def test_a_refused_first_connect_is_final_as_over_http1(run_loop: LoopRunner) -> None:
+    """Nothing listens (a wrong port): the one-line error at once, not after the retries."""
+
+    async def go() -> None:
+        pool = H2Pool(Endpoint("127.0.0.1", free_port()), connections=1)
+        try:
+            with pytest.raises(OpError) as err:
+                await pool.request("GET", "/x", timeout=5)
+            assert err.value.outcome == Outcome.CONNECTION and err.value.permanent
+        finally:
+            await pool.close()
+
+    run_loop(go())
+
+
 # -- ALPN over TLS ---------------------------------------------------------------------------
 
 
