@@ -25,7 +25,7 @@ import msgspec
 import yaml
 
 from sai3bench.config.schema import CHOICES, Config
-from sai3bench.config.strictyaml import StrictLoader, check_flow_nesting
+from sai3bench.config.strictyaml import StrictLoader, check_nesting
 from sai3bench.config.text import decode_config, read_config_bytes
 from sai3bench.config.units import show
 from sai3bench.config.walk import IGNORED, Walker, error_at, path_at, suggest
@@ -78,7 +78,7 @@ def load_config(text: str | bytes) -> LoadedConfig:
 
 
 def _parse_yaml(text: str) -> dict[Any, Any]:
-    check_flow_nesting(text)
+    check_nesting(text)
     try:
         raw = yaml.load(text, Loader=StrictLoader)  # safe: plain data, no Python objects
     except yaml.MarkedYAMLError as exc:

@@ -83,6 +83,7 @@ FIXTURES: dict[str, Callable[[str], bytes]] = {
     "binary": lambda text: bytes(range(256)) * 4,
     "png": lambda text: b"\x89PNG\r\n\x1a\n" + bytes(range(1, 200)),
     "deep": lambda text: text.encode() + b"objects: " + b"[" * 50_000 + b"]" * 50_000 + b"\n",
+    "deepblock": lambda text: text.encode() + b"objects:\n  - " + b"- " * 50_000 + b"x\n",
 }
 
 

@@ -811,13 +811,21 @@ def test_config_is_frozen():
         cfg.duration = 1.0  # type: ignore[misc]
 
 
-# --- nesting (a segmentation fault at 50,000 levels of brackets) ---------------------------------
+# --- nesting (a segmentation fault at 50,000 levels of brackets or '- ') -------------------------
 
 
 def test_deep_bracket_nesting_is_refused_before_yaml_sees_it():
     text = "target: file:///t/\nworkload: " + "[" * 50_000 + "]" * 50_000 + "\n"
     err = load_error(text)
     assert err.msg == "YAML nested more than 64 levels deep (line 2)"
+
+
+@pytest.mark.parametrize("depth", [65, 1_000])
+def test_deep_block_nesting_is_refused_too(depth):
+    """``- - - x`` nests a level every 2 bytes with no bracket: 1,000 levels raised RecursionError
+    (a traceback) when the message printed the value, 50,000 crashed the composer (SIGSEGV)."""
+    text = "target: file:///t/\nworkload:\n  - " + "- " * depth + "x\n"
+    assert load_error(text).msg == "YAML nested more than 64 levels deep (line 3)"
 
 
 def test_nesting_up_to_the_limit_and_brackets_in_quotes_pass():
