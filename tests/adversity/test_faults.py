@@ -197,7 +197,8 @@ def test_a_mock_that_dies_mid_run_ends_the_run_in_time(tmp_path: Path) -> None:
             mock.proc.kill()
             t0 = time.monotonic()
             out, _ = p.communicate(timeout=30)
-        assert time.monotonic() - t0 < 15
+        took = time.monotonic() - t0  # the 1 s left of the run, then the results: 1.7-1.8 s
+        assert took < 8, took  # an end or save that waits out a 10 s connect/first-byte bound fails
         assert p.returncode in (0, 1), out
         (res,) = (tmp_path / "r").glob("sai3-*/results.json")
         blob = json.loads(res.read_text())["stages"]["workload"]
