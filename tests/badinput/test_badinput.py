@@ -72,6 +72,11 @@ def load_cases() -> list[Case]:
 CASES = load_cases()
 
 _VALID = "target: file://{tmp}/t/\nduration: 0.2s\nworkload: [{op: put, path: 'p/', object_size: 1KiB, weight: 1}]\n"  # noqa: E501
+_LAUGHS = (
+    b"objects:\n  - &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n"
+    + b"".join(b"  - &l%d [%s]\n" % (i, b", ".join([b"*l%d" % (i - 1)] * 9)) for i in range(1, 9))
+    + b"concurrency: *l8\n"
+)  # 9**9 items by reference: a repr of them filled memory
 FIXTURES: dict[str, Callable[[str], bytes]] = {
     "empty": lambda text: b"",
     "big": lambda text: b"#" * (16 * 1024 * 1024 + 1),
@@ -84,6 +89,7 @@ FIXTURES: dict[str, Callable[[str], bytes]] = {
     "png": lambda text: b"\x89PNG\r\n\x1a\n" + bytes(range(1, 200)),
     "deep": lambda text: text.encode() + b"objects: " + b"[" * 50_000 + b"]" * 50_000 + b"\n",
     "deepblock": lambda text: text.encode() + b"objects:\n  - " + b"- " * 50_000 + b"x\n",
+    "laughs": lambda text: text.encode() + _LAUGHS,
 }
 
 

@@ -11,6 +11,7 @@ from sai3bench.config.units import (
     parse_duration,
     parse_seconds,
     parse_size,
+    show,
 )
 
 KIB, MIB, GIB, TIB = 1024, 1024**2, 1024**3, 1024**4
@@ -202,3 +203,27 @@ def test_longer_than_a_year_is_refused(parse, value):
     with pytest.raises(ValueError, match="is longer than 366 days"):
         parse(value)
     assert parse_duration("366d") == MAX_SECONDS
+
+
+class _Item:
+    """Counts how often a message formats it."""
+
+    calls = 0
+
+    def __repr__(self) -> str:
+        _Item.calls += 1
+        return "item"
+
+
+def test_show_formats_only_the_first_items_of_a_list():
+    """YAML aliases make 387 million list items out of 200 bytes (nine lists of nine ``*prev``);
+    ``repr`` of the whole ran out of memory before the message was cut to 60 characters."""
+    _Item.calls = 0
+    shared = [_Item()] * 9
+    for _ in range(4):  # 59,049 items: small enough for the old full repr to fail, not hang
+        shared = [shared] * 9
+    text = show({"a": shared})
+    assert text.startswith("{'a': [[") and len(text) <= 60
+    assert _Item.calls == 0  # below the depth shown: never formatted
+    assert show([_Item()] * 100_000).startswith("[item, item") and _Item.calls <= 6
+    assert show("x" * 100) == repr("x" * 100)[:57] + "..."  # scalars: cut as before
