@@ -13,7 +13,7 @@ import uvloop
 from sai3bench.backends.base import Backend, RangedReader
 from sai3bench.backends.registry import Backends
 from sai3bench.config.units import fmt_bytes, parse_size, show
-from sai3bench.config.uri import join_target, parse_uri
+from sai3bench.config.uri import URI_HINT, join_target, parse_uri
 from sai3bench.engine.context import executor_for
 from sai3bench.engine.ops import PlannedOp, Task
 from sai3bench.engine.record import Tally
@@ -40,9 +40,7 @@ def _uri(uri: str) -> str:
         joined = join_target(None, uri)
         parse_uri(joined)
     except ValueError as exc:
-        raise UsageError(
-            f"bad URI {show(uri, 300)}: {exc}", hint="e.g. file:///data/bench/"
-        ) from None
+        raise UsageError(f"bad URI {show(uri, 300)}: {exc}", hint=URI_HINT) from None
     return joined
 
 

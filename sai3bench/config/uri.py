@@ -12,13 +12,24 @@ import msgspec
 
 from sai3bench.config.units import show
 
-__all__ = ["ALIASES", "SCHEMES", "ParsedUri", "join_target", "normalize_uri", "parse_uri"]
+__all__ = [
+    "ALIASES",
+    "SCHEMES",
+    "URI_HINT",
+    "ParsedUri",
+    "join_target",
+    "normalize_uri",
+    "parse_uri",
+]
 
 SCHEMES: tuple[str, ...] = ("file", "direct", "s3", "gs", "az")
 """Canonical scheme names, in the order error messages list them."""
 
 ALIASES: dict[str, str] = {"gcs": "gs", "azure": "az"}
 """Accepted spellings that upstream also takes; they are rewritten to the canonical name."""
+
+URI_HINT = "write an absolute URI such as file:///data/, s3://bucket/prefix/ or az://acct/cont/"
+"""The hint under every bad-URI error, in a config or on the command line."""
 
 _LOCAL = frozenset({"file", "direct"})
 

@@ -30,7 +30,7 @@ from sai3bench.config.units import (
     parse_size,
     show,
 )
-from sai3bench.config.uri import join_target, normalize_uri, parse_uri
+from sai3bench.config.uri import URI_HINT, join_target, normalize_uri, parse_uri
 from sai3bench.errors import ConfigError
 
 _T = TypeVar("_T")
@@ -67,7 +67,6 @@ IGNORED: dict[str, dict[str, str]] = {
 """Keys sai3-bench knows but this program drops with a warning, per level ("" = top level)."""
 
 _SIZE_HINT = "write bytes as an integer (4096) or a size string such as 64KiB, 8MB or 1.5GiB"
-_URI_HINT = "write an absolute URI such as file:///data/, s3://bucket/prefix/ or az://acct/cont/"
 _SPEC_CLASSES = {str(c.__struct_config__.tag): c for c in (FixedSize, UniformSize, LognormalSize)}
 _SPEC_FIELDS = {
     k: tuple(f.name for f in msgspec.structs.fields(c)) for k, c in _SPEC_CLASSES.items()
@@ -230,15 +229,15 @@ class Walker:
 
     def uri(self, path: str, value: Any, *, relative_ok: bool = True) -> str:
         if not isinstance(value, str):
-            _fail(path, f"expected a URI string, got {show(value)}", _URI_HINT)
+            _fail(path, f"expected a URI string, got {show(value)}", URI_HINT)
         try:
             uri = join_target(self.target, value) if relative_ok else normalize_uri(value)
             parse_uri(uri)
         except ValueError as exc:
             if "://" not in value:
-                hint = "add a top-level target: URI, or " + _URI_HINT
-                _fail(path, f"{exc} (got {show(value)})", hint if relative_ok else _URI_HINT)
-            _fail(path, str(exc), _URI_HINT)
+                hint = "add a top-level target: URI, or " + URI_HINT
+                _fail(path, f"{exc} (got {show(value)})", hint if relative_ok else URI_HINT)
+            _fail(path, str(exc), URI_HINT)
         return uri
 
     def duration(self, path: str, value: Any, *, positive: bool = False) -> float:

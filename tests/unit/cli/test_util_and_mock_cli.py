@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from sai3bench.cli.util import _hint, _object_size, _uri, parse_byte_range
+from sai3bench.config.uri import URI_HINT
 from sai3bench.errors import UsageError
 from sai3bench.outcome import Outcome
 from tests.integration.conftest import run_cli
@@ -45,8 +46,10 @@ def test_bad_object_sizes(text: str) -> None:
     ],
 )
 def test_util_uris_are_checked(uri: str, message: str) -> None:
-    with pytest.raises(UsageError, match=message):
+    with pytest.raises(UsageError, match=message) as err:
         _uri(uri)
+    # The config's hint, naming every scheme (it said "e.g. file:///data/bench/" for s3:// too).
+    assert err.value.hint == URI_HINT and "s3://bucket/prefix/" in URI_HINT
 
 
 def test_util_insecure_warns_and_works(tmp_path: Path) -> None:
