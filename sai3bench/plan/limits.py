@@ -68,8 +68,9 @@ class Machine(NamedTuple):
         return cls(_max_threads(), _soft_limit(resource.RLIMIT_NOFILE), _mem_available(), _free)
 
 
-def check_limits(config: Config, machine: Machine | None = None) -> None:
-    """Refuse a config this machine or its target cannot run.
+def check_limits(config: Config, machine: Machine | None = None, *, http2: bool = False) -> None:
+    """Refuse a config this machine or its target cannot run. ``http2``: ``run --http2``, whose
+    s3:// workers share a few multiplexed connections instead of one each.
 
     Raises:
         ConfigError: too much concurrency for the threads or files the process may open, an
@@ -77,7 +78,7 @@ def check_limits(config: Config, machine: Machine | None = None) -> None:
             the plan, or a file:// prepare larger than the free space of its file system.
     """
     machine = machine or Machine.current()
-    _check_concurrency(config, machine)
+    _check_concurrency(config, machine, http2)
     _check_object_sizes(config, machine)
     _check_plan_memory(config, machine)
     _check_disk(config, machine)
@@ -91,13 +92,15 @@ def _local_path(uri: str) -> str:
     return parse_uri(uri).path
 
 
-def _check_concurrency(config: Config, machine: Machine) -> None:
+def _check_concurrency(config: Config, machine: Machine, http2: bool) -> None:
     caps = [op.concurrency for op in config.workload if op.concurrency is not None]
     workers = max([config.concurrency, *caps])
     uris = [op.path for op in config.workload]
     if config.prepare is not None:
         uris += [entry.base_uri for entry in config.prepare.ensure_objects]
     local = any(is_local(uri) for uri in uris)
+    if http2 and all(_scheme(uri) == "s3" for uri in uris):
+        return  # 2 connections per endpoint however many workers (--http2 is s3:// only)
     where = "concurrency" if workers == config.concurrency else "workload[].concurrency"
     check_workers(where, workers, local=local, machine=machine)
 
