@@ -6,7 +6,7 @@ from typing import Annotated, Final
 
 import typer
 
-from sai3bench.config.units import parse_duration
+from sai3bench.config.units import parse_duration, show
 from sai3bench.errors import UsageError
 from sai3bench.http.endpoint import DEFAULT_FIRST_BYTE_TIMEOUT
 
@@ -31,11 +31,12 @@ def first_byte_seconds(text: str) -> float:
         seconds = parse_duration(text)
     except ValueError as exc:
         raise UsageError(
-            f"--first-byte-timeout {text!r}: {exc}", hint="e.g. --first-byte-timeout 10s"
+            f"--first-byte-timeout {show(text)}: {exc}", hint="e.g. --first-byte-timeout 10s"
         ) from None
     if not 0 < seconds <= MAX_FIRST_BYTE_TIMEOUT:
         raise UsageError(
-            f"--first-byte-timeout {text!r} is out of range: it must be above 0 and at most 1 day",
+            f"--first-byte-timeout {show(text)} is out of range: it must be above 0 and at "
+            "most 1 day",
             hint="e.g. --first-byte-timeout 10s",
         )
     return seconds

@@ -105,3 +105,13 @@ def test_a_range_with_5000_digits_is_a_usage_error() -> None:
     with pytest.raises(UsageError, match=r"bad --range '0-9+\.\.\.$"):
         parse_byte_range("0-" + "9" * 5000)
     assert parse_byte_range("10-19") == (10, 10)
+
+
+@pytest.mark.parametrize("text", ["x" * 5000, "9" * 5000 + "d"])
+def test_a_long_first_byte_timeout_is_quoted_cut_short(text: str) -> None:
+    """The flag's value was echoed whole (a 5,000-character argument, a 5,000-character line)."""
+    from sai3bench.cli.netopts import first_byte_seconds
+
+    with pytest.raises(UsageError) as err:
+        first_byte_seconds(text)
+    assert len(err.value.msg) < 300 and "..." in err.value.msg
