@@ -205,7 +205,7 @@ class PrepareFailed(StorageError):
         else:
             msg = (
                 f"prepare failed writing {len(run.failed):,} objects: still failing after "
-                f"{run.rounds} retries (last: {outcome.name} on {key}: {detail})"
+                f"{run.rounds} retry rounds (last: {outcome.name} on {key}: {detail})"
             )
         hint = _HINTS.get(outcome, "check that the target exists and is writable")
         super().__init__(msg, hint=hint)

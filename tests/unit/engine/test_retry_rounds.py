@@ -112,6 +112,29 @@ def test_without_stop_a_permanent_failure_is_counted_and_the_rest_goes_on() -> N
     assert run.stopped_by is None and run.retries == 1
 
 
+def test_after_a_pass_without_success_a_round_probes_before_resending_everything() -> None:
+    """A server down for good: each round re-sends one task per worker (2), not all 20; every
+    attempt is an error, every re-send one retry, and every object's last outcome is final."""
+    keys = [f"k{i}" for i in range(20)]
+    backend = ScriptedBackend({k: [Outcome.CONNECTION] * 10 for k in keys})
+    run, finals, _ = _run(backend, keys)
+    assert finals == dict.fromkeys(keys, Outcome.CONNECTION) and len(run.failed) == 20
+    assert sum(backend.calls.values()) == 20 + 3 * 2  # the main pass, then 3 probes of 2
+    assert run.retries == 6 and run.collector.retries_of(OpKind.DELETE) == 6
+    assert run.collector.error_count() == 26
+
+
+def test_a_probe_that_succeeds_sends_the_rest_of_its_round() -> None:
+    """A 503 storm that passes: the probe succeeds, so the 18 held tasks go in the same round."""
+    keys = [f"k{i}" for i in range(20)]
+    backend = ScriptedBackend({k: [Outcome.THROTTLED] for k in keys})
+    run, finals, _ = _run(backend, keys)
+    assert finals == dict.fromkeys(keys, 0) and run.failed == []
+    assert backend.calls == dict.fromkeys(keys, 2) and run.rounds == 1
+    assert run.retries == 20 and run.collector.retries_of(OpKind.DELETE) == 20
+    assert run.collector.error_count() == 20
+
+
 def test_outcome_counts_most_frequent_first() -> None:
     codes = [Outcome.CONNECTION, Outcome.THROTTLED, Outcome.THROTTLED]
     assert outcome_counts(codes) == "THROTTLED 2, CONNECTION 1"
