@@ -90,9 +90,10 @@ class RetryPolicy:
 
 
 #: The engine's own requests (prepare PUTs, cleanup deletes, the LISTs behind prepare and globs):
-#: 8 retries wait about 0.1 + 0.2 + ... + 5 + 5 = 18 s in all (+-50 %). At a 5 % fault rate an
-#: object then fails with odds of 0.05**9, about 2e-12; a server that is down for good is
-#: reported within about 20 s, not retried forever.
+#: 8 retries wait 0.1 + 0.2 + ... + 3.2 + 5 + 5 = 16.3 s in all (9 to 23 s with the jitter). At
+#: a 5 % fault rate an object then fails with odds of 0.05**9, about 2e-12; a server that is down
+#: for good is reported after those pauses plus its failed passes (retry_rounds probes once a
+#: pass got no success), not retried forever.
 STAGE_RETRY: Final = RetryPolicy(max_retries=8, first_s=0.1, max_s=5.0, multiplier=2.0, jitter=0.5)
 
 #: Told before each retry: (the failure, the retry number starting at 1, seconds to wait).

@@ -104,7 +104,7 @@ def test_last_transient_failure_is_raised_when_retries_run_out() -> None:
 
 
 def test_a_failure_flagged_permanent_is_raised_at_once_whatever_its_outcome() -> None:
-    """An untrusted certificate is a CONNECTION outcome, but retrying it for 18 s only delays
+    """An untrusted certificate is a CONNECTION outcome, but retrying it for 16 s only delays
     the line that says what to fix."""
     calls = [0]
 
