@@ -90,7 +90,7 @@ class RetryPolicy:
 
 
 #: The engine's own requests (prepare PUTs, cleanup deletes, the LISTs behind prepare and globs):
-#: 8 retries wait 0.1 + 0.2 + ... + 3.2 + 5 + 5 = 16.3 s in all (9 to 23 s with the jitter). At
+#: 8 retries wait 0.1 + 0.2 + ... + 3.2 + 5 + 5 = 16.3 s in all (8.2 to 24.5 s with the jitter). At
 #: a 5 % fault rate an object then fails with odds of 0.05**9, about 2e-12; a server that is down
 #: for good is reported after those pauses plus its failed passes (retry_rounds probes once a
 #: pass got no success), not retried forever.
