@@ -249,7 +249,6 @@ async def _cleanup_stage(ctx: RunContext, prep: Prepare, report: RunReport) -> N
     report.cleanup = result = await stop.cleanup_stage(cleanup)
     if result is not None:
         report.on_stage("cleanup", result)
-        report.failure = report.failure or result.failure  # objects left: exit 1
         report.failure = report.failure or result.failure  # objects left behind: exit 1
     if stop.cleanup in ("skipped", "stopped", "timed out"):
         ours = sum(1 for ps in sets for i in ps.created if ps.key(i) not in skip)
