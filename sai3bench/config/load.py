@@ -135,17 +135,21 @@ def _from_validation(message: str, data: Any) -> ConfigError:
 
 
 def _type_hint(text: str) -> str:
+    """The hint for what msgspec expected; never for what it got (``expected `int | null`, got
+    `str``` hinted "use a string")."""
     bound = re.search(r"([<>]=?) (\S+)", text)
     limit = f" {bound.group(1)} {bound.group(2)}" if bound else ""
-    for token, hint in (
-        ("`int`", f"use a whole number{limit}"),
-        ("`float`", f"use a number{limit}"),
-        ("`bool`", "use true or false"),
-        ("`str`", "use a string"),
-        ("`object`", "write a mapping (key: value lines)"),
-        ("`array`", "write a list ('- item' lines)"),
+    expected = re.match(r"expected `([^`]*)`", text)
+    kinds = {k.strip() for k in expected.group(1).split("|")} if expected else set()
+    for kind, hint in (
+        ("int", f"use a whole number{limit}"),
+        ("float", f"use a number{limit}"),
+        ("bool", "use true or false"),
+        ("str", "use a string"),
+        ("object", "write a mapping (key: value lines)"),
+        ("array", "write a list ('- item' lines)"),
     ):
-        if token in text:
+        if kind in kinds:
             return hint
     return "fix this value; see the sai3-bench config reference"
 

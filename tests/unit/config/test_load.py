@@ -880,3 +880,18 @@ def test_a_count_of_2_64_still_reaches_its_own_check():
 def test_a_date_that_does_not_exist_is_one_line():
     err = load_error(f"target: file:///t/\nduration: 2001-13-45\nworkload: [{GET}]\n")
     assert err.msg.startswith("YAML value on line 2 cannot be read: month must be in 1..12")
+
+
+@pytest.mark.parametrize(
+    "yaml_line,hint",
+    [
+        ("error_handling: {max_total_errors: lots}", "use a whole number"),
+        ("error_handling: {error_rate_threshold: lots}", "use a number"),
+        ("workload: [{op: get, path: a, weight: 1, concurrency: 2.5}]", "use a whole number"),
+    ],
+)
+def test_the_hint_is_for_the_type_expected_not_the_one_given(yaml_line, hint):
+    """``expected `int | null`, got `str``` hinted "use a string", the type that was wrong."""
+    workload = "" if yaml_line.startswith("workload") else f"\nworkload: [{GET}]"
+    err = load_error(f"target: file:///t/\n{yaml_line}{workload}\n")
+    assert err.hint == hint
