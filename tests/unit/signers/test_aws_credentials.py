@@ -18,6 +18,7 @@ from botocore.credentials import Credentials, RefreshableCredentials
 from sai3bench.errors import CredentialError
 from sai3bench.signers.aws_credentials import (
     BotocoreCredentialProvider,
+    ca_bundle_from_env,
     open_aws_credentials,
     region_from_env,
 )
@@ -231,6 +232,18 @@ def test_region_resolution_order(monkeypatch, aws_files):
     monkeypatch.setenv("AWS_REGION", "sa-east-1")
     assert region_from_env(None) == "sa-east-1"
     assert region_from_env("us-west-2") == "us-west-2"
+
+
+def test_ca_bundle_resolution_order(monkeypatch, aws_files):
+    """AWS_CA_BUNDLE, else the profile's ca_bundle, else None (the system CAs), as botocore."""
+    config, _ = aws_files
+    assert ca_bundle_from_env() is None
+    config.write_text("[default]\nca_bundle = /d.pem\n[profile bench]\nca_bundle = /b.pem\n")
+    assert ca_bundle_from_env() == "/d.pem"
+    assert ca_bundle_from_env(profile="bench") == "/b.pem"
+    assert ca_bundle_from_env(profile="nope") is None  # credential loading names the profile
+    monkeypatch.setenv("AWS_CA_BUNDLE", "/env.pem")
+    assert ca_bundle_from_env(profile="bench") == "/env.pem"
 
 
 def test_region_with_unknown_profile_falls_back(monkeypatch):
