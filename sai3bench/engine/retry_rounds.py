@@ -199,12 +199,14 @@ class _Rounds:
         pending, result = self.pending, self.result
         wait = self.policy.delay_s(result.rounds, self.rng)
         result.rounds += 1
+        probe = not self.ok and len(pending) > self.probe  # a dead or fully throttled server
         out.say(
             f"{label}: {len(pending):,} {_kind_name(ops, pending)} failed "
             f"({outcome_counts([c for _, c in pending])}); retry round {result.rounds} of "
             f"{self.policy.max_retries} in {wait:.1f}s"
+            + (f", {self.probe:,} first (none succeeded in the last pass)" if probe else "")
         )
-        if not self.ok and len(pending) > self.probe:  # a dead or fully throttled server
+        if probe:
             self.held, self.pending = pending[self.probe :], pending[: self.probe]
         return await _sleep_then_count(wait, ops, self.pending, result)
 

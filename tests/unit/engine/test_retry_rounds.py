@@ -117,8 +117,9 @@ def test_after_a_pass_without_success_a_round_probes_before_resending_everything
     attempt is an error, every re-send one retry, and every object's last outcome is final."""
     keys = [f"k{i}" for i in range(20)]
     backend = ScriptedBackend({k: [Outcome.CONNECTION] * 10 for k in keys})
-    run, finals, _ = _run(backend, keys)
+    run, finals, out = _run(backend, keys)
     assert finals == dict.fromkeys(keys, Outcome.CONNECTION) and len(run.failed) == 20
+    assert any(line.endswith("2 first (none succeeded in the last pass)") for line in out.said)
     assert sum(backend.calls.values()) == 20 + 3 * 2  # the main pass, then 3 probes of 2
     assert run.retries == 6 and run.collector.retries_of(OpKind.DELETE) == 6
     assert run.collector.error_count() == 26
