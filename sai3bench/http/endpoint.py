@@ -67,8 +67,12 @@ def endpoint_from_url(
             unreadable CA bundle; the message names ``source`` (where the URL came from).
     """
     where = source or repr(url)
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        hostname = parts.hostname  # raises for a broken IPv6 literal ("http://[::1")
+    except ValueError:
+        hostname = None
+    if hostname is None or parts.scheme not in ("http", "https"):
         what = f"{source}={url!r} is not an endpoint URL" if source else f"bad endpoint URL {url!r}"
         where = f"set {source} to" if source else "use"
         raise ConfigError(what, hint=f"{where} http://host:port or https://host")
@@ -77,7 +81,7 @@ def endpoint_from_url(
         tls = _tls_context(ca_bundle, insecure)
     port = _port(parts, where) or (443 if tls else 80)
     path = parts.path.rstrip("/")
-    return Endpoint(parts.hostname, port, tls, parts.hostname, path, first_byte_timeout)
+    return Endpoint(hostname, port, tls, hostname, path, first_byte_timeout)
 
 
 def _port(parts: SplitResult, where: str) -> int | None:

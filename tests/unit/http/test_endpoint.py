@@ -83,3 +83,11 @@ def test_a_url_without_scheme_names_where_it_came_from() -> None:
         endpoint_from_url("localhost:9000", source="AWS_ENDPOINT_URL")
     assert err.value.msg == "AWS_ENDPOINT_URL='localhost:9000' is not an endpoint URL"
     assert err.value.hint == "set AWS_ENDPOINT_URL to http://host:port or https://host"
+
+
+@pytest.mark.parametrize("url", ["http://[::1", "http://[not-ipv6]:9000"])
+def test_a_broken_ipv6_literal_is_one_config_error(url: str) -> None:
+    """urlsplit raises ValueError ("Invalid IPv6 URL") for these: a traceback before."""
+    with pytest.raises(ConfigError) as err:
+        endpoint_from_url(url, source="AWS_ENDPOINT_URL")
+    assert err.value.msg == f"AWS_ENDPOINT_URL={url!r} is not an endpoint URL"
