@@ -156,7 +156,7 @@ class H2Connection(asyncio.BufferedProtocol):
         #: Seconds from a stream's last byte sent to its response HEADERS.
         self.first_byte_timeout = first_byte_timeout
         self.scheme = scheme
-        self._view = memoryview(bytearray(RECV_BUFFER))
+        self._view = memoryview(b"")  # made in connection_made: a failed connect allocates nothing
         conn = self.conn = h2.connection.H2Connection(config=h2_client_config())
         install_process_wide()
         plain_literals(conn)
@@ -198,6 +198,7 @@ class H2Connection(asyncio.BufferedProtocol):
     # -- asyncio callbacks --------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._view = memoryview(bytearray(RECV_BUFFER))
         self.transport = cast(asyncio.Transport, transport)
         set_nodelay(transport)
         sslobj = transport.get_extra_info("ssl_object")

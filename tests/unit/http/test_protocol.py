@@ -109,3 +109,26 @@ def test_a_whole_response_in_time_completes(run_loop: LoopRunner) -> None:
         assert bytes(conn.parser.body) == b"ok"
 
     run_loop(go())
+
+
+def test_the_receive_buffer_is_made_only_once_connected(run_loop: LoopRunner) -> None:
+    """A connect that fails never reaches connection_made: it must allocate no 256 KiB buffer
+    (each refused attempt held one until a GC ran; 1.6 GB against a server killed mid-run)."""
+    import tracemalloc
+
+    from sai3bench.http.protocol import RECV_BUFFER
+
+    async def go() -> None:
+        loop = asyncio.get_running_loop()
+        tracemalloc.start()
+        try:
+            attempts = [H1Connection(loop, LABEL, None, 10.0) for _ in range(20)]
+            made, _ = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert made < RECV_BUFFER  # twenty protocols, not twenty buffers
+        conn = attempts[0]
+        conn.connection_made(FakeTransport())  # type: ignore[arg-type]
+        assert len(conn.get_buffer(-1)) == RECV_BUFFER
+
+    run_loop(go())
