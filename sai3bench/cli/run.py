@@ -79,11 +79,11 @@ def quickstart_text() -> str:
     return resources.files("sai3bench.config").joinpath("default.yaml").read_text("utf-8")
 
 
-def _load(config_path: Path | None) -> tuple[LoadedConfig, str, str]:
+def _load(config_path: Path | None, *, http2: bool = False) -> tuple[LoadedConfig, str, str]:
     """(loaded config, its YAML text, a label for it)."""
     if config_path is not None:
         loaded = load_config_file(config_path)
-        check_limits(loaded.config)
+        check_limits(loaded.config, http2=http2)
         return loaded, loaded.text, str(config_path)
     text = quickstart_text()
     return load_config(text), text, EMBEDDED
@@ -91,7 +91,7 @@ def _load(config_path: Path | None) -> tuple[LoadedConfig, str, str]:
 
 def run_command(config_path: Path | None, flags: RunFlags) -> int:
     check_flags(flags)
-    loaded, text, source = _load(config_path)
+    loaded, text, source = _load(config_path, http2=flags.http2)
     if source != EMBEDDED or flags.dry_run:
         return _run_loaded(loaded, text, source, flags)
     with embedded_mock_server():

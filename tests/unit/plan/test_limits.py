@@ -148,6 +148,19 @@ def test_the_real_machine_is_checked_by_run_before_anything_starts(tmp_path):
     assert _load(path)[0].config.concurrency == 8
 
 
+def test_run_passes_http2_to_the_limits(tmp_path, monkeypatch):
+    """--http2 multiplexes an s3:// run's workers over a few connections: 2,000 workers under
+    ``ulimit -n 1024`` run (``run`` used to check them as one socket each)."""
+    from sai3bench.cli.run import _load
+
+    monkeypatch.setattr(Machine, "current", staticmethod(small_machine))
+    path = tmp_path / "c.yaml"
+    path.write_text(f"target: s3://b/\nconcurrency: 2000\nworkload: [{GET}]\n")
+    with pytest.raises(ConfigError, match="connections, but this process may open"):
+        _load(path)
+    assert _load(path, http2=True)[0].config.concurrency == 2000
+
+
 def test_free_space_of_a_path_that_does_not_exist_yet(tmp_path):
     from sai3bench.plan.limits import _free
 
