@@ -24,11 +24,12 @@ from typing import Any
 import msgspec
 import yaml
 
+from sai3bench.config.node import error_at, path_at, suggest
 from sai3bench.config.schema import CHOICES, Config
 from sai3bench.config.strictyaml import StrictLoader, check_nesting
 from sai3bench.config.text import decode_config, read_config_bytes
 from sai3bench.config.units import show
-from sai3bench.config.walk import IGNORED, Walker, error_at, path_at, suggest
+from sai3bench.config.walk import IGNORED, Walker
 from sai3bench.errors import ConfigError
 
 __all__ = ["IGNORED", "LoadedConfig", "load_config", "load_config_file"]

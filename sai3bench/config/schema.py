@@ -28,6 +28,7 @@ __all__ = [
     "CleanupMode",
     "Config",
     "DeleteOp",
+    "Distributed",
     "EnsureObjects",
     "ErrorHandling",
     "Fill",
@@ -37,6 +38,7 @@ __all__ = [
     "OpBase",
     "Prepare",
     "PrepareStrategy",
+    "Processes",
     "PutOp",
     "StatOp",
 ]
@@ -169,10 +171,31 @@ class MultiEndpoint(Base, kw_only=True, frozen=True):
     strategy: MultiStrategy = "round_robin"
 
 
+MAX_PROCESSES = 1024
+"""Most engine processes ``processes: N`` may ask for: more is a typo, not a machine."""
+
+Processes = Annotated[int, Meta(ge=1, le=MAX_PROCESSES)] | Literal["auto"]
+"""An engine process count, or ``"auto"``: one per core this process may use
+(``plan.cores.resolve_processes``)."""
+
+
+class Distributed(Base, kw_only=True, frozen=True):
+    """What sai3bench keeps of upstream's ``distributed`` block: the agents' addresses.
+
+    Each is ``host:port`` (``[v6]:port``), host lowercased; an address upstream gave without a
+    port has its ``listen_port`` or upstream's agent port 7167. The port is an upstream agent's,
+    not a Dask worker's: match Dask workers to agents by host. Empty: ``--cluster`` names the
+    hosts alone.
+    """
+
+    agents: tuple[str, ...] = ()
+
+
 class Config(Base, kw_only=True, frozen=True):
     """One benchmark run. ``duration`` is seconds; ``target`` a normalised URI or None.
 
     Every op path is absolute after loading, so ``target`` is informational for the engine.
+    ``processes`` None means the key was absent: the CLI (``--processes``) picks the default.
     """
 
     workload: Annotated[tuple[Op, ...], Meta(min_length=1)]
@@ -182,6 +205,8 @@ class Config(Base, kw_only=True, frozen=True):
     prepare: Prepare | None = None
     error_handling: ErrorHandling = msgspec.field(default_factory=ErrorHandling)
     multi_endpoint: MultiEndpoint | None = None
+    processes: Processes | None = None
+    distributed: Distributed | None = None
 
     def __post_init__(self) -> None:
         if sum(op.weight for op in self.workload) <= 0:

@@ -7,12 +7,26 @@ specs into the plain values the schema expects. Pure: no I/O, no printing.
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Callable, Collection, Mapping
-from typing import Any, NoReturn, TypeVar
+from collections.abc import Collection, Mapping
+from typing import Any
 
 import msgspec
 
+from sai3bench.config.node import (
+    as_list,
+    as_mapping,
+    check_keys,
+    fail,
+    parse_at,
+    path_at,
+    suggest,
+)
+from sai3bench.config.scale import (
+    PROCESSES_HINT,
+    check_processing_mode,
+    parse_processes,
+    walk_distributed,
+)
 from sai3bench.config.schema import (
     DEFAULT_ENSURE_SIZE,
     OPS,
@@ -31,9 +45,8 @@ from sai3bench.config.units import (
     show,
 )
 from sai3bench.config.uri import URI_HINT, join_target, normalize_uri, parse_uri
-from sai3bench.errors import ConfigError
 
-_T = TypeVar("_T")
+__all__ = ["IGNORED", "Walker"]
 
 _NOOP = "is ignored (upstream no-op)"
 _LATER = "is not supported yet and is ignored"
@@ -47,9 +60,9 @@ IGNORED: dict[str, dict[str, str]] = {
         "distributed_env": "is ignored (internal to upstream's distributed controller)",
         "autotune": "is ignored (read only by upstream's autotune commands)",
         "s3dlio_optimization": "is ignored (it tunes upstream's s3dlio library)",
+        "processing_mode": "is ignored (sai3bench always runs one engine process per 'processes')",
         **dict.fromkeys(
-            """io_rate perf_log processes processing_mode page_cache_mode range_engine
-            distributed dynamic_put_pool enable_metadata_cache
+            """io_rate perf_log page_cache_mode range_engine dynamic_put_pool enable_metadata_cache
             cache_checkpoint_interval_secs""".split(),  # noqa: SIM905 - a word list reads best
             _LATER,
         ),
@@ -77,59 +90,11 @@ _SPEC_REQUIRED = {
 }
 
 
-def error_at(path: str, msg: str, hint: str) -> ConfigError:
-    text = f"{path}: {msg}" if path else msg
-    return ConfigError(" ".join(text.split()), hint=" ".join(hint.split()))
-
-
-def _fail(path: str, msg: str, hint: str) -> NoReturn:
-    raise error_at(path, msg, hint)
-
-
-def path_at(path: str, key: str | int) -> str:
-    if isinstance(key, int):
-        return f"{path}[{key}]"
-    return f"{path}.{key}" if path else key
-
-
-def _names(keys: Collection[str]) -> str:
-    return ", ".join(sorted(keys))
-
-
-def suggest(key: str, valid: Collection[str], what: str = "keys") -> str:
-    close = difflib.get_close_matches(key.lower(), list(valid), n=1)
-    listed = f"valid {what} here: {_names(valid)}"
-    return f"did you mean '{close[0]}'? ({listed})" if close else listed
-
-
-def _parse_at(path: str, value: Any, parse: Callable[[Any], _T], hint: str) -> _T:
-    try:
-        return parse(value)
-    except ValueError as exc:
-        _fail(path, str(exc), hint)
-
-
 def _size_at(path: str, value: Any, *, zero_ok: bool = False) -> int:
-    n = _parse_at(path, value, parse_size, _SIZE_HINT)
+    n = parse_at(path, value, parse_size, _SIZE_HINT)
     if n == 0 and not zero_ok:
-        _fail(path, f"a size of 0 is not allowed (got {show(value)})", "use at least 1 byte")
+        fail(path, f"a size of 0 is not allowed (got {show(value)})", "use at least 1 byte")
     return n
-
-
-def _mapping(path: str, value: Any, example: str) -> dict[Any, Any]:
-    if not isinstance(value, dict):
-        _fail(
-            path,
-            f"expected a mapping, got {show(value)}",
-            f"write it as key: value lines, {example}",
-        )
-    return value
-
-
-def _list(path: str, value: Any, example: str) -> list[Any]:
-    if not isinstance(value, list):
-        _fail(path, f"expected a list, got {show(value)}", f"write it as '- item' lines, {example}")
-    return value
 
 
 def _field_names(cls: type[msgspec.Struct]) -> frozenset[str]:
@@ -163,30 +128,14 @@ class Walker:
         ignored: Mapping[str, str],
         others: Mapping[str, Collection[str]] | None = None,
     ) -> dict[str, Any]:
-        """Return the valid items; warn for ignored keys; fail on any other key.
-
-        ``others`` maps sibling kinds (other ops, other size types) to their keys, so that a key
-        valid elsewhere gets a precise "only X takes it" hint instead of a spelling guess.
-        """
-        out: dict[str, Any] = {}
-        for raw_key, value in node.items():
-            key = str(raw_key)
-            if key in valid:
-                out[key] = value
-            elif key in ignored:
-                self.warnings.append(f"'{path_at(path, key)}' {ignored[key]}")
-            else:
-                owners = [kind for kind, keys in (others or {}).items() if key in keys]
-                if owners:
-                    hint = f"only {' and '.join(owners)} take '{key}'; remove it"
-                    _fail(path_at(path, key), "not valid here", hint)
-                _fail(path_at(path, key), "unknown key", suggest(key, valid))
-        return out
+        """``node.check_keys`` with this walk's warnings list."""
+        return check_keys(node, path, valid, ignored, self.warnings, others)
 
     def top(self, raw: dict[Any, Any]) -> dict[str, Any]:
+        check_processing_mode(raw)
         top = self.keys(raw, "", _TOP_KEYS, IGNORED[""])
         if "workload" not in top:
-            _fail("workload", "missing", f"add a workload: list of ops, {_OP_EXAMPLE}")
+            fail("workload", "missing", f"add a workload: list of ops, {_OP_EXAMPLE}")
         if top.get("target") is not None:
             self.target = top["target"] = self.uri("target", top["target"], relative_ok=False)
         if top.get("multi_endpoint") is not None:
@@ -200,18 +149,24 @@ class Walker:
             top["prepare"] = self.prepare(top["prepare"])
         if top.get("error_handling") is not None:
             top["error_handling"] = self.error_handling(top["error_handling"])
+        if top.get("processes") is not None:
+            top["processes"] = parse_at(
+                "processes", top["processes"], parse_processes, PROCESSES_HINT
+            )
+        if top.get("distributed") is not None:
+            top["distributed"] = walk_distributed(top["distributed"], self.warnings)
         return top
 
     def multi_endpoint(self, value: Any) -> dict[str, Any]:
         example = "e.g. multi_endpoint: {strategy: round_robin, endpoints: [s3://h1:9000/b/]}"
         node = self.keys(
-            _mapping("multi_endpoint", value, example), "multi_endpoint", _MULTI_KEYS, {}
+            as_mapping("multi_endpoint", value, example), "multi_endpoint", _MULTI_KEYS, {}
         )
         if "endpoints" not in node:
-            _fail("multi_endpoint.endpoints", "missing", example)
-        items = _list("multi_endpoint.endpoints", node["endpoints"], example)
+            fail("multi_endpoint.endpoints", "missing", example)
+        items = as_list("multi_endpoint.endpoints", node["endpoints"], example)
         if not 1 <= len(items) <= 32:
-            _fail("multi_endpoint.endpoints", f"has {len(items)} entries", "give 1 to 32 URIs")
+            fail("multi_endpoint.endpoints", f"has {len(items)} entries", "give 1 to 32 URIs")
         uris = [
             self.uri(path_at("multi_endpoint.endpoints", i), v, relative_ok=False)
             for i, v in enumerate(items)
@@ -219,7 +174,7 @@ class Walker:
         uris = [u if u.endswith("/") else u + "/" for u in uris]
         schemes = sorted({parse_uri(u).scheme for u in uris})
         if len(schemes) > 1:
-            _fail(
+            fail(
                 "multi_endpoint.endpoints",
                 f"mixes schemes ({', '.join(schemes)})",
                 "all endpoints must serve the same namespace with the same scheme",
@@ -229,33 +184,33 @@ class Walker:
 
     def uri(self, path: str, value: Any, *, relative_ok: bool = True) -> str:
         if not isinstance(value, str):
-            _fail(path, f"expected a URI string, got {show(value)}", URI_HINT)
+            fail(path, f"expected a URI string, got {show(value)}", URI_HINT)
         try:
             uri = join_target(self.target, value) if relative_ok else normalize_uri(value)
             parse_uri(uri)
         except ValueError as exc:
             if "://" not in value:
                 hint = "add a top-level target: URI, or " + URI_HINT
-                _fail(path, f"{exc} (got {show(value)})", hint if relative_ok else URI_HINT)
-            _fail(path, str(exc), URI_HINT)
+                fail(path, f"{exc} (got {show(value)})", hint if relative_ok else URI_HINT)
+            fail(path, str(exc), URI_HINT)
         return uri
 
     def duration(self, path: str, value: Any, *, positive: bool = False) -> float:
         hint = "write a duration such as 30s, 5m, 1h30m or 500ms (a plain number is seconds)"
-        secs = _parse_at(path, value, parse_duration, hint)
+        secs = parse_at(path, value, parse_duration, hint)
         if positive and secs <= 0:
-            _fail(path, f"must be longer than 0 (got {show(value)})", hint)
+            fail(path, f"must be longer than 0 (got {show(value)})", hint)
         return secs
 
     def workload(self, value: Any) -> list[dict[str, Any]]:
-        items = _list("workload", value, _OP_EXAMPLE)
+        items = as_list("workload", value, _OP_EXAMPLE)
         if not items:
-            _fail("workload", "is empty", f"add at least one op, {_OP_EXAMPLE}")
+            fail("workload", "is empty", f"add at least one op, {_OP_EXAMPLE}")
         ops = [self.op(path_at("workload", i), item) for i, item in enumerate(items)]
         weights = [op.get("weight") for op in ops]
         # Only when every weight is a valid int: otherwise msgspec names the bad one.
         if all(type(w) is int and w >= 0 for w in weights) and not any(weights):
-            _fail(
+            fail(
                 "workload",
                 "the total weight is 0",
                 "give at least one op a weight > 0 (weights are relative, e.g. 70 and 30)",
@@ -263,7 +218,7 @@ class Walker:
         return ops
 
     def op(self, path: str, item: Any) -> dict[str, Any]:
-        item = _mapping(path, item, _OP_EXAMPLE)
+        item = as_mapping(path, item, _OP_EXAMPLE)
         name = _op_name(path, item)
         others = {f"{k} ops": keys for k, keys in _OP_KEYS.items() if k != name}
         node = self.keys(item, path, _OP_KEYS[name], IGNORED["op"], others)
@@ -290,7 +245,7 @@ class Walker:
             if legacy
             else "add object_size: 1MiB, or size_spec: {type: uniform, min: 4KiB, max: 1MiB}"
         )
-        _fail(path, "put needs object_size or size_spec", hint)
+        fail(path, "put needs object_size or size_spec", hint)
 
     def size_spec(self, path: str, value: Any) -> SizeSpec:
         if not isinstance(value, dict):
@@ -300,9 +255,9 @@ class Walker:
             hint = (
                 "write size_spec: 32KiB for a fixed size, or {type: uniform, min: 4KiB, max: 1MiB}"
             )
-            _fail(path, f"missing 'type' in {show(value)}", hint)
+            fail(path, f"missing 'type' in {show(value)}", hint)
         if not isinstance(kind, str) or kind not in _SPEC_FIELDS:
-            _fail(
+            fail(
                 path_at(path, "type"),
                 f"unknown size type {show(kind)}",
                 suggest(str(kind), _SPEC_FIELDS, "types"),
@@ -318,7 +273,7 @@ class Walker:
         required = _SPEC_REQUIRED[kind]
         for key in required:
             if key not in kw:
-                _fail(
+                fail(
                     path_at(path, key),
                     "missing required key",
                     f"a {kind} size_spec needs {', '.join(required)}",
@@ -328,7 +283,7 @@ class Walker:
             defaults = (
                 "uniform defaults: min 1024, max 1048576" if kind == "uniform" else "set both"
             )
-            _fail(
+            fail(
                 path_at(path, "min"),
                 f"min ({spec.min}) is larger than max ({spec.max})",
                 f"make min <= max ({defaults})",
@@ -337,32 +292,32 @@ class Walker:
 
     def prepare(self, value: Any) -> dict[str, Any]:
         node = self.keys(
-            _mapping("prepare", value, "e.g. ensure_objects: [...]"),
+            as_mapping("prepare", value, "e.g. ensure_objects: [...]"),
             "prepare",
             _PREPARE_KEYS,
             IGNORED["prepare"],
         )
         if node.get("ensure_objects") is not None:
             path = "prepare.ensure_objects"
-            items = _list(path, node["ensure_objects"], "e.g. - {base_uri: 'data/', count: 100}")
+            items = as_list(path, node["ensure_objects"], "e.g. - {base_uri: 'data/', count: 100}")
             node["ensure_objects"] = [
                 self.ensure(path_at(path, i), item) for i, item in enumerate(items)
             ]
         if "post_prepare_delay" in node:
             hint = "write whole seconds: 5, '30s', '2m', '1h' or '1d'"
-            node["post_prepare_delay"] = _parse_at(
+            node["post_prepare_delay"] = parse_at(
                 "prepare.post_prepare_delay", node["post_prepare_delay"], parse_seconds, hint
             )
         return node
 
     def ensure(self, path: str, item: Any) -> dict[str, Any]:
         node = self.keys(
-            _mapping(path, item, "e.g. {base_uri: 'data/', count: 100}"), path, _ENSURE_KEYS, {}
+            as_mapping(path, item, "e.g. {base_uri: 'data/', count: 100}"), path, _ENSURE_KEYS, {}
         )
         if "base_uri" in node:
             node["base_uri"] = self.uri(path_at(path, "base_uri"), node["base_uri"])
         if "count" in node:
-            node["count"] = _parse_at(
+            node["count"] = parse_at(
                 path_at(path, "count"),
                 node["count"],
                 parse_count,
@@ -385,7 +340,7 @@ class Walker:
         hi = node.get("max_size") or DEFAULT_ENSURE_SIZE
         if lo > hi:
             msg = f"min_size ({lo}) is larger than max_size ({hi})"
-            _fail(
+            fail(
                 path_at(path, "min_size"),
                 msg,
                 "make min_size <= max_size (both default to 1048576)",
@@ -395,7 +350,9 @@ class Walker:
 
     def error_handling(self, value: Any) -> dict[str, Any]:
         path = "error_handling"
-        node = self.keys(_mapping(path, value, "e.g. max_total_errors: 100"), path, _ERROR_KEYS, {})
+        node = self.keys(
+            as_mapping(path, value, "e.g. max_total_errors: 100"), path, _ERROR_KEYS, {}
+        )
         for key in ("backoff_duration", "error_rate_window"):
             if key in node:
                 node[key] = self.duration(path_at(path, key), node[key])
@@ -405,14 +362,14 @@ class Walker:
 def _op_name(path: str, item: Mapping[Any, Any]) -> str:
     ops = ", ".join(OPS)
     if "op" not in item:
-        _fail(path, "missing 'op'", f"add op: one of {ops}")
+        fail(path, "missing 'op'", f"add op: one of {ops}")
     name = item["op"]
     if isinstance(name, str) and name in OPS:
         return name
     if isinstance(name, str) and name.lower() in ("mkdir", "rmdir"):
         hint = "mkdir/rmdir need tree workloads (prepare.directory_structure); remove this op"
-        _fail(path_at(path, "op"), f"{show(name)} is not supported yet", hint)
-    _fail(path_at(path, "op"), f"unknown op {show(name)}", suggest(str(name), OPS, "ops"))
+        fail(path_at(path, "op"), f"{show(name)} is not supported yet", hint)
+    fail(path_at(path, "op"), f"unknown op {show(name)}", suggest(str(name), OPS, "ops"))
 
 
 def _spec_key(path: str, node: dict[str, Any]) -> str | None:
@@ -422,7 +379,7 @@ def _spec_key(path: str, node: dict[str, Any]) -> str | None:
         if key in node and node[key] is None:
             del node[key]
     if len(present) == 2:
-        _fail(
+        fail(
             path_at(path, "size_distribution"),
             "given together with size_spec",
             "remove one: size_distribution is an alias of size_spec",

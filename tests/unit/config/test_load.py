@@ -364,8 +364,8 @@ def entry(fields: str) -> str:
         (
             top("zzz: 1"),
             "zzz: unknown key",
-            "valid keys here: concurrency, duration, error_handling, multi_endpoint, prepare, "
-            "target, workload",
+            "valid keys here: concurrency, distributed, duration, error_handling, multi_endpoint, "
+            "prepare, processes, target, workload",
         ),
         # a key that belongs to another op or size type
         (
