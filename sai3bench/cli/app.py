@@ -95,6 +95,28 @@ def run(
         typer.Option("--sign-payload", help="s3://: SHA-256 of each body in the signature"),
     ] = False,
     first_byte_timeout: FirstByteTimeout = DEFAULT_FIRST_BYTE,
+    processes: Annotated[
+        str | None,
+        typer.Option(
+            "--processes",
+            help="engine processes: auto (the usable cores), single, or N; overrides the YAML",
+        ),
+    ] = None,
+    cluster: Annotated[
+        str | None,
+        typer.Option(
+            "--cluster",
+            help="run over every worker of a Dask cluster: tcp://SCHEDULER:8786",
+        ),
+    ] = None,
+    forward_credentials: Annotated[
+        bool,
+        typer.Option(
+            "--forward-credentials",
+            help="--cluster: send this shell's AWS_*/GOOGLE_*/AZURE_STORAGE_* to the workers "
+            "(memory only, never saved)",
+        ),
+    ] = False,
 ) -> None:
     """prepare -> workload -> cleanup, as the config says."""
     from sai3bench.cli.netopts import first_byte_seconds
@@ -114,6 +136,9 @@ def run(
         http2=http2,
         sign_payload=sign_payload,
         first_byte_timeout=first_byte_seconds(first_byte_timeout),
+        processes=processes,
+        cluster=cluster,
+        forward_credentials=forward_credentials,
     )
     code = run_command(config, flags)
     if code:

@@ -10,10 +10,7 @@ parent's cleanup, and on Linux it also gets SIGTERM if the parent dies without c
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -21,21 +18,12 @@ from collections.abc import Iterator
 from typing import Final
 
 from sai3bench.errors import RunFailed
+from sai3bench.scale.lifeline import die_with_parent
 
 KEY: Final = "quickstart"
 SECRET: Final = "quickstart-secret"
 #: Seconds the child has to exit after SIGTERM before it is killed.
 STOP_TIMEOUT: Final = 5.0
-_PR_SET_PDEATHSIG: Final = 1
-
-
-def _die_with_parent() -> None:
-    """In the child, before exec: SIGTERM when the parent thread exits (Linux prctl)."""
-    if not sys.platform.startswith("linux"):
-        return
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 @contextlib.contextmanager
@@ -52,7 +40,7 @@ def embedded_mock_server() -> Iterator[str]:
         stderr=subprocess.DEVNULL,
         text=True,
         start_new_session=True,
-        preexec_fn=_die_with_parent if alone else None,
+        preexec_fn=die_with_parent if alone else None,
     )
     try:
         assert proc.stdout is not None

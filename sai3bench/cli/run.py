@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import msgspec
 import uvloop
@@ -17,16 +17,21 @@ import uvloop
 from sai3bench.cli.embedded import embedded_mock_server
 from sai3bench.cli.output import Console
 from sai3bench.config.load import LoadedConfig, load_config, load_config_file
+from sai3bench.config.scale import PROCESSES_HINT, parse_processes
 from sai3bench.config.schema import Config
 from sai3bench.engine.cleanup import CleanupResult
 from sai3bench.engine.interrupt import Interrupt
 from sai3bench.engine.prepare import PrepareResult
-from sai3bench.engine.runner import RunOptions, RunReport, execute
+from sai3bench.engine.options import RunOptions
+from sai3bench.engine.runner import RunnerFactory, RunReport, execute
 from sai3bench.engine.workload import WorkloadResult
 from sai3bench.errors import RunFailed, Sai3Error, UsageError
 from sai3bench.http.endpoint import DEFAULT_FIRST_BYTE_TIMEOUT
 from sai3bench.metrics.endpoint_stat import EndpointStat
+from sai3bench.metrics.share_stat import ShareStat
+from sai3bench.plan.cores import resolve_processes, usable_cores
 from sai3bench.plan.limits import check_limits
+from sai3bench.plan.share import usable_shares
 from sai3bench.report import results_dir as rd
 from sai3bench.report.console import (
     format_prepare_results,
@@ -35,7 +40,15 @@ from sai3bench.report.console import (
 )
 from sai3bench.report.endpoints import format_endpoint_block, format_endpoint_tsv
 from sai3bench.report.plan import format_plan, multi_endpoint_lines, op_mix_lines
+from sai3bench.report.shares import (
+    format_host_block,
+    format_host_tsv,
+    format_process_block,
+    host_sections,
+    share_sections,
+)
 from sai3bench.report.tsv import format_prepare_tsv, format_results_tsv
+from sai3bench.scale.local import LocalProcessRunner
 
 EMBEDDED = "<embedded quickstart>"
 
@@ -54,6 +67,10 @@ class RunFlags(msgspec.Struct, frozen=True, kw_only=True):
     http2: bool = False
     sign_payload: bool = False
     first_byte_timeout: float = DEFAULT_FIRST_BYTE_TIMEOUT
+    #: --processes as typed (auto, single, N); None: the YAML's, else DEFAULT_PROCESSES.
+    processes: str | None = None
+    cluster: str | None = None
+    forward_credentials: bool = False
 
 
 _CONFLICTS = (
@@ -73,6 +90,16 @@ def check_flags(flags: RunFlags) -> None:
         if getattr(flags, a) and getattr(flags, b):
             fa, fb = "--" + a.replace("_", "-"), "--" + b.replace("_", "-")
             raise UsageError(f"{fa} and {fb} cannot be used together", hint="drop one of them")
+    if flags.processes is not None:
+        try:
+            parse_processes(flags.processes)
+        except ValueError as exc:
+            raise UsageError(f"--processes: {exc}", hint=PROCESSES_HINT) from None
+    if flags.forward_credentials and not flags.cluster:
+        raise UsageError(
+            "--forward-credentials needs --cluster",
+            hint="local processes already share this shell's environment",
+        )
 
 
 def quickstart_text() -> str:
@@ -111,6 +138,7 @@ def _run_loaded(loaded: LoadedConfig, text: str, source: str, flags: RunFlags) -
     files = ResultFiles(rd.make_results_dir(flags.results_dir, name, start))
     files.write_first("config.yaml", text)
     _say_header(console, config, source, flags.insecure)
+    runner = _share_runner(config, flags, console)
     # From here on a signal stops the run in order (engine/interrupt.py) instead of killing
     # it: partial results are printed and saved, and cleanup runs.
     interrupt = Interrupt(console)
@@ -120,13 +148,38 @@ def _run_loaded(loaded: LoadedConfig, text: str, source: str, flags: RunFlags) -
     with interrupt.deferred():
         try:
             report = uvloop.run(
-                execute(config, _options(flags), console, saver.on_stage, interrupt)
+                execute(config, _options(flags), console, saver.on_stage, interrupt, runner)
             )
         except Sai3Error as exc:
             error = exc
         seed = report.seed if report else flags.seed
         _save(saver, test_name=name, config_path=source, start=start, seed=seed)
     return _exit_code(interrupt, error, report, files)
+
+
+#: Engine processes when neither --processes nor the YAML says (README "Scale out": why).
+DEFAULT_PROCESSES: Final = 1
+
+
+def _share_runner(config: Config, flags: RunFlags, console: Console) -> RunnerFactory | None:
+    """Where the stages' shares run: None for this process alone, else local child processes
+    (``processes`` > 1) or the workers of a Dask cluster (``--cluster``)."""
+    setting = parse_processes(flags.processes) if flags.processes else config.processes
+    if flags.cluster:
+        from sai3bench.scale.cluster import cluster_runner
+
+        return cluster_runner(flags.cluster, setting, console, flags.forward_credentials)
+    n = resolve_processes(setting, cores=usable_cores(), default=DEFAULT_PROCESSES)
+    usable = usable_shares(n, config.concurrency)
+    if usable < n:
+        console.warn(
+            f"processes: {n} asked for, {usable} run (concurrency {config.concurrency}: "
+            "each process needs at least one worker)"
+        )
+    if usable == 1:
+        return None
+    console.say(f"Processes: {usable} engine processes on this host")
+    return lambda ctx: LocalProcessRunner(usable, ctx.out)
 
 
 def _save(saver: _StageSaver, **meta: Any) -> None:
@@ -241,6 +294,8 @@ class _StageSaver:
         self.interrupt = interrupt
         self.stages: dict[str, Any] = {}
         self._collectors: dict[str, bytes] = {}
+        self._per_share: dict[str, list[dict[str, Any]]] = {}
+        self._per_host: dict[str, list[dict[str, Any]]] = {}
 
     def on_stage(self, name: str, result: Any) -> None:
         if isinstance(result, PrepareResult):
@@ -249,6 +304,9 @@ class _StageSaver:
             self._workload(result)
         elif isinstance(result, CleanupResult):
             self._cleanup(result)
+        shares: list[ShareStat] = getattr(result, "shares", [])
+        if shares and name in self.stages:
+            self._shares(name, shares)
         cut = self.interrupt.stage == name
         if name == "cleanup" and self.interrupt.cleanup in ("stopped", "timed out"):
             cut = True
@@ -258,11 +316,16 @@ class _StageSaver:
 
     def histograms(self) -> dict[str, Any]:
         """results.json: every stage's collector, lossless (docs/FORMAT.md)."""
-        return {
+        data: dict[str, Any] = {
             "format": "sai3bench-results",
             "version": 1,
             "stages": {k: base64.b64encode(v).decode() for k, v in self._collectors.items()},
         }
+        if self._per_share:
+            data["processes"] = self._per_share
+        if self._per_host:
+            data["hosts"] = self._per_host
+        return data
 
     def _prepare(self, r: PrepareResult) -> None:
         c = self.console
@@ -307,6 +370,17 @@ class _StageSaver:
             "ops_per_sec": round(ops / r.wall_s, 3) if r.wall_s > 0 else 0.0,
             "aborted": r.aborted,
         }
+
+    def _shares(self, stage: str, stats: list[ShareStat]) -> None:
+        """Per process (and per host in a distributed run): console lines, the stage's
+        sections in metadata.json, and ``<stage>_host_stats.tsv`` when hosts differ."""
+        self.console.say(format_process_block(stats))
+        self.stages[stage]["processes"] = self._per_share[stage] = share_sections(stats)
+        if len({s.host for s in stats}) > 1:
+            self.console.say(format_host_block(stats))
+            self.stages[stage]["hosts"] = self._per_host[stage] = host_sections(stats)
+            path = self.files.write(f"{stage}_host_stats.tsv", format_host_tsv(stats))
+            self.console.say(f"Host statistics exported to: {path}")
 
     def _endpoints(self, stage: str, stats: list[EndpointStat] | None) -> None:
         """multi_endpoint runs: the per-endpoint block and ``<stage>_endpoint_stats.tsv``."""

@@ -32,6 +32,7 @@ from sai3bench.engine.retry_rounds import run_with_retry_rounds
 from sai3bench.engine.transient import STAGE_RETRY, is_transient
 from sai3bench.errors import RunFailed
 from sai3bench.metrics.collector import Collector, OpKind
+from sai3bench.metrics.share_stat import ShareStat
 from sai3bench.outcome import OpError, Outcome
 
 CleanupMode = Literal["strict", "tolerant", "best_effort"]
@@ -57,6 +58,8 @@ class CleanupResult:
         #: (URI, outcome, detail) of an object left behind, for the one-line message.
         self.last_failure: tuple[str, Outcome, str] | None = None
         self.failure: RunFailed | None = None
+        #: Each engine process's figures, when more than one ran the stage.
+        self.shares: list[ShareStat] = []
 
     def __repr__(self) -> str:
         return (
@@ -115,11 +118,16 @@ async def run_cleanup(
         result = await _cleanup_batched(ctx, sets, skip_keys)
     else:
         result = await _cleanup_each(ctx, sets, skip_keys)
-        result.dirs_removed = _remove_created_dirs(sets)
+        result.dirs_removed = remove_created_dirs(sets)
+    judge(result, mode, ctx.out)
+    return result
+
+
+def judge(result: CleanupResult, mode: CleanupMode, out: Output) -> None:
+    """Set ``result.failure`` by the mode; warn about objects left when the mode accepts them."""
     result.failure = _failure(result, mode)
     if result.errors and result.failure is None:
-        ctx.out.warn(f"cleanup ({mode}): {_left_line(result)}")
-    return result
+        out.warn(f"cleanup ({mode}): {_left_line(result)}")
 
 
 async def _cleanup_each(
@@ -261,7 +269,9 @@ def _failure(result: CleanupResult, mode: CleanupMode) -> RunFailed | None:
     return None
 
 
-def _remove_created_dirs(sets: list[PreparedSet]) -> int:
+def remove_created_dirs(sets: list[PreparedSet]) -> int:
+    """Directories this run made, deepest first, each only if empty: the coordinator's job
+    once every share's deletes are done."""
     removed = 0
     for ps in sets:
         if not isinstance(ps.backend, DirectoryOwner):

@@ -26,13 +26,35 @@ class Output(Protocol):
 class RunContext:
     """Shared, loop-side state of one run. Not thread-safe."""
 
-    def __init__(self, *, backends: Backends, concurrency: int, out: Output, seed: int) -> None:
+    def __init__(
+        self,
+        *,
+        backends: Backends,
+        concurrency: int,
+        out: Output,
+        seed: int,
+        rng_seed: int | None = None,
+    ) -> None:
         self.backends = backends
         self.concurrency = concurrency
         self.out = out
+        #: The run's seed: data pools depend on it alone, so every process writes the same bytes.
         self.seed = seed
-        self.rng = random.Random(seed)
+        #: Op choices: the share's own seed in a multi-process run (plan/share.py share_seed).
+        self.rng = random.Random(seed if rng_seed is None else rng_seed)
         self._data: dict[tuple[str, int, int], DataSource] = {}
+
+    def for_share(self, concurrency: int, rng_seed: int) -> RunContext:
+        """The same backends and data pools, with one share's concurrency and op-choice seed."""
+        ctx = RunContext(
+            backends=self.backends,
+            concurrency=concurrency,
+            out=self.out,
+            seed=self.seed,
+            rng_seed=rng_seed,
+        )
+        ctx._data = self._data
+        return ctx
 
     def __repr__(self) -> str:
         return f"<RunContext concurrency={self.concurrency} seed={self.seed}>"

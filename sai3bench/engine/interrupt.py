@@ -218,19 +218,22 @@ class Interrupt:
         finally:
             self._pools.discard(pool)
 
-    async def bounded(self, stage: str, coro: Coroutine[Any, Any, T]) -> T:
-        """Run one stage. After the first signal it has STAGE_GRACE seconds to return its
-        partial results (its pools stop at their next op); then it is cancelled."""
+    async def bounded(
+        self, stage: str, coro: Coroutine[Any, Any, T], *, grace: float = STAGE_GRACE
+    ) -> T:
+        """Run one stage. After the first signal it has ``grace`` seconds to return its
+        partial results (its pools stop at their next op); then it is cancelled. Child
+        processes get STAGE_GRACE themselves, so their coordinator waits a little longer."""
         self.current = stage
         task = asyncio.ensure_future(coro)
         try:
             if not await self._finished_before_signal(task):
-                done, _ = await asyncio.wait({task}, timeout=STAGE_GRACE)
+                done, _ = await asyncio.wait({task}, timeout=grace)
                 if not done:
                     task.cancel()
                     await asyncio.wait({task}, timeout=1.0)
                     raise StageAbandoned(
-                        f"the {stage} stage did not stop within {STAGE_GRACE:g}s; "
+                        f"the {stage} stage did not stop within {grace:g}s; "
                         "its requests in flight were abandoned"
                     )
             return task.result()

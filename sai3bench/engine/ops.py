@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from sai3bench.backends.base import Backend, BlockingBackend
 from sai3bench.metrics.collector import OpKind
 from sai3bench.plan.keys import IndexedKeys
+from sai3bench.plan.share import put_salt
 
 if TYPE_CHECKING:
     from sai3bench.datagen.buffers import DataSource
@@ -36,6 +37,7 @@ class PlannedOp:
         "kind",
         "label",
         "sampler",
+        "share",
     )
 
     def __init__(
@@ -63,6 +65,9 @@ class PlannedOp:
         self.base = base
         self.sampler = sampler
         self.data = data
+        #: PUT: (share index, share count) of this engine process: its salts are congruent to
+        #: the index, so no two processes of a run make the same key (plan/share.py).
+        self.share = (0, 1)
 
     def __repr__(self) -> str:
         return f"<PlannedOp {self.kind.name} {self.label} keys={len(self.keys)}>"
@@ -75,6 +80,8 @@ class PlannedOp:
             return (self.index, keys[int(rng.random() * len(keys))], 0, 0)
         if kind == OpKind.PUT:
             salt = rng.getrandbits(63)
+            if self.share[1] > 1:
+                salt = put_salt(salt, *self.share)
             assert self.sampler is not None
             return (self.index, f"{self.base}obj_{salt}", self.sampler.sample(rng), salt)
         if kind == OpKind.DELETE:

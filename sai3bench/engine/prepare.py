@@ -20,8 +20,10 @@ from sai3bench.engine.transient import list_with_retry
 from sai3bench.errors import StorageError
 from sai3bench.metrics.collector import Collector, OpKind
 from sai3bench.metrics.endpoint_stat import EndpointStat
+from sai3bench.metrics.share_stat import ShareStat
 from sai3bench.outcome import Outcome
 from sai3bench.plan.keys import object_name
+from sai3bench.plan.share import IndicesPerSet, PreparePlan
 from sai3bench.plan.tasks import (
     PrepareSet,
     describe_wrong_sizes,
@@ -64,6 +66,8 @@ class PrepareResult:
         self.endpoint_stats: list[EndpointStat] | None = None
         #: PUTs sent again after a transient failure (also in the collector, by op kind).
         self.retries = 0
+        #: Each engine process's figures, when more than one ran the stage.
+        self.shares: list[ShareStat] = []
 
     @property
     def created(self) -> int:
@@ -74,16 +78,40 @@ class PrepareResult:
         return sum(s.existed for s in self.sets)
 
 
-async def run_prepare(ctx: RunContext, prepare: Prepare, sets: list[PrepareSet]) -> PrepareResult:
-    """Create every missing object of ``sets``.
+async def plan_prepare(
+    ctx: RunContext, prepare: Prepare, sets: list[PrepareSet]
+) -> tuple[list[PreparedSet], PreparePlan]:
+    """List every set once (the coordinator's job): which indices are missing, how many exist,
+    which directories a file:// prepare will make. Shares then create their part of ``todo``."""
+    prepared = [_open_set(ctx, s) for s in sets]
+    todo: IndicesPerSet = []
+    for ps in prepared:
+        missing = await _missing(ps, prepare, ctx.out.warn)
+        todo.append(missing.tolist())
+        ps.existed = ps.pset.spec.count - len(missing)
+        log.info("%r: %d exist, %d to create", ps, ps.existed, len(missing))
+        if len(missing):
+            ps.created_dirs = _missing_dirs(ps)
+    return prepared, PreparePlan(todo=todo)
+
+
+def open_sets(ctx: RunContext, sets: list[PrepareSet]) -> list[PreparedSet]:
+    return [_open_set(ctx, s) for s in sets]
+
+
+async def run_prepare(
+    ctx: RunContext, prepare: Prepare, prepared: list[PreparedSet], todo: IndicesPerSet
+) -> PrepareResult:
+    """Create the objects ``todo`` names (per set: indices), recording each one created.
 
     Transient failures (503 SlowDown, resets, truncated replies) are retried in deferred rounds
     with jittered exponential backoff (engine/retry_rounds.py), whatever ``error_handling`` says:
     a prepare that stops half way leaves no benchmark. Raises PrepareFailed at the first
     permanent failure (403, a missing bucket, 400, ENOSPC), or when objects' retries run out.
     """
-    prepared = [_open_set(ctx, s) for s in sets]
-    todo, sizes = await _todo(ctx, prepare, prepared)
+    sizes = [
+        ps.pset.sizes() if len(t) else array("q") for ps, t in zip(prepared, todo, strict=True)
+    ]
     ops = _put_ops(ctx, prepared)
 
     def on_task(task: Task, code: int) -> None:
@@ -109,25 +137,8 @@ async def run_prepare(ctx: RunContext, prepare: Prepare, sets: list[PrepareSet])
         if run.interrupted:  # a signal: hand back what was created, for cleanup
             break
         if run.failed:
-            raise PrepareFailed(result, run)
+            raise PrepareFailed.of_run(result, run)
     return result
-
-
-async def _todo(
-    ctx: RunContext, prepare: Prepare, prepared: list[PreparedSet]
-) -> tuple[list[array[int]], list[array[int]]]:
-    """Per set: the indices to create and the planned sizes (empty when none is missing)."""
-    todo: list[array[int]] = []
-    sizes: list[array[int]] = []
-    for ps in prepared:
-        missing = await _missing(ps, prepare, ctx.out.warn)
-        todo.append(missing)
-        sizes.append(ps.pset.sizes() if len(missing) else array("q"))
-        ps.existed = ps.pset.spec.count - len(missing)
-        log.info("%r: %d exist, %d to create", ps, ps.existed, len(missing))
-        if len(missing):
-            ps.created_dirs = _missing_dirs(ps)
-    return todo, sizes
 
 
 def _put_ops(ctx: RunContext, prepared: list[PreparedSet]) -> list[PlannedOp]:
@@ -146,9 +157,7 @@ def _put_ops(ctx: RunContext, prepared: list[PreparedSet]) -> list[PlannedOp]:
     ]
 
 
-def _groups(
-    prepare: Prepare, todo: list[array[int]]
-) -> list[tuple[Iterator[tuple[int, int]], int]]:
+def _groups(prepare: Prepare, todo: IndicesPerSet) -> list[tuple[Iterator[tuple[int, int]], int]]:
     """(set index, object index) task groups, each run to the end before the next starts.
 
     parallel: one group round-robin over every entry. sequential: one entry at a time (a failure
@@ -159,7 +168,7 @@ def _groups(
     return [(_one_entry(si, t), len(t)) for si, t in enumerate(todo) if len(t)]
 
 
-def _one_entry(si: int, indices: array[int]) -> Iterator[tuple[int, int]]:
+def _one_entry(si: int, indices: list[int]) -> Iterator[tuple[int, int]]:
     # A function, not a generator expression in a comprehension: that would bind ``si`` late
     # and file every entry's objects under the last entry.
     return ((si, i) for i in indices)
@@ -195,7 +204,16 @@ class PrepareFailed(StorageError):
     when their retries ran out, with the last outcome; the hint fits that outcome.
     """
 
-    def __init__(self, result: PrepareResult, run: RetriedRun) -> None:
+    def __init__(
+        self, result: PrepareResult, msg: str, *, outcome: Outcome, failed: int, hint: str = ""
+    ) -> None:
+        super().__init__(msg, hint=hint or _HINTS.get(outcome, _DEFAULT_HINT))
+        self.result = result
+        self.failed = failed
+        self.outcome = outcome
+
+    @classmethod
+    def of_run(cls, result: PrepareResult, run: RetriedRun) -> PrepareFailed:
         worst = run.worst()
         assert worst is not None
         task, outcome, detail = worst
@@ -207,11 +225,10 @@ class PrepareFailed(StorageError):
                 f"prepare failed writing {len(run.failed):,} objects: still failing after "
                 f"{run.rounds} retry rounds (last: {outcome.name} on {key}: {detail})"
             )
-        hint = _HINTS.get(outcome, "check that the target exists and is writable")
-        super().__init__(msg, hint=hint)
-        self.result = result
-        self.failed = len(run.failed)
-        self.outcome = outcome
+        return cls(result, msg, outcome=outcome, failed=len(run.failed))
+
+
+_DEFAULT_HINT = "check that the target exists and is writable"
 
 
 def _open_set(ctx: RunContext, pset: PrepareSet) -> PreparedSet:

@@ -1,4 +1,7 @@
-"""Turn workload entries into PlannedOps: globs listed once, pools built, before the clock starts.
+"""Workload entries -> a WorkloadPlan (globs listed once, by the coordinator) -> PlannedOps.
+
+The listing half (``plan_workload``) runs once per run before the clock starts; the other half
+(``planned_ops``) builds one engine process's ops from its share of the plan, with no I/O.
 
 Rules: an op that reads or deletes must have at least one object to act on; an empty match is a
 one-line error naming the op and the pattern, never a run full of NotFound. A DELETE pool holds
@@ -11,6 +14,8 @@ from __future__ import annotations
 
 import logging
 
+import msgspec
+
 from sai3bench.backends.base import Backend
 from sai3bench.config.schema import Config, GetOp, ListOp, Op, PutOp, StatOp
 from sai3bench.engine.context import RunContext
@@ -19,6 +24,7 @@ from sai3bench.engine.transient import list_with_retry
 from sai3bench.errors import ConfigError
 from sai3bench.metrics.collector import OpKind
 from sai3bench.plan.keys import DELETABLE, IndexedKeys, plan_glob
+from sai3bench.plan.share import IndexedPool, OpPool, WorkloadPlan
 from sai3bench.plan.sizes import SizeSampler
 from sai3bench.plan.tasks import (
     PrepareSet,
@@ -37,41 +43,68 @@ def op_kind(op: Op) -> OpKind:
     return _KIND.get(type(op), OpKind.DELETE)
 
 
-async def resolve_ops(ctx: RunContext, config: Config) -> list[PlannedOp]:
-    """One PlannedOp per workload entry, in config order."""
+class _Entry:
+    """One workload entry's target: its kind, the path it acts on, its backend and label."""
+
+    __slots__ = ("backend", "kind", "label", "op", "path")
+
+    def __init__(self, ctx: RunContext, i: int, op: Op, mixed: bool) -> None:
+        self.op = op
+        self.kind = kind = op_kind(op)
+        self.path = rewrite_delete_path(op.path) if mixed and kind == OpKind.DELETE else op.path
+        self.backend = ctx.backends.for_uri(self.path)
+        self.label = f"workload[{i}] ({kind.name.lower()} {op.path})"
+
+
+async def plan_workload(ctx: RunContext, config: Config) -> WorkloadPlan:
+    """Every entry's pool, listed once by the coordinator; DELETE pools shuffled with the run's
+    seed (the order they are consumed in), so a split deals out a random part to each share."""
     mixed = is_mixed(config)
     sets = prepare_sets(config.prepare, mixed=mixed)
     # What a DELETE may draw from: in a mixed workload only the deletable- twins, so that a
     # glob such as data/* never takes the objects the GETs read.
     delete_sets = [s for s in sets if not mixed or s.pool == DELETABLE]
     skip_listing = config.prepare is not None and config.prepare.skip_verification
+    entries = [_Entry(ctx, i, op, mixed) for i, op in enumerate(config.workload)]
+    pools: list[OpPool] = []
+    for e in entries:
+        if e.kind in (OpKind.PUT, OpKind.LIST):
+            pools.append(OpPool())
+        elif e.kind == OpKind.DELETE:
+            keys = await _delete_pool(ctx, e, delete_sets, from_plan=skip_listing)
+            ctx.rng.shuffle(keys)
+            pools.append(OpPool(keys=keys, deletes=True))
+        else:
+            indexed = _from_plan(e, sets) if skip_listing else None
+            keys = [] if indexed is not None else await _match(e)
+            pools.append(OpPool(keys=keys, indexed=indexed))
+    if mixed:
+        pools = _separate_pools(entries, pools)
+    for e, p in zip(entries, pools, strict=True):
+        n = p.indexed.count if p.indexed is not None else len(p.keys)
+        log.info("%s: %d keys, backend %r", e.label, n, e.backend)
+    return WorkloadPlan(pools)
+
+
+def planned_ops(ctx: RunContext, config: Config, pools: list[OpPool]) -> list[PlannedOp]:
+    """One PlannedOp per workload entry, in config order, from a share's pools (no I/O)."""
+    mixed = is_mixed(config)
     planned: list[PlannedOp] = []
-    for i, op in enumerate(config.workload):
-        kind = op_kind(op)
-        path = rewrite_delete_path(op.path) if mixed and kind == OpKind.DELETE else op.path
-        backend = ctx.backends.for_uri(path)
-        label = f"workload[{i}] ({kind.name.lower()} {op.path})"
-        p = PlannedOp(index=i, kind=kind, backend=backend, label=label)
+    for i, (op, pool) in enumerate(zip(config.workload, pools, strict=True)):
+        e = _Entry(ctx, i, op, mixed)
+        p = PlannedOp(index=i, kind=e.kind, backend=e.backend, label=e.label)
         if isinstance(op, PutOp):
-            key = backend.key_of(path)
+            key = e.backend.key_of(e.path)
             p.base = key if key.endswith("/") else key + "/"
             p.sampler = SizeSampler(op.size_spec)
             p.data = ctx.data_source("random", op.dedup_factor, op.compress_factor)
-        elif kind == OpKind.LIST:
-            p.base = backend.key_of(path)
-        elif kind == OpKind.DELETE:
-            p.keys = await _delete_pool(ctx, p, path, delete_sets, from_plan=skip_listing)
+        elif e.kind == OpKind.LIST:
+            p.base = e.backend.key_of(e.path)
+        elif pool.indexed is not None:
+            p.keys = IndexedKeys(pool.indexed.base, pool.indexed.pool, pool.indexed.count)
         else:
-            from_plan = _from_plan(p, path, sets) if skip_listing else None
-            p.keys = from_plan if from_plan is not None else await _match(p, path)
+            p.keys = list(pool.keys)  # a DELETE pool is popped: never share the plan's list
         planned.append(p)
-    if mixed:
-        _separate_pools(planned)
-    for p in planned:
-        if p.kind == OpKind.DELETE:
-            assert isinstance(p.keys, list)
-            ctx.rng.shuffle(p.keys)
-        log.info("%s: %d keys, base %r, backend %r", p.label, len(p.keys), p.base, p.backend)
     return planned
 
 
@@ -100,18 +133,18 @@ async def match_keys(
     )
 
 
-async def _match(p: PlannedOp, path: str, *, listed_only: bool = False) -> list[str]:
-    keys = await match_keys(p.backend, path, listed_only=listed_only)
+async def _match(e: _Entry, *, listed_only: bool = False) -> list[str]:
+    keys = await match_keys(e.backend, e.path, listed_only=listed_only)
     if not keys:
         raise ConfigError(
-            f"{p.label}: no objects match {path}",
+            f"{e.label}: no objects match {e.path}",
             hint="create them with prepare.ensure_objects, or fix the path",
         )
     return keys
 
 
 async def _delete_pool(
-    ctx: RunContext, p: PlannedOp, path: str, sets: list[PrepareSet], *, from_plan: bool
+    ctx: RunContext, e: _Entry, sets: list[PrepareSet], *, from_plan: bool
 ) -> list[str]:
     """The keys a DELETE may remove: listed objects of ``sets`` that its path matches.
 
@@ -119,19 +152,19 @@ async def _delete_pool(
     for reads. Anything else the glob matches (names beyond ``count``, other names, another
     pool) is left alone, and said so; nothing left is a config error.
     """
-    planned = _from_plan(p, path, sets) if from_plan else None
-    if planned is not None:
-        return list(planned)  # a delete pool is popped: materialise it
-    matched = await _match(p, path, listed_only=True)
+    planned = _from_plan(e, sets) if from_plan else None
+    if planned is not None:  # a delete pool is popped: materialise it
+        return list(IndexedKeys(planned.base, planned.pool, planned.count))
+    matched = await _match(e, listed_only=True)
     bases = [
         (base, s.pool, s.spec.count)
         for s in sets
-        if p.backend.uri_of(base := p.backend.key_of(s.base_uri)) == s.base_uri
+        if e.backend.uri_of(base := e.backend.key_of(s.base_uri)) == s.base_uri
     ]
     keys = [k for k in matched if _in_a_set(k, bases)]
     if not keys:
         raise ConfigError(
-            f"{p.label}: none of the {len(matched):,} objects matching {path} belongs to "
+            f"{e.label}: none of the {len(matched):,} objects matching {e.path} belongs to "
             "this run's prepare sets, and a run deletes nothing else",
             hint="a workload delete takes only prepare.ensure_objects' objects "
             "(prepared-NNNNNNNN.dat below count; deletable- in a mixed workload): "
@@ -139,7 +172,7 @@ async def _delete_pool(
         )
     if len(keys) < len(matched):
         ctx.out.say(
-            f"{p.label}: leaves {len(matched) - len(keys):,} matching objects alone "
+            f"{e.label}: leaves {len(matched) - len(keys):,} matching objects alone "
             "(not in a prepare set of this run)"
         )
     return keys
@@ -152,42 +185,45 @@ def _in_a_set(key: str, bases: list[tuple[str, str, int]]) -> bool:
     )
 
 
-def _from_plan(p: PlannedOp, path: str, sets: list[PrepareSet]) -> IndexedKeys | None:
+def _from_plan(e: _Entry, sets: list[PrepareSet]) -> IndexedPool | None:
     """With skip_verification, a glob that names one prepare set's objects needs no LIST.
 
     A set matches when the glob's pattern matches its first, middle and last object URIs
     (their names differ only in digits). None: list as usual.
     """
-    glob = plan_glob(path)
+    glob = plan_glob(e.path)
     if glob is None or glob.pattern is None:
         return None
     for s in sets:
         n = s.spec.count
         if n and all(glob.pattern.match(s.uri(i)) for i in (0, n // 2, n - 1)):
-            return IndexedKeys(p.backend.key_of(s.base_uri), s.pool, n)
+            return IndexedPool(e.backend.key_of(s.base_uri), s.pool, n)
     return None
 
 
-def _separate_pools(planned: list[PlannedOp]) -> None:
+def _separate_pools(entries: list[_Entry], pools: list[OpPool]) -> list[OpPool]:
     """GET/STAT never draw keys a DELETE in the same run may remove."""
     doomed: set[str] = set()
-    for p in planned:
-        if p.kind == OpKind.DELETE:
+    for p in pools:
+        if p.deletes:
             doomed.update(p.keys)
-    for p in planned:
-        if isinstance(p.keys, IndexedKeys):
+    out: list[OpPool] = []
+    for e, p in zip(entries, pools, strict=True):
+        if p.indexed is not None:
             # From the plan: a prepared- pool, and deletes draw from deletable- (disjoint).
-            if any(k in doomed for k in (p.keys[0], p.keys[-1])):
+            ix = IndexedKeys(p.indexed.base, p.indexed.pool, p.indexed.count)
+            if any(k in doomed for k in (ix[0], ix[-1])):
                 raise ConfigError(
-                    f"{p.label}: reads the objects a DELETE in the same run removes",
+                    f"{e.label}: reads the objects a DELETE in the same run removes",
                     hint="point the delete op at the deletable- pool",
                 )
-            continue
-        if p.kind in (OpKind.GET, OpKind.STAT) and doomed:
+        elif e.kind in (OpKind.GET, OpKind.STAT) and doomed:
             kept = [k for k in p.keys if k not in doomed]
             if not kept:
                 raise ConfigError(
-                    f"{p.label}: every object it reads is also in a DELETE pool",
+                    f"{e.label}: every object it reads is also in a DELETE pool",
                     hint="point the delete op at other objects than the get/stat ops",
                 )
-            p.keys = kept
+            p = msgspec.structs.replace(p, keys=kept)
+        out.append(p)
+    return out

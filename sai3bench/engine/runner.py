@@ -3,45 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
-
-import msgspec
 
 from sai3bench.backends.multi import endpoints_from_env
 from sai3bench.backends.registry import Backends
 from sai3bench.config.schema import Config, Prepare
-from sai3bench.engine.cleanup import CleanupResult, run_cleanup
+from sai3bench.engine.cleanup import CleanupResult
 from sai3bench.engine.context import Output, RunContext
+from sai3bench.engine.coordinator import Coordinator
 from sai3bench.engine.interrupt import Interrupt, StageAbandoned
-from sai3bench.engine.prepare import PreparedSet, PrepareFailed, PrepareResult, run_prepare
-from sai3bench.engine.resolve import resolve_ops
-from sai3bench.engine.transient import list_with_retry
+from sai3bench.engine.options import RunOptions
+from sai3bench.engine.prepare import PrepareFailed, PrepareResult
+from sai3bench.engine.resolve import plan_workload
+from sai3bench.engine.share_runner import InProcessRunner, ShareRunner
 from sai3bench.engine.verify import run_verify
-from sai3bench.engine.workload import WorkloadResult, run_workload
+from sai3bench.engine.workload import WorkloadResult
 from sai3bench.errors import RunFailed, StorageError
-from sai3bench.http.endpoint import DEFAULT_FIRST_BYTE_TIMEOUT
-from sai3bench.metrics.endpoint_stat import EndpointStat
 from sai3bench.outcome import OpError, Outcome
-from sai3bench.plan.tasks import PrepareSet, existing_indices, is_mixed, prepare_sets
-
-
-class RunOptions(msgspec.Struct, frozen=True, kw_only=True):
-    """The stage flags of ``sai3bench run`` (combinations are checked by the CLI)."""
-
-    prepare_only: bool = False
-    skip_prepare: bool = False
-    no_cleanup: bool = False
-    cleanup_only: bool = False
-    verify: bool = False
-    seed: int | None = None
-    insecure: bool = False
-    http2: bool = False
-    sign_payload: bool = False
-    #: Seconds from a request sent to its first response byte (--first-byte-timeout).
-    first_byte_timeout: float = DEFAULT_FIRST_BYTE_TIMEOUT
+from sai3bench.plan.tasks import PrepareSet, is_mixed, prepare_sets
 
 
 class RunReport:
@@ -63,20 +46,13 @@ class RunReport:
 StageHook = Callable[[str, Any], None]
 
 
-async def execute(
-    config: Config,
-    opts: RunOptions,
-    out: Output,
-    on_stage: StageHook | None = None,
-    interrupt: Interrupt | None = None,
-) -> RunReport:
-    """Run the stages the options ask for. Raises Sai3Error subclasses for user errors.
+#: Makes the ShareRunner a run's stages go through, given the coordinator's context.
+RunnerFactory = Callable[[RunContext], ShareRunner]
 
-    ``on_stage`` lets the caller print and save each stage's results as soon as it ends. With
-    ``interrupt``, SIGINT and SIGTERM stop the running stage (see engine/interrupt.py) and the
-    report holds the partial results; without, signals are left to the caller.
-    """
-    seed = opts.seed if opts.seed is not None else int.from_bytes(os.urandom(4), "little")
+
+def open_backends(config: Config, opts: RunOptions, out: Output) -> Backends:
+    """The backends of one engine process (the coordinator or a child): every process has its
+    own connection pools and credentials."""
     caps = [op.concurrency or config.concurrency for op in config.workload]
     backends = Backends(
         concurrency=max(config.concurrency, *caps),
@@ -85,17 +61,50 @@ async def execute(
         sign_payload=opts.sign_payload,
         first_byte_timeout=opts.first_byte_timeout,
     )
-    ctx = RunContext(backends=backends, concurrency=config.concurrency, out=out, seed=seed)
+    _route_endpoints(backends, config, os.environ.get("S3_ENDPOINT_URIS", ""), out)
+    return backends
+
+
+@contextlib.asynccontextmanager
+async def refreshing(backends: Backends) -> AsyncIterator[None]:
+    """Credential renewal for the life of a process's backends; the backends closed after."""
+    refresher = asyncio.create_task(_refresh_credentials(backends))
+    try:
+        yield
+    finally:
+        refresher.cancel()
+        await backends.close()
+
+
+async def execute(
+    config: Config,
+    opts: RunOptions,
+    out: Output,
+    on_stage: StageHook | None = None,
+    interrupt: Interrupt | None = None,
+    runner: RunnerFactory | None = None,
+) -> RunReport:
+    """Run the stages the options ask for. Raises Sai3Error subclasses for user errors.
+
+    ``on_stage`` lets the caller print and save each stage's results as soon as it ends. With
+    ``interrupt``, SIGINT and SIGTERM stop the running stage (see engine/interrupt.py) and the
+    report holds the partial results; without, signals are left to the caller. ``runner``
+    says where the stages' shares run (default: in this process).
+    """
+    seed = opts.seed if opts.seed is not None else int.from_bytes(os.urandom(4), "little")
     report = RunReport()
     report.seed = seed
     report.on_stage = on_stage or (lambda name, result: None)
     report.interrupt = interrupt or Interrupt()
-    refresher = asyncio.create_task(_refresh_credentials(backends))
     loop = asyncio.get_running_loop()
+    backends = open_backends(config, opts, out)
+    ctx = RunContext(backends=backends, concurrency=config.concurrency, out=out, seed=seed)
     try:
-        _route_endpoints(backends, config, os.environ.get("S3_ENDPOINT_URIS", ""), out)
-        with report.interrupt.attach(loop, signals=interrupt is not None):
-            await _stages(ctx, config, opts, report)
+        async with refreshing(backends):
+            shares = (runner or InProcessRunner)(ctx)
+            coordinator = Coordinator(ctx, config, opts, report, shares)
+            with report.interrupt.attach(loop, signals=interrupt is not None):
+                await _stages(coordinator)
     except StageAbandoned as exc:  # --verify or --cleanup-only stuck after a signal
         out.warn(str(exc))
     except OpError as exc:
@@ -105,9 +114,6 @@ async def execute(
             hint=exc.hint
             or setup_hint(exc.outcome, _some_uri(config), "see the error above; check the URI"),
         ) from None
-    finally:
-        refresher.cancel()
-        await backends.close()
     return report
 
 
@@ -172,7 +178,8 @@ def setup_hint(outcome: Outcome, target: str | None, default: str) -> str:
     return default
 
 
-async def _stages(ctx: RunContext, config: Config, opts: RunOptions, report: RunReport) -> None:
+async def _stages(co: Coordinator) -> None:
+    ctx, config, opts, report = co.ctx, co.config, co.opts, co.report
     sets = prepare_sets(config.prepare, mixed=is_mixed(config))
     out = ctx.out
     stop = report.interrupt
@@ -182,19 +189,19 @@ async def _stages(ctx: RunContext, config: Config, opts: RunOptions, report: Run
         return
     if opts.cleanup_only:  # here cleanup is the stage a signal stops
         out.say("=== Cleanup Phase ===")
-        report.cleanup = await stop.bounded("cleanup", _cleanup_only(ctx, config, sets))
+        report.cleanup = await stop.bounded("cleanup", co.cleanup_only(sets), grace=co.runner.grace)
         report.on_stage("cleanup", report.cleanup)
         report.failure = report.failure or report.cleanup.failure  # objects left: exit 1
         return
     if config.prepare is not None and sets and not opts.skip_prepare:
-        await _prepare_stage(ctx, config, opts, sets, report)
+        await _prepare_stage(co, sets)
     if opts.prepare_only:
         return
     prep = config.prepare
     wants_cleanup = prep is not None and prep.cleanup and not opts.no_cleanup
     try:
         if not stop.requested:
-            await stop.bounded("workload", _test_phase(ctx, config, report))
+            await stop.bounded("workload", _test_phase(co), grace=co.runner.grace)
     except StageAbandoned as exc:
         out.warn(str(exc))
     finally:
@@ -202,12 +209,11 @@ async def _stages(ctx: RunContext, config: Config, opts: RunOptions, report: Run
         # refused PUT, Ctrl-C): the objects this run made must not be left for later runs to
         # take as pre-existing.
         if wants_cleanup and report.prepare is not None and prep is not None:
-            await _cleanup_stage(ctx, prep, report)
+            await _cleanup_stage(co, prep)
 
 
-async def _prepare_stage(
-    ctx: RunContext, config: Config, opts: RunOptions, sets: list[PrepareSet], report: RunReport
-) -> None:
+async def _prepare_stage(co: Coordinator, sets: list[PrepareSet]) -> None:
+    ctx, config, opts, report = co.ctx, co.config, co.opts, co.report
     out, stop, prepare = ctx.out, report.interrupt, config.prepare
     assert prepare is not None
     out.say("=== Prepare Phase ===")
@@ -216,36 +222,39 @@ async def _prepare_stage(
             "Mixed workload: Using separate object pools "
             "(readonly for GET/STAT, deletable for DELETE)"
         )
-    before = _endpoint_snapshot(ctx)
     try:
         # Interrupted, it returns what it created so far: cleanup removes exactly those.
-        report.prepare = await stop.bounded("prepare", run_prepare(ctx, prepare, sets))
-        report.prepare.endpoint_stats = _endpoint_stats(ctx, before)
+        report.prepare = await stop.bounded(
+            "prepare", co.prepare(prepare, sets), grace=co.runner.grace
+        )
     except PrepareFailed as exc:
         report.prepare = exc.result
         report.on_stage("prepare", exc.result)  # what it made, its errors and retries: saved
         if prepare.cleanup and not opts.no_cleanup and exc.result.created:
             out.warn(f"prepare failed; removing the {exc.result.created:,} objects it made")
-            await stop.cleanup_stage(run_cleanup(ctx, exc.result.sets, mode="best_effort"))
+            await stop.cleanup_stage(co.cleanup(exc.result.sets, "best_effort"))
         raise
     except StageAbandoned as exc:
         out.warn(str(exc))
         return
     report.on_stage("prepare", report.prepare)
+    if co.lost is not None:
+        raise co.lost
     if report.prepare.created and prepare.post_prepare_delay > 0 and not stop.requested:
         out.say(f"Waiting {prepare.post_prepare_delay:g}s (post_prepare_delay)")
         await stop.sleep(prepare.post_prepare_delay)
 
 
-async def _cleanup_stage(ctx: RunContext, prep: Prepare, report: RunReport) -> None:
+async def _cleanup_stage(co: Coordinator, prep: Prepare) -> None:
     """Delete what prepare made; after a signal it is bounded, and a second signal stops it:
     then say how many prepared objects are left, and where."""
+    ctx, report = co.ctx, co.report
     assert report.prepare is not None
     stop, wl, sets = report.interrupt, report.workload, report.prepare.sets
     skip: set[str] | frozenset[str] = wl.deleted_keys if wl is not None else frozenset()
     if not stop.skip_cleanup:
         ctx.out.say("=== Cleanup Phase ===")
-    cleanup = run_cleanup(ctx, sets, mode=prep.cleanup_mode, skip_keys=skip)
+    cleanup = co.cleanup(sets, prep.cleanup_mode, skip)
     report.cleanup = result = await stop.cleanup_stage(cleanup)
     if result is not None:
         report.on_stage("cleanup", result)
@@ -265,20 +274,19 @@ async def _cleanup_stage(ctx: RunContext, prep: Prepare, report: RunReport) -> N
         )
 
 
-async def _test_phase(ctx: RunContext, config: Config, report: RunReport) -> None:
+async def _test_phase(co: Coordinator) -> None:
+    ctx, config, report = co.ctx, co.config, co.report
     out = ctx.out
     out.say("=== Test Phase ===")
     out.say(f"Resolving {len(config.workload)} operation patterns...")
-    planned = await resolve_ops(ctx, config)
+    shares = co.workload_shares(await plan_workload(ctx, config))
     out.say(
         f"Starting execution ({config.duration:g}s duration, "
         f"{max(config.concurrency, *(op.concurrency or 0 for op in config.workload))} "
-        "concurrent workers)..."
+        f"concurrent workers{co.across(len(shares))})..."
     )
     t0 = time.perf_counter()
-    before = _endpoint_snapshot(ctx)
-    report.workload = wl = await run_workload(ctx, config, planned)
-    wl.endpoint_stats = _endpoint_stats(ctx, before)
+    report.workload = wl = await co.workload(shares)
     out.say(f"Execution completed in {time.perf_counter() - t0:.2f}s")
     for label in wl.exhausted:
         out.warn(f"{label}: every object in its pool was deleted; it stopped early")
@@ -291,6 +299,8 @@ async def _test_phase(ctx: RunContext, config: Config, report: RunReport) -> Non
             ),
         )
     report.on_stage("workload", wl)
+    if co.lost is not None:
+        raise co.lost
     if not report.interrupt.requested:  # partial results of a stopped stage are no failure
         report.failure = _workload_failure(wl, config.duration)
 
@@ -317,33 +327,3 @@ def _workload_failure(wl: WorkloadResult, duration: float) -> RunFailed | None:
             hint="lower concurrency or raise duration: the client or the target is overloaded",
         )
     return None
-
-
-def _endpoint_snapshot(ctx: RunContext) -> list[EndpointStat] | None:
-    multi = ctx.backends.multi
-    return multi.snapshot() if multi is not None else None
-
-
-def _endpoint_stats(
-    ctx: RunContext, before: list[EndpointStat] | None
-) -> list[EndpointStat] | None:
-    multi = ctx.backends.multi
-    return multi.stats_since(before) if multi is not None and before is not None else None
-
-
-async def _cleanup_only(ctx: RunContext, config: Config, sets: list[PrepareSet]) -> CleanupResult:
-    """Delete the ``prepared-``/``deletable-`` objects below ``count`` that exist now.
-
-    Upstream bug 3 (wrong names in flat cleanup-only mode) is not copied: the names are exactly
-    the ones prepare makes, and only listed ones are deleted.
-    """
-    prepared: list[PreparedSet] = []
-    for pset in sets:
-        backend = ctx.backends.for_uri(pset.base_uri)
-        ps = PreparedSet(pset, backend, backend.key_of(pset.base_uri))
-        listed = await list_with_retry(backend, ps.base_key + pset.pool + "-", recursive=True)
-        names = (o.key[len(ps.base_key) :] for o in listed)
-        ps.created.extend(sorted(existing_indices(names, pset.pool, pset.spec.count)))
-        prepared.append(ps)
-    mode = config.prepare.cleanup_mode if config.prepare is not None else "tolerant"
-    return await run_cleanup(ctx, prepared, mode=mode)

@@ -23,6 +23,7 @@ from sai3bench.engine.record import Tally, make_recorder
 from sai3bench.engine.transient import RetryPolicy
 from sai3bench.metrics.collector import Collector, OpKind
 from sai3bench.metrics.endpoint_stat import EndpointStat
+from sai3bench.metrics.share_stat import ShareStat
 from sai3bench.outcome import Outcome
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,8 @@ class WorkloadResult:
         #: (op label, key, detail, outcome) when an op kept failing before it ever succeeded:
         #: a set-up problem (refused credentials, dead endpoint, missing bucket), not a result.
         self.refused: tuple[str, str, str, Outcome] | None = None
+        #: Each engine process's figures, when more than one ran the stage.
+        self.shares: list[ShareStat] = []
 
 
 #: Failures of an op that never succeeded, by outcome, that end the run as a set-up error.

@@ -18,6 +18,7 @@ RANK = {
     "__main__": 10,
     "cli": 9,
     "mock": 8,
+    "scale": 8,
     "engine": 7,
     "backends": 6,
     "report": 8,
