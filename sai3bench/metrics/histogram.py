@@ -254,12 +254,16 @@ class Histogram:
         h.count, h.total_ns, h.min_ns, h.max_ns, h.saturated, n_entries = fields
         index = -1
         seen = 0
+        # merge() adds only the buckets between min's and max's: one outside would be lost.
+        lo, hi = bucket_index(h.min_ns), bucket_index(h.max_ns)
         for _ in range(n_entries):
             gap, pos = _get_varint(body, pos)
             c, pos = _get_varint(body, pos)
             index += gap + 1
-            if index >= N_BUCKETS or c == 0:
-                raise ValueError("corrupt histogram: bucket index out of range or zero count")
+            if not lo <= index <= hi or c == 0:
+                raise ValueError(
+                    "corrupt histogram: bucket index out of range (outside min..max) or zero count"
+                )
             h.counts[index] = c
             seen += c
         if pos != len(body):
