@@ -137,6 +137,15 @@ class BatchDeleter(Protocol):
 
 
 @runtime_checkable
+class Warmable(Protocol):
+    """Opens connections ahead of the clock, so every process of a run starts warm."""
+
+    async def warm(self, connections: int) -> None:
+        """Open up to ``connections`` keep-alive connections; failures are left to the ops."""
+        ...
+
+
+@runtime_checkable
 class DirectoryOwner(Protocol):
     """A backend with real directories: prepare creates them, cleanup removes the empty ones."""
 

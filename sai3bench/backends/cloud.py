@@ -47,5 +47,8 @@ class CloudBackend:
     def uri_of(self, key: str) -> str:
         return self.root_uri + key
 
+    async def warm(self, connections: int) -> None:
+        await self._http.warm(connections)
+
     async def close(self) -> None:
         await self._http.close()

@@ -33,6 +33,7 @@ from sai3bench.backends.base import (
     ObjectInfo,
     OpResult,
     RangedReader,
+    Warmable,
 )
 from sai3bench.metrics.endpoint_stat import EndpointStat
 from sai3bench.outcome import OpError, Outcome
@@ -285,6 +286,12 @@ class BlockingMultiEndpointBackend(MultiEndpointBackend):
     def child_keys(self, key: str) -> builtins.list[str]:
         """``key`` as each endpoint's backend names it (where prepare's directories go)."""
         return [ep.prefix + key for ep in self._eps]
+
+    async def warm(self, connections: int) -> None:
+        """Every endpoint's connections, opened ahead of the clock."""
+        for ep in self._eps:
+            if isinstance(ep.backend, Warmable):
+                await ep.backend.warm(connections)
 
     def rmdir_if_empty(self, path: str) -> bool:
         """Cleanup of prepare's directories (``path`` is a child key, as ``child_keys`` gave)."""

@@ -6,7 +6,7 @@ import os
 import re
 from collections.abc import Sequence
 
-from sai3bench.backends.base import Backend
+from sai3bench.backends.base import Backend, Warmable
 from sai3bench.backends.file import FileBackend
 from sai3bench.backends.multi import MultiEndpointBackend, Strategy, multi_endpoint_backend
 from sai3bench.config.uri import ParsedUri, parse_uri
@@ -162,6 +162,13 @@ class Backends:
 
     def all(self) -> list[Backend]:
         return list(self._open.values())
+
+    async def warm(self, connections: int) -> None:
+        """Open ``connections`` per endpoint of every backend in use (a workload share does
+        this before its start barrier)."""
+        for backend in self._open.values():
+            if isinstance(backend, Warmable):
+                await backend.warm(connections)
 
     async def close(self) -> None:
         for backend in self._open.values():

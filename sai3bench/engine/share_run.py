@@ -116,6 +116,7 @@ async def _workload(
     planned = planned_ops(ctx, mine, share.pools)
     for p in planned:
         p.share = (share.index, share.count)
+    await ctx.backends.warm(max(share.concurrency, *(c or 0 for c in share.caps)))
     start = await barrier()
     delay = start - time.monotonic()
     if delay > 0:

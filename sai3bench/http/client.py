@@ -114,6 +114,11 @@ class HttpClient:
         pool.release(conn)
         return reply
 
+    async def warm(self, connections: int) -> None:
+        """HTTP/1.1: open the pool's connections now (HTTP/2 connects on first use)."""
+        if self.h2 is None:
+            await self.h1.warm(connections)
+
     async def close(self) -> None:
         await self.h1.close()
         if self.h2 is not None:

@@ -103,6 +103,10 @@ class H1Pool:
             self._open -= 1
             self._wake_with_new()
             return
+        self._give(conn)
+
+    def _give(self, conn: H1Connection) -> None:
+        """A usable connection goes to the first live waiter, else to the idle list."""
         while self._waiters:
             waiter = self._waiters.popleft()
             if not waiter.done():
@@ -148,6 +152,22 @@ class H1Pool:
         )
         self.opened += 1
         return conn
+
+    async def warm(self, connections: int) -> None:
+        """Open connections up to ``connections`` (at most ``max_size``) before the clock
+        starts, and keep them idle. A connect that fails is left for the ops to meet."""
+        want = min(connections, self.max_size) - self._open
+        if want <= 0:
+            return
+        self._open += want
+        results = await asyncio.gather(
+            *(self._connect() for _ in range(want)), return_exceptions=True
+        )
+        for conn in results:
+            if isinstance(conn, H1Connection):
+                self._give(conn)  # fresh: no response read yet, so not release()
+            else:
+                self._open -= 1
 
     async def close(self) -> None:
         if self._watch is not None:

@@ -177,3 +177,35 @@ def test_waiters_fail_fast_when_the_server_dies(run_loop: LoopRunner) -> None:
             await pool.close()
 
     run_loop(go())
+
+
+def test_warm_opens_connections_that_the_requests_then_reuse(run_loop: LoopRunner) -> None:
+    """A workload share warms its pools before the start barrier: the connects happen before
+    the clock, capped at the pool size, and the first requests open nothing new."""
+
+    async def go() -> None:
+        async with pool_on_server(max_size=3) as pool:
+            await pool.warm(5)
+            assert pool.opened == 3 and len(pool._idle) == 3
+            await pool.warm(3)  # already warm: nothing more
+            assert pool.opened == 3
+            conns = [await pool.send(_head(f"/{i}")) for i in range(3)]
+            for conn in conns:
+                pool.release(conn)
+            assert pool.opened == 3
+
+    run_loop(go())
+
+
+def test_warm_against_a_dead_port_leaves_the_pool_usable(run_loop: LoopRunner) -> None:
+    async def go() -> None:
+        server = await asyncio.get_running_loop().create_server(Server, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        server.close()
+        await server.wait_closed()
+        pool = H1Pool(Endpoint("127.0.0.1", port), max_size=2)
+        await pool.warm(2)  # refused: left for the ops to meet
+        assert pool.opened == 0 and pool._open == 0
+        await pool.close()
+
+    run_loop(go())
