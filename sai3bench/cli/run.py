@@ -21,8 +21,8 @@ from sai3bench.config.scale import PROCESSES_HINT, parse_processes
 from sai3bench.config.schema import Config
 from sai3bench.engine.cleanup import CleanupResult
 from sai3bench.engine.interrupt import Interrupt
-from sai3bench.engine.prepare import PrepareResult
 from sai3bench.engine.options import RunOptions
+from sai3bench.engine.prepare import PrepareResult
 from sai3bench.engine.runner import RunnerFactory, RunReport, execute
 from sai3bench.engine.workload import WorkloadResult
 from sai3bench.errors import RunFailed, Sai3Error, UsageError
@@ -165,6 +165,11 @@ def _share_runner(config: Config, flags: RunFlags, console: Console) -> RunnerFa
     """Where the stages' shares run: None for this process alone, else local child processes
     (``processes`` > 1) or the workers of a Dask cluster (``--cluster``)."""
     setting = parse_processes(flags.processes) if flags.processes else config.processes
+    if config.distributed is not None and config.distributed.agents and not flags.cluster:
+        console.warn(
+            "distributed.agents is used only with --cluster tcp://SCHEDULER:8786; "
+            "this run stays on this host"
+        )
     if flags.cluster:
         from sai3bench.scale.cluster import cluster_runner
 
