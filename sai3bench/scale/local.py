@@ -30,7 +30,7 @@ from sai3bench.engine.share_jobs import ShareDone, ShareJob
 from sai3bench.scale import wire
 
 #: Seconds without a heartbeat after which a child counts as hung and is killed.
-HANG_S: Final = 10.0
+HANG_S: Final = 5.0
 #: Seconds between the last Ready and the start instant: time to deliver Go to every child.
 START_MARGIN_S: Final = 0.02
 #: Lines of a child's stderr kept for the message when it dies.
