@@ -53,15 +53,23 @@ def dialects(url: str) -> dict[str, tuple[str, dict[str, str]]]:
 @contextmanager
 def mock_server(repo: Path) -> Iterator[str]:
     """``sai3bench mock-server --sink`` on a free loopback port; yields its URL."""
+    with mock_process(repo) as (url, _pid):
+        yield url
+
+
+@contextmanager
+def mock_process(repo: Path, *extra: str) -> Iterator[tuple[str, int]]:
+    """``mock-server --sink --bucket bucket`` plus ``extra`` flags (e.g. ``--latency 2ms``);
+    yields (URL, PID): tools/bench_scale.py reads the server's CPU time by its PID."""
     cmd = [sys.executable, "-m", "sai3bench", "mock-server", "--port", "0", "--sink"]
-    cmd += ["--bucket", "bucket"]
+    cmd += ["--bucket", "bucket", *extra]
     proc = subprocess.Popen(cmd, cwd=repo, stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()
         if "listening on http://" not in line:
             raise RuntimeError(f"mock server did not start: {line!r}")
-        yield line.split()[-1]
+        yield line.split()[-1], proc.pid
     finally:
         proc.terminate()
         proc.wait(timeout=10)

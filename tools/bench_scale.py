@@ -1,0 +1,208 @@
+"""Scale-out benchmark: sai3bench at 1 and 2 engine processes (`--processes`) on this host.
+
+    python tools/bench_scale.py [--reps 3] [--duration 5] [--sections cpu,latency,file,default]
+
+Sections (each repetition runs its variants back to back in a rotated order; tables show
+medians, min-max over repetitions, and ratios as medians of per-repetition ratios):
+  cpu      client CPU per op, 1 KiB GET at 32 in flight, --processes 1 vs 2, against a private
+           nginx on tmpfs and against the bundled mock server (--sink). Target: CPU per op at 2
+           processes within 10 % of 1 process (no coordination cost per op).
+  latency  ops/s at --processes 1 vs 2 against the mock with --latency 2ms at 256 in flight,
+           where one process is client-bound. Target: >= 1.6x.
+  file     file:// 100 KiB page-cached GET (5 s) and delete of 5,000 files: processes auto vs 1
+           vs fio (tools/bench_file.py's drivers). Target: GET >= 0.6x fio.
+  default  which `processes` default serves users best: the bare `sai3bench run` quickstart
+           (S3 on the embedded mock, 10 s) and configs/quickstart.yaml on file://, 1 vs auto.
+  dask     2 Dask workers (--cluster, 1 process each) vs the same 2 processes run locally;
+           runs only if sai3bench.scale.cluster and `distributed` are importable.
+Start spread (last minus first process's first op, from metadata.json's per-process sections)
+is gathered from every multi-process run. Target: <= 5 ms locally, <= 20 ms over Dask.
+
+Client CPU is the whole run's process tree (coordinator and engine children: RUSAGE_CHILDREN
+of the sai3bench command), marginal over a 0.2 s run of the same command, so interpreter
+start-up and the share hand-out cancel: (CPU - CPU_0.2s) / (ops - ops_0.2s). Server CPU is the
+server's own (nginx master and workers, or the mock) from /proc over the same runs. "cores"
+columns are CPU seconds per wall second in the steady state: client + server near 2.0 means
+this 2-core box is saturated, and no process count can go faster.
+
+Owns: its scratch directories (under /dev/shm and --root), the nginx, mock and Dask processes
+it starts (stopped by PID at exit, also on Ctrl-C). Must never: send traffic anywhere but
+127.0.0.1, or delete anything outside its scratch directories.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+from importlib.util import find_spec
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _benchdialects import mock_process, prepare_objects
+from _benchscale import (
+    REPO,
+    SPREADS,
+    ScaleRunner,
+    measure,
+    note_spread,
+    ok_samples,
+    print_samples,
+    ratio,
+    verdict,
+)
+from _benchutil import Scratch, base_env_lines, fmt_num, median, print_table
+from bench_http import CONC, CREDS, LOADS, Nginx, sai_config
+from bench_http import prepare as prepare_nginx
+
+GET_1K = LOADS[0]  # 1 KiB GET over 1,000 prepared objects
+LAT_CONC = 256
+
+
+# --- sections -----------------------------------------------------------------------------
+
+
+def cpu_section(reps: int, seconds: float, shm: Scratch, work: Path) -> None:
+    """Client CPU per op at 1 and 2 processes, nginx and mock, 1 KiB GET at 32 in flight."""
+    print("\n== cpu: client CPU per op, 1 KiB GET, 32 in flight, --processes 1 vs 2", flush=True)
+    nginx = Nginx(shm.path / "srv")
+    os.chmod(shm.path, 0o755)  # nginx workers run as nobody and must traverse it
+    prepare_nginx(nginx.root)
+    try:
+        nginx.start()
+        assert nginx.proc is not None
+        env = {**CREDS, "AWS_ENDPOINT_URL": nginx.url}
+        cpu_target("nginx", ScaleRunner(work / "nginx", env, nginx.proc.pid), reps, seconds)
+    finally:
+        nginx.stop()
+    with mock_process(REPO) as (url, pid):
+        env = {**CREDS, "AWS_ENDPOINT_URL": url}
+        prepare_objects(REPO, work, "s3://bucket/bench/", env, GET_1K.prefix, GET_1K.size, 1000)
+        cpu_target("mock --sink", ScaleRunner(work / "mock", env, pid), reps, seconds)
+
+
+def cpu_target(server: str, runner: ScaleRunner, reps: int, seconds: float) -> None:
+    def cfg(s: float) -> dict[str, Any]:
+        return sai_config(GET_1K, s, CONC)
+
+    variants = {f"{p} proc": (lambda p=p: runner.sample(cfg, seconds, p)) for p in ("1", "2")}
+    res = measure(variants, reps, server)  # type: ignore[arg-type]
+    for x in ok_samples(res["2 proc"]):
+        note_spread(f"{server}, c=32", x.spread_ms)
+    print_samples(f"{server}: 1 KiB GET, 32 in flight", res)
+    r = ratio(res, "2 proc", "1 proc", "cpu_us")
+    print(verdict("client CPU per op, 2 proc / 1 proc", r, at_most=1.1))
+    r = ratio(res, "2 proc", "1 proc", "ops_s")
+    print(verdict("ops/s, 2 proc / 1 proc (no target: server and client share 2 cores)", r))
+
+
+def latency_section(reps: int, seconds: float, work: Path) -> None:
+    """Ops/s at 1 vs 2 processes when the server answers after 2 ms, 256 in flight."""
+    print(f"\n== latency: mock --latency 2ms, 1 KiB GET, {LAT_CONC} in flight", flush=True)
+    with mock_process(REPO, "--latency", "2ms") as (url, pid):
+        env = {**CREDS, "AWS_ENDPOINT_URL": url}
+        prepare_objects(REPO, work, "s3://bucket/bench/", env, GET_1K.prefix, GET_1K.size, 1000)
+        runner = ScaleRunner(work / "latency", env, pid)
+
+        def cfg(s: float) -> dict[str, Any]:
+            return sai_config(GET_1K, s, LAT_CONC)
+
+        variants = {f"{p} proc": (lambda p=p: runner.sample(cfg, seconds, p)) for p in ("1", "2")}
+        res = measure(variants, reps, "latency")  # type: ignore[arg-type]
+    for x in ok_samples(res["2 proc"]):
+        note_spread("mock 2ms, c=256", x.spread_ms)
+    ceiling = LAT_CONC / 0.002
+    print_samples(f"mock --latency 2ms: 1 KiB GET, {LAT_CONC} in flight "
+                  f"(Little's law ceiling {ceiling:,.0f} ops/s)", res)  # fmt: skip
+    r = ratio(res, "2 proc", "1 proc", "ops_s")
+    print(verdict("ops/s, 2 proc / 1 proc", r, at_least=1.6))
+    r = ratio(res, "2 proc", "1 proc", "cpu_us")
+    print(verdict("client CPU per op, 2 proc / 1 proc", r, at_most=1.1))
+
+
+def print_spreads() -> None:
+    print("\n== start spread: last minus first process's first op (metadata.json)")
+    rows = []
+    for source, xs in SPREADS.items():
+        rows.append([source, str(len(xs)), fmt_num(median(xs), 2), fmt_num(max(xs), 2)])
+    if not rows:
+        print("  no multi-process run reported per-process first ops")
+        return
+    print_table(["runs", "n", "median ms", "max ms"], rows, left=1)
+    local = [x for s, xs in SPREADS.items() if "dask" not in s for x in xs]
+    if local:
+        m = max(local)
+        print(verdict("worst local spread, ms", m, at_most=5))
+
+
+LIMITS = """
+What a 2-core box can and cannot show:
+- can: per-op client CPU at 1 vs 2 processes (no per-op coordination cost: the ratio stays
+  near 1.0 whatever the throughput); start spread; correctness of split and merge; file://
+  and latency-bound loads where the server needs little CPU.
+- cannot: throughput scaling. Client and server share the same 2 cores ("client cores" +
+  "server cores" near 2.0 means saturated): a second client process takes CPU from the
+  server, so ops/s at 2 processes against a CPU-bound local server says nothing about N
+  cores. With a remote server and N cores, the prediction is ops/s = N x (one process's
+  ops/s at 1 core), bounded by the NIC, as long as CPU per op stays flat (the cpu rows).
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    a = parse_args(argv)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    with Scratch(Path("/dev/shm"), "sai3-bench-scale-") as shm:
+        work = shm.path / "work"
+        work.mkdir()
+        print("\n".join(base_env_lines(Path(a.root))))
+        print(f"runs            {a.reps} reps x {a.duration:g} s, rotated; {','.join(a.sections)}")
+        try:
+            run_sections(a, shm, work)
+        except KeyboardInterrupt:
+            print("\ninterrupted", file=sys.stderr)
+            return 130
+    print_spreads()
+    print(LIMITS)
+    return 0
+
+
+def run_sections(a: argparse.Namespace, shm: Scratch, work: Path) -> None:
+    from _benchscale_file import default_section, file_section
+
+    if "cpu" in a.sections:
+        cpu_section(a.reps, a.duration, shm, work)
+    if "latency" in a.sections:
+        latency_section(a.reps, a.duration, work)
+    if "file" in a.sections:
+        file_section(a.reps, Path(a.root))
+    if "default" in a.sections:
+        default_section(a.reps, Path(a.root), work)
+    if "dask" in a.sections:
+        dask_section(a.reps, a.duration, work)
+
+
+def dask_section(reps: int, seconds: float, work: Path) -> None:
+    """2 Dask workers vs 2 local processes, if --cluster exists here yet."""
+    print("\n== dask: 2 workers x 1 process vs --processes 2 locally", flush=True)
+    missing = [m for m in ("distributed", "sai3bench.scale.cluster") if not find_spec(m)]
+    if missing:
+        print(f"  skipped: {', '.join(missing)} not importable (no --cluster to measure)")
+        return
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--reps", type=int, default=3, help="repetitions (default 3)")
+    ap.add_argument("--duration", type=float, default=5.0, help="s per measured run (default 5)")
+    ap.add_argument("--root", default="/tmp", help="parent of the file:// scratch dir")
+    ap.add_argument("--sections", default="cpu,latency,file,default,dask",
+                    help="comma list of cpu, latency, file, default, dask")  # fmt: skip
+    a = ap.parse_args(argv)
+    a.sections = [s.strip() for s in a.sections.split(",") if s.strip()]
+    return a
+
+
+if __name__ == "__main__":
+    sys.exit(main())
