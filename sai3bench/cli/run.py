@@ -131,7 +131,7 @@ def _run_loaded(loaded: LoadedConfig, text: str, source: str, flags: RunFlags) -
         console.warn(warning)
     config = loaded.config
     if flags.dry_run:
-        console.say(format_plan(config, source))
+        console.say(format_plan(config, source, _local_processes(config, flags)))
         return 0
     name = rd.test_name_for(None if source.startswith("<") else source, flags.tsv_name)
     start = dt.datetime.now()
@@ -161,6 +161,13 @@ def _run_loaded(loaded: LoadedConfig, text: str, source: str, flags: RunFlags) -
 DEFAULT_PROCESSES: Final = 1
 
 
+def _local_processes(config: Config, flags: RunFlags) -> int:
+    """Engine processes a run on this host starts: the setting, cut to one per worker."""
+    setting = parse_processes(flags.processes) if flags.processes else config.processes
+    n = resolve_processes(setting, cores=usable_cores(), default=DEFAULT_PROCESSES)
+    return usable_shares(n, config.concurrency)
+
+
 def _share_runner(config: Config, flags: RunFlags, console: Console) -> RunnerFactory | None:
     """Where the stages' shares run: None for this process alone, else local child processes
     (``processes`` > 1) or the workers of a Dask cluster (``--cluster``)."""
@@ -173,9 +180,12 @@ def _share_runner(config: Config, flags: RunFlags, console: Console) -> RunnerFa
     if flags.cluster:
         from sai3bench.scale.cluster import cluster_runner
 
-        return cluster_runner(flags.cluster, setting, console, flags.forward_credentials)
+        agents = config.distributed.agents if config.distributed else ()
+        return cluster_runner(
+            flags.cluster, setting, console, flags.forward_credentials, agents=agents
+        )
     n = resolve_processes(setting, cores=usable_cores(), default=DEFAULT_PROCESSES)
-    usable = usable_shares(n, config.concurrency)
+    usable = _local_processes(config, flags)
     if usable < n:
         console.warn(
             f"processes: {n} asked for, {usable} run (concurrency {config.concurrency}: "

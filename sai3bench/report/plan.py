@@ -5,6 +5,7 @@ from __future__ import annotations
 from sai3bench.config.schema import Config, PutOp
 from sai3bench.config.sizespec import FixedSize, LognormalSize, SizeSpec, UniformSize
 from sai3bench.config.units import fmt_bytes
+from sai3bench.plan.share import divide
 from sai3bench.plan.sizes import SizeSampler
 from sai3bench.plan.tasks import is_mixed, prepare_sets
 
@@ -49,7 +50,8 @@ def multi_endpoint_lines(config: Config) -> list[str]:
     return [head, *(f"  [{i}] {uri}" for i, uri in enumerate(multi.endpoints))]
 
 
-def format_plan(config: Config, source: str) -> str:
+def format_plan(config: Config, source: str, processes: int = 1) -> str:
+    """The --dry-run text. ``processes``: the engine processes the run would start here."""
     caps = [op.concurrency or 0 for op in config.workload]
     workers = max(config.concurrency, *caps)
     lines = [
@@ -60,6 +62,7 @@ def format_plan(config: Config, source: str) -> str:
         f"Duration: {config.duration:g}s",
         f"Concurrency: {config.concurrency} threads"
         + (f" ({workers} workers: a per-op cap is higher)" if workers > config.concurrency else ""),
+        *_process_lines(config, processes),
         "",
         *op_mix_lines(config),
     ]
@@ -87,3 +90,11 @@ def format_plan(config: Config, source: str) -> str:
         if prep.skip_verification:
             lines.append("  skip_verification: no listing; all objects are assumed to exist")
     return "\n".join(lines)
+
+
+def _process_lines(config: Config, processes: int) -> list[str]:
+    if processes <= 1:
+        return []
+    split = divide(config.concurrency, processes)
+    shown = ", ".join(str(n) for n in split[:8]) + (", ..." if len(split) > 8 else "")
+    return [f"Processes: {processes} (concurrency per process: {shown})"]
