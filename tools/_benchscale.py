@@ -44,11 +44,12 @@ class Sample:
     """A measured run net of its 0.2 s baseline: the steady state of one variant."""
 
     ops_s: float
-    cpu_us: float  # client CPU per op, microseconds (= ms per 1,000 ops)
+    cpu_us: float | None  # client CPU per op, microseconds (= ms per 1,000 ops)
     server_us: float
-    client_cores: float
+    client_cores: float | None
     server_cores: float
     spread_ms: float | None
+    startup_s: float  # wall seconds of a BASE_S run beyond BASE_S: start-up and hand-out
 
 
 # --- measuring ----------------------------------------------------------------------------
@@ -132,7 +133,8 @@ class ScaleRunner:
         d_wall = max(full.wall_s - base.wall_s, 1e-3)
         d_cpu, d_srv = full.cpu_s - base.cpu_s, full.server_cpu_s - base.server_cpu_s
         return Sample(full.ops_s, d_cpu / d_ops * 1e6, d_srv / d_ops * 1e6,
-                      d_cpu / d_wall, d_srv / d_wall, full.spread_ms)  # fmt: skip
+                      d_cpu / d_wall, d_srv / d_wall, full.spread_ms,
+                      max(base.wall_s - BASE_S, 0.0))  # fmt: skip
 
 
 # --- tables -------------------------------------------------------------------------------
@@ -149,7 +151,9 @@ def measure(variants: dict[str, Callable[[], Sample]], reps: int, tag: str) -> S
             except (PeerError, OSError, ValueError, KeyError, StopIteration) as e:
                 s = f"failed: {' '.join(str(e).split())[:120]}"
             out[v].append(s)
-            brief = s if isinstance(s, str) else f"{s.ops_s:,.0f} ops/s, {s.cpu_us:.1f} us/op"
+            brief = (
+                s if isinstance(s, str) else f"{s.ops_s:,.0f} ops/s, {fmt_num(s.cpu_us, 1)} us/op"
+            )
             print(f"  [{tag} rep {rep + 1}] {v}: {brief}", flush=True)
     return out
 
@@ -172,17 +176,19 @@ def print_samples(title: str, res: Samples) -> None:
     for name, xs in res.items():
         ok = ok_samples(xs)
         if not ok:
-            rows.append([name, str(xs[0])[:70], "", "", "", "", "", ""])
+            rows.append([name, str(xs[0])[:70], "", "", "", "", "", "", ""])
             continue
         lo, hi = spread([x.ops_s for x in ok])
         rows.append([
             name, f"{median([x.ops_s for x in ok]):,.0f} ({lo:,.0f}-{hi:,.0f})",
             _med(xs, "cpu_us"), _med(xs, "server_us"), _med(xs, "client_cores", 2),
-            _med(xs, "server_cores", 2), _med(xs, "spread_ms", 2), str(len(ok)),
+            _med(xs, "server_cores", 2), _med(xs, "spread_ms", 2), _med(xs, "startup_s", 2),
+            str(len(ok)),
         ])  # fmt: skip
     print(f"\n{title}")
-    hdr = ["variant", "ops/s median (min-max)", "client CPU ms/1k ops", "server CPU ms/1k ops"]
-    print_table([*hdr, "client cores", "server cores", "spread ms", "reps ok"], rows, left=1)
+    hdr = ["variant", "ops/s median (min-max)", "CPU ms/1k ops", "server ms/1k ops"]
+    hdr += ["client cores", "server cores", "spread ms", "start-up s", "reps ok"]
+    print_table(hdr, rows, left=1)
 
 
 def verdict(what: str, value: float | None, *, at_most: float = 0, at_least: float = 0) -> str:

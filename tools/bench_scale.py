@@ -1,6 +1,6 @@
 """Scale-out benchmark: sai3bench at 1 and 2 engine processes (`--processes`) on this host.
 
-    python tools/bench_scale.py [--reps 3] [--duration 5] [--sections cpu,latency,file,default]
+    python tools/bench_scale.py [--reps 3] [--duration 5] [--sections cpu,latency,file,default,dask]
 
 Sections (each repetition runs its variants back to back in a rotated order; tables show
 medians, min-max over repetitions, and ratios as medians of per-repetition ratios):
@@ -23,7 +23,8 @@ of the sai3bench command), marginal over a 0.2 s run of the same command, so int
 start-up and the share hand-out cancel: (CPU - CPU_0.2s) / (ops - ops_0.2s). Server CPU is the
 server's own (nginx master and workers, or the mock) from /proc over the same runs. "cores"
 columns are CPU seconds per wall second in the steady state: client + server near 2.0 means
-this 2-core box is saturated, and no process count can go faster.
+this 2-core box is saturated, and no process count can go faster. "start-up s" is the wall
+time of the 0.2 s run beyond 0.2 s: interpreter start, share hand-out, child spawn, merge.
 
 Owns: its scratch directories (under /dev/shm and --root), the nginx, mock and Dask processes
 it starts (stopped by PID at exit, also on Ctrl-C). Must never: send traffic anywhere but
@@ -33,9 +34,13 @@ it starts (stopped by PID at exit, also on Ctrl-C). Must never: send traffic any
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
+import subprocess
 import sys
+from collections.abc import Iterator
+from dataclasses import replace
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
@@ -53,9 +58,11 @@ from _benchscale import (
     ratio,
     verdict,
 )
-from _benchutil import Scratch, base_env_lines, fmt_num, median, print_table
-from bench_http import CONC, CREDS, LOADS, Nginx, sai_config
+from _benchutil import Scratch, base_env_lines, fmt_num, load_avg, median, print_table
+from bench_http import CONC, CREDS, LOADS, Nginx, free_port, sai_config
 from bench_http import prepare as prepare_nginx
+
+from sai3bench.plan.cores import usable_cores
 
 GET_1K = LOADS[0]  # 1 KiB GET over 1,000 prepared objects
 LAT_CONC = 256
@@ -131,10 +138,10 @@ def print_spreads() -> None:
         print("  no multi-process run reported per-process first ops")
         return
     print_table(["runs", "n", "median ms", "max ms"], rows, left=1)
-    local = [x for s, xs in SPREADS.items() if "dask" not in s for x in xs]
-    if local:
-        m = max(local)
-        print(verdict("worst local spread, ms", m, at_most=5))
+    for where, limit in (("local", 5), ("dask", 20)):
+        xs = [x for s, v in SPREADS.items() if ("dask" in s) == (where == "dask") for x in v]
+        if xs:
+            print(verdict(f"worst {where} spread, ms", max(xs), at_most=limit))
 
 
 LIMITS = """
@@ -157,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         work = shm.path / "work"
         work.mkdir()
         print("\n".join(base_env_lines(Path(a.root))))
+        print(f"sai3bench       processes auto = {usable_cores()} here")
         print(f"runs            {a.reps} reps x {a.duration:g} s, rotated; {','.join(a.sections)}")
         try:
             run_sections(a, shm, work)
@@ -165,6 +173,7 @@ def main(argv: list[str] | None = None) -> int:
             return 130
     print_spreads()
     print(LIMITS)
+    print(f"load average at the end: {load_avg()}")
     return 0
 
 
@@ -184,12 +193,69 @@ def run_sections(a: argparse.Namespace, shm: Scratch, work: Path) -> None:
 
 
 def dask_section(reps: int, seconds: float, work: Path) -> None:
-    """2 Dask workers vs 2 local processes, if --cluster exists here yet."""
-    print("\n== dask: 2 workers x 1 process vs --processes 2 locally", flush=True)
+    """2 Dask workers (1 engine process each) vs --processes 2 on this host, same mock load."""
+    print("\n== dask: --cluster with 2 workers x 1 process vs --processes 2 locally", flush=True)
     missing = [m for m in ("distributed", "sai3bench.scale.cluster") if not find_spec(m)]
     if missing:
         print(f"  skipped: {', '.join(missing)} not importable (no --cluster to measure)")
         return
+    with mock_process(REPO) as (url, pid):
+        env = {**CREDS, "AWS_ENDPOINT_URL": url}
+        prepare_objects(REPO, work, "s3://bucket/bench/", env, GET_1K.prefix, GET_1K.size, 1000)
+        with dask_cluster(work / "dask", env, workers=2) as address:
+            runner = ScaleRunner(work / "dask-runs", env, pid)
+
+            def cfg(s: float) -> dict[str, Any]:
+                return sai_config(GET_1K, s, CONC)
+
+            variants = {
+                "local 2 proc": lambda: runner.sample(cfg, seconds, "2"),
+                "dask 2 x 1": lambda: runner.sample(cfg, seconds, "1", "--cluster", address),
+            }
+            res = measure(variants, reps, "dask")
+    for x in ok_samples(res["dask 2 x 1"]):
+        note_spread("dask on loopback, c=32", x.spread_ms)
+    # the engines run under the workers, so this command's CPU is the coordinator's alone
+    res["dask 2 x 1"] = [x if isinstance(x, str) else replace(x, cpu_us=None, client_cores=None)
+                         for x in res["dask 2 x 1"]]  # fmt: skip
+    print_samples("mock --sink: 1 KiB GET, 32 in flight (dask: no client CPU figure)", res)
+    r = ratio(res, "dask 2 x 1", "local 2 proc", "ops_s")
+    print(verdict("ops/s, dask / local", r, at_least=0.95))
+
+
+@contextlib.contextmanager
+def dask_cluster(logs: Path, env: dict[str, str], workers: int) -> Iterator[str]:
+    """`dask scheduler` and `workers` x `dask worker --nworkers 1 --nthreads 1` on 127.0.0.1,
+    each in its own session with `env` added; yields the scheduler address. Workers are
+    stopped before the scheduler, each by its PID."""
+    from distributed import Client
+
+    logs.mkdir(parents=True, exist_ok=True)
+    address = f"tcp://127.0.0.1:{free_port()}"
+    common = ["--no-dashboard"]
+    procs = [spawn(["dask", "scheduler", "--host", "127.0.0.1", "--port", address.rsplit(":", 1)[1],
+                    *common], logs / "scheduler.log", env)]  # fmt: skip
+    try:
+        for k in range(workers):
+            cmd = ["dask", "worker", address, "--nworkers", "1", "--nthreads", "1", *common]
+            procs.append(spawn([*cmd, "--name", f"w{k}"], logs / f"worker{k}.log", env))
+        with Client(address, timeout=30) as client:  # type: ignore[no-untyped-call]
+            client.wait_for_workers(workers, timeout=60)
+        yield address
+    finally:
+        for proc in reversed(procs):
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def spawn(cmd: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    with open(log, "wb") as f:
+        return subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, cwd=REPO,
+                                env={**os.environ, **env}, start_new_session=True)  # fmt: skip
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
