@@ -9,7 +9,7 @@ YAML = """
 target: file:///tmp/x/
 concurrency: 10
 workload:
-  - {op: get, path: "data/a"}
+  - {op: get, path: "data/a", weight: 1}
 """
 
 
