@@ -69,12 +69,12 @@ def test_process_block_exact_text() -> None:
 
 
 def test_process_block_share_without_ops_and_zero_wall() -> None:
+    """Prepare and cleanup shares have no start barrier: no first-op column, no spread."""
     text = format_process_block([ShareStat("local", 0, 0, 0, 0, 0.0, None)])
     assert text == (
         "Per process:\n"
-        "  host   proc  ops  ops/s  MiB/s  errors  first op\n"
-        "  local     0    0   0.00   0.00       0         -\n"
-        "  start spread: - (no process did an op)\n"
+        "  host   proc  ops  ops/s  MiB/s  errors\n"
+        "  local     0    0   0.00   0.00       0\n"
     )
 
 
