@@ -111,23 +111,20 @@ def format_process_block(stats: Sequence[ShareStat]) -> str:
     """
     if not stats:
         return ""
-    rows = [["host", "proc", "ops", "ops/s", "MiB/s", "errors", "first op"]]
-    rows += [
-        [
-            s.host,
-            str(s.process),
-            *_count_cells(s),
-            _ms(s.first_op_ms, "+"),
-        ]
-        for s in _sorted(stats)
-    ]
+    # Only the workload starts at a barrier: prepare and cleanup have no first-op column.
+    timed = any(s.first_op_ms is not None for s in stats)
+    head = ["host", "proc", "ops", "ops/s", "MiB/s", "errors"]
+    rows = [head + (["first op"] if timed else [])]
+    for s in _sorted(stats):
+        first = [_ms(s.first_op_ms, "+")] if timed else []
+        rows.append([s.host, str(s.process), *_count_cells(s), *first])
     spread = _spread(stats)
     last = (
-        "  start spread: - (no process did an op)"
+        []
         if spread is None
-        else f"  start spread: {_ms(spread)} (first to last process's first op)"
+        else [f"  start spread: {_ms(spread)} (first to last process's first op)"]
     )
-    return "\n".join(["Per process:", *_align(rows, 1), last]) + "\n"
+    return "\n".join(["Per process:", *_align(rows, 1), *last]) + "\n"
 
 
 def format_host_block(stats: Sequence[ShareStat]) -> str:
