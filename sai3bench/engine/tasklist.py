@@ -11,6 +11,7 @@ from concurrent.futures import Executor
 from sai3bench.engine.context import Output
 from sai3bench.engine.ops import PlannedOp, Task
 from sai3bench.engine.pool import WorkerPool, tasks_from
+from sai3bench.engine.progress import Tick, tell
 from sai3bench.engine.record import Tally, TaskHook, make_recorder
 from sai3bench.metrics.collector import Collector
 
@@ -82,5 +83,5 @@ async def _progress(out: Output | None, label: str, total: int, left: list[int])
     while True:
         await asyncio.sleep(1.0)
         done = total - left[0]
-        rate = done / (time.perf_counter() - t0)
-        out.progress(f"{label}: {done:,}/{total:,} objects ({rate:,.0f}/s)")
+        elapsed = time.perf_counter() - t0
+        tell(out, Tick(label=label, elapsed_s=elapsed, done=done, rate=done / elapsed, total=total))

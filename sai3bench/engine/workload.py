@@ -19,6 +19,7 @@ from sai3bench.engine.error_guard import Backoff, ErrorGuard
 from sai3bench.engine.mix import OpMix
 from sai3bench.engine.ops import PlannedOp, Task
 from sai3bench.engine.pool import WorkerPool
+from sai3bench.engine.progress import Tick, tell
 from sai3bench.engine.record import Tally, make_recorder
 from sai3bench.engine.transient import RetryPolicy
 from sai3bench.metrics.collector import Collector, OpKind
@@ -210,10 +211,16 @@ async def _report_progress(
         with pool.lock:  # worker threads record under it
             ops, nbytes, errors = collector.ops(), collector.nbytes(), collector.error_count()
         dt = max(now - last_t, 1) / 1e9
-        ctx.out.progress(
-            f"[{(now - start_ns) / 1e9:5.0f}s/{duration:g}s] {(ops - last_ops) / dt:,.0f} ops/s "
-            f"{(nbytes - last_bytes) / dt / 1048576:,.1f} MiB/s  errors {errors:,}"
+        tick = Tick(
+            label="workload",
+            elapsed_s=(now - start_ns) / 1e9,
+            done=ops,
+            rate=(ops - last_ops) / dt,
+            duration_s=duration,
+            mib_s=(nbytes - last_bytes) / dt / 1048576,
+            errors=errors,
         )
+        tell(ctx.out, tick)
         last_ops, last_bytes, last_t = ops, nbytes, now
 
 

@@ -15,13 +15,13 @@ import asyncio
 import os
 import signal
 import sys
-import time
 import traceback
 
 import uvloop
 
 from sai3bench.engine.context import RunContext
 from sai3bench.engine.interrupt import Interrupt, StageAbandoned
+from sai3bench.engine.progress import Tick
 from sai3bench.engine.runner import open_backends, refreshing
 from sai3bench.engine.share_jobs import Failure, ShareDone, ShareJob
 from sai3bench.engine.share_run import run_share
@@ -30,8 +30,6 @@ from sai3bench.scale.lifeline import die_with_parent
 
 #: Seconds between heartbeats; the coordinator calls a child hung after several missed.
 BEAT_S = 1.0
-#: Seconds between progress lines sent up (the coordinator shows one).
-PROGRESS_S = 1.0
 
 
 class ChildOutput:
@@ -39,7 +37,6 @@ class ChildOutput:
 
     def __init__(self, fd: int) -> None:
         self.fd = fd
-        self._last_progress = 0.0
 
     def send(self, msg: wire.FromChild) -> None:
         data = wire.frame(msg)
@@ -55,10 +52,10 @@ class ChildOutput:
         self.send(wire.Line(line, warn=True))
 
     def progress(self, line: str) -> None:
-        now = time.monotonic()
-        if line and now - self._last_progress >= PROGRESS_S:
-            self._last_progress = now
-            self.send(wire.Progress(line))
+        """Free-text lines stay here: only ticks (numbers) add up across processes."""
+
+    def progress_tick(self, tick: Tick) -> None:
+        self.send(wire.Progress(tick))
 
 
 class _Control:

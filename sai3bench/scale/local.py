@@ -26,6 +26,7 @@ import msgspec
 
 from sai3bench.engine.context import Output
 from sai3bench.engine.interrupt import STAGE_GRACE
+from sai3bench.engine.progress import Tick, add_ticks, format_progress
 from sai3bench.engine.share_jobs import ShareDone, ShareJob
 from sai3bench.scale import wire
 
@@ -58,6 +59,7 @@ class _Child:
         self.last_beat = time.monotonic()
         self.stderr: deque[str] = deque(maxlen=_TAIL)
         self.lost: str | None = None
+        self.tick: Tick | None = None
 
     def __repr__(self) -> str:
         return f"<_Child {self.label} done={self.done is not None} lost={self.lost}>"
@@ -131,6 +133,8 @@ class LocalProcessRunner:
                 c.kill()
             await asyncio.gather(*(self._reap(c) for c in children))
             self._children = []
+            if self.show_progress:
+                self.out.progress("")
 
     def _done(self, process: int, c: _Child) -> ShareDone:
         if c.done is not None:
@@ -195,8 +199,12 @@ class LocalProcessRunner:
         elif isinstance(msg, wire.Line):
             text = f"[{c.label}] {msg.text}" if self.shares > 1 else msg.text
             (self.out.warn if msg.warn else self.out.say)(text)
-        elif isinstance(msg, wire.Progress) and self.show_progress and c.job.index == 0:
-            self.out.progress(f"{msg.text} (process 0 of {len(self._children)})")
+        elif isinstance(msg, wire.Progress) and self.show_progress:
+            c.tick = msg.tick
+            if c is self._children[0]:  # one line a second, for every process together
+                ticks = [x.tick for x in self._children if x.tick is not None]
+                line = format_progress(add_ticks(ticks))
+                self.out.progress(f"{line}  ({len(ticks)} processes)")
 
     async def _start_together(self, children: list[_Child]) -> None:
         """Once every child is ready: one start instant, sent to all."""

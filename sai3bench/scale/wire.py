@@ -12,6 +12,7 @@ from typing import Final
 
 import msgspec
 
+from sai3bench.engine.progress import Tick
 from sai3bench.engine.share_jobs import ShareDone, ShareJob
 
 _HEADER: Final = struct.Struct(">I")
@@ -45,7 +46,9 @@ class Line(msgspec.Struct, frozen=True, tag="line"):
 
 
 class Progress(msgspec.Struct, frozen=True, tag="progress"):
-    text: str
+    """The child's latest progress tick; the coordinator adds up every child's."""
+
+    tick: Tick
 
 
 class Beat(msgspec.Struct, frozen=True, tag="beat"):
