@@ -238,7 +238,9 @@ async def _prepare_stage(co: Coordinator, sets: list[PrepareSet]) -> None:
         out.warn(str(exc))
         return
     report.on_stage("prepare", report.prepare)
-    if co.lost is not None:
+    if co.lost is not None:  # a process died or hung: what prepare made is still removed
+        if prepare.cleanup and not opts.no_cleanup:
+            await _cleanup_stage(co, prepare)
         raise co.lost
     if report.prepare.created and prepare.post_prepare_delay > 0 and not stop.requested:
         out.say(f"Waiting {prepare.post_prepare_delay:g}s (post_prepare_delay)")
