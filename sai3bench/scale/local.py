@@ -182,8 +182,10 @@ class LocalProcessRunner:
             how = f"exit code {code}" if code >= 0 else f"killed by {signal.Signals(-code).name}"
             c.lost = f"{c.label} (pid {c.proc.pid}) died ({how}); last: {c.last_error()}"
         c.ended.set()
-        if c.lost is not None:
-            self.stop(signal.SIGTERM)  # the others stop too: the run is over
+        if c.lost is not None and c.job.stage != "cleanup":
+            # The others stop too: the run is over. Not in cleanup: the others' deletes are
+            # what still keeps the store clean (the lost one's indices count as left).
+            self.stop(signal.SIGTERM)
 
     async def _stderr(self, c: _Child) -> None:
         assert c.proc is not None and c.proc.stderr is not None

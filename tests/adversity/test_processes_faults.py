@@ -367,3 +367,54 @@ def test_second_sigint_in_cleanup_stops_it_and_counts_what_is_left(
     assert mark_["cleanup"] == "stopped" and mark_["objects_left_exact"] is True
     assert mark_["objects_left"] == len(left) > 0
     assert f"left {len(left):,} prepared objects under file://" in run.err
+
+
+def test_child_killed_mid_cleanup_fails_the_run_and_says_what_may_be_left(
+    tmp_path: Path, mark: str
+) -> None:
+    """Its deletes are unknown: everything it was given counts as left, and the run says so."""
+    store = tmp_path / "store"
+    cfg = _config(tmp_path, f"file://{store}/", 12_000, duration="0.2s", c=2)
+    run = _fault_run(
+        ["-c", str(cfg)],
+        tmp_path,
+        mark,
+        banner="=== Cleanup Phase ===",
+        ready=lambda: True,
+        sig=signal.SIGKILL,
+    )
+    assert run.rc == 1, (run.out[-2000:], run.err)
+    assert run.took < DIED_WITHIN and "Traceback" not in run.err
+    assert re.search(rf"local process \d \(pid {run.pid}\) died \(killed by SIGKILL\)", run.err)
+    _none_left(mark)
+    cleanup = run.meta["stages"]["cleanup"]
+    left = prepared_names(store / "data")
+    # The survivor deletes its whole half (it is not stopped); the lost half counts as left.
+    assert 0 < len(left) <= cleanup["objects_left"] <= 6000, (run.err, cleanup)
+    assert cleanup["objects_deleted"] + cleanup["objects_left"] == 12_000
+
+
+def test_coordinator_killed_takes_its_children_with_it(
+    tmp_path: Path, slow_mock: MockServer, mark: str
+) -> None:
+    """SIGKILL runs no code in the coordinator: PR_SET_PDEATHSIG must end the children."""
+    cfg = _config(tmp_path, "s3://bench/ck/", 64)
+    cmd = [sys.executable, "-m", "sai3bench", "run", "-c", str(cfg), "--processes", "2"]
+    proc = subprocess.Popen(
+        [*cmd, "--results-dir", str(tmp_path / "results")],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, **slow_mock.env(), MARK: mark},
+        start_new_session=True,
+    )
+    try:
+        _wait("two engine children", lambda: len(_marked_children(mark)) == 2, timeout=30)
+        _wait("the workload under way", lambda: _gets(slow_mock) > 40)
+        proc.kill()
+        proc.wait(timeout=10)
+        _none_left(mark)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
