@@ -47,7 +47,7 @@ def mock() -> Iterator[MockServer]:
 
 
 def _mix(target: str, duration: str = "2s", concurrency: int = 4, **extra: Any) -> dict[str, Any]:
-    """get/stat/put/delete over one prepared base: prepared- for reads, deletable- to delete."""
+    """get/stat/put/delete over one prepared base: prepared- for counts, deletable- to delete."""
     return {
         "target": target,
         "duration": duration,
@@ -188,6 +188,13 @@ def test_mock_op_counts_equal_ours_and_no_put_key_is_written_twice(
     # object stay (as upstream), nothing else.
     assert _list(mock, "mix/data/") == {}
     assert after["objects"]["bench"] == len(foreign) + len(new)
+    # DELETE pools are disjoint: no deletable- key was deleted twice (S3 answers 204 again).
+    assert seen["DELETE"] <= COUNT
+    # The mix holds in aggregate (GET:STAT:PUT 40:20:30; DELETE stops when its pool is gone).
+    w = c["workload"]
+    counts = {k: w.ops(k) for k in (OpKind.GET, OpKind.STAT, OpKind.PUT)}
+    for kind, weight in ((OpKind.GET, 40), (OpKind.STAT, 20), (OpKind.PUT, 30)):
+        assert abs(counts[kind] / sum(counts.values()) - weight / 90) < 0.05, counts
     # ...and cleanup deleted what the workload's DELETEs (late ones too) left of prepare's.
     assert stages["cleanup"]["objects_deleted"] == 2 * COUNT - seen["DELETE"]
     _assert_process_sections(stages)
