@@ -47,7 +47,7 @@ def mock() -> Iterator[MockServer]:
 
 
 def _mix(target: str, duration: str = "2s", concurrency: int = 4, **extra: Any) -> dict[str, Any]:
-    """get/stat/put/delete over one prepared base: prepared- for counts, deletable- to delete."""
+    """get/stat/put/delete over one prepared base: prepared- for reads, deletable- to delete."""
     return {
         "target": target,
         "duration": duration,
