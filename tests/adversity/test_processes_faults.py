@@ -285,6 +285,7 @@ def _signal_two(
     ready: Callable[[], bool],
     signals: tuple[signal.Signals, ...],
     env: dict[str, str] | None = None,
+    group: bool = False,
 ) -> Signalled:
     """``_signal_run`` with ``--processes 2``, once both children run and ``ready()`` holds."""
 
@@ -298,12 +299,16 @@ def _signal_two(
         ready=both_and_ready,
         signals=signals,
         env={**(env or {}), MARK: mark},
+        group=group,
     )
 
 
+@pytest.mark.parametrize("group", [False, True], ids=["coordinator", "terminal-group"])
 def test_sigint_in_workload_stops_both_children_and_keeps_partial_results(
-    tmp_path: Path, slow_mock: MockServer, mark: str
+    tmp_path: Path, slow_mock: MockServer, mark: str, group: bool
 ) -> None:
+    """To the coordinator alone, or to its process group as a terminal's Ctrl-C is (the
+    children are in their own session: they get one Stop frame, never the signal)."""
     cfg = _config(tmp_path, "s3://bench/iw/", 64)
     run = _signal_two(
         tmp_path,
@@ -313,6 +318,7 @@ def test_sigint_in_workload_stops_both_children_and_keeps_partial_results(
         ready=lambda: _gets(slow_mock) > 40,
         signals=(signal.SIGINT,),
         env=slow_mock.env(),
+        group=group,
     )
     _assert_stopped(run, 130, "workload")
     _none_left(mark)
