@@ -29,36 +29,14 @@ from sai3bench.engine.context import Output, RunContext
 from sai3bench.engine.interrupt import STAGE_GRACE
 from sai3bench.engine.share_jobs import ShareDone, ShareJob
 from sai3bench.errors import UsageError
+from sai3bench.scale.hosts import deal, forwarded_env
 
 if TYPE_CHECKING:
     from sai3bench.engine.share_runner import ShareRunner
     from sai3bench.scale.dask_connect import DaskHost
     from sai3bench.scale.dask_stage import HostRun
 
-#: Variables forwarded by --forward-credentials: these prefixes, and these names.
-FORWARD_PREFIXES: Final = ("AWS_", "GOOGLE_", "AZURE_STORAGE_")
-FORWARD_NAMES: Final = ("STORAGE_EMULATOR_HOST", "GCS_ENDPOINT_URL")
 INSTALL_HINT: Final = "pip install 'sai3bench[distributed]'"
-
-
-def forwarded_env(environ: Mapping[str, str]) -> dict[str, str]:
-    """The client's credential and endpoint variables that --forward-credentials sends."""
-    return {
-        k: v for k, v in environ.items() if k.startswith(FORWARD_PREFIXES) or k in FORWARD_NAMES
-    }
-
-
-def deal(capacities: Sequence[int], jobs: int) -> list[int]:
-    """How many of ``jobs`` shares each host runs: every host its full count when there are
-    as many jobs as processes; fewer jobs go round the hosts so that each gets some."""
-    counts = [0] * len(capacities)
-    left = jobs
-    while left > 0 and any(c < cap for c, cap in zip(counts, capacities, strict=True)):
-        for k, cap in enumerate(capacities):
-            if left > 0 and counts[k] < cap:
-                counts[k] += 1
-                left -= 1
-    return counts
 
 
 class ClusterRunner:

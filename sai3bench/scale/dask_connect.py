@@ -21,6 +21,7 @@ import msgspec
 import sai3bench
 from sai3bench.errors import UsageError
 from sai3bench.scale.dask_api import Client, parse_address, parse_host_port, rpc
+from sai3bench.scale.hosts import clock_offset, host_label, select_workers
 from sai3bench.scale.hostside import host_processes, wall_clock
 
 #: Seconds to reach the scheduler, and to wait for its first worker.
@@ -49,11 +50,6 @@ class DaskHost(msgspec.Struct, frozen=True):
     #: The worker's clock minus the client's (ms), and the round trip it was measured with.
     offset_ms: float
     rtt_ms: float
-
-
-def host_label(address: str) -> str:
-    """``tcp://10.0.0.5:40331`` -> ``10.0.0.5:40331``: the host's name in every report."""
-    return address.partition("://")[2] or address
 
 
 def _usage(address: str, why: str, hint: str = _HINT) -> UsageError:
@@ -124,37 +120,6 @@ def connect(address: str) -> Any:
             "--nthreads 1",
         ) from None
     return client
-
-
-def select_workers(
-    workers: Sequence[str], agents: Sequence[str], warn: Callable[[str], None]
-) -> list[str]:
-    """The workers a run uses, sorted: all of them, or those ``distributed.agents`` names.
-
-    An agent (``host:port``) names a worker with that exact host:port, else every worker on
-    that host (upstream's agent port is not a Dask worker's). An agent that names no worker is
-    warned about and ignored; if none names one, every worker is used.
-    """
-    ordered = sorted(workers)
-    chosen: set[str] = set()
-    for agent in agents:
-        exact = [w for w in ordered if host_label(w) == agent]
-        host = agent.rpartition(":")[0]
-        by_host = [w for w in ordered if host_label(w).rpartition(":")[0] == host]
-        found = exact or by_host
-        if not found:
-            warn(f"distributed.agents: {agent} matches no Dask worker; ignored")
-        chosen.update(found)
-    if agents and not chosen:
-        warn("distributed.agents: no agent matches a Dask worker; every worker is used")
-    return [w for w in ordered if w in chosen] if chosen else ordered
-
-
-def clock_offset(samples: Sequence[tuple[float, float, float]]) -> tuple[float, float]:
-    """(offset ms, round trip ms) from (sent, worker time, received) samples, NTP style: the
-    sample with the shortest round trip; the worker read its clock about half-way."""
-    t0, worker, t1 = min(samples, key=lambda s: s[2] - s[0])
-    return (worker - (t0 + t1) / 2) * 1e3, (t1 - t0) * 1e3
 
 
 def _measure(client: Any, address: str) -> tuple[float, float]:

@@ -32,8 +32,8 @@ START_MARGIN_S: Final = 0.1
 HANG_S: Final = 20.0
 #: Seconds between two looks at the scheduler's worker list.
 WORKERS_EVERY_S: Final = 0.5
-#: Longest wait for one host's message, and for a finished host's result.
-TICK_S: Final = 0.1
+#: Seconds between two looks at the hosts' messages; the longest wait for a finished result.
+TICK_S: Final = 0.05
 RESULT_S: Final = 30.0
 #: The scheduler unreachable this long: every host still running is lost.
 SCHEDULER_LOST_S: Final = 15.0
@@ -149,12 +149,11 @@ class StageRun:
         self._scheduler_ok = time.monotonic()
         return True
 
-    def _drain(self, timeout: float) -> None:
-        """The hosts' messages: wait up to ``timeout`` for the first, then take all there are."""
+    def _drain(self, pause: float) -> None:
+        """The hosts' messages: all there are, after ``pause`` seconds. Never a Queue.get with
+        a timeout: the scheduler logs every one that times out as an error."""
+        self.abandoned.wait(pause)
         batch: list[Any] = []
-        if timeout:
-            with contextlib.suppress(Exception):  # TimeoutError: nothing arrived
-                batch.append(self._queue.get(timeout=timeout))
         with contextlib.suppress(Exception):
             batch.extend(self._queue.get(batch=True))
         by_label = {h.host.label: h for h in self.hosts}
