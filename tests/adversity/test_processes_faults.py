@@ -101,10 +101,13 @@ def _wait(what: str, ready: Callable[[], bool], timeout: float = 20.0) -> None:
 
 class Faulted:
     """A finished run, a child of which was hit: exit code, seconds from the fault to the
-    exit, output, and the saved metadata."""
+    exit, output, the saved metadata, the child's pid and the run's marker."""
 
-    def __init__(self, rc: int, took: float, out: str, err: str, results: Path, pid: int) -> None:
+    def __init__(
+        self, rc: int, took: float, out: str, err: str, results: Path, pid: int, mark: str
+    ) -> None:
         self.rc, self.took, self.out, self.err, self.pid = rc, took, out, err, pid
+        self.mark = mark
         (self.dir,) = results.glob("sai3-*")
         self.meta: dict[str, Any] = json.loads((self.dir / "metadata.json").read_text())
 
@@ -153,7 +156,7 @@ def _fault_run(
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-    return Faulted(proc.returncode, took, "".join(seen) + out, err, results, victim)
+    return Faulted(proc.returncode, took, "".join(seen) + out, err, results, victim, mark)
 
 
 def _assert_failed_loudly(run: Faulted, how: str, within: float) -> None:
@@ -205,8 +208,20 @@ def _objects(mock: MockServer) -> int:
 # -- a child that dies or hangs ----------------------------------------------------------------
 
 
-def test_child_killed_mid_workload_fails_the_run_and_cleanup_still_runs(
-    tmp_path: Path, slow_mock: MockServer, mark: str
+def _assert_lost(run: Faulted, sig: signal.Signals) -> None:
+    """Exit 1 within the bound, naming the process: died (SIGKILL) or hung (SIGSTOP, after
+    HANG_S without a heartbeat); no engine child left."""
+    if sig == signal.SIGKILL:
+        _assert_failed_loudly(run, r"died \(killed by SIGKILL\)", DIED_WITHIN)
+    else:
+        _assert_failed_loudly(run, rf"hung: no heartbeat for {HANG_S:g}s", HUNG_WITHIN)
+        assert run.took >= HANG_S - 1  # hang detection waits HANG_S (a timer may fire early)
+    _none_left(run.mark)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGSTOP], ids=["died", "hung"])
+def test_child_lost_mid_workload_fails_the_run_and_cleanup_still_runs(
+    tmp_path: Path, slow_mock: MockServer, mark: str, sig: signal.Signals
 ) -> None:
     cfg = _config(tmp_path, "s3://bench/kw/", 64)
     run = _fault_run(
@@ -215,11 +230,11 @@ def test_child_killed_mid_workload_fails_the_run_and_cleanup_still_runs(
         mark,
         banner="Starting execution",
         ready=lambda: _gets(slow_mock) > 40,
-        sig=signal.SIGKILL,
+        sig=sig,
         env=slow_mock.env(),
+        within=HUNG_WITHIN,
     )
-    _assert_failed_loudly(run, r"died \(killed by SIGKILL\)", DIED_WITHIN)
-    _none_left(mark)
+    _assert_lost(run, sig)
     stages = run.meta["stages"]
     assert stages["workload"]["ops"] > 0  # the survivor's partial results were kept
     assert stages["cleanup"]["objects_deleted"] == 64 and stages["cleanup"]["errors"] == 0
@@ -241,9 +256,7 @@ def test_child_lost_mid_prepare_fails_the_run_and_leaves_nothing_prepared(
         env=slow_mock.env(),
         within=HUNG_WITHIN,
     )
-    how = r"died \(killed by SIGKILL\)" if sig == signal.SIGKILL else "hung: no heartbeat"
-    _assert_failed_loudly(run, how, DIED_WITHIN if sig == signal.SIGKILL else HUNG_WITHIN)
-    _none_left(mark)
+    _assert_lost(run, sig)
     assert "workload" not in run.meta["stages"]  # the run stops: no workload on half a prepare
     # What the lost process may have made counts as created (all 2,000 indices it had, as
     # the survivor stopped early), and cleanup tries every one of them.
@@ -253,27 +266,6 @@ def test_child_lost_mid_prepare_fails_the_run_and_leaves_nothing_prepared(
     assert cleanup["objects_deleted"] + cleanup["already_deleted"] == created
     assert cleanup["errors"] == 0
     assert listed(slow_mock, "s3://bench/kp/data/", tmp_path) == 0
-
-
-def test_child_frozen_mid_workload_is_called_hung_and_the_run_ends(
-    tmp_path: Path, slow_mock: MockServer, mark: str
-) -> None:
-    cfg = _config(tmp_path, "s3://bench/hw/", 64)
-    run = _fault_run(
-        ["-c", str(cfg)],
-        tmp_path,
-        mark,
-        banner="Starting execution",
-        ready=lambda: _gets(slow_mock) > 40,
-        sig=signal.SIGSTOP,
-        env=slow_mock.env(),
-        within=HUNG_WITHIN,
-    )
-    _assert_failed_loudly(run, rf"hung: no heartbeat for {HANG_S:g}s", HUNG_WITHIN)
-    assert run.took >= HANG_S - 1  # hang detection waits HANG_S (a timer may fire a bit early)
-    _none_left(mark)
-    assert run.meta["stages"]["cleanup"]["objects_deleted"] == 64
-    assert listed(slow_mock, "s3://bench/hw/data/", tmp_path) == 0
 
 
 # -- signals at the coordinator ----------------------------------------------------------------
