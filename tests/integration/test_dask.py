@@ -288,36 +288,41 @@ def test_forwarded_credentials_never_written(tmp_path: Path) -> None:
     assert leaked == []
 
 
-def _read_lines(proc: subprocess.Popen[str], lines: list[str], marker: threading.Event) -> None:
+def _read_lines(
+    proc: subprocess.Popen[str], lines: list[str], marker: str, seen: threading.Event
+) -> None:
     assert proc.stdout is not None
     for line in proc.stdout:
         lines.append(line)
-        if "=== Test Phase ===" in line:
-            marker.set()
+        if marker in line:
+            seen.set()
 
 
-def test_worker_killed_mid_workload(tmp_path: Path, mock: MockServer) -> None:
-    """SIGKILL of one worker's process while the workload runs: the run ends within 30 s,
-    exit 1, naming that host, and cleanup (on the host left) removes every prepared object."""
-    prefix = f"kill-{uuid.uuid4().hex[:8]}"
-    cfg = write_config(tmp_path, _s3_config(prefix, duration="60s"), "killed.yaml")
-    with _dask_cluster(tmp_path, mock.env()) as address:
+def _kill_a_worker_at(
+    tmp_path: Path, server: MockServer, cfg: Path, marker: str
+) -> tuple[subprocess.CompletedProcess[str], str, float]:
+    """Run ``cfg`` over a fresh 2-worker cluster; SIGKILL one worker's process 1.5 s after
+    ``marker`` is printed. Returns the run, the killed host's label and the seconds from the
+    kill to the run's end."""
+    with _dask_cluster(tmp_path, server.env()) as address:
         victim, pid = sorted(_workers(address).items())[0]
         cmd = ["run", "--config", str(cfg), "--cluster", address, "--processes", "1"]
         with subprocess.Popen(
             [sys.executable, "-m", "sai3bench", *cmd],
             cwd=tmp_path,
-            env={**os.environ, **mock.env()},
+            env={**os.environ, **server.env()},
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         ) as proc:  # the with closes its pipes
             lines: list[str] = []
-            started = threading.Event()
-            reader = threading.Thread(target=_read_lines, args=(proc, lines, started), daemon=True)
+            seen = threading.Event()
+            reader = threading.Thread(
+                target=_read_lines, args=(proc, lines, marker, seen), daemon=True
+            )
             reader.start()
             try:
-                assert started.wait(90), "".join(lines)
+                assert seen.wait(90), "".join(lines)
                 time.sleep(1.5)
                 os.kill(pid, signal.SIGKILL)
                 killed_at = time.monotonic()
@@ -329,14 +334,44 @@ def test_worker_killed_mid_workload(tmp_path: Path, mock: MockServer) -> None:
                     proc.wait()
             reader.join(timeout=10)
             stderr = proc.stderr.read() if proc.stderr else ""
-    assert proc.returncode == 1, "".join(lines[-40:]) + stderr
-    assert took < 30, took
-    label = victim.partition("://")[2]
-    assert f"host {label} lost" in stderr, stderr
-    left = run_cli(["util", "list", f"s3://bench/{prefix}/data/"], tmp_path, env=mock.env())
+    done = subprocess.CompletedProcess(cmd, proc.returncode, "".join(lines), stderr)
+    return done, victim.partition("://")[2], took
+
+
+def _nothing_prepared_left(server: MockServer, prefix: str, cwd: Path) -> None:
+    left = run_cli(["util", "list", f"s3://bench/{prefix}/data/"], cwd, env=server.env())
     assert left.returncode == 0, left.stderr
     assert "prepared-" not in left.stdout, left.stdout[-2000:]
+
+
+def test_worker_killed_mid_workload(tmp_path: Path, mock: MockServer) -> None:
+    """SIGKILL of one worker's process while the workload runs: the run ends within 30 s,
+    exit 1, naming that host, and cleanup (on the host left) removes every prepared object."""
+    prefix = f"kill-{uuid.uuid4().hex[:8]}"
+    cfg = write_config(tmp_path, _s3_config(prefix, duration="60s"), "killed.yaml")
+    run, label, took = _kill_a_worker_at(tmp_path, mock, cfg, "=== Test Phase ===")
+    assert run.returncode == 1, run.stdout[-3000:] + run.stderr
+    assert took < 30, took
+    assert f"host {label} lost" in run.stderr, run.stderr
+    _nothing_prepared_left(mock, prefix, tmp_path)
     assert _mock_stats(mock)["objects"]["bench"] == _mock_stats(mock)["requests"]["PUT"] - PREPARED
+
+
+def test_worker_killed_mid_prepare(tmp_path: Path) -> None:
+    """Killed while prepare runs (slowed by 5 ms per response): the lost host's share of the
+    indices counts as made, the host left deletes them, and nothing is left."""
+    prefix = f"kill-{uuid.uuid4().hex[:8]}"
+    big = {**s3_config(prefix, 30_000), "duration": "2s"}
+    cfg = write_config(tmp_path, big, "killedprep.yaml")
+    with contextlib.contextmanager(_start)("--bucket", "bench", "--latency", "5ms") as slow:
+        run, label, took = _kill_a_worker_at(tmp_path, slow, cfg, "=== Prepare Phase ===")
+        assert run.returncode == 1, run.stdout[-3000:] + run.stderr
+        assert "=== Test Phase ===" not in run.stdout, "prepare ended before the kill"
+        assert took < 30, took
+        assert f"host {label} lost" in run.stderr, run.stderr
+        assert "=== Cleanup Phase ===" in run.stdout
+        _nothing_prepared_left(slow, prefix, tmp_path)
+        assert _mock_stats(slow)["objects"]["bench"] == 0
 
 
 def test_unreachable_scheduler_is_one_usage_error(tmp_path: Path) -> None:
