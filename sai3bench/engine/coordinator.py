@@ -174,8 +174,10 @@ class Coordinator:
         dones = await self._run("workload", [WorkloadWork(share=s) for s in shares])
         results = [d.result for d in dones if isinstance(d.result, WorkloadDone)]
         if not results:
+            if self.lost is not None:  # why the others, stopped at the barrier, have nothing
+                raise self.lost
             self._raise_first([d.failure for d in dones if d.failure is not None])
-            raise self.lost or RunFailed("workload: no process returned a result")
+            raise RunFailed("workload: no process returned a result")
         failures = [d.failure for d in dones if d.failure is not None and not d.interrupted]
         self._raise_first(failures)
         merged = merge_workload(results)

@@ -419,3 +419,24 @@ def test_coordinator_killed_takes_its_children_with_it(
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_child_killed_before_the_start_is_the_error_not_the_others_stop(
+    tmp_path: Path, mark: str
+) -> None:
+    """Killed while the others wait at the start barrier: no process has a workload result,
+    and the error must still name the dead one (it said 'the workload stage did not stop
+    within 3s', the survivor's abandoned wait for Go)."""
+    store = tmp_path / "store"
+    cfg = _config(tmp_path, f"file://{store}/", 50)
+    run = _fault_run(
+        ["-c", str(cfg)],
+        tmp_path,
+        mark,
+        banner="Starting execution",
+        ready=lambda: True,  # as soon as both children exist: before either is ready
+        sig=signal.SIGKILL,
+    )
+    _assert_lost(run, signal.SIGKILL)
+    assert run.meta["stages"]["cleanup"]["objects_deleted"] == 50
+    assert prepared_names(store / "data") == []
