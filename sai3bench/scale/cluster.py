@@ -71,11 +71,22 @@ class ClusterRunner:
         groups = self._groups(jobs)
         loop = asyncio.get_running_loop()
 
+        def on_loop(fn: Callable[[str], None], text: str) -> None:
+            with contextlib.suppress(RuntimeError):  # the loop closed (a run cancelled)
+                loop.call_soon_threadsafe(fn, text)
+
         def say(text: str, warn: bool) -> None:
-            loop.call_soon_threadsafe(self.out.warn if warn else self.out.say, text)
+            on_loop(self.out.warn if warn else self.out.say, text)
+
+        def progress(text: str) -> None:
+            on_loop(self.out.progress, text)
 
         stage = StageRun(
-            self.client, [g for g in groups if g.host.label not in self.lost], say, stop=self._stop
+            self.client,
+            [g for g in groups if g.host.label not in self.lost],
+            say,
+            progress,
+            stop=self._stop,
         )
         try:
             await asyncio.to_thread(stage.run)

@@ -20,6 +20,7 @@ from typing import Any, Final
 
 import msgspec
 
+from sai3bench.engine.progress import Tick, add_ticks, format_progress
 from sai3bench.engine.share_jobs import ShareDone, ShareJob
 from sai3bench.scale.dask_api import Event, Queue, Variable
 from sai3bench.scale.dask_connect import DaskHost
@@ -38,6 +39,9 @@ RESULT_S: Final = 30.0
 #: The scheduler unreachable this long: every host still running is lost.
 SCHEDULER_LOST_S: Final = 15.0
 
+#: Seconds between two progress lines.
+PROGRESS_S: Final = 1.0
+
 Say = Callable[[str, bool], None]
 
 
@@ -49,6 +53,8 @@ class HostRun:
         self.jobs = jobs
         self.future: Any = None
         self.ready = False
+        #: Its processes' latest progress, added up on the host.
+        self.tick: Tick | None = None
         self.last_heard = time.monotonic()
         self.result: HostResult | None = None
         self.lost: str | None = None
@@ -76,11 +82,20 @@ class StageRun:
     """Runs ``hosts`` (each with its jobs) as one stage and waits for all of them."""
 
     def __init__(
-        self, client: Any, hosts: Sequence[HostRun], say: Say, *, stop: threading.Event
+        self,
+        client: Any,
+        hosts: Sequence[HostRun],
+        say: Say,
+        progress: Callable[[str], None],
+        *,
+        stop: threading.Event,
     ) -> None:
         self.client = client
         self.hosts = [h for h in hosts if h.jobs and h.lost is None]
         self.say = say
+        self.progress = progress
+        self.stage = self.hosts[0].jobs[0].stage if self.hosts else ""
+        self._progress_at = 0.0
         self.names = StageNames.fresh()
         #: Set by the runner (a signal) or by the supervisor (a host lost or failed).
         self.stop_requested = stop
@@ -108,6 +123,7 @@ class StageRun:
         finally:
             self._drain(0.0)
             self._release()
+            self.progress("")
 
     def _submit(self) -> None:
         for h in self.hosts:
@@ -139,6 +155,16 @@ class StageRun:
             self._workers_at = now
             self._check_workers(now)
         self._maybe_start()
+        if now - self._progress_at >= PROGRESS_S:
+            self._progress_at = now
+            self._show_progress()
+
+    def _show_progress(self) -> None:
+        """One line a second for the whole run: every running host's latest tick added up."""
+        ticks = [h.tick for h in self.hosts if h.tick is not None and not h.ended]
+        if ticks:
+            line = format_progress(add_ticks(ticks))
+            self.progress(f"{line}  ({len(ticks)} hosts)")
 
     def _call(self, fn: Callable[[], Any]) -> bool:
         """One scheduler call; False (and the time it last worked kept) if it failed."""
@@ -165,6 +191,8 @@ class StageRun:
             for kind, text in messages:
                 if kind == "ready":
                     h.ready = True
+                elif kind == "tick":
+                    h.tick = msgspec.json.decode(text, type=Tick)
                 elif kind in ("line", "warn"):
                     self.say(text, kind == "warn")
 
@@ -200,7 +228,10 @@ class StageRun:
         self._stop_all()
 
     def _stop_all(self) -> None:
-        self.stop_requested.set()
+        """The run fails: the other hosts stop too, except in cleanup, where they finish
+        deleting their own shares (stopping them would leave those objects too)."""
+        if self.stage != "cleanup":
+            self.stop_requested.set()
 
     def _maybe_start(self) -> None:
         """Once every host still running is ready: one start instant, client wall clock."""

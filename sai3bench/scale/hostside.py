@@ -24,6 +24,7 @@ from typing import Any, Final, Literal
 import msgspec
 
 import sai3bench
+from sai3bench.engine.progress import Tick
 from sai3bench.engine.share_jobs import ShareDone, ShareJob
 from sai3bench.plan.cores import resolve_processes, usable_cores
 from sai3bench.scale.dask_api import Event, Queue, Variable, get_client
@@ -36,7 +37,8 @@ BEAT_S: Final = 1.0
 #: Longest wait for the client's start instant once this host is ready.
 START_WAIT_S: Final = 120.0
 
-#: What a host sends: (kind, text); kind is "line", "warn", "ready" or "beat".
+#: What a host sends: (kind, text); kind is "line", "warn", "ready", "beat" or "tick" (a
+#: progress Tick as JSON).
 Message = tuple[str, str]
 
 
@@ -83,6 +85,7 @@ class HostLink(threading.Thread):
         self.prefix = prefix
         self.on_stop: Callable[[], None] = lambda: None
         self._pending: list[Message] = []
+        self._tick: Tick | None = None
         self._lock = threading.Lock()
         self._closed = threading.Event()
         self._queue = Queue(names.queue, client=client)
@@ -97,7 +100,12 @@ class HostLink(threading.Thread):
         self._add("warn", line)
 
     def progress(self, line: str) -> None:
-        """Progress stays on the host: the client shows its own."""
+        """Lines are not sent: the host's summed tick is (progress_tick)."""
+
+    def progress_tick(self, tick: Tick) -> None:
+        """The host's processes' latest ticks, added up: the client adds the hosts'."""
+        with self._lock:
+            self._tick = tick
 
     def _add(self, kind: str, line: str) -> None:
         with self._lock:
@@ -125,6 +133,9 @@ class HostLink(threading.Thread):
     def _flush(self, last_sent: float) -> float:
         with self._lock:
             batch, self._pending = self._pending, []
+            if self._tick is not None:
+                batch.append(("tick", msgspec.json.encode(self._tick).decode()))
+                self._tick = None
         now = time.monotonic()
         if batch or now - last_sent >= BEAT_S:
             self.send(batch or [("beat", "")])
@@ -161,7 +172,7 @@ async def _run_host(jobs: list[ShareJob], label: str, link: HostLink, offset_s: 
             return time.monotonic()
         return start
 
-    runner = LocalProcessRunner(len(jobs), link, host=label, barrier=barrier, show_progress=False)
+    runner = LocalProcessRunner(len(jobs), link, host=label, barrier=barrier)
 
     def stop_soon() -> None:
         loop.call_soon_threadsafe(runner.stop)

@@ -26,7 +26,7 @@ import msgspec
 
 from sai3bench.engine.context import Output
 from sai3bench.engine.interrupt import STAGE_GRACE
-from sai3bench.engine.progress import Tick, add_ticks, format_progress
+from sai3bench.engine.progress import ProgressSink, Tick, add_ticks, format_progress
 from sai3bench.engine.share_jobs import ShareDone, ShareJob
 from sai3bench.scale import wire
 
@@ -205,6 +205,9 @@ class LocalProcessRunner:
             c.tick = msg.tick
             if c is self._children[0]:  # one line a second, for every process together
                 ticks = [x.tick for x in self._children if x.tick is not None]
+                if isinstance(self.out, ProgressSink):  # a Dask host: its client adds hosts up
+                    self.out.progress_tick(add_ticks(ticks))
+                    return
                 line = format_progress(add_ticks(ticks))
                 self.out.progress(f"{line}  ({len(ticks)} processes)")
 
