@@ -42,7 +42,7 @@ from sai3bench.engine.transient import list_with_retry
 from sai3bench.engine.workload import WorkloadResult
 from sai3bench.errors import ConfigError, RunFailed, Sai3Error, StorageError, UsageError
 from sai3bench.metrics.share_stat import ShareStat
-from sai3bench.outcome import Outcome
+from sai3bench.outcome import OpError, Outcome
 from sai3bench.plan.share import (
     WorkloadPlan,
     WorkloadShare,
@@ -200,13 +200,28 @@ class Coordinator:
         result = merge_cleanup([d.result for d in dones if isinstance(d.result, CleanupDone)])
         result.shares = self._last_stats
         for d in dones:
-            if d.lost is not None:  # its deletes are unknown: count them as left behind
+            if d.lost is not None:  # what it deleted is unknown: a LIST says what is left
                 for ps, indices in zip(sets, parts[d.index], strict=True):
-                    result.errors += len(indices)
-                    result.left[f"{ps.pset.base_uri}{ps.pset.pool}-*"] += len(indices)
+                    left = await self._still_there(ps, indices)
+                    result.errors += len(left)
+                    result.deleted += len(indices) - len(left)
+                    result.left[f"{ps.pset.base_uri}{ps.pset.pool}-*"] += len(left)
         result.dirs_removed = remove_created_dirs(sets)
         judge(result, mode, self.ctx.out)
         return result
+
+    async def _still_there(self, ps: PreparedSet, indices: list[int]) -> list[int]:
+        """Which of ``indices`` still exist after a lost cleanup share; all of them when even
+        the LIST fails (then the count is an upper bound, never an understatement)."""
+        if not indices:
+            return []
+        base, pool, count = ps.base_key, ps.pset.pool, ps.pset.spec.count
+        try:
+            listed = await list_with_retry(ps.backend, base + pool + "-", recursive=True)
+        except OpError:
+            return indices
+        exist = existing_indices((o.key[len(base) :] for o in listed), pool, count)
+        return [i for i in indices if i in exist]
 
     async def cleanup_only(self, sets: list[PrepareSet]) -> CleanupResult:
         """Delete the ``prepared-``/``deletable-`` objects below ``count`` that exist now.

@@ -15,6 +15,7 @@ import asyncio
 import os
 import signal
 import sys
+import time
 import traceback
 
 import uvloop
@@ -85,6 +86,8 @@ class _Control:
                 self.go.set_result(msg.start)
             elif isinstance(msg, wire.Stop):
                 self.interrupt.on_signal(msg.signum)
+                if not self.go.done():  # stopped before the start: start now, stop at once
+                    self.go.set_result(time.monotonic())
 
     async def ready(self) -> float:
         self.out.send(wire.Ready())
