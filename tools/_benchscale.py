@@ -25,6 +25,8 @@ REPO = Path(__file__).resolve().parent.parent
 TICK = os.sysconf("SC_CLK_TCK")
 #: Start spreads (ms) of every multi-process run, by where they came from.
 SPREADS: dict[str, list[float]] = {}
+#: [where, what, value, target, MET/MISSED] of every target checked, for the closing table.
+SUMMARY: list[list[str]] = []
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,8 +193,11 @@ def print_samples(title: str, res: Samples) -> None:
     print_table(hdr, rows, left=1)
 
 
-def verdict(what: str, value: float | None, *, at_most: float = 0, at_least: float = 0) -> str:
-    """One line: the figure, its target and whether it was met (at_most/at_least 0: none)."""
+def verdict(
+    what: str, value: float | None, *, at_most: float = 0, at_least: float = 0, where: str = ""
+) -> str:
+    """One line: the figure, its target and whether it was met (at_most/at_least 0: none).
+    A line with a target and a `where` also goes into SUMMARY."""
     if at_most:
         target, ok = f"<= {at_most:g}", None if value is None else value <= at_most
     elif at_least:
@@ -200,6 +205,8 @@ def verdict(what: str, value: float | None, *, at_most: float = 0, at_least: flo
     else:
         return f"  {what}: {fmt_num(value, 2)}"
     mark = "-" if ok is None else ("MET" if ok else "MISSED")
+    if where:
+        SUMMARY.append([where, what, fmt_num(value, 2), target, mark])
     return f"  {what}: {fmt_num(value, 2)}  (target {target}: {mark})"
 
 

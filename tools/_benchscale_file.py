@@ -122,7 +122,7 @@ def file_report(bench: Bench, get: Scenario, cycle: Scenario) -> None:
         for n in names[:2]:
             ours = [s.rate for s in bench.samples.get(("get", "get", n), [])]
             r = paired_ratio(ours, fio) if ours and fio else None
-            print(verdict(f"GET {n} / fio", r, at_least=0.6))
+            print(verdict(f"GET {n} / fio", r, at_least=0.6, where="file:// 100 KiB"))
 
 
 # --- which default ----------------------------------------------------------------------

@@ -51,6 +51,7 @@ from _benchdialects import mock_process, prepare_objects
 from _benchscale import (
     REPO,
     SPREADS,
+    SUMMARY,
     Sample,
     Samples,
     ScaleRunner,
@@ -96,7 +97,7 @@ def cpu_section(reps: int, seconds: float, shm: Scratch, work: Path) -> None:
 def cpu_target(server: str, runner: ScaleRunner, reps: int, seconds: float) -> None:
     res = compare(runner, CONC, reps, seconds, server)
     print_samples(f"{server}: 1 KiB GET, {CONC} in flight", res)
-    verdicts(res, CONC, ops_target=0)
+    verdicts(res, CONC, ops_target=0, where=f"{server}, c={CONC}")
 
 
 def latency_section(reps: int, seconds: float, work: Path) -> None:
@@ -109,7 +110,7 @@ def latency_section(reps: int, seconds: float, work: Path) -> None:
     ceiling = LAT_CONC / 0.002
     print_samples(f"mock --latency 2ms: 1 KiB GET, {LAT_CONC} in flight "
                   f"(Little's law ceiling {ceiling:,.0f} ops/s)", res)  # fmt: skip
-    verdicts(res, LAT_CONC, ops_target=1.6)
+    verdicts(res, LAT_CONC, ops_target=1.6, where=f"mock 2ms, c={LAT_CONC}")
 
 
 def compare(runner: ScaleRunner, conc: int, reps: int, seconds: float, tag: str) -> Samples:
@@ -132,14 +133,14 @@ def compare(runner: ScaleRunner, conc: int, reps: int, seconds: float, tag: str)
     return res
 
 
-def verdicts(res: Samples, conc: int, ops_target: float) -> None:
+def verdicts(res: Samples, conc: int, ops_target: float, where: str) -> None:
     """The target lines, and the most this box could give for this load at 2 processes."""
     r = ratio(res, "2 proc", "1 proc", "cpu_us")
-    print(verdict("client CPU per op, 2 proc / 1 proc", r, at_most=1.1))
+    print(verdict("client CPU per op, 2 proc / 1 proc", r, at_most=1.1, where=where))
     r = ratio(res, "2 proc", f"1 proc, c={conc // 2}", "cpu_us")
     print(verdict(f"client CPU per op, 2 proc / 1 proc at c={conc // 2} (same load each)", r))
     r = ratio(res, "2 proc", "1 proc", "ops_s")
-    print(verdict("ops/s, 2 proc / 1 proc", r, at_least=ops_target))
+    print(verdict("ops/s, 2 proc / 1 proc", r, at_least=ops_target, where=where))
     two, one = ok_samples(res["2 proc"]), ok_samples(res["1 proc"])
     if two and one:
         us = median([x.cpu_us or 0.0 for x in two]) + median([x.server_us for x in two])
@@ -163,7 +164,11 @@ def print_spreads() -> None:
     for where, limit in (("local", 5), ("dask", 20)):
         xs = [x for s, v in SPREADS.items() if ("dask" in s) == (where == "dask") for x in v]
         if xs:
-            print(verdict(f"worst {where} spread, ms", max(xs), at_most=limit))
+            print(
+                verdict(
+                    f"worst start spread, ms (n={len(xs)})", max(xs), at_most=limit, where=where
+                )
+            )
 
 
 LIMITS = """
@@ -194,6 +199,9 @@ def main(argv: list[str] | None = None) -> int:
             print("\ninterrupted", file=sys.stderr)
             return 130
     print_spreads()
+    if SUMMARY:
+        print("\n== summary: every target checked (medians of per-repetition ratios)")
+        print_table(["where", "figure", "value", "target", ""], SUMMARY)
     print(LIMITS)
     print(f"load average at the end: {load_avg()}")
     return 0
@@ -242,7 +250,7 @@ def dask_section(reps: int, seconds: float, work: Path) -> None:
                          for x in res["dask 2 x 1"]]  # fmt: skip
     print_samples("mock --sink: 1 KiB GET, 32 in flight (dask: no client CPU figure)", res)
     r = ratio(res, "dask 2 x 1", "local 2 proc", "ops_s")
-    print(verdict("ops/s, dask / local", r, at_least=0.95))
+    print(verdict("ops/s, dask / local", r, at_least=0.95, where="dask, c=32"))
 
 
 @contextlib.contextmanager
