@@ -70,6 +70,7 @@ from sai3bench.plan.cores import usable_cores
 
 GET_1K = LOADS[0]  # 1 KiB GET over 1,000 prepared objects
 LAT_CONC = 256
+SECTIONS = ("cpu", "latency", "file", "default", "dask")
 
 
 # --- sections -----------------------------------------------------------------------------
@@ -294,10 +295,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--duration", type=float, default=5.0, help="s per measured run (default 5)")
     ap.add_argument("--root", default="/tmp", help="parent of the file:// scratch dir")
     ap.add_argument("--cycle-files", type=int, default=10_000, help="file:// create+delete count")
-    ap.add_argument("--sections", default="cpu,latency,file,default,dask",
-                    help="comma list of cpu, latency, file, default, dask")  # fmt: skip
+    ap.add_argument(
+        "--sections", default=",".join(SECTIONS), help="comma list of " + ", ".join(SECTIONS)
+    )
     a = ap.parse_args(argv)
     a.sections = [s.strip() for s in a.sections.split(",") if s.strip()]
+    if unknown := set(a.sections) - set(SECTIONS):
+        ap.error(f"unknown section(s) {', '.join(sorted(unknown))}; choose from {SECTIONS}")
     return a
 
 
