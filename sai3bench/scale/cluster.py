@@ -6,7 +6,8 @@ runs and measures its clock offset, then each stage deals its shares over the ho
 (host 0's processes first) and runs them through dask_stage.StageRun.
 
 After a host is lost, later stages run without it: cleanup gives its shares to the hosts still
-there (what prepare made must not be left), any other stage reports them lost at once.
+there (what prepare made must not be left), or runs them on the client itself when no host is
+left; any other stage reports them lost at once.
 
 Credentials: each worker uses its own environment unless ``--forward-credentials``; then the
 client's AWS_*, GOOGLE_* and AZURE_STORAGE_* variables (and the emulator endpoints) ride in
@@ -28,11 +29,11 @@ import msgspec
 from sai3bench.engine.context import Output, RunContext
 from sai3bench.engine.interrupt import STAGE_GRACE
 from sai3bench.engine.share_jobs import ShareDone, ShareJob
+from sai3bench.engine.share_runner import InProcessRunner, ShareRunner
 from sai3bench.errors import UsageError
 from sai3bench.scale.hosts import deal, forwarded_env
 
 if TYPE_CHECKING:
-    from sai3bench.engine.share_runner import ShareRunner
     from sai3bench.scale.dask_connect import DaskHost
     from sai3bench.scale.dask_stage import HostRun
 
@@ -43,11 +44,14 @@ class ClusterRunner:
     """The ShareRunner of a distributed run: one host group per Dask worker."""
 
     def __init__(
-        self, client: Any, hosts: Sequence[DaskHost], out: Output, env: Mapping[str, str]
+        self, client: Any, hosts: Sequence[DaskHost], ctx: RunContext, env: Mapping[str, str]
     ) -> None:
         self.client = client
         self.hosts = list(hosts)
-        self.out = out
+        #: The coordinator's context: its console, and its backends for a cleanup no host
+        #: is left to run.
+        self.ctx = ctx
+        self.out = ctx.out
         self.env = dict(env)
         self.shares = sum(h.processes for h in self.hosts)
         #: Host children get STAGE_GRACE after a stop; the hops through Dask take a little more.
@@ -64,8 +68,14 @@ class ClusterRunner:
         self._stop.set()
 
     async def run(self, jobs: Sequence[ShareJob]) -> list[ShareDone]:
-        from sai3bench.scale.dask_stage import StageRun
+        from sai3bench.scale.dask_stage import StageRun, supervise
 
+        if jobs and jobs[0].stage == "cleanup" and len(self.lost) == len(self.hosts):
+            self.out.warn("no Dask host is left: this client deletes what the run made")
+            dones = await InProcessRunner(self.ctx).run(jobs)
+            return [
+                msgspec.structs.replace(d, host="client", process=k) for k, d in enumerate(dones)
+            ]
         if self.env:
             jobs = [msgspec.structs.replace(j, env={**j.env, **self.env}) for j in jobs]
         groups = self._groups(jobs)
@@ -89,9 +99,8 @@ class ClusterRunner:
             stop=self._stop,
         )
         try:
-            await asyncio.to_thread(stage.run)
+            await supervise(stage)
         finally:
-            stage.abandoned.set()  # cancelled (a stage that did not stop in time): end the thread
             self._stop.clear()
         for g in groups:
             if g.lost is not None:
@@ -165,7 +174,7 @@ def cluster_runner(
     hosts = discover(client, address, setting, agents, out.warn)
     env = forwarded_env(os.environ) if forward_credentials else {}
     _say_hosts(out, address, hosts, env)
-    return lambda ctx: ClusterRunner(client, hosts, ctx.out, env)
+    return lambda ctx: ClusterRunner(client, hosts, ctx, env)
 
 
 def _close(client: Any) -> None:

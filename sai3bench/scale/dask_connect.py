@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 from functools import partial
 from typing import Any, Final, Literal, TypeVar
 
@@ -57,14 +56,27 @@ def _usage(address: str, why: str, hint: str = _HINT) -> UsageError:
 
 
 def bounded(fn: Callable[[], T], seconds: float, what: str) -> T:
-    """``fn()`` in a thread, given up after ``seconds`` (TimeoutError naming ``what``)."""
-    pool = ThreadPoolExecutor(1, thread_name_prefix="sai3bench-dask")
-    try:
-        return pool.submit(fn).result(timeout=seconds)
-    except FutureTimeout:
-        raise TimeoutError(f"{what} took more than {seconds:g}s") from None
-    finally:
-        pool.shutdown(wait=False)
+    """``fn()`` in a daemon thread, given up after ``seconds`` (TimeoutError naming ``what``).
+
+    A daemon thread, not an executor's: a call stuck on a stopped worker must not keep the
+    process from exiting once the error is printed (executor threads are joined at exit)."""
+    box: list[T] = []
+    errors: list[BaseException] = []
+
+    def call() -> None:
+        try:
+            box.append(fn())
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=call, name="sai3bench-dask-query", daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if errors:
+        raise errors[0]
+    if not box:
+        raise TimeoutError(f"{what} took more than {seconds:g}s")
+    return box[0]
 
 
 def probe_scheduler(address: str, timeout: float = PROBE_S) -> None:
@@ -146,6 +158,12 @@ def discover(
             lambda: client.run(host_processes, setting, workers=used), QUERY_S, "asking workers"
         )
         offsets = {w: bounded(partial(_measure, client, w), QUERY_S, "clocks") for w in used}
+    except TimeoutError as exc:
+        raise _usage(
+            address,
+            f"a Dask worker does not answer ({exc})",
+            "check the dask worker processes: one may be stopped, overloaded or cut off",
+        ) from None
     except Exception as exc:
         raise _usage(
             address,

@@ -11,6 +11,7 @@ and accounts for what they made. Every wait is bounded.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import threading
 import time
@@ -22,22 +23,29 @@ import msgspec
 
 from sai3bench.engine.progress import Tick, add_ticks, format_progress
 from sai3bench.engine.share_jobs import ShareDone, ShareJob
-from sai3bench.scale.dask_api import Event, Queue, Variable
+from sai3bench.scale.dask_api import Event, Queue, Variable, wait_futures
 from sai3bench.scale.dask_connect import DaskHost
 from sai3bench.scale.hostside import HostResult, StageNames, decode_result, host_stage
 
 #: Seconds between the client's start decision and the start instant: time for the Variable to
 #: reach every host and for each host to hand Go to its processes.
 START_MARGIN_S: Final = 0.1
-#: A host that sends nothing (not even its heartbeat) for this long is lost.
-HANG_S: Final = 20.0
+#: A host that sends nothing (not even its heartbeat, sent each second) for this long is lost.
+HANG_S: Final = 10.0
+#: A tick this much later than the last one: the supervisor itself was held up (a slow call,
+#: no CPU), so the hosts' silence in between is not counted against them.
+STALL_S: Final = 2.0
 #: Seconds between two looks at the scheduler's worker list.
-WORKERS_EVERY_S: Final = 0.5
-#: Seconds between two looks at the hosts' messages; the longest wait for a finished result.
-TICK_S: Final = 0.05
+WORKERS_EVERY_S: Final = 1.0
+#: Seconds between two looks at the hosts' messages: quick while the workload's hosts get
+#: ready (the start follows the last "ready"), slower after (a finished host ends the wait).
+FAST_TICK_S: Final = 0.05
+TICK_S: Final = 0.25
 RESULT_S: Final = 30.0
-#: The scheduler unreachable this long: every host still running is lost.
+#: The scheduler unreachable this long: every host still running is lost. The loop-side
+#: watchdog gives the supervisor thread a little longer (its calls may block, not fail).
 SCHEDULER_LOST_S: Final = 15.0
+WATCHDOG_S: Final = SCHEDULER_LOST_S + 5.0
 
 #: Seconds between two progress lines.
 PROGRESS_S: Final = 1.0
@@ -103,7 +111,7 @@ class StageRun:
         self.start_published = False
         self._stop_sent = False
         self._workers_at = 0.0
-        self._scheduler_ok = time.monotonic()
+        self._scheduler_ok = self._ticked = time.monotonic()
 
     def __repr__(self) -> str:
         return f"<StageRun hosts={len(self.hosts)} start={self.start_published}>"
@@ -121,7 +129,7 @@ class StageRun:
             while not all(h.ended for h in self.hosts) and not self.abandoned.is_set():
                 self._tick()
         finally:
-            self._drain(0.0)
+            self._drain()
             self._release()
             self.progress("")
 
@@ -144,8 +152,13 @@ class StageRun:
     def _tick(self) -> None:
         if self.stop_requested.is_set() and not self._stop_sent:
             self._stop_sent = self._call(self._stop.set)
-        self._drain(TICK_S)
+        self._pause(FAST_TICK_S if self._barrier_pending() else TICK_S)
+        self._drain()
         now = time.monotonic()
+        if now - self._ticked > STALL_S:  # this thread was held up: silence meant nothing
+            for h in self.hosts:
+                h.last_heard = max(h.last_heard, now)
+        self._ticked = now
         for h in self.hosts:
             if not h.ended and h.future is not None and h.future.done():
                 self._collect(h)
@@ -175,13 +188,25 @@ class StageRun:
         self._scheduler_ok = time.monotonic()
         return True
 
-    def _drain(self, pause: float) -> None:
-        """The hosts' messages: all there are, after ``pause`` seconds. Never a Queue.get with
-        a timeout: the scheduler logs every one that times out as an error."""
-        self.abandoned.wait(pause)
+    def _barrier_pending(self) -> bool:
+        return self.stage == "workload" and not self.start_published
+
+    def _pause(self, seconds: float) -> None:
+        """Wait ``seconds``, or less if a host's task finishes (a wait on the client alone)."""
+        running = [h.future for h in self.hosts if not h.ended and h.future is not None]
+        if not running:
+            self.abandoned.wait(seconds)
+            return
+        with contextlib.suppress(Exception):  # TimeoutError: none finished
+            wait_futures(running, timeout=seconds, return_when="FIRST_COMPLETED")
+
+    def _drain(self) -> None:
+        """The hosts' messages, all there are. Never a Queue.get with a timeout: the
+        scheduler logs every one that times out as an error."""
         batch: list[Any] = []
         with contextlib.suppress(Exception):
             batch.extend(self._queue.get(batch=True))
+            self._scheduler_ok = time.monotonic()
         by_label = {h.host.label: h for h in self.hosts}
         for label, messages in batch:
             h = by_label.get(label)
@@ -208,7 +233,7 @@ class StageRun:
 
     def _check_workers(self, now: float) -> None:
         workers: set[str] = set()
-        if not self._call(lambda: workers.update(self.client.scheduler_info()["workers"])):
+        if not self._call(lambda: workers.update(self.client.nthreads())):
             if now - self._scheduler_ok > SCHEDULER_LOST_S:
                 for h in self.hosts:
                     if not h.ended:
@@ -219,6 +244,17 @@ class StageRun:
         for h in self.hosts:
             if not h.ended and h.host.address not in workers:
                 self._lose(h, f"host {h.host.label} lost: its Dask worker left the cluster")
+
+    def silent_s(self) -> float:
+        """Seconds since a call to the scheduler last worked."""
+        return time.monotonic() - self._scheduler_ok
+
+    def give_up(self, why: str) -> None:
+        """From the loop: the supervisor thread is stuck; every host still running is lost."""
+        self.abandoned.set()
+        for h in self.hosts:
+            if not h.ended:
+                h.lost = f"host {h.host.label} lost: {why}"
 
     def _lose(self, h: HostRun, why: str) -> None:
         h.lost = why
@@ -243,11 +279,44 @@ class StageRun:
             self.start_published = self._call(lambda: self._start.set(start))
 
     def _release(self) -> None:
-        """Forget the stage's scheduler-side objects (a bounded best effort)."""
-        for release in (self._start.delete, self._stop.clear, self._queue.close):
+        """Forget the stage's scheduler-side objects (a bounded best effort). The stop Event
+        is left set, not cleared: a host that was frozen and comes back then stops at once."""
+        for release in (self._stop.set, self._start.delete, self._queue.close):
             with contextlib.suppress(Exception):
                 release()
         for h in self.hosts:
             if h.future is not None and not h.ended:
                 with contextlib.suppress(Exception):
                     h.future.cancel()
+
+
+async def supervise(stage: StageRun) -> None:
+    """Run ``stage`` in a daemon thread (its Dask calls block) and wait for it. A thread whose
+    scheduler calls stopped answering for WATCHDOG_S is given up: its hosts are lost, and a
+    daemon thread cannot keep the process from exiting."""
+    loop = asyncio.get_running_loop()
+    finished: asyncio.Future[None] = loop.create_future()
+
+    def body() -> None:
+        try:
+            stage.run()
+        except Exception as exc:  # a bug: the run fails on its hosts, not with a traceback
+            stage.give_up(f"supervising it failed ({type(exc).__name__}: {exc})")
+        finally:
+            with contextlib.suppress(RuntimeError):  # the loop closed
+                loop.call_soon_threadsafe(_finish, finished)
+
+    threading.Thread(target=body, name="sai3bench-dask-stage", daemon=True).start()
+    try:
+        while not finished.done():
+            await asyncio.wait([finished], timeout=1.0)
+            if not finished.done() and stage.silent_s() > WATCHDOG_S:
+                stage.give_up(f"the Dask scheduler did not answer for {WATCHDOG_S:g}s")
+                return
+    finally:
+        stage.abandoned.set()  # cancelled (a stage that did not stop in time): end the thread
+
+
+def _finish(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)

@@ -30,8 +30,9 @@ from sai3bench.plan.cores import resolve_processes, usable_cores
 from sai3bench.scale.dask_api import Event, Queue, Variable, get_client
 from sai3bench.scale.local import LocalProcessRunner
 
-#: Seconds between the host's link ticks: lines flushed, stop request checked.
-TICK_S: Final = 0.2
+#: Seconds between the host's link ticks (lines and progress flushed). A stop request ends
+#: the tick at once: the link long-polls the stop Event.
+TICK_S: Final = 0.5
 #: A host sends at least this often (a heartbeat when it has nothing to say).
 BEAT_S: Final = 1.0
 #: Longest wait for the client's start instant once this host is ready.

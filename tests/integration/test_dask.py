@@ -299,11 +299,11 @@ def _read_lines(
 
 
 def _kill_a_worker_at(
-    tmp_path: Path, server: MockServer, cfg: Path, marker: str
+    tmp_path: Path, server: MockServer, cfg: Path, marker: str, sig: int = signal.SIGKILL
 ) -> tuple[subprocess.CompletedProcess[str], str, float]:
-    """Run ``cfg`` over a fresh 2-worker cluster; SIGKILL one worker's process 1.5 s after
-    ``marker`` is printed. Returns the run, the killed host's label and the seconds from the
-    kill to the run's end."""
+    """Run ``cfg`` over a fresh 2-worker cluster; send ``sig`` to one worker's process 1.5 s
+    after ``marker`` is printed (a stopped one is continued once the run ended). Returns the
+    run, the host's label and the seconds from the signal to the run's end."""
     with _dask_cluster(tmp_path, server.env()) as address:
         victim, pid = sorted(_workers(address).items())[0]
         cmd = ["run", "--config", str(cfg), "--cluster", address, "--processes", "1"]
@@ -324,7 +324,7 @@ def _kill_a_worker_at(
             try:
                 assert seen.wait(90), "".join(lines)
                 time.sleep(1.5)
-                os.kill(pid, signal.SIGKILL)
+                os.kill(pid, sig)
                 killed_at = time.monotonic()
                 proc.wait(timeout=60)
                 took = time.monotonic() - killed_at
@@ -332,16 +332,21 @@ def _kill_a_worker_at(
                 if proc.poll() is None:
                     proc.kill()
                     proc.wait()
+                if sig == signal.SIGSTOP:
+                    os.kill(pid, signal.SIGCONT)
             reader.join(timeout=10)
             stderr = proc.stderr.read() if proc.stderr else ""
     done = subprocess.CompletedProcess(cmd, proc.returncode, "".join(lines), stderr)
     return done, victim.partition("://")[2], took
 
 
-def _nothing_prepared_left(server: MockServer, prefix: str, cwd: Path) -> None:
+def _nothing_prepared_left(
+    server: MockServer, prefix: str, cwd: Path, run: subprocess.CompletedProcess[str]
+) -> None:
     left = run_cli(["util", "list", f"s3://bench/{prefix}/data/"], cwd, env=server.env())
     assert left.returncode == 0, left.stderr
-    assert "prepared-" not in left.stdout, left.stdout[-2000:]
+    listed = left.stdout.strip().splitlines()
+    assert "prepared-" not in left.stdout, (listed[-1], run.stdout[-4000:] + run.stderr)
 
 
 def test_worker_killed_mid_workload(tmp_path: Path, mock: MockServer) -> None:
@@ -353,8 +358,21 @@ def test_worker_killed_mid_workload(tmp_path: Path, mock: MockServer) -> None:
     assert run.returncode == 1, run.stdout[-3000:] + run.stderr
     assert took < 30, took
     assert f"host {label} lost" in run.stderr, run.stderr
-    _nothing_prepared_left(mock, prefix, tmp_path)
+    _nothing_prepared_left(mock, prefix, tmp_path, run)
     assert _mock_stats(mock)["objects"]["bench"] == _mock_stats(mock)["requests"]["PUT"] - PREPARED
+
+
+def test_worker_frozen_mid_workload(tmp_path: Path, mock: MockServer) -> None:
+    """SIGSTOP of one worker's process: the worker stays on the scheduler's list, but its host
+    sends no heartbeat; after 10 s it is lost, the run ends (exit 1) naming it, and the host
+    left deletes every prepared object."""
+    prefix = f"frozen-{uuid.uuid4().hex[:8]}"
+    cfg = write_config(tmp_path, _s3_config(prefix, duration="60s"), "frozen.yaml")
+    run, label, took = _kill_a_worker_at(tmp_path, mock, cfg, "=== Test Phase ===", signal.SIGSTOP)
+    assert run.returncode == 1, run.stdout[-3000:] + run.stderr
+    assert took < 30, took
+    assert f"host {label} lost: no word from it for 10s" in run.stderr, run.stderr
+    _nothing_prepared_left(mock, prefix, tmp_path, run)
 
 
 def test_worker_killed_mid_prepare(tmp_path: Path) -> None:
@@ -370,7 +388,7 @@ def test_worker_killed_mid_prepare(tmp_path: Path) -> None:
         assert took < 30, took
         assert f"host {label} lost" in run.stderr, run.stderr
         assert "=== Cleanup Phase ===" in run.stdout
-        _nothing_prepared_left(slow, prefix, tmp_path)
+        _nothing_prepared_left(slow, prefix, tmp_path, run)
         assert _mock_stats(slow)["objects"]["bench"] == 0
 
 
