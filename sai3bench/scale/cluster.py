@@ -145,7 +145,8 @@ def _say_hosts(
     out: Output, address: str, hosts: Sequence[DaskHost], env: Mapping[str, str]
 ) -> None:
     total = sum(h.processes for h in hosts)
-    out.say(f"Cluster {address}: {len(hosts)} hosts, {total} engine processes")
+    many = "s" if len(hosts) != 1 else ""
+    out.say(f"Cluster {address}: {len(hosts)} host{many}, {total} engine processes")
     for h in hosts:
         s = "" if h.processes == 1 else "es"
         out.say(

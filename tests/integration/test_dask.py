@@ -237,12 +237,13 @@ def test_local_cluster_s3_forwarded_credentials(
     assert all(isinstance(x, float) for x in offsets)
 
 
-def test_local_cluster_file(tmp_path: Path, local_cluster: str) -> None:
+def _file_config(tmp_path: Path, duration: str = "2s", **more: object) -> dict[str, object]:
+    """GET/PUT over PREPARED files under tmp_path/store/data, which holds a file of its own."""
     data = tmp_path / "store" / "data"
     data.mkdir(parents=True)
     (data / "keep.txt").write_text("not ours")
-    cfg = {
-        "duration": "2s",
+    return {
+        "duration": duration,
         "concurrency": 4,
         "target": (tmp_path / "store").as_uri() + "/",
         "prepare": {
@@ -253,8 +254,13 @@ def test_local_cluster_file(tmp_path: Path, local_cluster: str) -> None:
             {"op": "get", "path": "data/*", "weight": 70},
             {"op": "put", "path": "new/", "object_size": 1024, "weight": 30},
         ],
+        **more,
     }
-    path = write_config(tmp_path, cfg, "filerun.yaml")
+
+
+def test_local_cluster_file(tmp_path: Path, local_cluster: str) -> None:
+    path = write_config(tmp_path, _file_config(tmp_path), "filerun.yaml")
+    data = tmp_path / "store" / "data"
     args = ["run", "--config", str(path), "--cluster", local_cluster, "--processes", "1"]
     proc = run_cli(args, tmp_path, timeout=180)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr
@@ -298,6 +304,40 @@ def _read_lines(
             seen.set()
 
 
+def _signal_at(
+    cmd: list[str], cwd: Path, env: Mapping[str, str], marker: str, signal_it: Any
+) -> tuple[subprocess.CompletedProcess[str], float]:
+    """Run the CLI; 1.5 s after it prints ``marker`` call ``signal_it(pid of the run)``. Returns
+    the run and the seconds from the signal to the run's end."""
+    with subprocess.Popen(
+        [sys.executable, "-m", "sai3bench", *cmd],
+        cwd=cwd,
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    ) as proc:  # the with closes its pipes
+        lines: list[str] = []
+        seen = threading.Event()
+        reader = threading.Thread(target=_read_lines, args=(proc, lines, marker, seen), daemon=True)
+        reader.start()
+        try:
+            assert seen.wait(90), "".join(lines)
+            time.sleep(1.5)
+            signal_it(proc.pid)
+            signalled_at = time.monotonic()
+            proc.wait(timeout=60)
+            took = time.monotonic() - signalled_at
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        reader.join(timeout=10)
+        stderr = proc.stderr.read() if proc.stderr else ""
+    return subprocess.CompletedProcess(cmd, proc.returncode, "".join(lines), stderr), took
+
+
 def _kill_a_worker_at(
     tmp_path: Path, server: MockServer, cfg: Path, marker: str, sig: int = signal.SIGKILL
 ) -> tuple[subprocess.CompletedProcess[str], str, float]:
@@ -307,37 +347,14 @@ def _kill_a_worker_at(
     with _dask_cluster(tmp_path, server.env()) as address:
         victim, pid = sorted(_workers(address).items())[0]
         cmd = ["run", "--config", str(cfg), "--cluster", address, "--processes", "1"]
-        with subprocess.Popen(
-            [sys.executable, "-m", "sai3bench", *cmd],
-            cwd=tmp_path,
-            env={**os.environ, **server.env()},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        ) as proc:  # the with closes its pipes
-            lines: list[str] = []
-            seen = threading.Event()
-            reader = threading.Thread(
-                target=_read_lines, args=(proc, lines, marker, seen), daemon=True
+        try:
+            run, took = _signal_at(
+                cmd, tmp_path, server.env(), marker, lambda _run_pid: os.kill(pid, sig)
             )
-            reader.start()
-            try:
-                assert seen.wait(90), "".join(lines)
-                time.sleep(1.5)
-                os.kill(pid, sig)
-                killed_at = time.monotonic()
-                proc.wait(timeout=60)
-                took = time.monotonic() - killed_at
-            finally:
-                if proc.poll() is None:
-                    proc.kill()
-                    proc.wait()
-                if sig == signal.SIGSTOP:
-                    os.kill(pid, signal.SIGCONT)
-            reader.join(timeout=10)
-            stderr = proc.stderr.read() if proc.stderr else ""
-    done = subprocess.CompletedProcess(cmd, proc.returncode, "".join(lines), stderr)
-    return done, victim.partition("://")[2], took
+        finally:
+            if sig == signal.SIGSTOP:
+                os.kill(pid, signal.SIGCONT)
+    return run, victim.partition("://")[2], took
 
 
 def _nothing_prepared_left(
@@ -419,3 +436,41 @@ def test_a_malformed_address_is_one_usage_error(tmp_path: Path) -> None:
     assert proc.returncode == 2, proc.stderr
     assert "error: --cluster foo: not a scheduler address" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_sigint_stops_every_host_and_cleans(tmp_path: Path, local_cluster: str) -> None:
+    """Ctrl-C during the workload: every host stops, the partial results are kept (per host),
+    cleanup still runs, and the exit code is 130."""
+    path = write_config(tmp_path, _file_config(tmp_path, "60s"), "sigint.yaml")
+    cmd = ["run", "--config", str(path), "--cluster", local_cluster, "--processes", "1"]
+    run, took = _signal_at(
+        cmd, tmp_path, {}, "=== Test Phase ===", lambda pid: os.kill(pid, signal.SIGINT)
+    )
+    assert run.returncode == 130, run.stdout[-3000:] + run.stderr
+    assert took < 30, took
+    meta = _meta(tmp_path, "sigint")
+    assert meta["interrupted"]["signal"] == "SIGINT", meta["interrupted"]
+    workload = meta["stages"]["workload"]
+    assert workload["interrupted"] is True
+    assert {h["host"] for h in workload["hosts"]} == _labels(local_cluster)
+    assert sum(h["ops"] for h in workload["hosts"]) == workload["ops"] > 0
+    data = tmp_path / "store" / "data"
+    assert sorted(p.name for p in data.iterdir()) == ["keep.txt"], "cleanup still ran"
+
+
+def test_agents_pick_the_workers(tmp_path: Path, local_cluster: str) -> None:
+    """distributed.agents naming one worker's host:port runs on that worker alone; an agent
+    that names no worker is warned about and ignored."""
+    chosen = sorted(_labels(local_cluster))[0]
+    agents = {"agents": [{"address": chosen}, {"address": "node9.invalid:7167"}]}
+    cfg = _file_config(tmp_path, distributed=agents)
+    path = write_config(tmp_path, cfg, "agents.yaml")
+    args = ["run", "--config", str(path), "--cluster", local_cluster]
+    proc = run_cli(args, tmp_path, timeout=180)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr
+    assert "distributed.agents: node9.invalid:7167 matches no Dask worker; ignored" in proc.stderr
+    assert f"Cluster {local_cluster}: 1 host, 1 engine processes" in proc.stdout
+    assert f"host {chosen}: 1 process" in proc.stdout
+    stages = _meta(tmp_path, "agents")["stages"]
+    assert stages["prepare"]["objects_created"] == PREPARED
+    assert sorted(p.name for p in (tmp_path / "store" / "data").iterdir()) == ["keep.txt"]
