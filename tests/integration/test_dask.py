@@ -36,11 +36,14 @@ if importlib.util.find_spec("distributed") is None:
         pytest.fail("distributed is not installed (pip install -e '.[test]')", pytrace=False)
     pytest.skip("distributed is not installed", allow_module_level=True)
 
-import distributed
 
-# distributed's API is mostly unannotated (see sai3bench/scale/dask_api.py)
-Client: Any = distributed.Client
-LocalCluster: Any = distributed.LocalCluster
+def _distributed() -> Any:
+    """distributed, imported when a test needs it, not at collection: the rest of the
+    session never runs with it loaded. Any: its API is mostly unannotated."""
+    import distributed
+
+    return distributed
+
 
 PREPARED = 200
 #: LIST requests of the config below: one for the prepare set, one per glob op (GET and STAT),
@@ -58,13 +61,13 @@ def _s3_config(prefix: str, duration: str = "2s") -> dict[str, object]:
 
 def _workers(address: str) -> dict[str, int]:
     """Worker address -> its pid."""
-    with Client(address, timeout=10, set_as_default=False) as client:
+    with _distributed().Client(address, timeout=10, set_as_default=False) as client:
         return dict(client.run(os.getpid))
 
 
 @contextlib.contextmanager
 def _local_cluster(env: Mapping[str, str]) -> Iterator[str]:
-    with LocalCluster(
+    with _distributed().LocalCluster(
         n_workers=2,
         threads_per_worker=1,
         processes=True,
@@ -121,7 +124,7 @@ def _dask_cluster(logs: Path, worker_env: Mapping[str, str] | None) -> Iterator[
         for k in range(2):
             args = ["worker", address, "--nworkers", "1", "--nthreads", "1", "--host", "127.0.0.1"]
             procs.append(_spawn([*args, "--no-dashboard"], logs / f"worker{k}.log", worker_env))
-        with Client(address, timeout=10, set_as_default=False) as client:
+        with _distributed().Client(address, timeout=10, set_as_default=False) as client:
             client.wait_for_workers(2, timeout=60)
         yield address
     except Exception:
