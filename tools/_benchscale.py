@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shlex
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -108,35 +109,48 @@ class ScaleRunner:
         self.work, self.env, self.server_pid, self.n = work, env, server_pid, 0
         work.mkdir(parents=True, exist_ok=True)
 
-    def run(self, cfg: dict[str, Any], processes: str, *flags: str) -> Run:
-        self.n += 1
-        name = f"r{self.n}"
-        cfgf = self.work / f"{name}.yaml"
-        cfgf.write_text(yaml.safe_dump(cfg))
-        cmd = [sys.executable, "-m", "sai3bench", "run", "-c", str(cfgf), "--skip-prepare"]
-        cmd += ["--no-cleanup", "--results-dir", str(self.work), "--tsv-name", name]
-        cmd += ["--processes", processes, *flags]
+    def run(self, cfg: dict[str, Any], processes: str, *flags: str, copies: int = 1) -> Run:
+        """One run; `copies` > 1 starts that many independent runs at once (one shell child,
+        so RUSAGE_CHILDREN holds them all): ops and ops/s are their sums."""
+        names, cmds = [], []
+        for _ in range(copies):
+            self.n += 1
+            names.append(f"r{self.n}")
+            cfgf = self.work / f"{names[-1]}.yaml"
+            cfgf.write_text(yaml.safe_dump(cfg))
+            cmd = [sys.executable, "-m", "sai3bench", "run", "-c", str(cfgf), "--skip-prepare"]
+            cmd += ["--no-cleanup", "--results-dir", str(self.work), "--tsv-name", names[-1]]
+            cmds.append([*cmd, "--processes", processes, *flags])
         s0 = tree_cpu(self.server_pid)
         with environ(self.env):
-            r = run_child(cmd, cwd=REPO, timeout=300)
+            r = run_child(cmds[0] if copies == 1 else at_once(cmds), cwd=REPO, timeout=300)
         server = tree_cpu(self.server_pid) - s0
         if r.returncode != 0:
             raise PeerError(f"exit {r.returncode}: {r.tail(2)}")
-        ops_s, _, _, ops = sai_parse(self.work, name, "get")
-        meta = json.loads(next(self.work.glob(f"sai3-*-{name}/metadata.json")).read_text())
-        return Run(ops, ops_s, r.wall_s, r.cpu_s, server, stage_spread(meta["stages"]["workload"]))
+        parsed = [sai_parse(self.work, name, "get") for name in names]
+        meta = json.loads(next(self.work.glob(f"sai3-*-{names[0]}/metadata.json")).read_text())
+        spread_ms = stage_spread(meta["stages"]["workload"]) if copies == 1 else None
+        ops, ops_s = sum(x[3] for x in parsed), sum(x[0] for x in parsed)
+        return Run(ops, ops_s, r.wall_s, r.cpu_s, server, spread_ms)
 
     def sample(self, make_cfg: Callable[[float], dict[str, Any]], seconds: float, procs: str,
-               *flags: str) -> Sample:  # fmt: skip
+               *flags: str, copies: int = 1) -> Sample:  # fmt: skip
         """A `seconds` run minus a BASE_S run of the same command (start-up cancels)."""
-        base = self.run(make_cfg(BASE_S), procs, *flags)
-        full = self.run(make_cfg(seconds), procs, *flags)
+        base = self.run(make_cfg(BASE_S), procs, *flags, copies=copies)
+        full = self.run(make_cfg(seconds), procs, *flags, copies=copies)
         d_ops = max(full.ops - base.ops, 1)
         d_wall = max(full.wall_s - base.wall_s, 1e-3)
         d_cpu, d_srv = full.cpu_s - base.cpu_s, full.server_cpu_s - base.server_cpu_s
         return Sample(full.ops_s, d_cpu / d_ops * 1e6, d_srv / d_ops * 1e6,
                       d_cpu / d_wall, d_srv / d_wall, full.spread_ms,
                       max(base.wall_s - BASE_S, 0.0))  # fmt: skip
+
+
+def at_once(cmds: list[list[str]]) -> list[str]:
+    """One `sh -c` that starts every command at once, waits for each, and fails if any did."""
+    starts = " ".join(f"{shlex.join(c)} & p{i}=$!;" for i, c in enumerate(cmds))
+    waits = " ".join(f"wait $p{i} || rc=1;" for i in range(len(cmds)))
+    return ["sh", "-c", f"rc=0; {starts} {waits} exit $rc"]
 
 
 # --- tables -------------------------------------------------------------------------------
