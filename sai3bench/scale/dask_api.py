@@ -19,7 +19,6 @@ Queue: Any = distributed.Queue
 Event: Any = distributed.Event
 Variable: Any = distributed.Variable
 get_client: Any = distributed.get_client
-wait_futures: Any = distributed.wait
 rpc: Any = core.rpc
 parse_address: Any = addressing.parse_address
 parse_host_port: Any = addressing.parse_host_port

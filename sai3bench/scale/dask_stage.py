@@ -23,7 +23,7 @@ import msgspec
 
 from sai3bench.engine.progress import Tick, add_ticks, format_progress
 from sai3bench.engine.share_jobs import ShareDone, ShareJob
-from sai3bench.scale.dask_api import Event, Queue, Variable, wait_futures
+from sai3bench.scale.dask_api import Event, Queue, Variable
 from sai3bench.scale.dask_connect import DaskHost
 from sai3bench.scale.hostside import HostResult, StageNames, decode_result, host_stage
 
@@ -108,6 +108,8 @@ class StageRun:
         #: Set by the runner (a signal) or by the supervisor (a host lost or failed).
         self.stop_requested = stop
         self.abandoned = threading.Event()
+        #: Set when a host's task finishes (a Future callback) or the stage is abandoned.
+        self._woken = threading.Event()
         self.start_published = False
         self._stop_sent = False
         self._workers_at = 0.0
@@ -148,6 +150,7 @@ class StageRun:
                 pure=False,
                 retries=0,
             )
+            h.future.add_done_callback(self._wake)
 
     def _tick(self) -> None:
         if self.stop_requested.is_set() and not self._stop_sent:
@@ -192,13 +195,13 @@ class StageRun:
         return self.stage == "workload" and not self.start_published
 
     def _pause(self, seconds: float) -> None:
-        """Wait ``seconds``, or less if a host's task finishes (a wait on the client alone)."""
-        running = [h.future for h in self.hosts if not h.ended and h.future is not None]
-        if not running:
-            self.abandoned.wait(seconds)
-            return
-        with contextlib.suppress(Exception):  # TimeoutError: none finished
-            wait_futures(running, timeout=seconds, return_when="FIRST_COMPLETED")
+        """Wait ``seconds``, or less if a host's task finishes or the stage is abandoned (a
+        wait on this client alone: no call to the scheduler)."""
+        self._woken.wait(seconds)
+        self._woken.clear()
+
+    def _wake(self, _future: object = None) -> None:
+        self._woken.set()
 
     def _drain(self) -> None:
         """The hosts' messages, all there are. Never a Queue.get with a timeout: the
@@ -249,9 +252,14 @@ class StageRun:
         """Seconds since a call to the scheduler last worked."""
         return time.monotonic() - self._scheduler_ok
 
+    def abandon(self) -> None:
+        """From the loop: the thread ends at its next tick."""
+        self.abandoned.set()
+        self._wake()
+
     def give_up(self, why: str) -> None:
         """From the loop: the supervisor thread is stuck; every host still running is lost."""
-        self.abandoned.set()
+        self.abandon()
         for h in self.hosts:
             if not h.ended:
                 h.lost = f"host {h.host.label} lost: {why}"
@@ -314,7 +322,7 @@ async def supervise(stage: StageRun) -> None:
                 stage.give_up(f"the Dask scheduler did not answer for {WATCHDOG_S:g}s")
                 return
     finally:
-        stage.abandoned.set()  # cancelled (a stage that did not stop in time): end the thread
+        stage.abandon()  # cancelled (a stage that did not stop in time): end the thread
 
 
 def _finish(fut: asyncio.Future[None]) -> None:
