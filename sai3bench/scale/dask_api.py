@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import distributed
-from distributed import core
+from distributed import core, security
 from distributed.comm import addressing
 
 Client: Any = distributed.Client
@@ -20,5 +20,6 @@ Event: Any = distributed.Event
 Variable: Any = distributed.Variable
 get_client: Any = distributed.get_client
 rpc: Any = core.rpc
+Security: Any = security.Security
 parse_address: Any = addressing.parse_address
 parse_host_port: Any = addressing.parse_host_port

@@ -19,7 +19,7 @@ import msgspec
 
 import sai3bench
 from sai3bench.errors import UsageError
-from sai3bench.scale.dask_api import Client, parse_address, parse_host_port, rpc
+from sai3bench.scale.dask_api import Client, Security, parse_address, parse_host_port, rpc
 from sai3bench.scale.hosts import clock_offset, host_label, select_workers
 from sai3bench.scale.hostside import host_processes, wall_clock
 
@@ -87,10 +87,10 @@ def probe_scheduler(address: str, timeout: float = PROBE_S) -> None:
     """
     try:
         scheme, location = parse_address(address)
-        host, port = parse_host_port(location) if scheme == "tcp" else ("", 0)
+        host, port = parse_host_port(location) if scheme in ("tcp", "tls") else ("", 0)
     except ValueError as exc:
         raise _usage(address, f"not a scheduler address ({exc})") from None
-    if scheme == "tcp":
+    if scheme in ("tcp", "tls"):
         try:
             socket.create_connection((host, port), timeout=timeout).close()
         except OSError as exc:
@@ -106,7 +106,10 @@ def probe_scheduler(address: str, timeout: float = PROBE_S) -> None:
 
 
 async def _identity(address: str, timeout: float) -> dict[str, Any]:
-    remote = rpc(address, timeout=timeout)
+    """The scheduler's identity, over the same security (tls:// certificates from Dask's
+    config) the Client will use."""
+    args = Security().get_connection_args("client")
+    remote = rpc(address, timeout=timeout, connection_args=args)
     try:
         answer: dict[str, Any] = await remote.identity()
         return answer
