@@ -170,15 +170,17 @@ def _op_counts(root: Path, name: str) -> dict[str, int]:
         return {r["operation"]: int(r["count"]) for r in rows if r["size_bucket"] == "ALL"}
 
 
-def _check_hosts(root: Path, name: str, labels: set[str]) -> dict[str, Any]:
-    """Every stage ran on both hosts, one process each, and the per-host figures add up to the
-    merged ones; workload_host_stats.tsv says the same. Returns the stages."""
+def _check_hosts(root: Path, name: str, labels: set[str], per_host: int = 1) -> dict[str, Any]:
+    """Every stage ran on both hosts, ``per_host`` processes each, and the per-host figures add
+    up to the merged ones; workload_host_stats.tsv says the same. Returns the stages."""
     stages: dict[str, Any] = _meta(root, name)["stages"]
     for stage in ("prepare", "workload", "cleanup"):
         hosts, procs = stages[stage]["hosts"], stages[stage]["processes"]
         assert {h["host"] for h in hosts} == labels, (stage, hosts)
-        assert [h["processes"] for h in hosts] == [1, 1], stage
-        assert len(procs) == 2 and {p["host"] for p in procs} == labels, stage
+        assert [h["processes"] for h in hosts] == [per_host, per_host], stage
+        assert sorted((p["host"], p["process"]) for p in procs) == sorted(
+            (label, k) for label in labels for k in range(per_host)
+        ), stage
     workload = stages["workload"]
     assert sum(h["ops"] for h in workload["hosts"]) == workload["ops"] > 0
     assert sum(h["bytes"] for h in workload["hosts"]) == workload["bytes"]
@@ -303,6 +305,28 @@ def test_local_cluster_file(tmp_path: Path, local_dask: Any, local_cluster: str)
     ops = _op_counts(tmp_path, "filerun")
     made = sum(1 for p in (tmp_path / "store" / "new").rglob("*") if p.is_file())
     assert ops["PUT"] <= made <= ops["PUT"] + stages["workload"]["late"]
+
+
+def test_two_processes_per_host(tmp_path: Path, local_cluster: str) -> None:
+    """--processes 2 means 2 engine processes on each host: 4 shares, dealt host by host."""
+    path = write_config(tmp_path, _file_config(tmp_path), "twoeach.yaml")
+    args = ["run", "--config", str(path), "--cluster", local_cluster, "--processes", "2"]
+    proc = run_cli(args, tmp_path, timeout=180)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr
+    assert f"Cluster {local_cluster}: 2 hosts, 4 engine processes" in proc.stdout
+    stages = _check_hosts(tmp_path, "twoeach", _labels(local_cluster), per_host=2)
+    assert stages["prepare"]["objects_created"] == PREPARED
+    assert sorted(p.name for p in (tmp_path / "store" / "data").iterdir()) == ["keep.txt"]
+
+
+def test_processes_are_resolved_on_the_worker() -> None:
+    """auto is the worker host's usable cores; no setting is one process per host."""
+    from sai3bench.plan.cores import usable_cores
+    from sai3bench.scale.hostside import host_processes
+
+    assert host_processes("auto")[0] == usable_cores()
+    assert host_processes(None)[0] == 1
+    assert host_processes(3)[0] == 3
 
 
 def test_dask_subprocesses_s3(tmp_path: Path, mock: MockServer) -> None:
