@@ -71,15 +71,33 @@ class ClusterRunner:
         from sai3bench.scale.dask_stage import StageRun, supervise
 
         if jobs and jobs[0].stage == "cleanup" and len(self.lost) == len(self.hosts):
-            self.out.warn("no Dask host is left: this client deletes what the run made")
-            dones = await InProcessRunner(self.ctx).run(jobs)
-            return [
-                msgspec.structs.replace(d, host="client", process=k) for k, d in enumerate(dones)
-            ]
+            return await self._cleanup_here(jobs)
         if self.env:
             jobs = [msgspec.structs.replace(j, env={**j.env, **self.env}) for j in jobs]
         groups = self._groups(jobs)
-        loop = asyncio.get_running_loop()
+        say, progress = self._console(asyncio.get_running_loop())
+        live = [g for g in groups if g.host.label not in self.lost]
+        stage = StageRun(self.client, live, say, progress, stop=self._stop)
+        try:
+            await supervise(stage)
+        finally:
+            self._stop.clear()
+        for g in groups:
+            if g.lost is not None:
+                self.lost.setdefault(g.host.label, g.lost)
+        by_index = {d.index: d for g in groups for d in g.dones()}
+        return [by_index[j.index] for j in jobs]
+
+    async def _cleanup_here(self, jobs: Sequence[ShareJob]) -> list[ShareDone]:
+        """Every host is lost: this client deletes what they made, with its own backends."""
+        self.out.warn("no Dask host is left: this client deletes what the run made")
+        dones = await InProcessRunner(self.ctx).run(jobs)
+        return [msgspec.structs.replace(d, host="client", process=k) for k, d in enumerate(dones)]
+
+    def _console(
+        self, loop: asyncio.AbstractEventLoop
+    ) -> tuple[Callable[[str, bool], None], Callable[[str], None]]:
+        """(say, progress) for the supervisor thread: each hops onto the loop to print."""
 
         def on_loop(fn: Callable[[str], None], text: str) -> None:
             with contextlib.suppress(RuntimeError):  # the loop closed (a run cancelled)
@@ -91,22 +109,7 @@ class ClusterRunner:
         def progress(text: str) -> None:
             on_loop(self.out.progress, text)
 
-        stage = StageRun(
-            self.client,
-            [g for g in groups if g.host.label not in self.lost],
-            say,
-            progress,
-            stop=self._stop,
-        )
-        try:
-            await supervise(stage)
-        finally:
-            self._stop.clear()
-        for g in groups:
-            if g.lost is not None:
-                self.lost.setdefault(g.host.label, g.lost)
-        by_index = {d.index: d for g in groups for d in g.dones()}
-        return [by_index[j.index] for j in jobs]
+        return say, progress
 
     def _groups(self, jobs: Sequence[ShareJob]) -> list[HostRun]:
         """Jobs dealt to hosts in order; a lost host's jobs go to the others in cleanup, and

@@ -162,7 +162,9 @@ class HostLink(threading.Thread):
             self._queue.close()
 
 
-async def _run_host(jobs: list[ShareJob], label: str, link: HostLink, offset_s: float) -> list[Any]:
+async def _run_host(
+    jobs: list[ShareJob], label: str, link: HostLink, offset_s: float
+) -> list[ShareDone]:
     loop = asyncio.get_running_loop()
     runner: LocalProcessRunner
 
