@@ -531,3 +531,21 @@ def test_agents_pick_the_workers(tmp_path: Path, local_cluster: str) -> None:
     stages = _meta(tmp_path, "agents")["stages"]
     assert stages["prepare"]["objects_created"] == PREPARED
     assert sorted(p.name for p in (tmp_path / "store" / "data").iterdir()) == ["keep.txt"]
+
+
+def test_prepare_only_then_cleanup_only(tmp_path: Path, local_cluster: str) -> None:
+    """--prepare-only and --cleanup-only run their stage over the hosts too."""
+    path = write_config(tmp_path, _file_config(tmp_path), "split.yaml")
+    base = ["run", "--config", str(path), "--cluster", local_cluster, "--processes", "1"]
+    made = run_cli([*base, "--prepare-only", "--results-dir", "p"], tmp_path, timeout=180)
+    assert made.returncode == 0, made.stdout[-3000:] + made.stderr
+    data = tmp_path / "store" / "data"
+    assert len([p for p in data.iterdir() if p.name.startswith("prepared-")]) == PREPARED
+    hosts = _meta(tmp_path / "p", "split")["stages"]["prepare"]["hosts"]
+    assert {h["host"] for h in hosts} == _labels(local_cluster)
+    gone = run_cli([*base, "--cleanup-only", "--results-dir", "c"], tmp_path, timeout=180)
+    assert gone.returncode == 0, gone.stdout[-3000:] + gone.stderr
+    assert sorted(p.name for p in data.iterdir()) == ["keep.txt"]
+    cleanup = _meta(tmp_path / "c", "split")["stages"]["cleanup"]
+    assert cleanup["objects_deleted"] == PREPARED
+    assert {h["host"] for h in cleanup["hosts"]} == _labels(local_cluster)
