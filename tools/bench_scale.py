@@ -6,7 +6,9 @@ Sections (each repetition runs its variants back to back in a rotated order; tab
 medians, min-max over repetitions, and ratios as medians of per-repetition ratios):
   cpu      client CPU per op, 1 KiB GET at 32 in flight, --processes 1 vs 2, against a private
            nginx on tmpfs and against the bundled mock server (--sink). Target: CPU per op at 2
-           processes within 10 % of 1 process (no coordination cost per op).
+           processes within 10 % of 1 process (no coordination cost per op). Controls: 1
+           process at half the load, and two independent 1-process runs at once (what two
+           busy processes cost each other on this box, with no coordinator).
   latency  ops/s at --processes 1 vs 2 against the mock with --latency 2ms at 256 in flight,
            where one process is client-bound. Target: >= 1.6x.
   file     file:// 100 KiB page-cached GET (5 s over 5,000 files) and create + delete of 10,000
@@ -144,7 +146,8 @@ def verdicts(res: Samples, conc: int, ops_target: float, where: str) -> None:
     r = ratio(res, "2 proc", f"1 proc, c={conc // 2}", "cpu_us")
     print(verdict(f"client CPU per op, 2 proc / 1 proc at c={conc // 2} (same load each)", r))
     r = ratio(res, "2 proc", f"2 x 1 proc, c={conc // 2} each", "cpu_us")
-    print(verdict("client CPU per op, 2 proc / 2 independent runs at once (the box's share)", r))
+    what = "client CPU per op, 2 proc / 2 independent 1-proc runs at once"
+    print(verdict(what, r, at_most=1.1, where=where))
     r = ratio(res, "2 proc", "1 proc", "ops_s")
     print(verdict("ops/s, 2 proc / 1 proc", r, at_least=ops_target, where=where))
     two, one = ok_samples(res["2 proc"]), ok_samples(res["1 proc"])
@@ -179,14 +182,17 @@ def print_spreads() -> None:
 
 LIMITS = """
 What a 2-core box can and cannot show:
-- can: per-op client CPU at 1 vs 2 processes (no per-op coordination cost: the ratio stays
-  near 1.0 whatever the throughput); start spread; correctness of split and merge; file://
-  and latency-bound loads where the server needs little CPU.
+- can: whether the multi-process path costs CPU per op. "2 proc / 1 proc" also holds what two
+  busy processes cost each other on 2 cores shared with the server (cache, scheduler): the
+  control "2 x 1 proc" carries that same cost with no coordinator, so "2 proc / 2 independent
+  1-proc runs at once" near 1.0 means no per-op coordination cost. Also: start spread,
+  start-up seconds, file:// against fio, split and merge on real runs.
 - cannot: throughput scaling. Client and server share the same 2 cores ("client cores" +
-  "server cores" near 2.0 means saturated): a second client process takes CPU from the
-  server, so ops/s at 2 processes against a CPU-bound local server says nothing about N
-  cores. With a remote server and N cores, the prediction is ops/s = N x (one process's
-  ops/s at 1 core), bounded by the NIC, as long as CPU per op stays flat (the cpu rows).
+  "server cores" near 2.0, less what other work takes, is saturation): a second client
+  process takes CPU from the server. "this box's ceiling" is 2 cores over client + server
+  CPU per op; where it is below 1.6x the 1-proc rate, the 1.6x target cannot be shown here.
+  With the server elsewhere and N cores, expect ops/s = N x one process's ops/s at one core,
+  bounded by the NIC and the server, as long as CPU per op stays flat (the cpu rows).
 """
 
 
