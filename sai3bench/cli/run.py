@@ -153,7 +153,8 @@ def _run_loaded(loaded: LoadedConfig, text: str, source: str, flags: RunFlags) -
         except Sai3Error as exc:
             error = exc
         seed = report.seed if report else flags.seed
-        _save(saver, test_name=name, config_path=source, start=start, seed=seed)
+        hosts = saver.hosts() if flags.cluster else None
+        _save(saver, test_name=name, config_path=source, start=start, seed=seed, hosts=hosts)
     return _exit_code(interrupt, error, report, files)
 
 
@@ -328,6 +329,10 @@ class _StageSaver:
         if cut and name in self.stages:
             self.stages[name]["interrupted"] = True
             self.console.say(f"({name} was interrupted: these are partial results)")
+
+    def hosts(self) -> list[str]:
+        """Every host that ran a share of any stage (a --cluster run's agents)."""
+        return sorted({row["host"] for rows in self._per_share.values() for row in rows})
 
     def histograms(self) -> dict[str, Any]:
         """results.json: every stage's collector, lossless (docs/FORMAT.md)."""

@@ -31,8 +31,9 @@ from sai3bench.engine.share_jobs import (
     WorkloadDone,
     WorkloadWork,
 )
-from sai3bench.engine.workload import run_workload
+from sai3bench.engine.workload import WorkloadResult, run_workload
 from sai3bench.errors import Sai3Error
+from sai3bench.metrics.collector import Collector
 from sai3bench.metrics.endpoint_stat import EndpointStat
 from sai3bench.plan.share import WorkloadShare, share_seed
 from sai3bench.plan.tasks import is_mixed, prepare_sets
@@ -123,7 +124,11 @@ async def _workload(
         await asyncio.sleep(delay)
     started_mono, started_wall = time.monotonic_ns(), time.time_ns()
     before = endpoint_snapshot(ctx)
-    r = await run_workload(ctx, mine, planned)
+    stop = active()
+    if stop is not None and stop.requested:  # stopped at the barrier: not one op
+        r = WorkloadResult(Collector(), 0.0, 0)
+    else:
+        r = await run_workload(ctx, mine, planned)
     return WorkloadDone(
         collector=r.collector.encode(),
         wall_s=r.wall_s,

@@ -47,8 +47,10 @@ def metadata(
     command_line: list[str],
     stages: dict[str, Any],
     seed: int | None,
+    hosts: list[str] | None = None,
 ) -> dict[str, Any]:
-    """sai3-bench's metadata.json keys, then ours (``stages``, ``seed``)."""
+    """sai3-bench's metadata.json keys, then ours (``stages``, ``seed``). ``hosts``: the
+    host labels of a distributed (``--cluster``) run, sai3-bench's ``agents``."""
     return {
         "version": __version__,
         "tool": "sai3bench",
@@ -59,8 +61,8 @@ def metadata(
         "duration_secs": round((end - start).total_seconds(), 6),
         "command_line": command_line,
         "hostname": socket.gethostname(),
-        "distributed": False,
-        "agents": [],
+        "distributed": hosts is not None,
+        "agents": hosts or [],
         "pid": os.getpid(),
         "seed": seed,
         "stages": stages,

@@ -171,7 +171,9 @@ def op_counts(root: Path, name: str) -> dict[str, int]:
 def check_hosts(root: Path, name: str, labels: set[str], per_host: int = 1) -> dict[str, Any]:
     """Every stage ran on both hosts, ``per_host`` processes each, and the per-host figures add
     up to the merged ones; workload_host_stats.tsv says the same. Returns the stages."""
-    stages: dict[str, Any] = metadata(root, name)["stages"]
+    meta = metadata(root, name)
+    assert meta["distributed"] is True and set(meta["agents"]) == labels, meta["agents"]
+    stages: dict[str, Any] = meta["stages"]
     for stage in ("prepare", "workload", "cleanup"):
         hosts, procs = stages[stage]["hosts"], stages[stage]["processes"]
         assert {h["host"] for h in hosts} == labels, (stage, hosts)
