@@ -209,7 +209,7 @@ def test_a_mock_that_dies_mid_run_ends_the_run_in_time(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("error_rate", "error_handling", "reason"),
     [
-        ("0.7", {"max_total_errors": 1000000}, "ops failed in the last 0.5s"),  # relative
+        ("0.7", {"max_total_errors": 1000000}, "ops failed in the last "),  # relative
         ("0.05", {"error_rate_threshold": 5}, "(error_rate_threshold: 5/s)"),  # upstream's
     ],
 )
