@@ -35,6 +35,7 @@ from sai3bench.http.pool import H1Pool
 
 from ..integration.conftest import prepared_names, write_config
 from ..integration.test_s3_mock import MockServer, _start, listed
+from .runs import read_until, start_run
 
 SIGTERM = signal.SIGTERM
 #: The bound the issue sets on stopping after a signal.
@@ -72,25 +73,9 @@ def _signal_run(
     and ``after`` seconds passed, send the first signal; each further one once the run said it
     got the previous one (stderr)."""
     results = cwd / "results"
-    cmd = [sys.executable, "-m", "sai3bench", "run", *args, "--results-dir", str(results)]
-    proc = subprocess.Popen(
-        cmd,
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, **(env or {})},
-        start_new_session=True,  # its own group: our signals reach it (and its children) only
-    )
-    assert proc.stdout is not None and proc.stderr is not None
-    seen: list[str] = []
+    proc = start_run([*args, "--results-dir", str(results)], cwd, env or {})
     try:
-        for line in proc.stdout:
-            seen.append(line)
-            if banner in line:
-                break
-        else:
-            raise AssertionError(f"no {banner!r} in {''.join(seen)}{proc.stderr.read()}")
+        seen = read_until(proc, banner)
         _wait_until(ready)
         time.sleep(after)
         if children is not None:

@@ -30,6 +30,7 @@ from sai3bench.scale.local import HANG_S
 
 from ..integration.conftest import prepared_names, write_config
 from ..integration.test_s3_mock import MockServer, _start, listed
+from .runs import read_until, start_run
 from .test_interrupts import STOP_WITHIN, Signalled, _assert_stopped, _mock_stats, _signal_run
 
 #: Seconds a run may take to end after a child dies (the issue: "within a few seconds";
@@ -126,25 +127,10 @@ def _fault_run(
     """``sai3bench run --processes 2 ...``; once ``banner`` shows, both children run and
     ``ready()`` holds, send ``sig`` to one child; wait for the run to end."""
     results = cwd / "results"
-    cmd = [sys.executable, "-m", "sai3bench", "run", *args, "--processes", "2"]
-    proc = subprocess.Popen(
-        [*cmd, "--results-dir", str(results)],
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, **(env or {}), MARK: mark},
-        start_new_session=True,
-    )
-    assert proc.stdout is not None
-    seen: list[str] = []
+    run_args = [*args, "--processes", "2", "--results-dir", str(results)]
+    proc = start_run(run_args, cwd, {**(env or {}), MARK: mark})
     try:
-        for line in proc.stdout:
-            seen.append(line)
-            if banner in line:
-                break
-        else:
-            raise AssertionError(f"no {banner!r} in {''.join(seen)}")
+        seen = read_until(proc, banner)
         _wait("two engine children", lambda: len(_marked_children(mark)) == 2)
         _wait("the stage under way", ready)
         victim = _marked_children(mark)[0]
