@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 from sai3bench.config.schema import Config, Prepare
 from sai3bench.engine.cleanup import CleanupMode, CleanupResult, judge, remove_created_dirs
@@ -29,6 +29,7 @@ from sai3bench.engine.prepare import (
 from sai3bench.engine.share_jobs import (
     CleanupDone,
     CleanupWork,
+    Failure,
     PrepareWork,
     ShareDone,
     ShareJob,
@@ -53,6 +54,9 @@ from sai3bench.plan.share import (
 )
 from sai3bench.plan.tasks import PrepareSet, existing_indices
 
+if TYPE_CHECKING:
+    from sai3bench.engine.runner import RunReport
+
 log = logging.getLogger(__name__)
 
 _ERRORS: dict[str, type[Sai3Error]] = {
@@ -71,7 +75,7 @@ class Coordinator:
         ctx: RunContext,
         config: Config,
         opts: RunOptions,
-        report: Any,
+        report: RunReport,
         runner: ShareRunner,
     ) -> None:
         self.ctx = ctx
@@ -156,8 +160,10 @@ class Coordinator:
         self._raise_first(failures)
         return result
 
-    def _raise_first(self, failures: Sequence[Any]) -> None:
+    def _raise_first(self, failures: Sequence[Failure | None]) -> None:
         for f in failures:
+            if f is None:
+                continue
             cls = _ERRORS.get(f.kind)
             if cls is not None:
                 raise cls(f.msg, hint=f.hint or None)
