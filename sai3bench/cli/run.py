@@ -232,18 +232,8 @@ def _say_header(console: Console, config: Config, source: str, insecure: bool) -
 
 
 def _options(flags: RunFlags) -> RunOptions:
-    return RunOptions(
-        prepare_only=flags.prepare_only,
-        skip_prepare=flags.skip_prepare,
-        no_cleanup=flags.no_cleanup,
-        cleanup_only=flags.cleanup_only,
-        verify=flags.verify,
-        seed=flags.seed,
-        insecure=flags.insecure,
-        http2=flags.http2,
-        sign_payload=flags.sign_payload,
-        first_byte_timeout=flags.first_byte_timeout,
-    )
+    """The engine's part of the flags: every RunOptions field has a RunFlags namesake."""
+    return RunOptions(**{f: getattr(flags, f) for f in RunOptions.__struct_fields__})
 
 
 def _exit_code(
@@ -252,7 +242,8 @@ def _exit_code(
     """An interrupted run exits 128 + the signal (130, 143) whatever else happened; otherwise
     the run's own error comes first, then a failed run, then results that were not saved.
     Every reason but the one raised is still printed."""
-    reasons = [e for e in (error, report.failure if report else None, files.failure) if e]
+    failures = report.failures if report else []
+    reasons = [e for e in (error, *failures, files.failure) if e]
     if interrupt.requested:
         for reason in reasons:
             print(f"error: {reason.msg}", file=sys.stderr)

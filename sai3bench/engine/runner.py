@@ -36,11 +36,21 @@ class RunReport:
         self.workload: WorkloadResult | None = None
         self.cleanup: CleanupResult | None = None
         self.verify: str | None = None
-        self.failure: RunFailed | None = None
+        #: Why the run failed (exit 1), in the order found: a failed workload does not hide
+        #: the objects its cleanup then left behind.
+        self.failures: list[RunFailed] = []
         self.seed: int | None = None
         self.on_stage: StageHook = lambda name, result: None
         #: The signals the run got, and what they stopped.
         self.interrupt = Interrupt()
+
+    def fail(self, failure: RunFailed | None) -> None:
+        if failure is not None:
+            self.failures.append(failure)
+
+    @property
+    def failure(self) -> RunFailed | None:
+        return self.failures[0] if self.failures else None
 
 
 #: Told when a stage ends: ("prepare" | "workload" | "cleanup", its result object).
@@ -192,7 +202,7 @@ async def _stages(co: Coordinator) -> None:
         out.say("=== Cleanup Phase ===")
         report.cleanup = await stop.bounded("cleanup", co.cleanup_only(sets), grace=co.runner.grace)
         report.on_stage("cleanup", report.cleanup)
-        report.failure = report.failure or report.cleanup.failure  # objects left: exit 1
+        report.fail(report.cleanup.failure)  # objects left: exit 1
         return
     if config.prepare is not None and sets and not opts.skip_prepare:
         await _prepare_stage(co, sets)
@@ -261,7 +271,7 @@ async def _cleanup_stage(co: Coordinator, prep: Prepare) -> None:
     report.cleanup = result = await stop.cleanup_stage(cleanup)
     if result is not None:
         report.on_stage("cleanup", result)
-        report.failure = report.failure or result.failure  # objects left behind: exit 1
+        report.fail(result.failure)  # objects left behind: exit 1
     if stop.cleanup in ("skipped", "stopped", "timed out"):
         ours = sum(1 for ps in sets for i in ps.created if ps.key(i) not in skip)
         gone = result.deleted + result.already_gone if result is not None else 0
@@ -310,7 +320,7 @@ async def _test_phase(co: Coordinator) -> None:
     if co.lost is not None:
         raise co.lost
     if not report.interrupt.requested:  # partial results of a stopped stage are no failure
-        report.failure = _workload_failure(wl, config.duration)
+        report.fail(_workload_failure(wl, config.duration))
 
 
 #: Share of one core above which a one-process workload counts as client-bound.
