@@ -41,7 +41,14 @@ from sai3bench.engine.share_merge import merge_cleanup, merge_prepare, merge_wor
 from sai3bench.engine.share_runner import ShareRunner
 from sai3bench.engine.transient import list_with_retry
 from sai3bench.engine.workload import WorkloadResult
-from sai3bench.errors import ConfigError, RunFailed, Sai3Error, StorageError, UsageError
+from sai3bench.errors import (
+    ConfigError,
+    CredentialError,
+    RunFailed,
+    Sai3Error,
+    StorageError,
+    UsageError,
+)
 from sai3bench.metrics.share_stat import ShareStat
 from sai3bench.outcome import OpError, Outcome
 from sai3bench.plan.share import (
@@ -59,11 +66,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: The Sai3Errors a share raises again by name (PrepareFailed is handled where it is known);
+#: any other kind still ends the run, as RunFailed with its message.
 _ERRORS: dict[str, type[Sai3Error]] = {
-    "ConfigError": ConfigError,
-    "StorageError": StorageError,
-    "UsageError": UsageError,
-    "RunFailed": RunFailed,
+    cls.__name__: cls for cls in (ConfigError, UsageError, CredentialError, StorageError, RunFailed)
 }
 
 
@@ -157,16 +163,8 @@ class Coordinator:
                 failed=sum(x.failed for x in prepare_failures),
                 hint=f.hint,
             )
-        self._raise_first(failures)
+        raise_first(failures)
         return result
-
-    def _raise_first(self, failures: Sequence[Failure | None]) -> None:
-        for f in failures:
-            if f is None:
-                continue
-            cls = _ERRORS.get(f.kind)
-            if cls is not None:
-                raise cls(f.msg, hint=f.hint or None)
 
     # -- workload -----------------------------------------------------------------------------
 
@@ -182,10 +180,10 @@ class Coordinator:
         if not results:
             if self.lost is not None:  # why the others, stopped at the barrier, have nothing
                 raise self.lost
-            self._raise_first([d.failure for d in dones if d.failure is not None])
+            raise_first([d.failure for d in dones if d.failure is not None])
             raise RunFailed("workload: no process returned a result")
         failures = [d.failure for d in dones if d.failure is not None and not d.interrupted]
-        self._raise_first(failures)
+        raise_first(failures)
         merged = merge_workload(results)
         merged.shares = self._last_stats
         return merged
@@ -206,7 +204,9 @@ class Coordinator:
         result = merge_cleanup([d.result for d in dones if isinstance(d.result, CleanupDone)])
         result.shares = self._last_stats
         for d in dones:
-            if d.lost is not None:  # what it deleted is unknown: a LIST says what is left
+            if d.result is None:  # lost or failed: what it deleted is unknown, a LIST says
+                if d.failure is not None:
+                    self.ctx.out.warn(f"cleanup: {d.host} process {d.process}: {d.failure.msg}")
                 for ps, indices in zip(sets, parts[d.index], strict=True):
                     left = await self._still_there(ps, indices)
                     result.errors += len(left)
@@ -244,3 +244,11 @@ class Coordinator:
         prep = self.config.prepare
         mode: CleanupMode = prep.cleanup_mode if prep is not None else "tolerant"
         return await self.cleanup(prepared, mode)
+
+
+def raise_first(failures: Sequence[Failure | None]) -> None:
+    """Raise the first share's error again, as its own Sai3Error class (CredentialError stays
+    a CredentialError); a kind this process does not know ends the run as RunFailed."""
+    for f in failures:
+        if f is not None:
+            raise _ERRORS.get(f.kind, RunFailed)(f.msg, hint=f.hint or None)

@@ -7,8 +7,6 @@ histograms, merged exactly by the coordinator.
 
 from __future__ import annotations
 
-from typing import Final
-
 import msgspec
 
 from sai3bench.config.schema import Config
@@ -122,10 +120,6 @@ class ShareDone(msgspec.Struct, frozen=True, kw_only=True):
     process: int = 0
     #: Set by the coordinator when the process died or hung: why, in one line.
     lost: str | None = None
-
-
-#: Kinds of Sai3Error that cross a process boundary by name (errors.py and PrepareFailed).
-FAILURE_KINDS: Final = ("ConfigError", "StorageError", "UsageError", "RunFailed", "PrepareFailed")
 
 
 def encode(obj: ShareJob | ShareDone) -> bytes:

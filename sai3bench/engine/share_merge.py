@@ -54,12 +54,13 @@ def merge_prepare(
     sets: list[PreparedSet], dones: Sequence[ShareDone], assigned: Sequence[IndicesPerSet]
 ) -> PrepareResult:
     """Fill ``sets`` (existed counts and directories already planned) with what the shares
-    created. A lost share's assigned indices all count as created: it may have made any of
-    them, and cleanup then deletes them (already gone is fine), so nothing is unaccounted for."""
+    created. A lost or failed share without a result has all its assigned indices counted as
+    created: it may have made any of them, and cleanup then deletes them (already gone is
+    fine), so nothing is unaccounted for."""
     results = [d.result for d in dones if isinstance(d.result, PrepareDone)]
     for d in dones:
         created = d.result.created if isinstance(d.result, PrepareDone) else None
-        if created is None and d.lost is not None:
+        if created is None and (d.lost is not None or d.failure is not None):
             created = assigned[d.index]
         for ps, indices in zip(sets, created or [], strict=False):
             ps.created.extend(indices)

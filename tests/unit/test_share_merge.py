@@ -15,6 +15,7 @@ import msgspec
 import pytest
 
 from sai3bench.config.load import load_config
+from sai3bench.engine.coordinator import raise_first
 from sai3bench.engine.prepare import PreparedSet
 from sai3bench.engine.share_jobs import (
     CleanupDone,
@@ -30,6 +31,7 @@ from sai3bench.engine.share_merge import (
     merge_workload,
     share_stats,
 )
+from sai3bench.errors import CredentialError, RunFailed
 from sai3bench.metrics.collector import Collector, OpClass, OpKind
 from sai3bench.metrics.endpoint_stat import EndpointStat
 from sai3bench.outcome import Outcome
@@ -133,6 +135,29 @@ def test_merge_prepare_counts_a_lost_shares_assigned_indices_as_created() -> Non
     merge_prepare(sets, dones, assigned)
     assert list(sets[0].created) == [0, 1, 2, 3, 4]
     assert list(sets[1].created) == [0, 1, 2]
+
+
+def test_merge_prepare_counts_a_failed_share_without_a_result_as_lost() -> None:
+    """A share that raised (say a CredentialError after some PUTs) sent no created list: its
+    assigned indices count as created, or cleanup would leave what it made."""
+    assigned = [[[0, 2, 4], [1]], [[1, 3], [0, 2]]]
+    dones = [
+        ShareDone(index=0, result=_prepare_done(Collector(), [[0, 2, 4], [1]], wall=0.5)),
+        ShareDone(index=1, failure=Failure("CredentialError", "credentials expired")),
+    ]
+    sets = _sets(5)
+    merge_prepare(sets, dones, assigned)
+    assert list(sets[0].created) == [0, 1, 2, 3, 4]
+    assert list(sets[1].created) == [0, 1, 2]
+
+
+def test_a_share_failure_is_raised_again_as_its_own_class() -> None:
+    with pytest.raises(CredentialError) as err:
+        raise_first([None, Failure("CredentialError", "no key", "set AWS_ACCESS_KEY_ID")])
+    assert err.value.msg == "no key" and err.value.hint == "set AWS_ACCESS_KEY_ID"
+    with pytest.raises(RunFailed, match="odd"):  # an unknown kind is never dropped
+        raise_first([Failure("SomethingNew", "odd")])
+    raise_first([None, None])  # no failure: nothing raised
 
 
 def test_merge_prepare_keeps_what_a_failed_share_reports_it_created() -> None:
