@@ -102,8 +102,10 @@ def planned_ops(ctx: RunContext, config: Config, pools: list[OpPool]) -> list[Pl
             p.base = e.backend.key_of(e.path)
         elif pool.indexed is not None:
             p.keys = IndexedKeys(pool.indexed.base, pool.indexed.pool, pool.indexed.count)
+        elif pool.deletes:
+            p.keys = list(pool.keys)  # popped: never the plan's own list
         else:
-            p.keys = list(pool.keys)  # a DELETE pool is popped: never share the plan's list
+            p.keys = pool.keys  # read only: one list, however many ops read it
         planned.append(p)
     return planned
 
