@@ -48,12 +48,15 @@ class BatchResults:
         "retries",
         "retry_log",
         "scratch",
+        "start_ns",
         "stop",
         "ttfb_ns",
     )
 
     def __init__(self, capacity: int) -> None:
         self.latency_ns = array("q", bytes(8 * capacity))
+        #: When each op's final attempt started (perf_counter_ns): the op-log's start column.
+        self.start_ns = array("q", bytes(8 * capacity))
         self.nbytes = array("q", bytes(8 * capacity))
         self.outcome = array("B", bytes(capacity))
         #: Time to first byte per op (0: the backend has none, e.g. file://).
@@ -162,6 +165,7 @@ def _store(
     ``first`` is when the response head arrived (0: none). An op that ends after the deadline
     is marked LATE; a failure's (key, detail) becomes the worker's first error if it has none.
     """
+    out.start_ns[n] = t0
     out.latency_ns[n] = t1 - t0
     out.nbytes[n] = moved
     out.ttfb_ns[n] = first - t0 if first > t0 else 0
