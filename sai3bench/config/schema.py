@@ -36,6 +36,7 @@ __all__ = [
     "ListOp",
     "Op",
     "OpBase",
+    "PerfLog",
     "Prepare",
     "PrepareStrategy",
     "Processes",
@@ -161,6 +162,14 @@ class ErrorHandling(Base, kw_only=True, frozen=True):
     retry_jitter_factor: Annotated[float, Meta(ge=0.0, le=1.0)] = 0.25
 
 
+class PerfLog(Base, kw_only=True, frozen=True):
+    """``perf_log``: the per-interval time series, ``<results_dir>/perf_log.tsv``. Written by
+    default (it is cheap); ``enabled: false`` turns it off. ``interval`` is seconds."""
+
+    enabled: bool = True
+    interval: Annotated[float, Meta(ge=0.01)] = 1.0
+
+
 MultiStrategy = Literal["round_robin", "least_connections"]
 
 
@@ -207,10 +216,16 @@ class Config(Base, kw_only=True, frozen=True):
     multi_endpoint: MultiEndpoint | None = None
     processes: Processes | None = None
     distributed: Distributed | None = None
+    perf_log: PerfLog = msgspec.field(default_factory=PerfLog)
+    #: Seconds at the start of the workload whose ops run and appear in the perf-log (stage
+    #: ``Warmup``) but not in the summary, the TSVs or results.json.
+    warmup_period: NonNegFloat = 0.0
 
     def __post_init__(self) -> None:
         if sum(op.weight for op in self.workload) <= 0:
             raise ValueError("workload: the total weight is 0")
+        if self.warmup_period >= self.duration:
+            raise ValueError("warmup_period: must be shorter than duration")
 
 
 CHOICES: dict[str, tuple[str, ...]] = {

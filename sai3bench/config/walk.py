@@ -34,6 +34,7 @@ from sai3bench.config.schema import (
     EnsureObjects,
     ErrorHandling,
     MultiEndpoint,
+    PerfLog,
     Prepare,
 )
 from sai3bench.config.sizespec import FixedSize, LognormalSize, SizeSpec, UniformSize
@@ -55,14 +56,13 @@ IGNORED: dict[str, dict[str, str]] = {
     "": {
         **dict.fromkeys(("version", "backend", "objects"), _NOOP),
         "cleanup": "is ignored (upstream no-op; prepare.cleanup is the one that counts)",
-        "warmup_period": "is ignored (upstream no-op: it changes no output)",
         "op_log_path": "is ignored (upstream honours it only in distributed agents)",
         "distributed_env": "is ignored (internal to upstream's distributed controller)",
         "autotune": "is ignored (read only by upstream's autotune commands)",
         "s3dlio_optimization": "is ignored (it tunes upstream's s3dlio library)",
         "processing_mode": "is ignored (sai3bench always runs one engine process per 'processes')",
         **dict.fromkeys(
-            """io_rate perf_log page_cache_mode range_engine dynamic_put_pool enable_metadata_cache
+            """io_rate page_cache_mode range_engine dynamic_put_pool enable_metadata_cache
             cache_checkpoint_interval_secs""".split(),  # noqa: SIM905 - a word list reads best
             _LATER,
         ),
@@ -70,6 +70,9 @@ IGNORED: dict[str, dict[str, str]] = {
     "op": {
         "use_multi_endpoint": "is ignored (upstream no-op since v0.8.96)",
         **dict.fromkeys(("size", "file_size"), "is ignored (upstream no-op; object_size sets it)"),
+    },
+    "perf_log": {
+        "path": "is ignored (as upstream standalone: the perf-log is <results_dir>/perf_log.tsv)",
     },
     "prepare": {
         "directory_structure": _LATER + " (tree workloads)",
@@ -106,6 +109,7 @@ _PREPARE_KEYS = _field_names(Prepare)
 _ENSURE_KEYS = _field_names(EnsureObjects) | {"size_distribution"}
 _ERROR_KEYS = _field_names(ErrorHandling)
 _MULTI_KEYS = _field_names(MultiEndpoint)
+_PERF_LOG_KEYS = _field_names(PerfLog)
 _OP_KEYS = {
     name: _field_names(cls) | {"op"} | ({"size_distribution"} if name == "put" else set())
     for name, cls in OPS.items()
@@ -155,7 +159,32 @@ class Walker:
             )
         if top.get("distributed") is not None:
             top["distributed"] = walk_distributed(top["distributed"], self.warnings)
+        if "warmup_period" in top:
+            top["warmup_period"] = self.warmup(top["warmup_period"], top.get("duration", 60.0))
+        if top.get("perf_log") is not None:
+            top["perf_log"] = self.perf_log(top["perf_log"])
         return top
+
+    def warmup(self, value: Any, duration: Any) -> float:
+        secs = self.duration("warmup_period", value)
+        if isinstance(duration, float) and secs >= duration:
+            fail(
+                "warmup_period",
+                f"{secs:g}s is not shorter than duration ({duration:g}s)",
+                "shorten warmup_period or lengthen duration: the results cover the time after it",
+            )
+        return secs
+
+    def perf_log(self, value: Any) -> dict[str, Any]:
+        node = self.keys(
+            as_mapping("perf_log", value, "e.g. perf_log: {interval: 1s}"),
+            "perf_log",
+            _PERF_LOG_KEYS,
+            IGNORED["perf_log"],
+        )
+        if "interval" in node:
+            node["interval"] = self.duration("perf_log.interval", node["interval"], positive=True)
+        return node
 
     def multi_endpoint(self, value: Any) -> dict[str, Any]:
         example = "e.g. multi_endpoint: {strategy: round_robin, endpoints: [s3://h1:9000/b/]}"

@@ -365,7 +365,7 @@ def entry(fields: str) -> str:
             top("zzz: 1"),
             "zzz: unknown key",
             "valid keys here: concurrency, distributed, duration, error_handling, multi_endpoint, "
-            "prepare, processes, target, workload",
+            "perf_log, prepare, processes, target, warmup_period, workload",
         ),
         # a key that belongs to another op or size type
         (
@@ -568,7 +568,6 @@ def test_ignored_keys_warn_in_document_order():
         "'backend' is ignored (upstream no-op)",
         "'io_rate' is not supported yet and is ignored",
         "'cleanup' is ignored (upstream no-op; prepare.cleanup is the one that counts)",
-        "'warmup_period' is ignored (upstream no-op: it changes no output)",
         "'workload[0].use_multi_endpoint' is ignored (upstream no-op since v0.8.96)",
         "'workload[1].size' is ignored (upstream no-op; object_size sets it)",
         "'prepare.directory_structure' is not supported yet and is ignored (tree workloads)",
