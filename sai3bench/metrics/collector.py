@@ -8,7 +8,9 @@ last attempt (the backoff sleep is not the server's time); for a request the HTT
 again on a fresh connection, both sends, since nothing paused between them.
 
 Size buckets follow sai3-bench (inclusive upper bounds, 8 KiB x 8^n); META ops (LIST, STAT,
-DELETE) always go to bucket 0 ("zero"), whatever bytes they report.
+DELETE) always go to bucket 0 ("zero"), whatever bytes they report. Each META kind has its own
+histogram (the console prints each on its own line); the META class, bucket 0 (the TSV's META
+row) is their merge, made when asked for.
 """
 
 from __future__ import annotations
@@ -62,6 +64,11 @@ SIZE_BUCKET_LABELS = (
 N_SIZE_BUCKETS = len(SIZE_BUCKET_LABELS)
 _N_KINDS = len(OpKind)
 _N_SLOTS = len(OpClass) * N_SIZE_BUCKETS
+#: ``_hists`` index of a META kind's own histogram is ``kind + _KIND_SLOT``: after the class slots
+#: (LIST 27, STAT 28, DELETE 29). Slot 18 (META, bucket 0) then stays empty but in a collector
+#: decoded from a file written before META kinds were kept apart.
+_KIND_SLOT = _N_SLOTS - OpKind.LIST
+_META_SLOTS = range(_N_SLOTS, _N_SLOTS + 3)
 _TOP_BOUND = 1 << 31  # 2 GiB: the last inclusive upper bound
 
 # Bucket of n (1 <= n <= 2 GiB) by b = (n - 1).bit_length(), i.e. ceil(log2(n)): b <= 13 means
@@ -91,6 +98,9 @@ class _CollectorWire(msgspec.Struct, kw_only=True):
     histograms: list[tuple[int, int, bytes]]  # (class, bucket, Histogram.encode())
     ttfb: list[tuple[int, bytes]] = []  # (class, Histogram.encode()): time to first byte
     retry_outcomes: list[tuple[int, int, int]] = []  # (kind, outcome of the failed try, count)
+    #: (META kind, Histogram.encode()): LIST, STAT and DELETE apart. Absent in older files,
+    #: whose META histogram is the (META, 0) entry of ``histograms``.
+    meta_kinds: list[tuple[int, bytes]] = []
 
 
 _ENCODER = msgspec.json.Encoder()
@@ -112,7 +122,8 @@ class Collector:
     )
 
     def __init__(self) -> None:
-        self._hists: list[Histogram | None] = [None] * _N_SLOTS  # class * 9 + bucket
+        # class * 9 + bucket, then one per META kind (kind + _KIND_SLOT)
+        self._hists: list[Histogram | None] = [None] * (_N_SLOTS + 3)
         # Indexed by OpKind; only the META kinds' entries are kept (GET/PUT are derived).
         self._ops = [0] * _N_KINDS
         self._bytes = [0] * _N_KINDS
@@ -134,10 +145,10 @@ class Collector:
     # derived from the histogram counts and bucket bytes (two list updates saved, ~60 ns).
     def record(self, kind: int, nbytes: int, latency_ns: int) -> None:
         """Record one successful op: its kind (OpKind), bytes moved and latency in ns."""
-        if kind >= 2:  # META: always bucket "zero"
+        if kind >= 2:  # META: always bucket "zero", one histogram per kind
             self._ops[kind] += 1
             self._bytes[kind] += nbytes
-            slot = 18
+            slot = kind + 25
         else:
             if nbytes <= 0:
                 slot = kind * 9
@@ -229,8 +240,29 @@ class Collector:
                 mine.merge(theirs)
 
     def histogram(self, cls: int, bucket: int) -> Histogram | None:
-        """The live histogram of (OpClass, size bucket), or None if nothing was recorded."""
+        """The histogram of (OpClass, size bucket), or None if nothing was recorded: the live
+        one for GET and PUT, a new merge of the META kinds' for (META, 0)."""
+        if cls == OpClass.META and bucket == 0:
+            return self._meta_merged()
         return self._hists[cls * N_SIZE_BUCKETS + bucket]
+
+    def kind_histogram(self, kind: int) -> Histogram | None:
+        """Latencies of one OpKind, or None if none was recorded (a META kind of a collector
+        decoded from an older file, which kept them together, has none either)."""
+        if kind >= OpKind.LIST:
+            return self._hists[kind + _KIND_SLOT]
+        h = self.merged(kind)
+        return h if h.count else None
+
+    def _meta_merged(self) -> Histogram | None:
+        parts = [self._hists[s] for s in (18, *_META_SLOTS)]
+        if all(h is None for h in parts):
+            return None
+        out = Histogram()
+        for h in parts:
+            if h is not None:
+                out.merge(h)
+        return out
 
     def bucket_bytes(self, cls: int, bucket: int) -> int:
         """Bytes moved by successful ops of (OpClass, size bucket)."""
@@ -242,7 +274,7 @@ class Collector:
         """A new histogram holding every bucket of OpClass ``cls`` (empty if none)."""
         out = Histogram()
         for bucket in range(N_SIZE_BUCKETS):
-            h = self._hists[cls * N_SIZE_BUCKETS + bucket]
+            h = self.histogram(cls, bucket)
             if h is not None:
                 out.merge(h)
         return out
@@ -299,7 +331,7 @@ class Collector:
         """Versioned JSON (docs/FORMAT.md) with base64 histogram blobs, for IPC and merging."""
         hists = [
             (slot // N_SIZE_BUCKETS, slot % N_SIZE_BUCKETS, h.encode(compress=True))
-            for slot, h in enumerate(self._hists)
+            for slot, h in enumerate(self._hists[:_N_SLOTS])
             if h is not None
         ]
         wire = _CollectorWire(
@@ -313,6 +345,11 @@ class Collector:
             histograms=hists,
             ttfb=[(c, h.encode(compress=True)) for c, h in enumerate(self._ttfb) if h is not None],
             retry_outcomes=[(k, o, n) for (k, o), n in sorted(self._retry_outcomes.items())],
+            meta_kinds=[
+                (s - _KIND_SLOT, h.encode(compress=True))
+                for s in _META_SLOTS
+                if (h := self._hists[s]) is not None
+            ],
         )
         return _ENCODER.encode(wire)
 
@@ -345,6 +382,13 @@ class Collector:
             if not (0 <= op_class < len(OpClass) and 0 <= bucket < N_SIZE_BUCKETS):
                 raise ValueError(f"collector histogram slot ({op_class}, {bucket}) out of range")
             c._hists[op_class * N_SIZE_BUCKETS + bucket] = Histogram.decode(blob)
+        for kind, blob in wire.meta_kinds:
+            if kind not in (OpKind.LIST, OpKind.STAT, OpKind.DELETE):
+                raise ValueError(f"collector META kind {kind} out of range")
+            c._hists[kind + _KIND_SLOT] = Histogram.decode(blob)
+        meta = c._meta_merged()
+        if (meta.count if meta else 0) != sum(wire.ops[2:]):
+            raise ValueError("collector META ops disagree with their histograms")
         for op_class, blob in wire.ttfb:
             if not 0 <= op_class < len(OpClass):
                 raise ValueError(f"collector ttfb class {op_class} out of range")
