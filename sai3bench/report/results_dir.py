@@ -1,13 +1,17 @@
-"""The results directory ``sai3-YYYYMMDD-HHMM-<name>/`` and what goes into it.
+"""The results directory ``sai3-YYYYMMDD-HHMMSS-<name>/`` and what goes into it.
 
 Layout as sai3-bench v0.6.4+: config.yaml, console_log.txt, metadata.json, workload_results.tsv,
-prepare_results.tsv; plus results.json, our lossless histograms (docs/FORMAT.md). Two runs with
-the same name in the same minute share the directory, as upstream's do; files are overwritten.
+prepare_results.tsv; plus results.json, our lossless histograms (docs/FORMAT.md). Unlike
+upstream's ``HHMM`` directories, which two runs in the same minute share (the second silently
+overwriting the first), a run never writes into a directory it did not create: the name carries
+seconds, and a run that finds the name taken adds ``-2``, ``-3``... The directory is made with an
+exclusive mkdir, so two runs starting at once cannot both take one name.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import os
 import re
 import socket
@@ -27,15 +31,28 @@ def test_name_for(config_path: str | None, tsv_name: str | None) -> str:
 
 
 def make_results_dir(root: Path, name: str, now: dt.datetime) -> Path:
-    path = root / f"sai3-{now:%Y%m%d-%H%M}-{name}"
+    """A new, empty ``sai3-YYYYMMDD-HHMMSS-<name>[-N]`` directory under ``root``."""
+    return make_new_dir(root, f"sai3-{now:%Y%m%d-%H%M%S}-{name}")
+
+
+def make_new_dir(root: Path, base: str) -> Path:
+    """Create ``root/base``, or ``root/base-2``, ``-3``... when taken: the first name this
+    process's mkdir created (exclusive, so a concurrent run gets another one)."""
     try:
-        path.mkdir(parents=True, exist_ok=True)
+        root.mkdir(parents=True, exist_ok=True)
+        for n in itertools.count(1):
+            path = root / (base if n == 1 else f"{base}-{n}")
+            try:
+                path.mkdir()
+            except FileExistsError:
+                continue
+            return path
     except OSError as exc:
         raise UsageError(
-            f"cannot create results directory {path}: {exc.strerror}",
+            f"cannot create results directory under {root}: {exc.strerror}",
             hint="pass --results-dir pointing at a writable directory",
         ) from None
-    return path
+    raise AssertionError("unreachable")  # itertools.count never ends
 
 
 def metadata(

@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
-RESULTS_DIR_RE = re.compile(r"sai3-\d{8}-\d{4}-(?P<name>.+)")
+RESULTS_DIR_RE = re.compile(r"sai3-\d{8}-\d{6}-(?P<name>.+?)(?:-\d+)?")
 
 TSV_HEADER = (
     "operation\tsize_bucket\tbucket_idx\tmean_us\tp50_us\tp90_us\tp95_us\tp99_us\tmax_us"
@@ -111,7 +111,7 @@ def immutable_dir(path: Path) -> Iterator[Path]:
 
 
 def results_dir(root: Path, name: str) -> Path:
-    """The one ``sai3-YYYYMMDD-HHMM-<name>`` directory under ``root``."""
+    """The one ``sai3-YYYYMMDD-HHMMSS-<name>[-N]`` directory under ``root``."""
     found = [p for p in root.iterdir() if p.is_dir() and p.name.startswith("sai3-")]
     matches = [p for p in found if (m := RESULTS_DIR_RE.fullmatch(p.name)) and m["name"] == name]
     assert len(matches) == 1, f"expected one results dir for {name!r}, found {found}"

@@ -5,10 +5,13 @@ Short commands run several at a time (``run_cli_many``): interpreter start-up do
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import re
+import resource
+import signal
 import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -365,20 +368,26 @@ def test_top_level_help_names_every_scheme(tmp_path: Path) -> None:
     assert all(s in proc.stdout for s in ("file://", "s3://", "gs://", "az://"))
 
 
-def _full_disk_dirs(root: Path, name: str, file: str) -> None:
-    """Results directories for this minute and the next whose ``file`` writes to /dev/full:
-    every write there fails with ENOSPC, as on a full disk."""
-    now = dt.datetime.now()
-    for t in (now, now + dt.timedelta(minutes=1)):
-        d = root / f"sai3-{t:%Y%m%d-%H%M}-{name}"
-        d.mkdir(parents=True, exist_ok=True)
-        (d / file).symlink_to("/dev/full")
+def _run_with_full_file(cfg: Path, root: Path, file: str) -> subprocess.CompletedProcess[str]:
+    """Run ``cfg``; as soon as its results directory appears, its ``file`` becomes a symlink to
+    /dev/full: every write there fails with ENOSPC, as on a full disk. (The run makes a new
+    directory of its own, so it cannot be made in advance.)"""
+    args = [sys.executable, "-m", "sai3bench", "run", "-c", str(cfg), "--results-dir", str(root)]
+    with subprocess.Popen(
+        args, cwd=cfg.parent, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as proc:
+        deadline = time.monotonic() + 60
+        while not (made := list(root.glob("sai3-*"))) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert made, "the run made no results directory"
+        (made[0] / file).symlink_to("/dev/full")
+        out, err = proc.communicate(timeout=90)
+    return subprocess.CompletedProcess(args, proc.returncode, out, err)
 
 
 def test_results_on_a_full_disk_are_printed_then_one_line_exit_1(tmp_path: Path) -> None:
     cfg = write_config(tmp_path, base_config(tmp_path / "data"), "full.yaml")
-    _full_disk_dirs(tmp_path / "r", "full", "metadata.json")
-    proc = run_cli(["run", "-c", str(cfg), "--results-dir", str(tmp_path / "r")], tmp_path)
+    proc = _run_with_full_file(cfg, tmp_path / "r", "metadata.json")
     line = assert_user_error(proc, code=1)
     assert re.fullmatch(
         r"error: results not saved: cannot write \S+/metadata\.json: No space left on "
@@ -389,11 +398,26 @@ def test_results_on_a_full_disk_are_printed_then_one_line_exit_1(tmp_path: Path)
     assert "Cleanup complete" in proc.stdout
 
 
-def test_a_full_disk_at_start_refuses_the_run_before_it_touches_anything(tmp_path: Path) -> None:
+def _no_file_growth() -> None:
+    """In the child: a file size limit of 0 and SIGXFSZ ignored, so the first byte written to
+    any file fails with EFBIG, as the first write to a full disk fails with ENOSPC."""
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
+
+
+def test_a_failed_first_write_refuses_the_run_before_it_touches_anything(tmp_path: Path) -> None:
     cfg = write_config(tmp_path, base_config(tmp_path / "data"), "full.yaml")
-    _full_disk_dirs(tmp_path / "r", "full", "config.yaml")
-    proc = run_cli(["run", "-c", str(cfg), "--results-dir", str(tmp_path / "r")], tmp_path)
-    assert "config.yaml: No space left on device (ENOSPC)" in assert_user_error(proc)
+    args = [sys.executable, "-m", "sai3bench", "run", "-c", str(cfg), "--results-dir", "r"]
+    proc = subprocess.run(
+        args,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=90,
+        preexec_fn=_no_file_growth,
+        check=False,
+    )
+    assert "config.yaml: File too large (EFBIG)" in assert_user_error(proc)
     assert not (tmp_path / "data").exists()
 
 
