@@ -2,15 +2,17 @@
 
 This module owns the wording and number formats of what a run prints at the end. Line formats
 follow sai3-bench HEAD (v0.8.97) so that users' eyes and greps keep working: integers with
-thousands commas, ops/s with commas and two decimals, MiB with two decimals, latencies in
-adaptive units. It is pure: it returns str and never prints (the CLI prints and tees to
-console_log.txt).
+thousands commas, ops/s with commas and two decimals, MiB with two decimals. It is pure: it
+returns str and never prints (the CLI prints and tees to console_log.txt).
 
-Deliberate differences from upstream: the distribution lists LIST, STAT and DELETE separately
-instead of one META line; PUT has one latency line (no setup/I-O split); an "Errors:" block and
-a "Retries:" block (per kind, then per outcome of the attempt tried again, HTTP resends of a
-stale or reset connection included) appear when there were any; a "Configured duration" line
-follows "Duration".
+Deliberate differences from upstream: LIST, STAT and DELETE each have their own block instead of
+one META-DATA block (a collector from an older results file, which kept them together, still
+gets one); every latency line gives mean, p50, p90, p99, p99.9 and max in ONE unit, chosen by the
+line's median (upstream mixed units within a line: ``p50=8,300ns, p99=60.375ms``); PUT has one
+latency line (no setup/I-O split); an "Errors:" line is always there ("Errors: 0"), followed by
+the failures per kind and outcome when there were any, and a "Retries:" block (per kind, then
+per outcome of the attempt tried again, HTTP resends included) when there were any; a
+"Configured duration" line follows "Duration".
 """
 
 from __future__ import annotations
@@ -27,7 +29,10 @@ from sai3bench.outcome import Outcome
 
 _MIB = 1_048_576
 _UNITS = (("µs", 1e3), ("ms", 1e6), ("s", 1e9))
-_HEADINGS = {OpClass.GET: "GET", OpClass.PUT: "PUT", OpClass.META: "META-DATA"}
+#: The quantiles every latency line prints between its mean and its max.
+LINE_QUANTILES = ((0.5, "p50"), (0.9, "p90"), (0.99, "p99"), (0.999, "p99.9"))
+#: What results.json keeps per op kind (ns), beyond the console's.
+SUMMARY_QUANTILES = (*LINE_QUANTILES, (0.9999, "p99.99"))
 
 
 def fmt_int(n: int) -> str:
@@ -75,12 +80,41 @@ def _rate(n: int | float, wall_s: float) -> float:
     return n / wall_s if wall_s > 0 else 0.0
 
 
-def _latency_line(h: Histogram) -> str:
-    p50, p95, p99 = h.percentiles((0.5, 0.95, 0.99))
-    return (
-        f"  Latency: mean={fmt_latency(h.mean_ns())}, p50={fmt_latency(p50)}, "
-        f"p95={fmt_latency(p95)}, p99={fmt_latency(p99)}"
-    )
+def line_unit(typical_ns: float) -> tuple[str, float]:
+    """(unit, ns per unit) for a line of latencies whose typical value is ``typical_ns``: the
+    largest of ns, µs, ms and s in which it is at least 1, so the median keeps three or more
+    significant digits and the tail is read in the same unit."""
+    unit, scale = "ns", 1.0
+    for name, factor in _UNITS:
+        if typical_ns >= factor:
+            unit, scale = name, factor
+    return unit, scale
+
+
+def fmt_in(ns: float, unit: tuple[str, float]) -> str:
+    """``ns`` in ``unit`` with thousands commas: whole nanoseconds, else two decimals."""
+    name, scale = unit
+    if name == "ns":
+        return f"{max(round(ns), 0):,}ns"
+    return f"{ns / scale:,.2f}{name}"
+
+
+def latency_values(h: Histogram) -> list[tuple[str, float]]:
+    """(label, ns) of a latency line: mean, the LINE_QUANTILES, max."""
+    qs = h.percentiles([q for q, _ in LINE_QUANTILES])
+    return [
+        ("mean", h.mean_ns()),
+        *((label, float(v)) for (_, label), v in zip(LINE_QUANTILES, qs, strict=True)),
+        ("max", float(h.max_ns)),
+    ]
+
+
+def latency_line(h: Histogram, label: str = "Latency") -> str:
+    """``  Latency: mean=…, p50=…, p90=…, p99=…, p99.9=…, max=…``, all in the unit of p50."""
+    values = latency_values(h)
+    unit = line_unit(values[1][1])
+    body = ", ".join(f"{name}={fmt_in(ns, unit)}" for name, ns in values)
+    return f"  {label}: {body}"
 
 
 def format_workload_results(
@@ -119,34 +153,75 @@ def format_workload_results(
         f"  Total bytes: {fmt_int(total_bytes)} ({fmt_mib(total_bytes)})",
         f"  Throughput: {fmt_rate(_rate(total_ops, wall_s))} ops/s",
     ]
-    for cls in OpClass:
-        lines += _class_block(collector, cls, wall_s)
-    lines += _errors_block(collector)
+    for kind_no, heading, h in kind_histograms(collector):
+        lines += _kind_block(collector, kind_no, heading, h, wall_s)
+    lines += _errors_block(collector, always=True)
     return "\n".join(lines) + "\n"
 
 
-def _class_block(collector: Collector, cls: OpClass, wall_s: float) -> list[str]:
-    h = collector.merged(cls)
-    if not h.count:
-        return []
-    nbytes = collector.bytes_of_class(cls)
+#: Stands for the META kinds together in a collector decoded from an older results file.
+META_TOGETHER = -1
+
+
+def kind_histograms(collector: Collector) -> list[tuple[int, str, Histogram]]:
+    """(OpKind, heading, latencies) of every kind with successful ops, in OpKind order. An
+    older file's META histogram, never split by kind, comes as (META_TOGETHER, "META-DATA")."""
+    out = []
+    for kind in OpKind:
+        h = collector.kind_histogram(kind)
+        if h is not None and h.count:
+            out.append((int(kind), kind.name, h))
+    meta = collector.merged(OpClass.META)
+    split = sum(h.count for k, _, h in out if k >= OpKind.LIST)
+    if meta.count and not split:
+        out.append((META_TOGETHER, "META-DATA", meta))
+    return out
+
+
+def _kind_block(
+    collector: Collector, kind: int, heading: str, h: Histogram, wall_s: float
+) -> list[str]:
+    nbytes = collector.nbytes(kind) if kind >= 0 else collector.bytes_of_class(OpClass.META)
     lines = [
         "",
-        f"{_HEADINGS[cls]} Performance:",
+        f"{heading} Performance:",
         f"  Ops: {fmt_int(h.count)} ({fmt_rate(_rate(h.count, wall_s))} ops/s)",
         f"  Bytes: {fmt_int(nbytes)} ({fmt_mib(nbytes)})",
     ]
-    if cls != OpClass.META:
+    if kind in (OpKind.GET, OpKind.PUT):
         lines.append(f"  Throughput: {_rate(nbytes / _MIB, wall_s):.2f} MiB/s")
-    lines.append(_latency_line(h))
-    ttfb = collector.ttfb(cls)
+    lines.append(latency_line(h))
+    ttfb = collector.ttfb(kind) if kind in (OpKind.GET, OpKind.PUT) else None
     if ttfb is not None and ttfb.count:
-        p50, p95, p99 = ttfb.percentiles((0.50, 0.95, 0.99))
-        lines.append(
-            f"  TTFB: mean={fmt_latency(round(ttfb.mean_ns()))}, p50={fmt_latency(p50)}, "
-            f"p95={fmt_latency(p95)}, p99={fmt_latency(p99)}"
-        )
+        lines.append(latency_line(ttfb, "TTFB"))
     return lines
+
+
+def latency_summary(collector: Collector, wall_s: float) -> dict[str, dict[str, object]]:
+    """results.json's per-kind figures: ops, bytes, ops/s, and latency in integer ns (mean,
+    p50, p90, p99, p99.9, p99.99, max), each exact to the histogram's 1/2048."""
+    out: dict[str, dict[str, object]] = {}
+    errors = collector.errors()
+    for kind, heading, h in kind_histograms(collector):
+        qs = h.percentiles([q for q, _ in SUMMARY_QUANTILES])
+        latency = {"mean": round(h.mean_ns())}
+        latency |= {label: v for (_, label), v in zip(SUMMARY_QUANTILES, qs, strict=True)}
+        latency["max"] = h.max_ns
+        nbytes = collector.nbytes(kind) if kind >= 0 else collector.bytes_of_class(OpClass.META)
+        out[heading] = {
+            "ops": h.count,
+            "bytes": nbytes,
+            "errors": _errors_of(errors, kind),
+            "ops_per_sec": round(_rate(h.count, wall_s), 3),
+            "mib_per_sec": round(_rate(nbytes / _MIB, wall_s), 3),
+            "latency_ns": latency,
+        }
+    return out
+
+
+def _errors_of(errors: dict[tuple[int, int], int], kind: int) -> int:
+    kinds = (OpKind.LIST, OpKind.STAT, OpKind.DELETE) if kind == META_TOGETHER else (kind,)
+    return sum(n for (k, _), n in errors.items() if k in kinds)
 
 
 def _outcome_name(outcome: int) -> str:
@@ -156,9 +231,13 @@ def _outcome_name(outcome: int) -> str:
         return str(outcome)
 
 
-def _errors_block(collector: Collector) -> list[str]:
+def _errors_block(collector: Collector, *, always: bool) -> list[str]:
+    """ "Errors: N failed ops" and one line per (kind, outcome); "Errors: 0" when ``always``
+    and nothing failed; then the retries, when there were any."""
     lines: list[str] = []
     errors = collector.errors()
+    if not errors and always:
+        lines += ["", "Errors: 0"]
     if errors:
         lines += ["", f"Errors: {fmt_int(collector.error_count())} failed ops"]
         for (kind, outcome), n in sorted(errors.items()):
@@ -204,16 +283,17 @@ def format_prepare_results(collector: Collector, wall_s: float, created: int, ex
             f"  Total ops: {fmt_int(h.count)} ({fmt_rate(_rate(h.count, wall_s))} ops/s)",
             f"  Total bytes: {fmt_int(nbytes)} ({fmt_mib(nbytes)})",
             f"  Throughput: {_rate(nbytes / _MIB, wall_s):.2f} MiB/s",
-            _latency_line(h),
+            latency_line(h),
         ]
-    lines += _errors_block(collector)
+    lines += _errors_block(collector, always=bool(h.count))
     return "\n".join(lines) + "\n"
 
 
 def format_bucket_table(collector: Collector, kind_class: int) -> str:
     """Per-size-bucket latencies of one OpClass, one line per bucket with ops ("" if none).
 
-    Lines look like ``  [64KiB-512KiB] count=N mean=… p50=… p95=… p99=… max=…``.
+    Lines look like ``  [64KiB-512KiB] count=N mean=… p50=… p90=… p99=… p99.9=… max=…``,
+    each in one unit.
     """
     cls = OpClass(kind_class)
     lines = []
@@ -221,12 +301,10 @@ def format_bucket_table(collector: Collector, kind_class: int) -> str:
         h = collector.histogram(cls, bucket)
         if h is None or not h.count:
             continue
-        p50, p95, p99 = h.percentiles((0.5, 0.95, 0.99))
-        lines.append(
-            f"  [{SIZE_BUCKET_LABELS[bucket]:>12}] count={fmt_int(h.count)}"
-            f" mean={fmt_latency(h.mean_ns())} p50={fmt_latency(p50)} p95={fmt_latency(p95)}"
-            f" p99={fmt_latency(p99)} max={fmt_latency(h.max_ns)}"
-        )
+        values = latency_values(h)
+        unit = line_unit(values[1][1])
+        body = " ".join(f"{name}={fmt_in(ns, unit)}" for name, ns in values)
+        lines.append(f"  [{SIZE_BUCKET_LABELS[bucket]:>12}] count={fmt_int(h.count)} {body}")
     if not lines:
         return ""
     return "\n".join([f"{cls.name} latency:", *lines]) + "\n"

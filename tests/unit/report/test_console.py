@@ -50,7 +50,8 @@ def test_number_helpers():
 
 
 # small_run() at wall 2.0 s: 11 ops (GET 7, PUT 2, LIST 1, STAT 1), 332,768 bytes.
-# GET latencies are worked out in test_tsv.py; in console units p50 = 2,020 ns, p95/p99 = max.
+# GET latencies are worked out in test_tsv.py: p50 = 2,020 ns, p90 and up = max. Each latency
+# line is in the unit of its p50 (GET: µs, the rest: ns); LIST and STAT get a block each.
 EXPECTED_WORKLOAD = """\
 === Results ===
 Configuration:
@@ -73,18 +74,24 @@ GET Performance:
   Ops: 7 (3.50 ops/s)
   Bytes: 316,384 (0.30 MiB)
   Throughput: 0.15 MiB/s
-  Latency: mean=715.20µs, p50=2,020ns, p95=3,000.0µs, p99=3,000.0µs
+  Latency: mean=715.20µs, p50=2.02µs, p90=3,000.00µs, p99=3,000.00µs, p99.9=3,000.00µs, \
+max=3,000.00µs
 
 PUT Performance:
   Ops: 2 (1.00 ops/s)
   Bytes: 16,384 (0.02 MiB)
   Throughput: 0.01 MiB/s
-  Latency: mean=600ns, p50=500ns, p95=700ns, p99=700ns
+  Latency: mean=600ns, p50=500ns, p90=700ns, p99=700ns, p99.9=700ns, max=700ns
 
-META-DATA Performance:
-  Ops: 2 (1.00 ops/s)
+LIST Performance:
+  Ops: 1 (0.50 ops/s)
   Bytes: 0 (0.00 MiB)
-  Latency: mean=200ns, p50=100ns, p95=300ns, p99=300ns
+  Latency: mean=300ns, p50=300ns, p90=300ns, p99=300ns, p99.9=300ns, max=300ns
+
+STAT Performance:
+  Ops: 1 (0.50 ops/s)
+  Bytes: 0 (0.00 MiB)
+  Latency: mean=100ns, p50=100ns, p90=100ns, p99=100ns, p99.9=100ns, max=100ns
 
 Errors: 2 failed ops
   GET NOT_FOUND: 1
@@ -105,7 +112,7 @@ def test_workload_results_omit_empty_sections_and_errors():
         c.record(OpKind.GET, 1_048_576, 2_000_000)
     text = format_workload_results(c, 10.0, 4, 10.0)
     assert "PUT Performance" not in text and "META-DATA" not in text
-    assert "Errors" not in text and "Retries" not in text
+    assert "\nErrors: 0\n" in text and "Retries" not in text
     assert "  GET: 1,000 ops (100.0%)\n" in text
     assert "  Throughput: 100.00 ops/s\n" in text
     assert "  Total bytes: 1,048,576,000 (1000.00 MiB)\n" in text
@@ -127,7 +134,9 @@ def test_prepare_results_golden():
         "  Total ops: 3 (6.00 ops/s)\n"
         "  Total bytes: 307,200 (0.29 MiB)\n"
         "  Throughput: 0.59 MiB/s\n"
-        "  Latency: mean=2,100.0µs, p50=2,100.2µs, p95=2,200.0µs, p99=2,200.0µs\n"
+        "  Latency: mean=2.10ms, p50=2.10ms, p90=2.20ms, p99=2.20ms, p99.9=2.20ms, max=2.20ms\n"
+        "\n"
+        "Errors: 0\n"
     )
 
 
@@ -139,9 +148,9 @@ def test_prepare_results_when_everything_existed():
 def test_bucket_table_golden():
     assert format_bucket_table(small_run(), OpClass.GET) == (
         "GET latency:\n"
-        "  [     1B-8KiB] count=4 mean=1,580ns p50=1,500ns p95=2,020ns p99=2,020ns"
-        " max=2,020ns\n"
-        "  [64KiB-512KiB] count=3 mean=1,666.7µs p50=1,000.2µs p95=3,000.0µs p99=3,000.0µs"
-        " max=3,000.0µs\n"
+        "  [     1B-8KiB] count=4 mean=1.58µs p50=1.50µs p90=2.02µs p99=2.02µs p99.9=2.02µs"
+        " max=2.02µs\n"
+        "  [64KiB-512KiB] count=3 mean=1.67ms p50=1.00ms p90=3.00ms p99=3.00ms p99.9=3.00ms"
+        " max=3.00ms\n"
     )
     assert format_bucket_table(Collector(), OpClass.PUT) == ""
