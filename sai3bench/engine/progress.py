@@ -13,9 +13,20 @@ from typing import Protocol, runtime_checkable
 import msgspec
 
 
+class ClassTick(msgspec.Struct, frozen=True):
+    """One op kind (GET, PUT, LIST, STAT, DELETE) over the last interval."""
+
+    name: str
+    ops_s: float
+    mib_s: float
+    p99_us: float
+    errors: int
+
+
 class Tick(msgspec.Struct, frozen=True, kw_only=True):
     """Where a stage stands. Task lists (prepare, cleanup) fill ``total``; the workload fills
-    ``duration_s``, and its ``rate``/``mib_s`` cover the last second."""
+    ``duration_s``, and its ``rate``/``mib_s`` and ``classes`` cover the last interval
+    (``perf_log.interval``, 1 s by default)."""
 
     label: str
     elapsed_s: float
@@ -25,6 +36,7 @@ class Tick(msgspec.Struct, frozen=True, kw_only=True):
     duration_s: float = 0.0
     mib_s: float = 0.0
     errors: int = 0
+    classes: list[ClassTick] = []
 
 
 @runtime_checkable
@@ -57,7 +69,29 @@ def add_ticks(ticks: Sequence[Tick]) -> Tick:
         duration_s=first.duration_s,
         mib_s=sum(t.mib_s for t in ticks),
         errors=sum(t.errors for t in ticks),
+        classes=add_classes(ticks),
     )
+
+
+def add_classes(ticks: Sequence[Tick]) -> list[ClassTick]:
+    """Per op kind over every process: rates and errors add; p99 is the largest process's p99
+    (an upper bound of the merged p99, never below it; the perf-log's percentiles are exact)."""
+    merged: dict[str, ClassTick] = {}
+    for t in ticks:
+        for c in t.classes:
+            m = merged.get(c.name)
+            merged[c.name] = (
+                c
+                if m is None
+                else ClassTick(
+                    c.name,
+                    m.ops_s + c.ops_s,
+                    m.mib_s + c.mib_s,
+                    max(m.p99_us, c.p99_us),
+                    m.errors + c.errors,
+                )
+            )
+    return list(merged.values())
 
 
 def tell(out: _Out, tick: Tick) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Protocol
 
 from sai3bench.engine.batch import LATE, BatchResults
 from sai3bench.engine.ops import PlannedOp, Task
@@ -25,26 +26,44 @@ class Tally:
         return f"<Tally late={self.late} first_error={self.first_error}>"
 
 
+class _Fixed:
+    """A collector that is always current: a stage recorded without intervals."""
+
+    __slots__ = ("current",)
+
+    def __init__(self, collector: Collector) -> None:
+        self.current = collector
+
+
+class _Current(Protocol):
+    @property
+    def current(self) -> Collector: ...
+
+
 def make_recorder(
-    collector: Collector,
+    collector: Collector | _Current,
     ops: Sequence[PlannedOp],
     tally: Tally,
     hook: TaskHook | None = None,
+    *,
+    keep_retry_log: bool = False,
 ) -> Callable[[Sequence[Task], int, BatchResults], None]:
     """A recorder that files each op's latency or outcome under its op kind.
 
     Latencies go into histograms only for ops that succeeded within the deadline; failures are
     counted by outcome and LATE ops (finished after the deadline) are tallied apart.
+
+    ``collector`` may be an ``Intervals`` (metrics/intervals.py): its ``current`` collector is
+    read once per batch, so swapping it costs the hot path one attribute read per batch. The
+    batch's retry log is cleared once filed, unless ``keep_retry_log`` (a second recorder of
+    the same batch runs after this one).
     """
+    source = _Fixed(collector) if isinstance(collector, Collector) else collector
     kinds = [int(op.kind) for op in ops]
-    record, record_error, record_ttfb, record_retry = (
-        collector.record,
-        collector.record_error,
-        collector.record_ttfb,
-        collector.record_retry,
-    )
 
     def on_batch(tasks: Sequence[Task], ran: int, out: BatchResults) -> None:
+        c = source.current
+        record, record_error, record_ttfb = c.record, c.record_error, c.record_ttfb
         lat, nb, oc, tt = out.latency_ns, out.nbytes, out.outcome, out.ttfb_ns
         for j in range(ran):
             task = tasks[j]
@@ -63,7 +82,8 @@ def make_recorder(
             tally.first_error = out.error
         if out.retry_log:  # (op index in the batch, outcome of the attempt tried again)
             for j, outcome in out.retry_log:
-                record_retry(kinds[tasks[j][0]], outcome)
-            out.retry_log.clear()
+                c.record_retry(kinds[tasks[j][0]], outcome)
+            if not keep_retry_log:
+                out.retry_log.clear()
 
     return on_batch
