@@ -16,6 +16,7 @@ import msgspec
 from msgspec import Meta
 
 from sai3bench.config.base import Base
+from sai3bench.config.rate import IoRate
 from sai3bench.config.sizespec import SizeSpec
 
 # msgspec does not inherit ``kw_only`` from Base (it applies to the fields a class defines), so
@@ -220,6 +221,10 @@ class Config(Base, kw_only=True, frozen=True):
     #: Seconds at the start of the workload whose ops run and appear in the perf-log (stage
     #: ``Warmup``) but not in the summary, the TSVs or results.json.
     warmup_period: NonNegFloat = 0.0
+    #: Open-loop rate control (config/rate.py); None: the closed loop, as fast as it goes.
+    io_rate: IoRate | None = None
+    #: Every op into this op-log (zstd TSV); ``run --op-log`` wins over it.
+    op_log_path: str | None = None
 
     def __post_init__(self) -> None:
         if sum(op.weight for op in self.workload) <= 0:

@@ -21,6 +21,7 @@ from sai3bench.config.node import (
     path_at,
     suggest,
 )
+from sai3bench.config.rate import walk_io_rate
 from sai3bench.config.scale import (
     PROCESSES_HINT,
     check_processing_mode,
@@ -56,13 +57,12 @@ IGNORED: dict[str, dict[str, str]] = {
     "": {
         **dict.fromkeys(("version", "backend", "objects"), _NOOP),
         "cleanup": "is ignored (upstream no-op; prepare.cleanup is the one that counts)",
-        "op_log_path": "is ignored (upstream honours it only in distributed agents)",
         "distributed_env": "is ignored (internal to upstream's distributed controller)",
         "autotune": "is ignored (read only by upstream's autotune commands)",
         "s3dlio_optimization": "is ignored (it tunes upstream's s3dlio library)",
         "processing_mode": "is ignored (sai3bench always runs one engine process per 'processes')",
         **dict.fromkeys(
-            """io_rate page_cache_mode range_engine dynamic_put_pool enable_metadata_cache
+            """page_cache_mode range_engine dynamic_put_pool enable_metadata_cache
             cache_checkpoint_interval_secs""".split(),  # noqa: SIM905 - a word list reads best
             _LATER,
         ),
@@ -161,6 +161,8 @@ class Walker:
             top["distributed"] = walk_distributed(top["distributed"], self.warnings)
         if "warmup_period" in top:
             top["warmup_period"] = self.warmup(top["warmup_period"], top.get("duration", 60.0))
+        if top.get("io_rate") is not None:
+            top["io_rate"] = walk_io_rate(top["io_rate"], self.warnings)
         if top.get("perf_log") is not None:
             top["perf_log"] = self.perf_log(top["perf_log"])
         return top

@@ -41,6 +41,7 @@ class BatchResults:
 
     __slots__ = (
         "error",
+        "intended_ns",
         "latency_ns",
         "nbytes",
         "outcome",
@@ -58,6 +59,9 @@ class BatchResults:
         #: When each op's final attempt started (perf_counter_ns): the op-log's start column.
         self.start_ns = array("q", bytes(8 * capacity))
         self.nbytes = array("q", bytes(8 * capacity))
+        #: io_rate: when each op was meant to start (perf_counter_ns, engine/pacer.py); its
+        #: response time runs from here. Filled by a paced pool only.
+        self.intended_ns = array("q", bytes(8 * capacity))
         self.outcome = array("B", bytes(capacity))
         #: Time to first byte per op (0: the backend has none, e.g. file://).
         self.ttfb_ns = array("q", bytes(8 * capacity))

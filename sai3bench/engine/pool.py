@@ -11,6 +11,11 @@ ops/s that way, 58k now, 61-70k for bare Python threads doing only open/readv/cl
 lock hold takes a batch of tasks, so the lock is taken twice per batch, not per op.
 
 Async backends: one coroutine per worker on the loop, one task per batch.
+
+Paced (``io_rate``, engine/pacer.py): one task per batch, taken with the next slot of the
+schedule; the worker sleeps until the slot's instant if early (in steps, so a stop is seen),
+starts at once if late, and gives the task back unstarted when the slot falls after the deadline.
+A batch of one means no free worker ever waits behind a slot another worker holds.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from typing import Final
 from sai3bench.engine import interrupt
 from sai3bench.engine.batch import BatchResults, exec_batch_async, exec_batch_sync
 from sai3bench.engine.ops import PlannedOp, Task
+from sai3bench.engine.pacer import Pacer
 from sai3bench.engine.transient import RetryPolicy
 
 log = logging.getLogger(__name__)
@@ -79,6 +85,7 @@ class WorkerPool:
         deadline_ns: int = 2**63 - 1,
         retry: RetryPolicy | None = None,
         batch_max: int = BATCH_MAX,
+        pacer: Pacer | None = None,
     ) -> None:
         self.ops = ops
         self.workers = workers
@@ -87,6 +94,10 @@ class WorkerPool:
         self.deadline_ns = deadline_ns
         self.retry = retry or RetryPolicy()
         self.batch_max = batch_max if executor is not None else min(batch_max, LOOP_BATCH)
+        #: io_rate: when each op starts (None: the closed loop, as fast as the workers go).
+        self.pacer = pacer
+        if pacer is not None:
+            self.batch_max = 1
         self.lock = threading.Lock()
         self._outs: list[BatchResults] = []
         self._wake = threading.Condition(self.lock)
@@ -190,7 +201,7 @@ class WorkerPool:
         remaining: Callable[[], int] | None,
     ) -> None:
         out = BatchResults(self.batch_max)
-        clock = time.perf_counter_ns
+        clock, pacer = time.perf_counter_ns, self.pacer
         with self.lock:
             self._outs.append(out)
             out.stop = self._stopped
@@ -203,11 +214,19 @@ class WorkerPool:
                         break
                     self._wake.wait(min(wait, max(0.0, (self.deadline_ns - clock()) / 1e9)))
                     continue
+                due = pacer.take(clock()) if pacer is not None else None
+            if due is not None and not self._wait_sync(due, out):
+                with self.lock:
+                    if on_done is not None:
+                        on_done(tasks, 0)
+                break
             ran = exec_batch_sync(self.ops, tasks, out, self.deadline_ns, self.retry)
             with self.lock:
                 record(tasks, ran, out)
                 if on_done is not None:
                     on_done(tasks, ran)
+                if pacer is not None:
+                    pacer.started += ran
                 self.batches += 1
                 self.batched_tasks += ran
                 self._wake.notify_all()
@@ -223,6 +242,7 @@ class WorkerPool:
     ) -> None:
         out = BatchResults(self.batch_max)
         unset = array("B", [_UNSET_CODE]) * self.batch_max
+        pacer = self.pacer
         while not self._stopped and time.perf_counter_ns() < self.deadline_ns:
             tasks = source(self.batch_max)
             if not tasks:
@@ -231,6 +251,10 @@ class WorkerPool:
                     break
                 await asyncio.sleep(min(wait, 0.002))  # a cap frees up when an op ends
                 continue
+            if pacer is not None and not await self._wait_async(pacer, out):
+                if on_done is not None:
+                    on_done(tasks, 0)
+                break
             out.outcome[:] = unset
             try:
                 ran = await exec_batch_async(self.ops, tasks, out, self.deadline_ns, self.retry)
@@ -245,9 +269,35 @@ class WorkerPool:
             record(tasks, ran, out)
             if on_done is not None:
                 on_done(tasks, ran)
+            if pacer is not None:
+                pacer.started += ran
             self.batches += 1
             self.batched_tasks += ran
         self.retries += out.retries
+
+    def _wait_sync(self, due: int, out: BatchResults) -> bool:
+        """A thread sleeps until its slot at ``due``; False when the stage ends first."""
+        out.intended_ns[0] = due
+        if due >= self.deadline_ns:
+            return False
+        while (wait := due - time.perf_counter_ns()) > 0:
+            if self._stopped:
+                return False
+            time.sleep(min(wait / 1e9, _JOIN_TICK))
+        return not self._stopped
+
+    async def _wait_async(self, pacer: Pacer, out: BatchResults) -> bool:
+        """A loop worker takes the next slot and sleeps until it; False when the stage ends
+        first. The loop's timers are coarse (uvloop: 1 ms), so a wake that comes early sleeps
+        again: an op never starts before its instant."""
+        due = out.intended_ns[0] = pacer.take(time.perf_counter_ns())
+        if due >= self.deadline_ns:
+            return False
+        while (wait := due - time.perf_counter_ns()) > 0:
+            if self._stopped:
+                return False
+            await asyncio.sleep(min(wait / 1e9, _JOIN_TICK))
+        return not self._stopped
 
 
 def _finished(out: BatchResults, n: int) -> int:

@@ -101,6 +101,9 @@ class _CollectorWire(msgspec.Struct, kw_only=True):
     #: (META kind, Histogram.encode()): LIST, STAT and DELETE apart. Absent in older files,
     #: whose META histogram is the (META, 0) entry of ``histograms``.
     meta_kinds: list[tuple[int, bytes]] = []
+    #: (kind, Histogram.encode()): io_rate response times (intended start -> done). Absent in
+    #: closed-loop runs and older files.
+    response: list[tuple[int, bytes]] = []
 
 
 _ENCODER = msgspec.json.Encoder()
@@ -115,6 +118,7 @@ class Collector:
         "_errors",
         "_hists",
         "_ops",
+        "_response",
         "_retries",
         "_retry_outcomes",
         "_slot_bytes",
@@ -136,6 +140,9 @@ class Collector:
         #: Time to first byte per OpClass (request sent -> response head read): network
         #: backends only; file:// has no such moment.
         self._ttfb: list[Histogram | None] = [None] * len(OpClass)
+        #: io_rate only: response time per OpKind, from the op's intended start (its slot in
+        #: the schedule) to done, queueing included. The latency histograms keep service time.
+        self._response: list[Histogram | None] = [None] * _N_KINDS
 
     # Hot path. timeit (process_time, min of 15 x 400k) on this 2-core VM under load avg ~12:
     # GET 4 KiB 355-358 ns, PUT 1 MiB 351-356 ns, LIST 328-343 ns (list.append: 25 ns on the
@@ -195,6 +202,27 @@ class Collector:
         """Time-to-first-byte histogram of an OpClass, or None if none was recorded."""
         return self._ttfb[cls]
 
+    def record_response(self, kind: int, response_ns: int) -> None:
+        """Record a successful paced op's response time (ns): intended start to done."""
+        h = self._response[kind]
+        if h is None:
+            h = self._response[kind] = Histogram()
+        h.record(response_ns)
+
+    def response(self, kind: int) -> Histogram | None:
+        """Response-time histogram of an OpKind, or None (a closed-loop run has none)."""
+        return self._response[kind]
+
+    def response_of_class(self, cls: int) -> Histogram | None:
+        """Response times of every kind in OpClass ``cls`` merged, or None if none."""
+        parts = [h for k, h in enumerate(self._response) if h is not None and OP_CLASS_OF[k] == cls]
+        if not parts:
+            return None
+        out = Histogram()
+        for h in parts:
+            out.merge(h)
+        return out
+
     def record_error(self, kind: int, outcome: int) -> None:
         """Count one failed op by kind and Outcome. Never touches a histogram."""
         key = (kind, outcome)
@@ -232,12 +260,8 @@ class Collector:
         ):
             for key, n in their_d.items():
                 mine_d[key] = mine_d.get(key, 0) + n
-        for cls_, theirs in enumerate(other._ttfb):
-            if theirs is not None:
-                mine = self._ttfb[cls_]
-                if mine is None:
-                    mine = self._ttfb[cls_] = Histogram()
-                mine.merge(theirs)
+        _merge_hists(self._ttfb, other._ttfb)
+        _merge_hists(self._response, other._response)
 
     def histogram(self, cls: int, bucket: int) -> Histogram | None:
         """The histogram of (OpClass, size bucket), or None if nothing was recorded: the live
@@ -350,6 +374,9 @@ class Collector:
                 for s in _META_SLOTS
                 if (h := self._hists[s]) is not None
             ],
+            response=[
+                (k, h.encode(compress=True)) for k, h in enumerate(self._response) if h is not None
+            ],
         )
         return _ENCODER.encode(wire)
 
@@ -393,6 +420,10 @@ class Collector:
             if not 0 <= op_class < len(OpClass):
                 raise ValueError(f"collector ttfb class {op_class} out of range")
             c._ttfb[op_class] = Histogram.decode(blob)
+        for kind, blob in wire.response:
+            if not 0 <= kind < _N_KINDS:
+                raise ValueError(f"collector response kind {kind} out of range")
+            c._response[kind] = Histogram.decode(blob)
         for kind in (OpKind.GET, OpKind.PUT):
             if c.ops(kind) != wire.ops[kind]:
                 raise ValueError(f"collector {kind.name} ops disagree with its histograms")
@@ -402,3 +433,13 @@ class Collector:
         counts = [(k.name, self.ops(k)) for k in OpKind]
         parts = [f"{name}={n}" for name, n in counts if n]
         return f"<Collector {' '.join(parts) or 'empty'} errors={self.error_count()}>"
+
+
+def _merge_hists(mine: list[Histogram | None], theirs: list[Histogram | None]) -> None:
+    """Add each of ``theirs`` into the histogram at the same index of ``mine`` (made if None)."""
+    for i, h in enumerate(theirs):
+        if h is not None:
+            m = mine[i]
+            if m is None:
+                m = mine[i] = Histogram()
+            m.merge(h)
