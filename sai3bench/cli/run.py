@@ -39,6 +39,7 @@ from sai3bench.report.console import (
     retry_counts,
 )
 from sai3bench.report.endpoints import format_endpoint_block, format_endpoint_tsv
+from sai3bench.report.perf_log import PerfLogWriter
 from sai3bench.report.plan import format_plan, multi_endpoint_lines, op_mix_lines
 from sai3bench.report.shares import (
     format_host_block,
@@ -137,6 +138,7 @@ def _run_loaded(loaded: LoadedConfig, text: str, source: str, flags: RunFlags) -
     start = dt.datetime.now()
     files = ResultFiles(rd.make_results_dir(flags.results_dir, name, start))
     files.write_first("config.yaml", text)
+    perf_log = PerfLogWriter(files.out_dir) if config.perf_log.enabled else None
     _say_header(console, config, source, flags.insecure)
     runner = _share_runner(config, flags, console)
     # From here on a signal stops the run in order (engine/interrupt.py) instead of killing
@@ -148,10 +150,13 @@ def _run_loaded(loaded: LoadedConfig, text: str, source: str, flags: RunFlags) -
     with interrupt.deferred():
         try:
             report = uvloop.run(
-                execute(config, _options(flags), console, saver.on_stage, interrupt, runner)
+                execute(
+                    config, _options(flags), console, saver.on_stage, interrupt, runner, perf_log
+                )
             )
         except Sai3Error as exc:
             error = exc
+        _close_perf_log(perf_log, console)
         seed = report.seed if report else flags.seed
         hosts = saver.hosts() if flags.cluster else None
         _save(saver, test_name=name, config_path=source, start=start, seed=seed, hosts=hosts)
@@ -195,7 +200,16 @@ def _share_runner(config: Config, flags: RunFlags, console: Console) -> RunnerFa
     if usable == 1:
         return None
     console.say(f"Processes: {usable} engine processes on this host")
-    return lambda ctx: LocalProcessRunner(usable, ctx.out)
+    return lambda ctx: LocalProcessRunner(usable, ctx.out, intervals=ctx.intervals)
+
+
+def _close_perf_log(perf_log: PerfLogWriter | None, console: Console) -> None:
+    """perf_log.tsv is complete: say so if a write failed (the run's results still count)."""
+    if perf_log is None:
+        return
+    perf_log.close()
+    if perf_log.failure is not None:
+        console.warn(f"perf_log.tsv: rows after {perf_log.rows:,} were lost: {perf_log.failure}")
 
 
 def _save(saver: _StageSaver, **meta: Any) -> None:

@@ -11,6 +11,7 @@ from typing import Protocol
 from sai3bench.backends.base import Backend, BlockingBackend
 from sai3bench.backends.registry import Backends
 from sai3bench.datagen.buffers import DataSource
+from sai3bench.engine.intervals import IntervalSink
 
 
 class Output(Protocol):
@@ -43,6 +44,10 @@ class RunContext:
         #: Op choices: the share's own seed in a multi-process run (plan/share.py share_seed).
         self.rng = random.Random(seed if rng_seed is None else rng_seed)
         self._data: dict[tuple[str, int, int], DataSource] = {}
+        #: Where each stage's closed intervals go (engine/intervals.py), and this process's
+        #: share index in the running stage.
+        self.intervals: IntervalSink | None = None
+        self.share = 0
 
     def for_share(self, concurrency: int, rng_seed: int) -> RunContext:
         """The same backends and data pools, with one share's concurrency and op-choice seed."""
@@ -54,6 +59,7 @@ class RunContext:
             rng_seed=rng_seed,
         )
         ctx._data = self._data
+        ctx.intervals = self.intervals
         return ctx
 
     def __repr__(self) -> str:

@@ -18,6 +18,7 @@ from sai3bench.config.schema import Config, Prepare
 from sai3bench.engine.cleanup import CleanupMode, CleanupResult, judge, remove_created_dirs
 from sai3bench.engine.context import RunContext
 from sai3bench.engine.interrupt import active
+from sai3bench.engine.intervals import IntervalMerger
 from sai3bench.engine.options import RunOptions
 from sai3bench.engine.prepare import (
     PreparedSet,
@@ -83,8 +84,11 @@ class Coordinator:
         opts: RunOptions,
         report: RunReport,
         runner: ShareRunner,
+        merger: IntervalMerger | None = None,
     ) -> None:
         self.ctx = ctx
+        #: Merges each stage's perf-log intervals over the shares (engine/intervals.py).
+        self.merger = merger or IntervalMerger()
         self.config = config
         self.opts = opts
         self.report = report
@@ -126,11 +130,17 @@ class Coordinator:
     async def _run(self, stage: str, works: Sequence[Work]) -> list[ShareDone]:
         stop = active()
         jobs = self._jobs(works)
-        if stop is None:
-            dones = await self.runner.run(jobs)
-        else:
-            with stop.watching(self.runner):
+        self.merger.begin(stage, len(jobs))
+        try:
+            if stop is None:
                 dones = await self.runner.run(jobs)
+            else:
+                with stop.watching(self.runner):
+                    dones = await self.runner.run(jobs)
+            for d in dones:
+                self.merger.add_encoded(d.intervals)
+        finally:
+            self.merger.end()
         if len(dones) > 1:
             self.share_stats[stage] = share_stats(dones, self.runner.clock_offsets_ms)
         self._last_stats = self.share_stats.get(stage, [])

@@ -15,9 +15,10 @@ ended; ``end()`` flushes what is left when the stage is over (a lost share never
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Protocol, runtime_checkable
 
 import msgspec
@@ -230,3 +231,22 @@ class Timeline:
 STAGE_TAP: contextvars.ContextVar[Intervals | None] = contextvars.ContextVar(
     "sai3bench_stage_tap", default=None
 )
+
+
+@contextlib.asynccontextmanager
+async def stage_tap(
+    sink: IntervalSink | None, share: int, stage: str, step_s: float
+) -> AsyncIterator[Intervals]:
+    """Intervals for a prepare or cleanup share, from now until the block ends: the task lists
+    run inside record into them too (``STAGE_TAP``), and each closed one goes to ``sink``."""
+    start = time.perf_counter_ns()
+    intervals = Intervals(start, step_s)
+    timeline = Timeline(intervals, start, stage=stage, share=share, sink=sink)
+    token = STAGE_TAP.set(intervals)
+    ticker = asyncio.create_task(timeline.run())
+    try:
+        yield intervals
+    finally:
+        STAGE_TAP.reset(token)
+        ticker.cancel()
+        timeline.close()

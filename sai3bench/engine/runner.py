@@ -16,6 +16,7 @@ from sai3bench.engine.cleanup import CleanupResult
 from sai3bench.engine.context import Output, RunContext
 from sai3bench.engine.coordinator import Coordinator
 from sai3bench.engine.interrupt import Interrupt, StageAbandoned
+from sai3bench.engine.intervals import IntervalHook, IntervalMerger
 from sai3bench.engine.options import RunOptions
 from sai3bench.engine.prepare import PrepareFailed, PrepareResult
 from sai3bench.engine.resolve import plan_workload
@@ -94,13 +95,15 @@ async def execute(
     on_stage: StageHook | None = None,
     interrupt: Interrupt | None = None,
     runner: RunnerFactory | None = None,
+    on_interval: IntervalHook | None = None,
 ) -> RunReport:
     """Run the stages the options ask for. Raises Sai3Error subclasses for user errors.
 
     ``on_stage`` lets the caller print and save each stage's results as soon as it ends. With
     ``interrupt``, SIGINT and SIGTERM stop the running stage (see engine/interrupt.py) and the
     report holds the partial results; without, signals are left to the caller. ``runner``
-    says where the stages' shares run (default: in this process).
+    says where the stages' shares run (default: in this process). ``on_interval`` is told
+    each perf-log interval, merged over the processes, as the stages run.
     """
     seed = opts.seed if opts.seed is not None else int.from_bytes(os.urandom(4), "little")
     report = RunReport()
@@ -110,10 +113,11 @@ async def execute(
     loop = asyncio.get_running_loop()
     backends = open_backends(config, opts, out)
     ctx = RunContext(backends=backends, concurrency=config.concurrency, out=out, seed=seed)
+    ctx.intervals = merger = IntervalMerger(on_interval)
     try:
         async with refreshing(backends):
             shares = (runner or InProcessRunner)(ctx)
-            coordinator = Coordinator(ctx, config, opts, report, shares)
+            coordinator = Coordinator(ctx, config, opts, report, shares, merger)
             with report.interrupt.attach(loop, signals=interrupt is not None):
                 await _stages(coordinator)
     except StageAbandoned as exc:  # --verify or --cleanup-only stuck after a signal

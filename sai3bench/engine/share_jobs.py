@@ -10,6 +10,7 @@ from __future__ import annotations
 import msgspec
 
 from sai3bench.config.schema import Config
+from sai3bench.engine.intervals import EncodedInterval
 from sai3bench.engine.options import RunOptions
 from sai3bench.metrics.endpoint_stat import EndpointStat
 from sai3bench.plan.share import IndicesPerSet, WorkloadShare
@@ -120,6 +121,8 @@ class ShareDone(msgspec.Struct, frozen=True, kw_only=True):
     process: int = 0
     #: Set by the coordinator when the process died or hung: why, in one line.
     lost: str | None = None
+    #: The share's closed perf-log intervals, when they were not streamed (a Dask host).
+    intervals: list[EncodedInterval] = []
 
 
 def encode(obj: ShareJob | ShareDone) -> bytes:

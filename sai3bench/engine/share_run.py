@@ -17,6 +17,7 @@ from sai3bench.config.schema import Config
 from sai3bench.engine.cleanup import CleanupMode, run_cleanup
 from sai3bench.engine.context import RunContext
 from sai3bench.engine.interrupt import StageAbandoned, active
+from sai3bench.engine.intervals import stage_tap
 from sai3bench.engine.prepare import PrepareFailed, PrepareResult, open_sets, run_prepare
 from sai3bench.engine.resolve import planned_ops
 from sai3bench.engine.share_jobs import (
@@ -51,16 +52,20 @@ async def run_share(ctx: RunContext, job: ShareJob, barrier: StartBarrier) -> Sh
     """Run ``job`` with ``ctx`` (the engine process's backends). Sai3Errors come back as a
     Failure; a stop request (a signal at the coordinator) returns the partial result."""
     ctx = ctx.for_share(job.concurrency, share_seed(job.seed, job.index))
+    ctx.share = job.index
+    step = job.config.perf_log.interval
     stop = active()
     try:
         work = job.work
         done: Done
         if isinstance(work, PrepareWork):
-            done = await _prepare(ctx, job.config, work)
+            async with stage_tap(ctx.intervals, job.index, "prepare", step):
+                done = await _prepare(ctx, job.config, work)
         elif isinstance(work, WorkloadWork):
             done = await _workload(ctx, job.config, work.share, barrier)
         else:
-            done = await _cleanup(ctx, job.config, work)
+            async with stage_tap(ctx.intervals, job.index, "cleanup", step):
+                done = await _cleanup(ctx, job.config, work)
     except PrepareFailed as exc:
         return ShareDone(
             index=job.index,
@@ -128,7 +133,9 @@ async def _workload(
     if stop is not None and stop.requested:  # stopped at the barrier: not one op
         r = WorkloadResult(Collector(), 0.0, 0)
     else:
-        r = await run_workload(ctx, mine, planned)
+        # The shared start instant on the ops' clock: every share's intervals line up.
+        start_ns = time.perf_counter_ns() + int((start - time.monotonic()) * 1e9)
+        r = await run_workload(ctx, mine, planned, start_ns)
     return WorkloadDone(
         collector=r.collector.encode(),
         wall_s=r.wall_s,

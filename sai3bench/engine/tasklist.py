@@ -8,9 +8,11 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor
 
+from sai3bench.engine.batch import BatchResults
 from sai3bench.engine.context import Output
+from sai3bench.engine.intervals import STAGE_TAP
 from sai3bench.engine.ops import PlannedOp, Task
-from sai3bench.engine.pool import WorkerPool, tasks_from
+from sai3bench.engine.pool import Recorder, WorkerPool, tasks_from
 from sai3bench.engine.progress import Tick, tell
 from sai3bench.engine.record import Tally, TaskHook, make_recorder
 from sai3bench.metrics.collector import Collector
@@ -64,7 +66,7 @@ async def run_task_list(
         if total:
             await pool.run(
                 tasks_from(tasks),
-                make_recorder(collector, ops, tally, hook),
+                _tapped(make_recorder(collector, ops, tally, hook), ops),
                 remaining=lambda: left[0],
             )
     finally:
@@ -75,6 +77,22 @@ async def run_task_list(
     result = TaskListResult(collector, tally, time.perf_counter() - t0)
     log.info("%s: %r %r", label or "tasks", pool, result)
     return result
+
+
+def _tapped(record: Recorder, ops: Sequence[PlannedOp]) -> Recorder:
+    """``record``, after the stage's interval tap (engine/intervals.py) when one is set: a
+    prepare or cleanup share's perf-log intervals, under the tap's own lock."""
+    tap = STAGE_TAP.get()
+    if tap is None:
+        return record
+    tap_record = make_recorder(tap, ops, Tally(), keep_retry_log=True)
+
+    def both(tasks: Sequence[Task], ran: int, out: BatchResults) -> None:
+        with tap.lock:
+            tap_record(tasks, ran, out)
+        record(tasks, ran, out)  # clears the batch's retry log
+
+    return both
 
 
 async def _progress(out: Output | None, label: str, total: int, left: list[int]) -> None:

@@ -16,14 +16,16 @@ from sai3bench.config.schema import Config, ErrorHandling
 from sai3bench.engine.batch import LATE
 from sai3bench.engine.context import Output, RunContext
 from sai3bench.engine.error_guard import Backoff, ErrorGuard
+from sai3bench.engine.intervals import Timeline
 from sai3bench.engine.mix import OpMix
 from sai3bench.engine.ops import PlannedOp, Task
 from sai3bench.engine.pool import WorkerPool
-from sai3bench.engine.progress import Tick, tell
+from sai3bench.engine.progress import ClassTick, Tick, tell
 from sai3bench.engine.record import Tally, make_recorder
 from sai3bench.engine.transient import RetryPolicy
 from sai3bench.metrics.collector import Collector, OpKind
 from sai3bench.metrics.endpoint_stat import EndpointStat
+from sai3bench.metrics.intervals import ClosedInterval, Intervals
 from sai3bench.metrics.share_stat import ShareStat
 from sai3bench.outcome import Outcome
 
@@ -200,38 +202,67 @@ class WorkloadState:
             self.say(backoff.line())
 
 
-async def _report_progress(
-    ctx: RunContext, pool: WorkerPool, collector: Collector, start_ns: int, duration: float
-) -> None:
-    """Once a second: ops/s and MiB/s over the last second, and errors so far."""
-    last_ops, last_bytes, last_t = 0, 0, time.perf_counter_ns()
-    while True:
-        await asyncio.sleep(1.0)
-        now = time.perf_counter_ns()
-        with pool.lock:  # worker threads record under it
-            ops, nbytes, errors = collector.ops(), collector.nbytes(), collector.error_count()
-        dt = max(now - last_t, 1) / 1e9
+class _Progress:
+    """The workload's live line from each closed interval: rates and per-kind figures over it,
+    ops and errors so far (warmup included: it ran)."""
+
+    def __init__(self, out: Output, kinds: Sequence[int], duration: float) -> None:
+        self.out = out
+        self.kinds = sorted(set(kinds))
+        self.duration = duration
+        self.done = 0
+        self.errors = 0
+
+    def __repr__(self) -> str:
+        return f"<_Progress done={self.done} errors={self.errors}>"
+
+    def __call__(self, closed: ClosedInterval) -> None:
+        c = closed.collector
+        dt = max(closed.end_ns - closed.start_ns, 1) / 1e9
+        ops = c.ops()
+        self.done += ops
+        self.errors += c.error_count()
         tick = Tick(
             label="workload",
-            elapsed_s=(now - start_ns) / 1e9,
-            done=ops,
-            rate=(ops - last_ops) / dt,
-            duration_s=duration,
-            mib_s=(nbytes - last_bytes) / dt / 1048576,
-            errors=errors,
+            elapsed_s=closed.end_ns / 1e9,
+            done=self.done,
+            rate=ops / dt,
+            duration_s=self.duration,
+            mib_s=c.nbytes() / dt / 1048576,
+            errors=self.errors,
+            classes=class_ticks(c, self.kinds, dt),
         )
-        tell(ctx.out, tick)
-        last_ops, last_bytes, last_t = ops, nbytes, now
+        tell(self.out, tick)
 
 
-async def run_workload(ctx: RunContext, config: Config, planned: list[PlannedOp]) -> WorkloadResult:
+def class_ticks(c: Collector, kinds: Sequence[int], dt: float) -> list[ClassTick]:
+    """Per op kind over one interval of ``dt`` seconds: ops/s, MiB/s, p99 and failures."""
+    errors = [0] * len(OpKind)
+    for (kind, _), n in c.errors().items():
+        errors[kind] += n
+    out = []
+    for kind in kinds:
+        h = c.kind_histogram(kind)
+        p99 = h.value_at_quantile(0.99) / 1000 if h is not None and h.count else 0.0
+        ops_s, mib_s = c.ops(kind) / dt, c.nbytes(kind) / dt / 1048576
+        out.append(ClassTick(OpKind(kind).name, ops_s, mib_s, p99, errors[kind]))
+    return out
+
+
+async def run_workload(
+    ctx: RunContext,
+    config: Config,
+    planned: list[PlannedOp],
+    start_ns: int | None = None,
+) -> WorkloadResult:
+    """Run the op mix until the deadline. ``start_ns`` (perf_counter_ns) is the start instant
+    every process of the run shares (the start barrier's), so their intervals line up."""
     caps = [op.concurrency or config.concurrency for op in config.workload]
     workers = max(config.concurrency, *caps)
     mix = OpMix([op.weight for op in config.workload], caps, seed=ctx.rng.getrandbits(32))
-    collector, tally = Collector(), Tally()
-    start_ns = time.perf_counter_ns()
+    tally = Tally()
+    start_ns = time.perf_counter_ns() if start_ns is None else start_ns
     deadline_ns = start_ns + int(config.duration * 1e9)
-    result = WorkloadResult(collector, 0.0, workers)
     pool = WorkerPool(
         planned,
         workers=workers,
@@ -239,6 +270,14 @@ async def run_workload(ctx: RunContext, config: Config, planned: list[PlannedOp]
         deadline_ns=deadline_ns,
         retry=retry_policy(config.error_handling),
     )
+    intervals = Intervals(
+        start_ns,
+        config.perf_log.interval,
+        warmup_s=config.warmup_period,
+        end_ns=deadline_ns,
+        lock=pool.lock,  # thread workers record under it: the swap takes it too
+    )
+    result = WorkloadResult(intervals.summary, 0.0, workers)
     loop = asyncio.get_running_loop()
     state = WorkloadState(
         planned,
@@ -249,15 +288,26 @@ async def run_workload(ctx: RunContext, config: Config, planned: list[PlannedOp]
         stop=pool.stop,
         say=lambda line: loop.call_soon_threadsafe(_notice, ctx.out, line),
     )
-    record = make_recorder(collector, planned, tally, state.on_task)
-    ticker = asyncio.create_task(_report_progress(ctx, pool, collector, start_ns, config.duration))
+    record = make_recorder(intervals, planned, tally, state.on_task)
+    progress = _Progress(ctx.out, [p.kind for p in planned], config.duration)
+    timeline = Timeline(
+        intervals,
+        start_ns,
+        stage="workload",
+        share=ctx.share,
+        sink=ctx.intervals,
+        on_closed=progress,
+    )
+    ticker = asyncio.create_task(timeline.run())
     try:
         await pool.run(state.source, record, on_idle=state.on_idle, on_done=state.on_done)
     finally:
         ticker.cancel()
+        timeline.close()
         ctx.out.progress("")
     log.info("workload done: %r %r %r late=%d", pool, mix, state, tally.late)
-    _finish(result, tally, end_ns=min(time.perf_counter_ns(), deadline_ns) - start_ns)
+    end_ns = min(time.perf_counter_ns(), deadline_ns) - start_ns
+    _finish(result, tally, end_ns=max(end_ns - int(config.warmup_period * 1e9), 0))
     return result
 
 

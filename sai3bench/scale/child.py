@@ -22,10 +22,12 @@ import uvloop
 
 from sai3bench.engine.context import RunContext
 from sai3bench.engine.interrupt import Interrupt, StageAbandoned
+from sai3bench.engine.intervals import EncodedInterval, IntervalPart
 from sai3bench.engine.progress import Tick
 from sai3bench.engine.runner import open_backends, refreshing
 from sai3bench.engine.share_jobs import Failure, ShareDone, ShareJob
 from sai3bench.engine.share_run import run_share
+from sai3bench.metrics.collector import Collector
 from sai3bench.scale import wire
 from sai3bench.scale.lifeline import die_with_parent
 
@@ -57,6 +59,10 @@ class ChildOutput:
 
     def progress_tick(self, tick: Tick) -> None:
         self.send(wire.Progress(tick))
+
+    def interval(self, part: IntervalPart, collector: Collector) -> None:
+        """A closed perf-log interval, to be merged with the other shares' by the coordinator."""
+        self.send(wire.Interval(EncodedInterval(part, collector.encode())))
 
 
 class _Control:
@@ -113,6 +119,7 @@ async def _serve(result_fd: int) -> None:
         os.environ.update(job.env)  # forwarded credentials: this process's memory only
         backends = open_backends(job.config, job.options, out)
         ctx = RunContext(backends=backends, concurrency=job.concurrency, out=out, seed=job.seed)
+        ctx.intervals = out
         async with refreshing(backends):
             with interrupt.attach(loop, signals=False):
                 try:

@@ -26,6 +26,7 @@ import msgspec
 
 from sai3bench.engine.context import Output
 from sai3bench.engine.interrupt import STAGE_GRACE
+from sai3bench.engine.intervals import EncodedInterval, IntervalSink
 from sai3bench.engine.progress import ProgressSink, Tick, add_ticks, format_progress
 from sai3bench.engine.share_jobs import ShareDone, ShareJob
 from sai3bench.scale import wire
@@ -60,6 +61,8 @@ class _Child:
         self.stderr: deque[str] = deque(maxlen=_TAIL)
         self.lost: str | None = None
         self.tick: Tick | None = None
+        #: Closed perf-log intervals kept for the result when the runner has no live sink.
+        self.intervals: list[EncodedInterval] = []
 
     def __repr__(self) -> str:
         return f"<_Child {self.label} done={self.done is not None} lost={self.lost}>"
@@ -92,12 +95,16 @@ class LocalProcessRunner:
         host: str = "local",
         barrier: HostBarrier = local_start,
         show_progress: bool = True,
+        intervals: IntervalSink | None = None,
     ) -> None:
         self.shares = processes
         self.out = out
         self.host = host
         self.barrier = barrier
         self.show_progress = show_progress
+        #: Where the children's closed intervals go as they come (the coordinator's merger);
+        #: None (a Dask host) keeps them for each share's result.
+        self.intervals = intervals
         #: Children get STAGE_GRACE after a Stop; the coordinator waits a little longer.
         self.grace = STAGE_GRACE + 3.0
         self.clock_offsets_ms: dict[str, float] = {}
@@ -138,7 +145,9 @@ class LocalProcessRunner:
 
     def _done(self, process: int, c: _Child) -> ShareDone:
         if c.done is not None:
-            return msgspec.structs.replace(c.done, host=self.host, process=process)
+            return msgspec.structs.replace(
+                c.done, host=self.host, process=process, intervals=c.intervals
+            )
         return ShareDone(index=c.job.index, host=self.host, process=process, lost=c.lost)
 
     async def _spawn(self, c: _Child) -> None:
@@ -198,6 +207,11 @@ class LocalProcessRunner:
             c.done = msg.done
         elif isinstance(msg, wire.Ready):
             c.ready.set()
+        elif isinstance(msg, wire.Interval):
+            if self.intervals is None:
+                c.intervals.append(msg.interval)
+            else:
+                self.intervals.interval(msg.interval.part, msg.interval.decoded())
         elif isinstance(msg, wire.Line):
             text = f"[{c.label}] {msg.text}" if self.shares > 1 else msg.text
             (self.out.warn if msg.warn else self.out.say)(text)

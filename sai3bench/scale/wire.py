@@ -1,7 +1,8 @@
 """Frames between a coordinator and its engine child processes: length-prefixed msgpack.
 
 Control only, never per op: a child gets its job, a start instant and perhaps a stop request;
-it sends back "ready", its console lines, a heartbeat each second and its result. Nothing on
+it sends back "ready", its console lines, a heartbeat each second, its closed perf-log intervals
+and its result. Nothing on
 the hot path crosses a process boundary.
 """
 
@@ -12,6 +13,7 @@ from typing import Final
 
 import msgspec
 
+from sai3bench.engine.intervals import EncodedInterval
 from sai3bench.engine.progress import Tick
 from sai3bench.engine.share_jobs import ShareDone, ShareJob
 
@@ -51,6 +53,12 @@ class Progress(msgspec.Struct, frozen=True, tag="progress"):
     tick: Tick
 
 
+class Interval(msgspec.Struct, frozen=True, tag="interval"):
+    """One closed perf-log interval of the child's share (once per interval, not per op)."""
+
+    interval: EncodedInterval
+
+
 class Beat(msgspec.Struct, frozen=True, tag="beat"):
     """Sent every second while the child's loop runs: silence means it hangs."""
 
@@ -60,7 +68,7 @@ class Result(msgspec.Struct, frozen=True, tag="result"):
 
 
 ToChild = Job | Go | Stop
-FromChild = Ready | Line | Progress | Beat | Result
+FromChild = Ready | Line | Progress | Interval | Beat | Result
 
 _encoder = msgspec.msgpack.Encoder()
 _to_child = msgspec.msgpack.Decoder(ToChild)
