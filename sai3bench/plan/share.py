@@ -17,7 +17,10 @@ The rules the split keeps (tests/unit/test_share.py proves each):
 - GET/STAT/LIST pools are shared (every share reads the same keys); DELETE pools are dealt out,
   so they are disjoint and every key is deleted at most once;
 - PUT keys are unique across shares: share k of n uses salts congruent to k mod n;
-- the op mix is the same weights in every share, so it holds in aggregate.
+- the op mix is the same weights in every share, so it holds in aggregate;
+- an ``io_rate`` is the run's aggregate: each share offers rate/N. Share k's deterministic
+  schedule starts k/(N x rate) late, so the union is one evenly spaced stream; exponential and
+  uniform shares draw independent seeded streams (independent Poisson streams sum to one).
 """
 
 from __future__ import annotations
@@ -61,6 +64,14 @@ class WorkloadPlan(msgspec.Struct, frozen=True):
     pools: list[OpPool]
 
 
+class SharePace(msgspec.Struct, frozen=True, kw_only=True):
+    """One share's part of the run's ``io_rate``: its rate, and when its deterministic
+    schedule starts after the stage's start instant."""
+
+    iops: float
+    phase_s: float = 0.0
+
+
 class WorkloadShare(msgspec.Struct, frozen=True, kw_only=True):
     """What one engine process runs of the workload."""
 
@@ -70,6 +81,8 @@ class WorkloadShare(msgspec.Struct, frozen=True, kw_only=True):
     #: Per workload entry: its concurrency cap in this share (None: the share's concurrency).
     caps: list[int | None]
     pools: list[OpPool]
+    #: io_rate: this share's rate (None: the closed loop).
+    pace: SharePace | None = None
 
 
 def divide(total: int, parts: int) -> list[int]:
@@ -108,10 +121,16 @@ def split_indices(per_set: Sequence[Sequence[int]], parts: int) -> list[IndicesP
 
 
 def split_workload(
-    plan: WorkloadPlan, *, concurrency: int, caps: Sequence[int | None], parts: int
+    plan: WorkloadPlan,
+    *,
+    concurrency: int,
+    caps: Sequence[int | None],
+    parts: int,
+    iops: float | None = None,
 ) -> list[WorkloadShare]:
     """One WorkloadShare per engine process. ``parts`` must not exceed ``concurrency``
-    (use ``usable_shares``): every share runs at least one worker."""
+    (use ``usable_shares``): every share runs at least one worker. ``iops``: the run's
+    aggregate io_rate, split evenly."""
     if not 1 <= parts <= concurrency:
         raise ValueError(f"{parts} shares for {concurrency} workers")
     if len(caps) != len(plan.pools):
@@ -131,6 +150,7 @@ def split_workload(
                 concurrency=workers[k],
                 caps=[max(1, c[k]) if c is not None else None for c in cap_parts],
                 pools=pools,
+                pace=None if iops is None else SharePace(iops=iops / parts, phase_s=k / iops),
             )
         )
     return shares

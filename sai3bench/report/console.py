@@ -203,10 +203,7 @@ def latency_summary(collector: Collector, wall_s: float) -> dict[str, dict[str, 
     out: dict[str, dict[str, object]] = {}
     errors = collector.errors()
     for kind, heading, h in kind_histograms(collector):
-        qs = h.percentiles([q for q, _ in SUMMARY_QUANTILES])
-        latency = {"mean": round(h.mean_ns())}
-        latency |= {label: v for (_, label), v in zip(SUMMARY_QUANTILES, qs, strict=True)}
-        latency["max"] = h.max_ns
+        latency = latency_figures(h)
         nbytes = collector.nbytes(kind) if kind >= 0 else collector.bytes_of_class(OpClass.META)
         out[heading] = {
             "ops": h.count,
@@ -217,6 +214,15 @@ def latency_summary(collector: Collector, wall_s: float) -> dict[str, dict[str, 
             "latency_ns": latency,
         }
     return out
+
+
+def latency_figures(h: Histogram) -> dict[str, int]:
+    """Integer ns of a histogram: mean, p50, p90, p99, p99.9, p99.99 and max."""
+    qs = h.percentiles([q for q, _ in SUMMARY_QUANTILES])
+    figures = {"mean": round(h.mean_ns())}
+    figures |= {label: v for (_, label), v in zip(SUMMARY_QUANTILES, qs, strict=True)}
+    figures["max"] = h.max_ns
+    return figures
 
 
 def _errors_of(errors: dict[tuple[int, int], int], kind: int) -> int:
