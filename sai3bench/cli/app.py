@@ -117,6 +117,13 @@ def run(
             "(memory only, never saved)",
         ),
     ] = False,
+    op_log: Annotated[
+        Path | None,
+        typer.Option(
+            "--op-log",
+            help="every op into this zstd TSV (upstream's op-log; wins over op_log_path)",
+        ),
+    ] = None,
 ) -> None:
     """prepare -> workload -> cleanup, as the config says."""
     from sai3bench.cli.netopts import first_byte_seconds
@@ -139,6 +146,7 @@ def run(
         processes=processes,
         cluster=cluster,
         forward_credentials=forward_credentials,
+        op_log=str(op_log) if op_log is not None else None,
     )
     code = run_command(config, flags)
     if code:
@@ -147,7 +155,7 @@ def run(
 
 def main() -> None:
     """Console-script entry point."""
-    from sai3bench.cli import mock, util  # noqa: F401  (they register their commands)
+    from sai3bench.cli import mock, oplog, util  # noqa: F401  (they register their commands)
 
     # typer >= 0.29 carries its own click (typer._click); its usage errors are TyperExceptions.
     try:

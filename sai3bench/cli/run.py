@@ -6,6 +6,7 @@ import base64
 import datetime as dt
 import errno
 import sys
+import time
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
@@ -15,6 +16,7 @@ import msgspec
 import uvloop
 
 from sai3bench.cli.embedded import embedded_mock_server
+from sai3bench.cli.oplog_run import finish_op_log, resolve_op_log
 from sai3bench.cli.output import Console
 from sai3bench.config.load import LoadedConfig, load_config, load_config_file
 from sai3bench.config.scale import PROCESSES_HINT, parse_processes
@@ -72,6 +74,9 @@ class RunFlags(msgspec.Struct, frozen=True, kw_only=True):
     processes: str | None = None
     cluster: str | None = None
     forward_credentials: bool = False
+    #: --op-log FILE; the YAML's op_log_path when absent (cli/oplog_run.py).
+    op_log: str | None = None
+    op_log_since_ns: int = 0
 
 
 _CONFLICTS = (
@@ -134,6 +139,8 @@ def _run_loaded(loaded: LoadedConfig, text: str, source: str, flags: RunFlags) -
     if flags.dry_run:
         console.say(format_plan(config, source, _local_processes(config, flags)))
         return 0
+    op_log = resolve_op_log(flags.op_log, config.op_log_path, cluster=bool(flags.cluster))
+    flags = msgspec.structs.replace(flags, op_log=op_log, op_log_since_ns=time.time_ns())
     name = rd.test_name_for(None if source.startswith("<") else source, flags.tsv_name)
     start = dt.datetime.now()
     files = ResultFiles(rd.make_results_dir(flags.results_dir, name, start))
@@ -157,6 +164,9 @@ def _run_loaded(loaded: LoadedConfig, text: str, source: str, flags: RunFlags) -
         except Sai3Error as exc:
             error = exc
         _close_perf_log(perf_log, console)
+        if flags.op_log:
+            n = 1 if flags.cluster else _local_processes(config, flags)
+            finish_op_log(flags.op_log, processes=n, cluster=bool(flags.cluster), console=console)
         seed = report.seed if report else flags.seed
         hosts = saver.hosts() if flags.cluster else None
         _save(saver, test_name=name, config_path=source, start=start, seed=seed, hosts=hosts)

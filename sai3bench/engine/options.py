@@ -22,3 +22,8 @@ class RunOptions(msgspec.Struct, frozen=True, kw_only=True):
     sign_payload: bool = False
     #: Seconds from a request sent to its first response byte (--first-byte-timeout).
     first_byte_timeout: float = DEFAULT_FIRST_BYTE_TIMEOUT
+    #: --op-log FILE (or the YAML's op_log_path): every op into upstream's op-log.
+    op_log: str | None = None
+    #: When the run started (wall ns): an op-log file older than this is replaced, a newer
+    #: one (an earlier stage of this run) appended to.
+    op_log_since_ns: int = 0

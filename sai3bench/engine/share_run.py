@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 import msgspec
 
 from sai3bench.config.schema import Config
+from sai3bench.engine import oplog
 from sai3bench.engine.cleanup import CleanupMode, run_cleanup
 from sai3bench.engine.context import RunContext
 from sai3bench.engine.interrupt import StageAbandoned, active
@@ -58,14 +59,15 @@ async def run_share(ctx: RunContext, job: ShareJob, barrier: StartBarrier) -> Sh
     try:
         work = job.work
         done: Done
-        if isinstance(work, PrepareWork):
-            async with stage_tap(ctx.intervals, job.index, "prepare", step):
-                done = await _prepare(ctx, job.config, work)
-        elif isinstance(work, WorkloadWork):
-            done = await _workload(ctx, job.config, work.share, barrier)
-        else:
-            async with stage_tap(ctx.intervals, job.index, "cleanup", step):
-                done = await _cleanup(ctx, job.config, work)
+        async with oplog.recording(job.options, job.index, job.count, ctx.out):
+            if isinstance(work, PrepareWork):
+                async with stage_tap(ctx.intervals, job.index, "prepare", step):
+                    done = await _prepare(ctx, job.config, work)
+            elif isinstance(work, WorkloadWork):
+                done = await _workload(ctx, job.config, work.share, barrier)
+            else:
+                async with stage_tap(ctx.intervals, job.index, "cleanup", step):
+                    done = await _cleanup(ctx, job.config, work)
     except PrepareFailed as exc:
         return ShareDone(
             index=job.index,

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor
 
+from sai3bench.engine import oplog
 from sai3bench.engine.batch import BatchResults
 from sai3bench.engine.context import Output
 from sai3bench.engine.intervals import STAGE_TAP
@@ -66,7 +67,7 @@ async def run_task_list(
         if total:
             await pool.run(
                 tasks_from(tasks),
-                _tapped(make_recorder(collector, ops, tally, hook), ops),
+                _tapped(oplog.chained(make_recorder(collector, ops, tally, hook), ops), ops),
                 remaining=lambda: left[0],
             )
     finally:

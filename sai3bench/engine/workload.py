@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from sai3bench.config.schema import Config, ErrorHandling
+from sai3bench.engine import oplog
 from sai3bench.engine.batch import LATE
 from sai3bench.engine.context import Output, RunContext
 from sai3bench.engine.error_guard import Backoff, ErrorGuard
@@ -288,7 +289,7 @@ async def run_workload(
         stop=pool.stop,
         say=lambda line: loop.call_soon_threadsafe(_notice, ctx.out, line),
     )
-    record = make_recorder(intervals, planned, tally, state.on_task)
+    record = oplog.chained(make_recorder(intervals, planned, tally, state.on_task), planned)
     progress = _Progress(ctx.out, [p.kind for p in planned], config.duration)
     timeline = Timeline(
         intervals,

@@ -1,0 +1,223 @@
+"""``run --op-log FILE``: every op of every stage into upstream's op-log (metrics/oplog_file.py).
+
+The hot path pays for one tuple per *batch*: the recorder is chained after the stage's own one
+and appends (tasks, and copies of the batch's start/latency/first-byte/bytes/outcome arrays) to
+a list. Every ``FLUSH_ROWS`` ops the list goes to a writer thread that formats the rows (ISO
+times from one (time_ns, perf_counter_ns) pair taken when the stage opened the log) and writes
+one zstd frame. The hand-off queue holds ``QUEUED_CHUNKS`` chunks: if the writer falls behind,
+the workers wait for it (bounded memory, never dropped rows).
+
+Which file: one engine process per stage share; with one share the file itself, else
+``<stem>-worker-N.tsv.zst`` (N the share index; the CLI merges them after a local run). Each
+stage appends frames; a file older than the run (``RunOptions.op_log_since_ns``) is replaced.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import queue
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any, Final
+
+from sai3bench.engine.batch import LATE, BatchResults
+from sai3bench.engine.context import Output
+from sai3bench.engine.ops import PlannedOp, Task
+from sai3bench.engine.options import RunOptions
+from sai3bench.errors import UsageError
+from sai3bench.metrics.oplog_file import FrameWriter, IsoFormatter, count_rows
+from sai3bench.outcome import Outcome
+
+Recorder = Callable[[Sequence[Task], int, BatchResults], None]
+#: Ops per chunk handed to the writer thread (one zstd frame each).
+FLUSH_ROWS: Final = 16_384
+QUEUED_CHUNKS: Final = 4
+#: ``thread`` column of a multi-process run: share index x this + worker number.
+THREADS_PER_SHARE: Final = 100_000
+_OUTCOME_NAMES: Final = {int(o): o.name for o in Outcome}
+
+#: (ops' metadata index, worker id, tasks, ran, start, latency, ttfb, bytes, outcome)
+_Batch = tuple[int, int, Sequence[Task], int, Any, Any, Any, Any, Any]
+_active: ContextVar[OpLogSink | None] = ContextVar("sai3bench_oplog", default=None)
+
+
+def worker_path(path: str, index: int, count: int) -> Path:
+    """The file share ``index`` of ``count`` writes: ``path`` itself when it is the only one."""
+    p = Path(path)
+    if count == 1:
+        return p
+    name = p.name
+    for ext in (".tsv.zst", ".zst", ".tsv"):
+        if name.endswith(ext):
+            return p.with_name(f"{name[: -len(ext)]}-worker-{index}{ext}")
+    return p.with_name(f"{name}-worker-{index}")
+
+
+def endpoint_and_prefix(root_uri: str) -> tuple[str, str]:
+    """A backend's root URI split as the op-log's columns: ``s3://bucket/`` -> (``s3://``,
+    ``bucket/``); an endpoint in the URI stays in the endpoint column (``s3://host:9000/``)."""
+    scheme, sep, rest = root_uri.partition("://")
+    if not sep:
+        return "", root_uri
+    head, _, tail = rest.partition("/")
+    if ":" in head:
+        return f"{scheme}://{head}/", tail
+    return f"{scheme}://", rest
+
+
+class OpLogSink:
+    """One engine process's op-log for one stage. Its recorders run on the loop or under the
+    worker pool's lock, one at a time; the writer thread formats and compresses."""
+
+    def __init__(self, writer: FrameWriter, *, first_idx: int, thread_base: int) -> None:
+        self._writer = writer
+        self._idx = first_idx
+        self._thread_base = thread_base
+        self._client = os.environ.get("SAI3_CLIENT_ID") or "standalone"
+        self._offset = time.time_ns() - time.perf_counter_ns()
+        self._metas: list[list[tuple[str, str, str]]] = []
+        self._workers: dict[int, int] = {}
+        self._pending: list[_Batch] = []
+        self._rows = 0
+        self._queue: queue.Queue[list[_Batch] | None] = queue.Queue(QUEUED_CHUNKS)
+        self.failure: str | None = None
+        self._thread = threading.Thread(target=self._drain, name="sai3bench-oplog", daemon=True)
+        self._thread.start()
+
+    def __repr__(self) -> str:
+        return f"<OpLogSink {self._writer.path} idx={self._idx} pending={self._rows}>"
+
+    @classmethod
+    def open(cls, path: Path, *, since_ns: int, thread_base: int) -> OpLogSink:
+        """The sink for ``path``: a new file when it is absent or older than the run (written
+        before ``since_ns``), else appended to, its idx continuing."""
+        try:
+            fresh = not path.exists() or path.stat().st_mtime_ns < since_ns
+            first = 0 if fresh else count_rows(path)
+            writer = FrameWriter(path, fresh=fresh)
+        except OSError as exc:
+            raise UsageError(
+                f"op-log: cannot write {path}: {exc.strerror}",
+                hint="point --op-log at a writable directory",
+            ) from None
+        return cls(writer, first_idx=first, thread_base=thread_base)
+
+    def chain(self, record: Recorder, ops: Sequence[PlannedOp]) -> Recorder:
+        """``record``, then this op-log's per-batch append."""
+        meta = len(self._metas)
+        self._metas.append([_op_columns(op) for op in ops])
+        flush_rows = FLUSH_ROWS
+
+        def on_batch(tasks: Sequence[Task], ran: int, out: BatchResults) -> None:
+            record(tasks, ran, out)
+            if ran:
+                self._pending.append(
+                    (
+                        meta,
+                        id(out),
+                        tasks,
+                        ran,
+                        out.start_ns[:ran],
+                        out.latency_ns[:ran],
+                        out.ttfb_ns[:ran],
+                        out.nbytes[:ran],
+                        out.outcome[:ran],
+                    )
+                )
+                self._rows += ran
+                if self._rows >= flush_rows:
+                    self._hand_off()
+
+        return on_batch
+
+    def _hand_off(self) -> None:
+        self._queue.put(self._pending)
+        self._pending, self._rows = [], 0
+
+    def close(self) -> str | None:
+        """Write what is left, stop the thread, close the file; the failure, if writing failed."""
+        if self._pending:
+            self._hand_off()
+        self._queue.put(None)
+        self._thread.join()
+        self._writer.close()
+        return self.failure
+
+    def _drain(self) -> None:
+        while (chunk := self._queue.get()) is not None:
+            if self.failure is not None:
+                continue  # keep taking chunks so the workers never wait on a dead writer
+            try:
+                self._writer.write(self._format(chunk))
+            except OSError as exc:
+                self.failure = f"cannot write {self._writer.path}: {exc.strerror}"
+
+    def _format(self, chunk: list[_Batch]) -> str:
+        """Rows of one chunk; idx continues from the chunk before."""
+        iso, offset, client, names = IsoFormatter(), self._offset, self._client, _OUTCOME_NAMES
+        lines: list[str] = []
+        idx = self._idx
+        for meta, worker, tasks, ran, st, lat, tt, nb, oc in chunk:
+            cols, thread = self._metas[meta], self._thread_no(worker)
+            for j in range(ran):
+                task = tasks[j]
+                op, endpoint, prefix = cols[task[0]]
+                start, took = st[j] + offset, lat[j]
+                end = start + took
+                first = start + tt[j] if tt[j] else end
+                code = oc[j] & ~LATE
+                err = names.get(code, str(code)) if code else ""
+                lines.append(
+                    f"{idx}\t{thread}\t{op}\t{client}\t1\t{nb[j]}\t{endpoint}\t{prefix}{task[1]}"
+                    f"\t{err}\t{iso(start)}\t{iso(first)}\t{iso(end)}\t{took}\n"
+                )
+                idx += 1
+        self._idx = idx
+        return "".join(lines)
+
+    def _thread_no(self, worker: int) -> int:
+        """A small number per worker (its BatchResults' id), offset by the share."""
+        n = self._workers.get(worker)
+        if n is None:
+            n = self._workers[worker] = len(self._workers)
+        return self._thread_base + n
+
+
+def _op_columns(op: PlannedOp) -> tuple[str, str, str]:
+    """(op, endpoint, file prefix) of a planned op: the file column is prefix + key."""
+    endpoint, prefix = endpoint_and_prefix(op.backend.uri_of(""))
+    return op.kind.name, endpoint, prefix
+
+
+def chained(record: Recorder, ops: Sequence[PlannedOp]) -> Recorder:
+    """``record`` with the op-log's append after it when this stage writes an op-log."""
+    sink = _active.get()
+    return record if sink is None else sink.chain(record, ops)
+
+
+@contextlib.asynccontextmanager
+async def recording(
+    options: RunOptions, index: int, count: int, out: Output
+) -> AsyncIterator[OpLogSink | None]:
+    """The op-log of one share of one stage, open while the stage runs (``--op-log``)."""
+    if options.op_log is None:
+        yield None
+        return
+    path = worker_path(options.op_log, index, count)
+    base = index * THREADS_PER_SHARE if count > 1 else 0
+    sink = await asyncio.to_thread(
+        OpLogSink.open, path, since_ns=options.op_log_since_ns, thread_base=base
+    )
+    token = _active.set(sink)
+    try:
+        yield sink
+    finally:
+        _active.reset(token)
+        failure = await asyncio.to_thread(sink.close)
+        if failure is not None:
+            out.warn(f"op-log: {failure}; the file holds the rows written before")
