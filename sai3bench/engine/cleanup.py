@@ -26,6 +26,7 @@ from typing import Literal
 from sai3bench.backends.base import BatchDeleter, DirectoryOwner
 from sai3bench.backends.s3shapes import outcome_for
 from sai3bench.engine.context import Output, RunContext
+from sai3bench.engine.intervals import STAGE_TAP
 from sai3bench.engine.ops import PlannedOp, Task
 from sai3bench.engine.prepare import PreparedSet
 from sai3bench.engine.retry_rounds import run_with_retry_rounds
@@ -225,12 +226,16 @@ async def _send_batch(
     assert isinstance(deleter, BatchDeleter)  # run_cleanup checked every set
     async with gate:
         t0 = time.perf_counter_ns()
+        tap = STAGE_TAP.get()  # the perf-log's current interval (engine/intervals.py)
         try:
             failed = await deleter.delete_many(keys)
         except OpError as exc:
-            collector.record_error(OpKind.DELETE, exc.outcome)
+            for c in (collector, tap.current) if tap is not None else (collector,):
+                c.record_error(OpKind.DELETE, exc.outcome)
             return [(k, exc.outcome, exc.detail) for k in keys]
-        collector.record(OpKind.DELETE, 0, time.perf_counter_ns() - t0)
+        latency = time.perf_counter_ns() - t0
+        for c in (collector, tap.current) if tap is not None else (collector,):
+            c.record(OpKind.DELETE, 0, latency)
     # A per-key error carries an S3 code and no status: a known code decides (NoSuchKey,
     # AccessDenied, SlowDown); an unknown one (InternalError) counts as a 5xx, so it is retried.
     return [(k, outcome_for(500, code), f"{code} {message}".strip()) for k, code, message in failed]
