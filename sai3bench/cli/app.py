@@ -124,6 +124,10 @@ def run(
             help="every op into this zstd TSV (upstream's op-log; wins over op_log_path)",
         ),
     ] = None,
+    report: Annotated[
+        bool,
+        typer.Option("--report", help="write report.html (plots) into the results directory"),
+    ] = False,
 ) -> None:
     """prepare -> workload -> cleanup, as the config says."""
     from sai3bench.cli.netopts import first_byte_seconds
@@ -147,7 +151,12 @@ def run(
         cluster=cluster,
         forward_credentials=forward_credentials,
         op_log=str(op_log) if op_log is not None else None,
+        report=report,
     )
+    if report:  # refused before the run, not after it
+        from sai3bench.report.html_report import require_plotly
+
+        require_plotly()
     code = run_command(config, flags)
     if code:
         raise SystemExit(code)
@@ -155,7 +164,7 @@ def run(
 
 def main() -> None:
     """Console-script entry point."""
-    from sai3bench.cli import mock, oplog, util  # noqa: F401  (they register their commands)
+    from sai3bench.cli import analyze, mock, oplog, util  # noqa: F401  (register commands)
 
     # typer >= 0.29 carries its own click (typer._click); its usage errors are TyperExceptions.
     try:

@@ -41,6 +41,7 @@ from sai3bench.report.console import (
     retry_counts,
 )
 from sai3bench.report.endpoints import format_endpoint_block, format_endpoint_tsv
+from sai3bench.report.html_report import report_after_run
 from sai3bench.report.perf_log import PerfLogWriter
 from sai3bench.report.plan import format_plan, multi_endpoint_lines, op_mix_lines
 from sai3bench.report.shares import (
@@ -77,6 +78,8 @@ class RunFlags(msgspec.Struct, frozen=True, kw_only=True):
     #: --op-log FILE; the YAML's op_log_path when absent (cli/oplog_run.py).
     op_log: str | None = None
     op_log_since_ns: int = 0
+    #: --report: report.html in the results directory at the end (report/html_report.py).
+    report: bool = False
 
 
 _CONFLICTS = (
@@ -170,6 +173,8 @@ def _run_loaded(loaded: LoadedConfig, text: str, source: str, flags: RunFlags) -
         seed = report.seed if report else flags.seed
         hosts = saver.hosts() if flags.cluster else None
         _save(saver, test_name=name, config_path=source, start=start, seed=seed, hosts=hosts)
+        if flags.report:
+            report_after_run(files.out_dir, console.say, console.warn)
     return _exit_code(interrupt, error, report, files)
 
 

@@ -1,0 +1,173 @@
+"""``sai3bench merge``: several results directories of runs that ran at the same time (the
+agents of one test, by hand) as one, exactly.
+
+Each stage's collectors merge by histogram addition (docs/FORMAT.md), so the merged percentiles
+are those of every op of every run; a stage's wall time is the longest of the runs' (they ran
+at once), the divisor of the merged rates, as for the hosts of a ``--cluster`` run. perf_log.tsv
+rows merge by interval (report/perflog_rows.py). metadata.json lists the sources. Runs whose
+files are not in the same format (a foreign results.json, a perf-log in some runs only) are
+refused: a merge that dropped part of a run would not be exact.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import shutil
+from pathlib import Path
+from typing import Any
+
+from sai3bench.errors import UsageError
+from sai3bench.metrics.collector import Collector
+from sai3bench.report import results_dir as rd
+from sai3bench.report.perflog_rows import merge_perf_logs, parse_perf_log
+from sai3bench.report.run_data import RESULTS_FORMAT, RESULTS_VERSION, RunData
+from sai3bench.report.tsv import format_prepare_tsv, format_results_tsv
+
+#: The count each stage's ops_per_sec divides, as run.py's metadata writes it.
+_RATE_OF = {"workload": "ops", "prepare": "objects_created", "cleanup": "objects_deleted"}
+
+
+def merged_collectors(runs: list[RunData]) -> dict[str, Collector]:
+    """Stage -> the exact merge of that stage's collector in every run that has it."""
+    out: dict[str, Collector] = {}
+    for run in runs:
+        for stage, collector in run.collectors.items():
+            out.setdefault(stage, Collector()).merge(collector)
+    return out
+
+
+def merged_walls(runs: list[RunData]) -> dict[str, float]:
+    """Stage -> the longest wall time of that stage among the runs (they ran at once)."""
+    out: dict[str, float] = {}
+    for run in runs:
+        for stage, wall in run.walls.items():
+            out[stage] = max(out.get(stage, 0.0), wall)
+    return out
+
+
+def _add(into: dict[str, Any], section: dict[str, Any]) -> None:
+    """Add one run's metadata section into ``into``: counts add, flags OR, lists join, nested
+    sections (retried_after, left_under) add key by key; anything else is dropped."""
+    for key, value in section.items():
+        if isinstance(value, bool):
+            into[key] = into.get(key, False) or value
+        elif isinstance(value, int):
+            into[key] = into.get(key, 0) + value
+        elif isinstance(value, list):
+            into[key] = into.get(key, []) + value
+        elif isinstance(value, dict):
+            _add(into.setdefault(key, {}), value)
+
+
+def _merged_stage(sections: list[dict[str, Any]], stage: str, wall: float) -> dict[str, Any]:
+    """One stage of metadata.json: the sections added, wall the longest, the rate anew."""
+    out: dict[str, Any] = {}
+    for section in sections:
+        _add(out, section)
+    out["wall_seconds"] = round(wall, 6)
+    count = out.get(_RATE_OF.get(stage, "ops"), 0)
+    out["ops_per_sec"] = round(count / wall, 3) if wall > 0 else 0.0
+    return out
+
+
+def _stage_sections(runs: list[RunData], walls: dict[str, float]) -> dict[str, Any]:
+    stages: dict[str, list[dict[str, Any]]] = {}
+    for run in runs:
+        for name, section in (run.metadata.get("stages") or {}).items():
+            if isinstance(section, dict):
+                stages.setdefault(name, []).append(section)
+    return {n: _merged_stage(s, n, walls.get(n, 0.0)) for n, s in stages.items()}
+
+
+def _times(runs: list[RunData], key: str) -> list[dt.datetime]:
+    out = []
+    for run in runs:
+        try:
+            out.append(dt.datetime.fromisoformat(str(run.metadata[key])))
+        except (KeyError, ValueError):
+            continue
+    return out
+
+
+def _check_formats(runs: list[RunData]) -> None:
+    with_log = [r.path.name for r in runs if r.perf_log_text is not None]
+    if with_log and len(with_log) != len(runs):
+        without = next(r.path for r in runs if r.perf_log_text is None)
+        raise UsageError(
+            f"cannot merge: {without} has no perf_log.tsv and {with_log[0]} has one",
+            hint="merge runs made with the same perf_log setting",
+        )
+
+
+def _make_output(out: Path) -> None:
+    """``out`` as a new or empty directory: a merge never writes into another run's files."""
+    try:
+        if out.is_dir() and not any(out.iterdir()):
+            return
+        out.mkdir(parents=True)
+    except FileExistsError:
+        raise UsageError(
+            f"{out} exists and is not empty", hint="pass -o DIR, a new directory"
+        ) from None
+    except OSError as exc:
+        raise UsageError(
+            f"cannot create {out}: {exc.strerror}", hint="pass -o DIR, a writable path"
+        ) from None
+
+
+def _sources(runs: list[RunData]) -> list[dict[str, Any]]:
+    keys = ("test_name", "config_path", "start_time", "end_time", "hostname")
+    return [{"path": str(r.path), **{k: r.metadata.get(k) for k in keys}} for r in runs]
+
+
+def write_merged(runs: list[RunData], out: Path, command_line: list[str]) -> Path:
+    """Write the merge of ``runs`` into the new directory ``out`` (refused if it has files)."""
+    _check_formats(runs)
+    logs = [parse_perf_log(r.perf_log_text, str(r.path)) for r in runs if r.perf_log_text]
+    _make_output(out)
+    collectors, walls = merged_collectors(runs), merged_walls(runs)
+    starts, ends = _times(runs, "start_time"), _times(runs, "end_time")
+    now = dt.datetime.now().astimezone()
+    meta = rd.metadata(
+        test_name="merged",
+        config_path=None,
+        start=min(starts, default=now),
+        end=max(ends, default=now),
+        command_line=command_line,
+        stages=_stage_sections(runs, walls),
+        seed=None,
+        hosts=sorted({str(r.metadata.get("hostname", "?")) for r in runs}),
+    )
+    meta["merged_from"] = _sources(runs)
+    rd.write_json(out / "metadata.json", meta)
+    rd.write_json(out / "results.json", _results_doc(runs, collectors))
+    if "workload" in collectors:
+        text = format_results_tsv(collectors["workload"], walls.get("workload", 0.0))
+        rd.write_text(out / "workload_results.tsv", text)
+    if "prepare" in collectors and collectors["prepare"].ops():
+        text = format_prepare_tsv(collectors["prepare"], walls.get("prepare", 0.0))
+        rd.write_text(out / "prepare_results.tsv", text)
+    if logs:
+        rd.write_text(out / "perf_log.tsv", merge_perf_logs(logs))
+    configs = {r.config_text for r in runs}
+    if len(configs) == 1 and runs[0].config_text is not None:
+        shutil.copyfile(runs[0].path / "config.yaml", out / "config.yaml")
+    return out
+
+
+def _results_doc(runs: list[RunData], collectors: dict[str, Collector]) -> dict[str, Any]:
+    """results.json of the merge: the merged collectors and every run's per-share sections."""
+    doc: dict[str, Any] = {
+        "format": RESULTS_FORMAT,
+        "version": RESULTS_VERSION,
+        "stages": {k: base64.b64encode(c.encode()).decode() for k, c in collectors.items()},
+    }
+    for section in ("processes", "hosts"):
+        merged: dict[str, list[Any]] = {}
+        for run in runs:
+            for stage, rows in (run.extra.get(section) or {}).items():
+                merged.setdefault(stage, []).extend(rows)
+        if merged:
+            doc[section] = merged
+    return doc
