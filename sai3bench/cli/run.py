@@ -44,6 +44,7 @@ from sai3bench.report.endpoints import format_endpoint_block, format_endpoint_ts
 from sai3bench.report.html_report import report_after_run
 from sai3bench.report.perf_log import PerfLogWriter
 from sai3bench.report.plan import format_plan, multi_endpoint_lines, op_mix_lines
+from sai3bench.report.rate import format_rate_block, rate_section
 from sai3bench.report.shares import (
     format_host_block,
     format_host_tsv,
@@ -365,6 +366,8 @@ class _StageSaver:
             data["processes"] = self._per_share
         if self._per_host:
             data["hosts"] = self._per_host
+        if "rate" in self.stages.get("workload", {}):  # io_rate: offered, achieved, response
+            data["rate"] = {"workload": self.stages["workload"]["rate"]}
         return data
 
     def _prepare(self, r: PrepareResult) -> None:
@@ -393,6 +396,8 @@ class _StageSaver:
         c.say(format_workload_results(r.collector, r.wall_s, r.workers, self.duration))
         if r.late:
             c.say(f"Ops finished after the deadline (not counted): {r.late:,}")
+        if r.pacing is not None:
+            c.say(format_rate_block(r.collector, r.pacing))
         path = self.files.write("workload_results.tsv", format_results_tsv(r.collector, r.wall_s))
         c.say(f"Exporting results to: {path}")
         self._endpoints("workload", r.endpoint_stats)
@@ -410,6 +415,8 @@ class _StageSaver:
             "ops_per_sec": round(ops / r.wall_s, 3) if r.wall_s > 0 else 0.0,
             "aborted": r.aborted,
         }
+        if r.pacing is not None:
+            self.stages["workload"]["rate"] = rate_section(r.collector, r.pacing)
 
     def _shares(self, stage: str, stats: list[ShareStat]) -> None:
         """Per process (and per host in a distributed run): console lines, the stage's

@@ -180,8 +180,13 @@ class Coordinator:
 
     def workload_shares(self, plan: WorkloadPlan) -> list[WorkloadShare]:
         caps = [op.concurrency for op in self.config.workload]
+        rate = self.config.io_rate
         return split_workload(
-            plan, concurrency=self.config.concurrency, caps=caps, parts=self.parts
+            plan,
+            concurrency=self.config.concurrency,
+            caps=caps,
+            parts=self.parts,
+            iops=rate.iops if rate is not None else None,
         )
 
     async def workload(self, shares: list[WorkloadShare]) -> WorkloadResult:

@@ -35,6 +35,7 @@ from sai3bench.engine.batch import BatchResults, exec_batch_async, exec_batch_sy
 from sai3bench.engine.ops import PlannedOp, Task
 from sai3bench.engine.pacer import Pacer
 from sai3bench.engine.transient import RetryPolicy
+from sai3bench.engine.waker import TimerfdWaker, open_waker
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,7 @@ STOP_GRACE: Final = 1.5
 _UNSET_CODE: Final = 0xFF
 #: How often ``run`` looks whether the pool was stopped (a stop may come from a thread).
 _JOIN_TICK: Final = 0.1
+_TICK_NS: Final = int(_JOIN_TICK * 1e9)
 
 #: Called after each batch with the tasks, how many ran, and their results.
 Recorder = Callable[[Sequence[Task], int, BatchResults], None]
@@ -96,6 +98,8 @@ class WorkerPool:
         self.batch_max = batch_max if executor is not None else min(batch_max, LOOP_BATCH)
         #: io_rate: when each op starts (None: the closed loop, as fast as the workers go).
         self.pacer = pacer
+        #: Loop workers' precise wake-ups for their slots (engine/waker.py), while paced.
+        self._waker: TimerfdWaker | None = None
         if pacer is not None:
             self.batch_max = 1
         self.lock = threading.Lock()
@@ -149,6 +153,8 @@ class WorkerPool:
                 for _ in range(self.workers)
             ]
         else:
+            if self.pacer is not None:
+                self._waker = open_waker(loop)
             jobs = [
                 asyncio.ensure_future(self._loop_worker(source, record, on_idle, on_done))
                 for _ in range(self.workers)
@@ -158,6 +164,9 @@ class WorkerPool:
                 await self._join(jobs)
         finally:
             self.stop()  # a cancelled run stops its threads at their next batch
+            if self._waker is not None:
+                self._waker.close()
+                self._waker = None
 
     async def _join(self, jobs: list[asyncio.Future[None]]) -> None:
         """Wait for every worker, as ``gather`` would (the first exception is raised), but
@@ -288,15 +297,18 @@ class WorkerPool:
 
     async def _wait_async(self, pacer: Pacer, out: BatchResults) -> bool:
         """A loop worker takes the next slot and sleeps until it; False when the stage ends
-        first. The loop's timers are coarse (uvloop: 1 ms), so a wake that comes early sleeps
-        again: an op never starts before its instant."""
+        first. The last _JOIN_TICK is slept on the waker (the loop's own timers are 1 ms
+        coarse); without one, a wake that comes early sleeps again: never before the slot."""
         due = out.intended_ns[0] = pacer.take(time.perf_counter_ns())
         if due >= self.deadline_ns:
             return False
         while (wait := due - time.perf_counter_ns()) > 0:
             if self._stopped:
                 return False
-            await asyncio.sleep(min(wait / 1e9, _JOIN_TICK))
+            if self._waker is not None and wait <= _TICK_NS:
+                await self._waker.wait_until(due)
+            else:
+                await asyncio.sleep(min(wait / 1e9, _JOIN_TICK))
         return not self._stopped
 
 

@@ -16,6 +16,7 @@ from sai3bench.engine.share_jobs import CleanupDone, PrepareDone, ShareDone, Wor
 from sai3bench.engine.workload import WorkloadResult
 from sai3bench.metrics.collector import Collector
 from sai3bench.metrics.endpoint_stat import EndpointStat
+from sai3bench.metrics.pace_stat import merge_pacing
 from sai3bench.metrics.share_stat import ShareStat, share_stat
 from sai3bench.outcome import Outcome
 from sai3bench.plan.share import IndicesPerSet
@@ -92,6 +93,7 @@ def merge_workload(dones: Sequence[WorkloadDone]) -> WorkloadResult:
     if refused is not None:
         merged.refused = (refused[0], refused[1], refused[2], Outcome(refused[3]))
     merged.endpoint_stats = merge_endpoint_stats([d.endpoint_stats for d in dones])
+    merged.pacing = merge_pacing([d.pacing for d in dones])
     return merged
 
 

@@ -137,7 +137,7 @@ async def _workload(
     else:
         # The shared start instant on the ops' clock: every share's intervals line up.
         start_ns = time.perf_counter_ns() + int((start - time.monotonic()) * 1e9)
-        r = await run_workload(ctx, mine, planned, start_ns)
+        r = await run_workload(ctx, mine, planned, start_ns, pace=share.pace)
     return WorkloadDone(
         collector=r.collector.encode(),
         wall_s=r.wall_s,
@@ -154,6 +154,7 @@ async def _workload(
         endpoint_stats=endpoint_stats(ctx, before),
         started_mono_ns=started_mono,
         started_wall_ns=started_wall,
+        pacing=r.pacing,
     )
 
 

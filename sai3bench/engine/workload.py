@@ -20,6 +20,7 @@ from sai3bench.engine.error_guard import Backoff, ErrorGuard
 from sai3bench.engine.intervals import Timeline
 from sai3bench.engine.mix import OpMix
 from sai3bench.engine.ops import PlannedOp, Task
+from sai3bench.engine.paced import make_pacer, pace_result, paced_recorder
 from sai3bench.engine.pool import WorkerPool
 from sai3bench.engine.progress import ClassTick, Tick, tell
 from sai3bench.engine.record import Tally, make_recorder
@@ -27,8 +28,10 @@ from sai3bench.engine.transient import RetryPolicy
 from sai3bench.metrics.collector import Collector, OpKind
 from sai3bench.metrics.endpoint_stat import EndpointStat
 from sai3bench.metrics.intervals import ClosedInterval, Intervals
+from sai3bench.metrics.pace_stat import PaceResult
 from sai3bench.metrics.share_stat import ShareStat
 from sai3bench.outcome import Outcome
+from sai3bench.plan.share import SharePace
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +55,8 @@ class WorkloadResult:
         self.refused: tuple[str, str, str, Outcome] | None = None
         #: Each engine process's figures, when more than one ran the stage.
         self.shares: list[ShareStat] = []
+        #: io_rate: offered vs achieved and the backlog (None: the closed loop).
+        self.pacing: PaceResult | None = None
 
 
 #: Failures of an op that never succeeded, by outcome, that end the run as a set-up error.
@@ -255,6 +260,7 @@ async def run_workload(
     config: Config,
     planned: list[PlannedOp],
     start_ns: int | None = None,
+    pace: SharePace | None = None,
 ) -> WorkloadResult:
     """Run the op mix until the deadline. ``start_ns`` (perf_counter_ns) is the start instant
     every process of the run shares (the start barrier's), so their intervals line up."""
@@ -264,12 +270,14 @@ async def run_workload(
     tally = Tally()
     start_ns = time.perf_counter_ns() if start_ns is None else start_ns
     deadline_ns = start_ns + int(config.duration * 1e9)
+    pacer = make_pacer(config, pace, ctx.rng, start_ns, deadline_ns)
     pool = WorkerPool(
         planned,
         workers=workers,
         executor=ctx.executor_for([p.backend for p in planned], workers),
         deadline_ns=deadline_ns,
         retry=retry_policy(config.error_handling),
+        pacer=pacer,
     )
     intervals = Intervals(
         start_ns,
@@ -290,6 +298,8 @@ async def run_workload(
         say=lambda line: loop.call_soon_threadsafe(_notice, ctx.out, line),
     )
     record = oplog.chained(make_recorder(intervals, planned, tally, state.on_task), planned)
+    if pacer is not None:  # io_rate: response times too, into the batch's interval
+        record = paced_recorder(record, planned, lambda: intervals.current)
     progress = _Progress(ctx.out, [p.kind for p in planned], config.duration)
     timeline = Timeline(
         intervals,
@@ -309,6 +319,8 @@ async def run_workload(
     log.info("workload done: %r %r %r late=%d", pool, mix, state, tally.late)
     end_ns = min(time.perf_counter_ns(), deadline_ns) - start_ns
     _finish(result, tally, end_ns=max(end_ns - int(config.warmup_period * 1e9), 0))
+    if pacer is not None:  # the whole window, warmup included: its ops were offered too
+        result.pacing = pace_result(config, pacer, start_ns + end_ns, end_ns / 1e9)
     return result
 
 
