@@ -22,6 +22,7 @@ from sai3bench.engine.prepare import PrepareFailed, PrepareResult
 from sai3bench.engine.resolve import plan_workload
 from sai3bench.engine.share_runner import InProcessRunner, ShareRunner
 from sai3bench.engine.verify import run_verify
+from sai3bench.engine.vitals import judge
 from sai3bench.engine.workload import WorkloadResult
 from sai3bench.errors import RunFailed, StorageError
 from sai3bench.outcome import OpError, Outcome
@@ -302,14 +303,12 @@ async def _test_phase(co: Coordinator) -> None:
         f"{max(config.concurrency, *(op.concurrency or 0 for op in config.workload))} "
         f"concurrent workers{co.across(len(shares))})..."
     )
-    t0, cpu0 = time.perf_counter(), time.process_time()
+    t0 = time.perf_counter()
     report.workload = wl = await co.workload(shares)
     wall = time.perf_counter() - t0
     out.say(f"Execution completed in {wall:.2f}s")
-    if len(shares) == 1:  # this process ran it: was it the bottleneck?
-        hint = client_bound_hint(time.process_time() - cpu0, wall, usable_cores())
-        if hint is not None:
-            out.say(hint)
+    if wl.vitals is not None:  # client or storage? said after the results (cli/run.py)
+        wl.verdict = judge(wl.vitals, cores=usable_cores(), pacing=wl.pacing)
     for label in wl.exhausted:
         out.warn(f"{label}: every object in its pool was deleted; it stopped early")
     if wl.refused is not None:
@@ -325,21 +324,6 @@ async def _test_phase(co: Coordinator) -> None:
         raise co.lost
     if not report.interrupt.requested:  # partial results of a stopped stage are no failure
         report.fail(_workload_failure(wl, config.duration))
-
-
-#: Share of one core above which a one-process workload counts as client-bound.
-CLIENT_BOUND = 0.85
-
-
-def client_bound_hint(cpu_s: float, wall_s: float, cores: int) -> str | None:
-    """A one-process run that kept its core busy measured the client, not the storage: say
-    so, and how many engine processes this host could run instead."""
-    if wall_s <= 0 or cores < 2 or cpu_s / wall_s < CLIENT_BOUND:
-        return None
-    return (
-        f"note: the client used {cpu_s / wall_s:.0%} of a core: it may be the bottleneck; "
-        f"--processes auto runs one engine per usable core ({cores} here)"
-    )
 
 
 def _workload_failure(wl: WorkloadResult, duration: float) -> RunFailed | None:

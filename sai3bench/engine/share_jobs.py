@@ -12,6 +12,7 @@ import msgspec
 from sai3bench.config.schema import Config
 from sai3bench.engine.intervals import EncodedInterval
 from sai3bench.engine.options import RunOptions
+from sai3bench.engine.vitals import Vitals
 from sai3bench.metrics.endpoint_stat import EndpointStat
 from sai3bench.metrics.pace_stat import PaceResult
 from sai3bench.plan.share import IndicesPerSet, WorkloadShare
@@ -93,6 +94,8 @@ class WorkloadDone(msgspec.Struct, frozen=True, tag="workload", kw_only=True):
     #: When its workers started (right before the first op): CLOCK_MONOTONIC and wall ns.
     started_mono_ns: int
     started_wall_ns: int
+    #: The engine process's CPU, loop lag and thread saturation (engine/vitals.py).
+    vitals: Vitals | None = None
     #: io_rate: what this share offered and achieved (None: the closed loop).
     pacing: PaceResult | None = None
 

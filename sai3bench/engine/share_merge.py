@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from sai3bench.engine.cleanup import CleanupResult
 from sai3bench.engine.prepare import PreparedSet, PrepareResult
 from sai3bench.engine.share_jobs import CleanupDone, PrepareDone, ShareDone, WorkloadDone
+from sai3bench.engine.vitals import merge_vitals
 from sai3bench.engine.workload import WorkloadResult
 from sai3bench.metrics.collector import Collector
 from sai3bench.metrics.endpoint_stat import EndpointStat
@@ -94,6 +95,7 @@ def merge_workload(dones: Sequence[WorkloadDone]) -> WorkloadResult:
         merged.refused = (refused[0], refused[1], refused[2], Outcome(refused[3]))
     merged.endpoint_stats = merge_endpoint_stats([d.endpoint_stats for d in dones])
     merged.pacing = merge_pacing([d.pacing for d in dones])
+    merged.vitals = merge_vitals([d.vitals for d in dones])
     return merged
 
 

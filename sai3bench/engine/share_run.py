@@ -154,6 +154,7 @@ async def _workload(
         endpoint_stats=endpoint_stats(ctx, before),
         started_mono_ns=started_mono,
         started_wall_ns=started_wall,
+        vitals=r.vitals,
         pacing=r.pacing,
     )
 

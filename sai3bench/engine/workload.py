@@ -25,6 +25,7 @@ from sai3bench.engine.pool import WorkerPool
 from sai3bench.engine.progress import ClassTick, Tick, tell
 from sai3bench.engine.record import Tally, make_recorder
 from sai3bench.engine.transient import RetryPolicy
+from sai3bench.engine.vitals import Verdict, Vitals, VitalsSampler
 from sai3bench.metrics.collector import Collector, OpKind
 from sai3bench.metrics.endpoint_stat import EndpointStat
 from sai3bench.metrics.intervals import ClosedInterval, Intervals
@@ -57,6 +58,10 @@ class WorkloadResult:
         self.shares: list[ShareStat] = []
         #: io_rate: offered vs achieved and the backlog (None: the closed loop).
         self.pacing: PaceResult | None = None
+        #: The engine's CPU, loop lag and thread saturation (engine/vitals.py): client or
+        #: storage? ``verdict`` is the coordinator's judgement of them.
+        self.vitals: Vitals | None = None
+        self.verdict: Verdict | None = None
 
 
 #: Failures of an op that never succeeded, by outcome, that end the run as a set-up error.
@@ -310,10 +315,17 @@ async def run_workload(
         on_closed=progress,
     )
     ticker = asyncio.create_task(timeline.run())
+    vitals = VitalsSampler(threads=workers if pool.executor is not None else 0)
+    # file://: how often every worker thread is in a batch
+    hooks = vitals.busy_hooks(state.source, state.on_done) if vitals.threads else None
+    source, on_done = hooks or (state.source, state.on_done)
+    sampler = asyncio.create_task(vitals.run())
     try:
-        await pool.run(state.source, record, on_idle=state.on_idle, on_done=state.on_done)
+        await pool.run(source, record, on_idle=state.on_idle, on_done=on_done)
     finally:
         ticker.cancel()
+        sampler.cancel()
+        result.vitals = vitals.finish()
         timeline.close()
         ctx.out.progress("")
     log.info("workload done: %r %r %r late=%d", pool, mix, state, tally.late)
