@@ -124,6 +124,21 @@ def run(
             help="every op into this zstd TSV (upstream's op-log; wins over op_log_path)",
         ),
     ] = None,
+    duration: Annotated[
+        str | None,
+        typer.Option("--duration", help="workload duration (30s, 5m, 1h); overrides the YAML"),
+    ] = None,
+    concurrency: Annotated[
+        int | None,
+        typer.Option("--concurrency", help="operations in flight; overrides the YAML"),
+    ] = None,
+    target: Annotated[
+        str | None,
+        typer.Option("--target", help="the URI paths are joined to; overrides the YAML"),
+    ] = None,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="no live progress (results are still printed)")
+    ] = False,
     report: Annotated[
         bool,
         typer.Option("--report", help="write report.html (plots) into the results directory"),
@@ -131,6 +146,7 @@ def run(
 ) -> None:
     """prepare -> workload -> cleanup, as the config says."""
     from sai3bench.cli.netopts import first_byte_seconds
+    from sai3bench.cli.overrides import Overrides
     from sai3bench.cli.run import RunFlags, run_command
 
     flags = RunFlags(
@@ -150,8 +166,10 @@ def run(
         processes=processes,
         cluster=cluster,
         forward_credentials=forward_credentials,
-        op_log=str(op_log) if op_log is not None else None,
+        overrides=Overrides(duration=duration, concurrency=concurrency, target=target),
+        quiet=quiet,
         report=report,
+        op_log=str(op_log) if op_log is not None else None,
     )
     if report:  # refused before the run, not after it
         from sai3bench.report.html_report import require_plotly
