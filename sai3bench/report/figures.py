@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from sai3bench.engine.intervals import MergedInterval
 from sai3bench.metrics.collector import Collector, OpClass, OpKind
 from sai3bench.metrics.histogram import Histogram
 from sai3bench.report.perflog_rows import PerfLog
@@ -81,6 +82,36 @@ def latency(go: Any, log: PerfLog, spans: list[tuple[float, float, str]]) -> Any
             y = [v / 1000 if n else None for v, n in zip(us, ops, strict=True)]
             fig.add_trace(
                 go.Scatter(x=x, y=y, name=f"{name} {p}", mode="lines", line={"dash": dash})
+            )
+    shade(fig, spans)
+    return _layout(
+        fig,
+        "Latency over time (per interval)",
+        xaxis_title="seconds",
+        yaxis_title="ms",
+        yaxis_type="log",
+    )
+
+
+def latency_exact(
+    go: Any, intervals: list[MergedInterval], t0_ms: float, spans: list[tuple[float, float, str]]
+) -> Any:
+    """Per-interval p50, p99, p99.9 per op kind over time, from the lossless intervals (ms, log
+    scale); a gap where the interval had no op of that kind."""
+    x = [(m.wall_ms - t0_ms) / 1000 for m in intervals]
+    fig = go.Figure()
+    for kind in OpKind:
+        hists = [m.collector.kind_histogram(kind) for m in intervals]
+        if not any(h is not None and h.count for h in hists):
+            continue
+        for label, q, dash in (
+            ("p50", 0.5, "solid"),
+            ("p99", 0.99, "dash"),
+            ("p99.9", 0.999, "dot"),
+        ):
+            y = [h.value_at_quantile(q) / 1e6 if h is not None and h.count else None for h in hists]
+            fig.add_trace(
+                go.Scatter(x=x, y=y, name=f"{kind.name} {label}", mode="lines", line={"dash": dash})
             )
     shade(fig, spans)
     return _layout(

@@ -21,6 +21,7 @@ from sai3bench.errors import Sai3Error, UsageError
 from sai3bench.report import figures
 from sai3bench.report.compare import METRICS, op_figures
 from sai3bench.report.console import fmt_latency
+from sai3bench.report.interval_log import INTERVALS_NAME, read_intervals
 from sai3bench.report.perflog_rows import PerfLog, parse_perf_log
 from sai3bench.report.run_data import RunData, load_run
 
@@ -87,8 +88,14 @@ def _time_figures(go: Any, run: RunData) -> tuple[list[Any], list[str]]:
     if not log.rows:
         return [], ["perf_log.tsv has no rows."]
     spans = warmup_spans(run, log)
-    builders = (figures.throughput, figures.latency, figures.error_timeline)
-    return [build(go, log, spans) for build in builders], []
+    if run.intervals_text:  # exact per-kind percentiles, p99.9 included
+        intervals = read_intervals(run.intervals_text, str(run.path / INTERVALS_NAME))
+        t0 = float(log.rows[0]["timestamp_epoch_ms"])
+        latency = figures.latency_exact(go, intervals, t0, spans)
+    else:
+        latency = figures.latency(go, log, spans)
+    throughput = figures.throughput(go, log, spans)
+    return [throughput, latency, figures.error_timeline(go, log, spans)], []
 
 
 def _run_figures(go: Any, run: RunData) -> tuple[list[Any], list[str]]:

@@ -3,10 +3,11 @@ agents of one test, by hand) as one, exactly.
 
 Each stage's collectors merge by histogram addition (docs/FORMAT.md), so the merged percentiles
 are those of every op of every run; a stage's wall time is the longest of the runs' (they ran
-at once), the divisor of the merged rates, as for the hosts of a ``--cluster`` run. perf_log.tsv
-rows merge by interval (report/perflog_rows.py). metadata.json lists the sources. Runs whose
-files are not in the same format (a foreign results.json, a perf-log in some runs only) are
-refused: a merge that dropped part of a run would not be exact.
+at once), the divisor of the merged rates, as for the hosts of a ``--cluster`` run. The
+perf-log merges by interval: exactly from perf_log_intervals.jsonl (report/interval_log.py),
+or, for runs without it, row by row from perf_log.tsv (report/perflog_rows.py). metadata.json
+lists the sources. Runs whose files are not in the same format (a foreign results.json, a
+perf-log in some runs only) are refused: a merge that dropped part of a run would not be exact.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from typing import Any
 from sai3bench.errors import UsageError
 from sai3bench.metrics.collector import Collector
 from sai3bench.report import results_dir as rd
+from sai3bench.report.interval_log import INTERVALS_NAME, merge_intervals, read_intervals, to_line
+from sai3bench.report.perf_log import PERF_LOG_HEADER, format_row
 from sai3bench.report.perflog_rows import merge_perf_logs, parse_perf_log
 from sai3bench.report.run_data import RESULTS_FORMAT, RESULTS_VERSION, RunData
 from sai3bench.report.tsv import format_prepare_tsv, format_results_tsv
@@ -91,13 +94,28 @@ def _times(runs: list[RunData], key: str) -> list[dt.datetime]:
 
 
 def _check_formats(runs: list[RunData]) -> None:
-    with_log = [r.path.name for r in runs if r.perf_log_text is not None]
-    if with_log and len(with_log) != len(runs):
-        without = next(r.path for r in runs if r.perf_log_text is None)
-        raise UsageError(
-            f"cannot merge: {without} has no perf_log.tsv and {with_log[0]} has one",
-            hint="merge runs made with the same perf_log setting",
-        )
+    for name, attr in (("perf_log.tsv", "perf_log_text"), (INTERVALS_NAME, "intervals_text")):
+        with_it = [r.path for r in runs if getattr(r, attr) is not None]
+        if with_it and len(with_it) != len(runs):
+            without = next(r.path for r in runs if getattr(r, attr) is None)
+            raise UsageError(
+                f"cannot merge: {without} has no {name} and {with_it[0]} has one",
+                hint="merge runs made with the same perf_log setting and sai3bench version",
+            )
+
+
+def _write_perf_log(runs: list[RunData], out: Path) -> None:
+    """perf_log.tsv of the merge: rebuilt from the lossless intervals when every run has them
+    (exact percentiles, and perf_log_intervals.jsonl too), else merged row by row."""
+    if runs[0].intervals_text is not None:
+        parts = [read_intervals(r.intervals_text or "", str(r.path)) for r in runs]
+        merged = merge_intervals(parts)
+        rows = "".join(format_row(m, agent_id="merged") for m in merged)
+        rd.write_text(out / "perf_log.tsv", PERF_LOG_HEADER + "\n" + rows)
+        (out / INTERVALS_NAME).write_bytes(b"".join(to_line(m) for m in merged))
+    elif runs[0].perf_log_text is not None:
+        logs = [parse_perf_log(r.perf_log_text or "", str(r.path)) for r in runs]
+        rd.write_text(out / "perf_log.tsv", merge_perf_logs(logs))
 
 
 def _make_output(out: Path) -> None:
@@ -124,7 +142,6 @@ def _sources(runs: list[RunData]) -> list[dict[str, Any]]:
 def write_merged(runs: list[RunData], out: Path, command_line: list[str]) -> Path:
     """Write the merge of ``runs`` into the new directory ``out`` (refused if it has files)."""
     _check_formats(runs)
-    logs = [parse_perf_log(r.perf_log_text, str(r.path)) for r in runs if r.perf_log_text]
     _make_output(out)
     collectors, walls = merged_collectors(runs), merged_walls(runs)
     starts, ends = _times(runs, "start_time"), _times(runs, "end_time")
@@ -148,8 +165,7 @@ def write_merged(runs: list[RunData], out: Path, command_line: list[str]) -> Pat
     if "prepare" in collectors and collectors["prepare"].ops():
         text = format_prepare_tsv(collectors["prepare"], walls.get("prepare", 0.0))
         rd.write_text(out / "prepare_results.tsv", text)
-    if logs:
-        rd.write_text(out / "perf_log.tsv", merge_perf_logs(logs))
+    _write_perf_log(runs, out)
     configs = {r.config_text for r in runs}
     if len(configs) == 1 and runs[0].config_text is not None:
         shutil.copyfile(runs[0].path / "config.yaml", out / "config.yaml")

@@ -37,6 +37,8 @@ class RunData:
     extra: dict[str, Any] = field(default_factory=dict)
     config_text: str | None = None
     perf_log_text: str | None = None
+    #: perf_log_intervals.jsonl (report/interval_log.py): the intervals, lossless.
+    intervals_text: str | None = None
     #: ``<stage>_endpoint_stats.tsv`` / ``<stage>_host_stats.tsv`` texts by file name.
     small_tsvs: dict[str, str] = field(default_factory=dict)
 
@@ -120,5 +122,6 @@ def load_run(path: Path) -> RunData:
         extra={k: v for k, v in doc.items() if k in ("processes", "hosts")},
         config_text=_text(path / "config.yaml"),
         perf_log_text=_text(path / "perf_log.tsv"),
+        intervals_text=_text(path / "perf_log_intervals.jsonl"),
         small_tsvs=small,
     )

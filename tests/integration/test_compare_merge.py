@@ -7,6 +7,7 @@ The regression is real: the NEW run goes to a mock that adds 20 ms to every resp
 from __future__ import annotations
 
 import base64
+import csv
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -116,9 +117,27 @@ def test_merge_of_two_runs_is_their_exact_sum(
     runs = [json.loads((r / "metadata.json").read_text())["stages"] for r in (base_run, other)]
     assert meta["stages"]["workload"]["ops"] == sum(s["workload"]["ops"] for s in runs)
     assert [s["path"] for s in meta["merged_from"]] == [str(base_run), str(other)]
-    assert (out / "workload_results.tsv").exists() and (out / "perf_log.tsv").exists()
+    assert (out / "workload_results.tsv").exists()
+    _assert_perf_logs_add_up(base_run, other, out)
     again = run_cli(["merge", str(base_run), str(other), "-o", str(out)], tmp_path)
     assert again.returncode == 2 and "exists and is not empty" in again.stderr
+
+
+def _get_ops(run: Path) -> list[int]:
+    """GET ops of each Workload (or Warmup) row of the run's perf_log.tsv."""
+    with (run / "perf_log.tsv").open() as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    return [int(r["get_ops"]) for r in rows if r["stage"] in ("Workload", "Warmup")]
+
+
+def _assert_perf_logs_add_up(a: Path, b: Path, merged: Path) -> None:
+    """Interval i of the merge holds interval i of both runs (a run may have one fewer)."""
+    ga, gb, gm = _get_ops(a), _get_ops(b), _get_ops(merged)
+    assert len(gm) == max(len(ga), len(gb))
+    pad = len(gm)
+    assert gm == [x + y for x, y in zip(ga + [0] * pad, gb + [0] * pad, strict=False)][:pad]
+    assert sum(gm) == sum(ga) + sum(gb) > 0
+    assert (merged / "perf_log_intervals.jsonl").exists()
 
 
 def test_merge_refuses_a_perf_log_in_one_run_only(base_run: Path, tmp_path: Path) -> None:

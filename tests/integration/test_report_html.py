@@ -16,8 +16,6 @@ from .test_multi_endpoint import three_ports  # noqa: F401  (the fixture, by req
 
 pytestmark = pytest.mark.integration
 
-FIXTURE = Path(__file__).parents[1] / "data" / "perf_log_fixture.tsv"
-
 #: Per plot: its number of traces, and whether each trace has at least one finite point.
 PLOT_DATA_JS = """
 Array.from(document.querySelectorAll('.js-plotly-plot')).map(gd => ({
@@ -25,6 +23,7 @@ Array.from(document.querySelectorAll('.js-plotly-plot')).map(gd => ({
   filled: gd.data.every(t => Array.from(t.y || []).some(v => Number.isFinite(v))),
   svgs: gd.querySelectorAll('svg.main-svg').length,
   title: (gd.layout.title && gd.layout.title.text) || '',
+  names: gd.data.map(t => t.name),
 }))
 """
 
@@ -64,8 +63,7 @@ def test_report_of_a_real_run_renders_offline_with_data_in_every_plot(
     assert proc.returncode == 0, proc.stderr
     out = results_dir(tmp_path / "r", "rep")
     assert f"HTML report: {out / 'report.html'}" in proc.stdout
-    if not (out / "perf_log.tsv").exists():  # until the run writes one: upstream's format
-        shutil.copyfile(FIXTURE, out / "perf_log.tsv")
+    assert (out / "perf_log.tsv").exists() and (out / "perf_log_intervals.jsonl").exists()
     page = tmp_path / "page.html"
     again = run_cli(["report", str(out), "-o", str(page)], tmp_path)
     assert again.returncode == 0, again.stderr
@@ -85,6 +83,8 @@ def test_report_of_a_real_run_renders_offline_with_data_in_every_plot(
     assert all(p["traces"] and p["filled"] and p["svgs"] for p in plots), plots
     for want in ("Throughput", "Latency over time", "Errors", "percentile", "first byte"):
         assert any(want in t for t in titles), (want, titles)
+    (over_time,) = [p for p in plots if p["title"].startswith("Latency over time")]
+    assert {"GET p99.9", "PUT p99.9", "STAT p99.9"} <= set(over_time["names"])
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     if dest := os.environ.get("SAI3BENCH_REPORT_PNG"):
         shutil.copyfile(shot, dest)
