@@ -18,6 +18,7 @@ import uvloop
 from sai3bench.cli.embedded import embedded_mock_server
 from sai3bench.cli.oplog_run import finish_op_log, resolve_op_log
 from sai3bench.cli.output import Console
+from sai3bench.cli.overrides import Overrides, apply_overrides, check_overrides
 from sai3bench.config.load import LoadedConfig, load_config, load_config_file
 from sai3bench.config.scale import PROCESSES_HINT, parse_processes
 from sai3bench.config.schema import Config
@@ -38,6 +39,7 @@ from sai3bench.report import results_dir as rd
 from sai3bench.report.console import (
     format_prepare_results,
     format_workload_results,
+    latency_summary,
     retry_counts,
 )
 from sai3bench.report.endpoints import format_endpoint_block, format_endpoint_tsv
@@ -77,6 +79,10 @@ class RunFlags(msgspec.Struct, frozen=True, kw_only=True):
     processes: str | None = None
     cluster: str | None = None
     forward_credentials: bool = False
+    #: --duration, --concurrency, --target: the YAML's values overridden.
+    overrides: Overrides = msgspec.field(default_factory=Overrides)
+    #: --quiet: no live progress.
+    quiet: bool = False
     #: --op-log FILE; the YAML's op_log_path when absent (cli/oplog_run.py).
     op_log: str | None = None
     op_log_since_ns: int = 0
@@ -111,25 +117,32 @@ def check_flags(flags: RunFlags) -> None:
             "--forward-credentials needs --cluster",
             hint="local processes already share this shell's environment",
         )
+    check_overrides(flags.overrides)
 
 
 def quickstart_text() -> str:
     return resources.files("sai3bench.config").joinpath("default.yaml").read_text("utf-8")
 
 
-def _load(config_path: Path | None, *, http2: bool = False) -> tuple[LoadedConfig, str, str]:
-    """(loaded config, its YAML text, a label for it)."""
+def _load(
+    config_path: Path | None, *, http2: bool = False, overrides: Overrides | None = None
+) -> tuple[LoadedConfig, str, str]:
+    """(loaded config, its YAML text with the command line's overrides, a label for it)."""
     if config_path is not None:
         loaded = load_config_file(config_path)
+        label = str(config_path)
+    else:
+        loaded, label = load_config(quickstart_text()), EMBEDDED
+    if overrides is not None and overrides.given():
+        loaded = load_config(apply_overrides(loaded.text, overrides))
+    if config_path is not None:
         check_limits(loaded.config, http2=http2)
-        return loaded, loaded.text, str(config_path)
-    text = quickstart_text()
-    return load_config(text), text, EMBEDDED
+    return loaded, loaded.text, label
 
 
 def run_command(config_path: Path | None, flags: RunFlags) -> int:
     check_flags(flags)
-    loaded, text, source = _load(config_path, http2=flags.http2)
+    loaded, text, source = _load(config_path, http2=flags.http2, overrides=flags.overrides)
     if source != EMBEDDED or flags.dry_run:
         return _run_loaded(loaded, text, source, flags)
     with embedded_mock_server():
@@ -137,7 +150,7 @@ def run_command(config_path: Path | None, flags: RunFlags) -> int:
 
 
 def _run_loaded(loaded: LoadedConfig, text: str, source: str, flags: RunFlags) -> int:
-    console = Console()
+    console = Console(quiet=flags.quiet)
     for warning in loaded.warnings:
         console.warn(warning)
     config = loaded.config
@@ -336,6 +349,10 @@ class _StageSaver:
         self.interrupt = interrupt
         self.stages: dict[str, Any] = {}
         self._collectors: dict[str, bytes] = {}
+        #: Per stage, per op kind: ops, rates and latency percentiles up to p99.99 (ns).
+        self._summaries: dict[str, dict[str, Any]] = {}
+        #: Client- or storage-bound, and the figures that say so (engine/vitals.py).
+        self._verdict: dict[str, Any] | None = None
         self._per_share: dict[str, list[dict[str, Any]]] = {}
         self._per_host: dict[str, list[dict[str, Any]]] = {}
 
@@ -366,7 +383,10 @@ class _StageSaver:
             "format": "sai3bench-results",
             "version": 1,
             "stages": {k: base64.b64encode(v).decode() for k, v in self._collectors.items()},
+            "summary": self._summaries,
         }
+        if self._verdict is not None:
+            data["verdict"] = self._verdict
         if self._per_share:
             data["processes"] = self._per_share
         if self._per_host:
@@ -385,6 +405,7 @@ class _StageSaver:
             c.say(f"Prepare metrics exported to: {path}")
         self._endpoints("prepare", r.endpoint_stats)
         self._collectors["prepare"] = r.collector.encode()
+        self._summaries["prepare"] = latency_summary(r.collector, r.wall_s)
         self.stages["prepare"] = {
             "objects_created": r.created,
             "objects_existed": r.existed,
@@ -401,12 +422,16 @@ class _StageSaver:
         c.say(format_workload_results(r.collector, r.wall_s, r.workers, self.duration))
         if r.late:
             c.say(f"Ops finished after the deadline (not counted): {r.late:,}")
+        if r.verdict is not None:
+            c.say(r.verdict.line)
+            self._verdict = msgspec.to_builtins(r.verdict)
         if r.pacing is not None:
             c.say(format_rate_block(r.collector, r.pacing))
         path = self.files.write("workload_results.tsv", format_results_tsv(r.collector, r.wall_s))
         c.say(f"Exporting results to: {path}")
         self._endpoints("workload", r.endpoint_stats)
         self._collectors["workload"] = r.collector.encode()
+        self._summaries["workload"] = latency_summary(r.collector, r.wall_s)
         ops = r.collector.ops()
         self.stages["workload"] = {
             "ops": ops,
@@ -445,6 +470,7 @@ class _StageSaver:
     def _cleanup(self, r: CleanupResult) -> None:
         self.console.say(f"Cleanup {'incomplete' if r.errors else 'complete'}: {r.summary()}")
         self._collectors["cleanup"] = r.collector.encode()
+        self._summaries["cleanup"] = latency_summary(r.collector, r.wall_s)
         self.stages["cleanup"] = {
             "objects_deleted": r.deleted,
             "already_deleted": r.already_gone,
