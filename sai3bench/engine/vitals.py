@@ -5,8 +5,9 @@ Each engine process samples itself while its workload runs (``VitalsSampler``):
 
 - CPU: the process's CPU time over the wall time (1.0 = one core busy), per process, plus the
   highest one-second share;
-- run-queue wait: how long the event-loop thread was ready to run but had no CPU (Linux
-  schedstat), the mark of a client starved by other processes;
+- run-queue wait: how long its threads were ready to run but had no CPU (Linux schedstat,
+  summed over the threads: the loop's, and file://'s workers), the mark of a client starved by
+  other processes;
 - event-loop lag: every 100 ms a timer is armed and its lateness recorded in a histogram; a loop
   busy with callbacks (or starved) runs it late;
 - file:// (thread workers): the share of samples in which every worker thread was in a batch.
@@ -49,7 +50,7 @@ STARVED_BOUND: Final = 0.5
 LAG_BOUND_NS: Final = 10_000_000
 #: How often the sampler arms its timer.
 SAMPLE_S: Final = 0.1
-_SCHEDSTAT: Final = Path("/proc/thread-self/schedstat")
+_TASKS: Final = Path("/proc/self/task")
 
 _T = TypeVar("_T")
 
@@ -60,7 +61,7 @@ class Vitals(msgspec.Struct, frozen=True, kw_only=True):
 
     #: Per engine process: CPU time / wall time (all its threads).
     cpu: list[float] = []
-    #: Per engine process: time its loop thread waited for a CPU / wall time (0 where unknown).
+    #: Per engine process: time its threads waited for a CPU / wall time (0 where unknown).
     wait: list[float] = []
     #: The highest CPU share of any process over one second.
     cpu_peak: float = 0.0
@@ -96,11 +97,15 @@ def merge_vitals(parts: Sequence[Vitals | None]) -> Vitals | None:
 
 
 def _schedstat_wait_ns() -> int:
-    """Run-queue wait of the calling thread so far, in ns (0 where schedstat is missing)."""
-    try:
-        return int(_SCHEDSTAT.read_text().split()[1])
-    except (OSError, IndexError, ValueError):
-        return 0
+    """Run-queue wait of this process's threads so far, in ns (0 where schedstat is missing).
+    A thread that ended since the last reading takes its wait with it: a lower bound."""
+    total = 0
+    for stat in _TASKS.glob("*/schedstat"):
+        try:
+            total += int(stat.read_text().split()[1])
+        except (OSError, IndexError, ValueError):
+            continue  # the thread ended, or no schedstat here
+    return total
 
 
 class VitalsSampler:
@@ -164,7 +169,7 @@ class VitalsSampler:
                 last_t, last_cpu = now, cpu
 
     def finish(self) -> Vitals:
-        """The process's vitals from construction to now (call on the loop thread)."""
+        """The process's vitals from construction to now."""
         wall = max(time.perf_counter() - self._t0, 1e-9)
         cpu = (time.process_time() - self._cpu0) / wall
         wait = (_schedstat_wait_ns() - self._wait0) / 1e9 / wall
@@ -188,7 +193,7 @@ class Verdict(msgspec.Struct, frozen=True, kw_only=True):
     evidence: dict[str, float | int | list[float]]
 
 
-#: Run-queue wait share above which the client was starved by other processes on its host.
+#: Run-queue wait above which the host's cores, not the engine's own work, held it back.
 _STARVED: Final = 0.25
 
 
@@ -222,7 +227,7 @@ def _said(v: Vitals, lag_p99: int) -> str:
         parts = [f"{n} engines at {mean:.0%} CPU (busiest {max(v.cpu):.0%})"]
     wait = max(v.wait, default=0.0)
     if wait >= 0.05:
-        parts.append(f"waiting for a CPU {wait:.0%} of the time")
+        parts.append(f"{wait:.0%} CPU wait")
     parts.append(f"loop lag p99 {short_ns(lag_p99)}")
     if v.threads and v.samples:
         parts.append(f"all worker threads busy {v.all_busy / v.samples:.0%} of the time")
@@ -230,8 +235,11 @@ def _said(v: Vitals, lag_p99: int) -> str:
 
 
 def _client_advice(v: Vitals, cores: int) -> str:
-    if max(v.wait, default=0.0) >= _STARVED:
-        return "other processes took its CPU: free the client host's cores or run it elsewhere"
+    if max(v.wait, default=0.0) >= _STARVED and max(v.cpu, default=0.0) < CLIENT_BOUND:
+        return (
+            "the host's cores were busy (other processes, or more threads than cores): "
+            "free them, or lower concurrency"
+        )
     if len(v.cpu) < cores:
         return f"add --processes (auto: one engine per usable core, {cores} here)"
     return "every core runs an engine: add client hosts (--cluster)"

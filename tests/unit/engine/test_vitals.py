@@ -54,16 +54,17 @@ def test_a_starved_engine_is_client_bound_though_its_own_cpu_is_low():
     """Pinned to a core with a CPU hog: half the time running, half waiting for the CPU."""
     v = judge(_vitals(0.48, wait=0.47), cores=2)
     assert v.bound == "client"
-    assert "engine at 48% CPU, waiting for a CPU 47% of the time" in v.line
+    assert "engine at 48% CPU, 47% CPU wait" in v.line
     assert v.line.endswith(
-        "other processes took its CPU: free the client host's cores or run it elsewhere"
+        "the host's cores were busy (other processes, or more threads than cores): "
+        "free them, or lower concurrency"
     )
 
 
 def test_waiting_for_a_cpu_half_the_time_alone_makes_it_client_bound():
     """A loaded host: the client ran 10% and waited 68% of the time (seen with a hog)."""
     v = judge(_vitals(0.10, wait=0.68), cores=2)
-    assert v.bound == "client" and "waiting for a CPU 68% of the time" in v.line
+    assert v.bound == "client" and "10% CPU, 68% CPU wait" in v.line
     assert judge(_vitals(0.10, wait=STARVED_BOUND - 0.01), cores=2).bound == "storage"
 
 
