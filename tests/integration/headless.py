@@ -8,11 +8,13 @@ NUL on fds 3 (to Chromium) and 4 (from it). Every network fetch goes to a dead p
 from __future__ import annotations
 
 import base64
+import contextlib
 import fcntl
 import json
 import os
 import select
 import shutil
+import signal
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -78,6 +80,7 @@ class Browser:
             stderr=subprocess.DEVNULL,
             close_fds=False,  # else fds 3 and 4 would be closed after preexec_fn
             preexec_fn=on_fds_3_and_4,
+            start_new_session=True,  # its renderer and zygote go with it in close()
         )
         os.close(to_r)
         os.close(from_w)
@@ -87,7 +90,8 @@ class Browser:
         self.session = ""
 
     def close(self) -> None:
-        self.proc.kill()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait(timeout=10)
         os.close(self._to_w)
         os.close(self._from_r)
