@@ -25,6 +25,8 @@ or under its lock.
 
 from __future__ import annotations
 
+import itertools
+import math
 import random
 from collections import deque
 from collections.abc import Iterator
@@ -37,7 +39,7 @@ BLOCK_MIN: Final = 100
 BLOCK_MAX: Final = 100_000
 #: Slots a behind-schedule pacer generates ahead to count its backlog exactly; beyond it the
 #: backlog is extrapolated at the rate (a client millions of ops behind needs no exact figure).
-LOOKAHEAD_MAX: Final = 1_000_000
+LOOKAHEAD_MAX: Final = 100_000
 
 
 def schedule(iops: float, distribution: str, seed: int, phase_s: float = 0.0) -> Iterator[int]:
@@ -62,17 +64,15 @@ def _deterministic(iops: float, phase_s: float) -> Iterator[int]:
 def _blocks(iops: float, exponential: bool, rng: random.Random) -> Iterator[int]:
     n = min(max(round(iops), BLOCK_MIN), BLOCK_MAX)
     block_ns = n * 1e9 / iops
-    expo, uniform = rng.expovariate, rng.random
+    draw, log = rng.random, math.log
     start = 0.0
     while True:
-        gaps = [expo(1.0) for _ in range(n)] if exponential else [uniform() for _ in range(n)]
+        gaps = [-log(1.0 - draw()) for _ in range(n)] if exponential else [draw() for _ in range(n)]
         scale = block_ns / sum(gaps)
-        t = start
-        for g in gaps[:-1]:
-            t += g * scale
-            yield round(t)
+        instants = [round(start + t * scale) for t in itertools.accumulate(gaps[:-1])]
         start += block_ns  # the block's last slot: exactly its end, so no rounding drift
-        yield round(start)
+        instants.append(round(start))
+        yield from instants
 
 
 class Pacer:

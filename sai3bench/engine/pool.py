@@ -260,10 +260,14 @@ class WorkerPool:
                     break
                 await asyncio.sleep(min(wait, 0.002))  # a cap frees up when an op ends
                 continue
-            if pacer is not None and not await self._wait_async(pacer, out):
-                if on_done is not None:
-                    on_done(tasks, 0)
-                break
+            if pacer is not None:  # a late slot starts at once, with no coroutine to await
+                due = out.intended_ns[0] = pacer.take(time.perf_counter_ns())
+                if due >= self.deadline_ns or not (
+                    due <= time.perf_counter_ns() or await self._sleep_until(due)
+                ):
+                    if on_done is not None:
+                        on_done(tasks, 0)
+                    break
             out.outcome[:] = unset
             try:
                 ran = await exec_batch_async(self.ops, tasks, out, self.deadline_ns, self.retry)
@@ -295,13 +299,10 @@ class WorkerPool:
             time.sleep(min(wait / 1e9, _JOIN_TICK))
         return not self._stopped
 
-    async def _wait_async(self, pacer: Pacer, out: BatchResults) -> bool:
-        """A loop worker takes the next slot and sleeps until it; False when the stage ends
-        first. The last _JOIN_TICK is slept on the waker (the loop's own timers are 1 ms
-        coarse); without one, a wake that comes early sleeps again: never before the slot."""
-        due = out.intended_ns[0] = pacer.take(time.perf_counter_ns())
-        if due >= self.deadline_ns:
-            return False
+    async def _sleep_until(self, due: int) -> bool:
+        """A loop worker sleeps until its slot at ``due``; False when the pool stops first.
+        The last _JOIN_TICK is slept on the waker (the loop's own timers are 1 ms coarse);
+        without one, a wake that comes early sleeps again: never before the slot."""
         while (wait := due - time.perf_counter_ns()) > 0:
             if self._stopped:
                 return False
