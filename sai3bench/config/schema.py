@@ -165,10 +165,11 @@ class ErrorHandling(Base, kw_only=True, frozen=True):
 
 class PerfLog(Base, kw_only=True, frozen=True):
     """``perf_log``: the per-interval time series, ``<results_dir>/perf_log.tsv``. Written by
-    default (it is cheap); ``enabled: false`` turns it off. ``interval`` is seconds."""
+    default (it is cheap); ``enabled: false`` turns it off. ``interval`` is seconds: each one
+    costs a process a few ms (close, merge, encode), so below 0.1 s it would cost a core."""
 
     enabled: bool = True
-    interval: Annotated[float, Meta(ge=0.01)] = 1.0
+    interval: Annotated[float, Meta(ge=0.1)] = 1.0
 
 
 MultiStrategy = Literal["round_robin", "least_connections"]

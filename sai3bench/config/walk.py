@@ -185,7 +185,14 @@ class Walker:
             IGNORED["perf_log"],
         )
         if "interval" in node:
-            node["interval"] = self.duration("perf_log.interval", node["interval"], positive=True)
+            secs = self.duration("perf_log.interval", node["interval"], positive=True)
+            if secs < 0.1:
+                fail(
+                    "perf_log.interval",
+                    f"{secs:g}s is shorter than 100ms",
+                    "use 100ms or more: each interval costs every engine process a few ms",
+                )
+            node["interval"] = secs
         return node
 
     def multi_endpoint(self, value: Any) -> dict[str, Any]:

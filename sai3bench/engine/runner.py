@@ -114,7 +114,8 @@ async def execute(
     loop = asyncio.get_running_loop()
     backends = open_backends(config, opts, out)
     ctx = RunContext(backends=backends, concurrency=config.concurrency, out=out, seed=seed)
-    ctx.intervals = merger = IntervalMerger(on_interval)
+    merger = IntervalMerger(on_interval)
+    ctx.intervals = merger if on_interval is not None else None  # no perf-log: nothing sent
     try:
         async with refreshing(backends):
             shares = (runner or InProcessRunner)(ctx)

@@ -119,7 +119,8 @@ async def _serve(result_fd: int) -> None:
         os.environ.update(job.env)  # forwarded credentials: this process's memory only
         backends = open_backends(job.config, job.options, out)
         ctx = RunContext(backends=backends, concurrency=job.concurrency, out=out, seed=job.seed)
-        ctx.intervals = out
+        if job.config.perf_log.enabled:
+            ctx.intervals = out
         async with refreshing(backends):
             with interrupt.attach(loop, signals=False):
                 try:
