@@ -2,7 +2,7 @@
 
 perf_log.tsv keeps upstream's 30 columns: p50/p90/p99 per op class in whole microseconds, no
 p99.9, and percentiles that cannot be merged. This file keeps each merged interval's collector
-(docs/FORMAT.md §3, base64) with its span, wall clock, CPU and warmup flag, one JSON object per
+(docs/FORMAT.md §3) with its span, wall clock, CPU and warmup flag, one JSON object per
 line, appended as the run goes (a killed run keeps complete lines). From it the HTML report
 draws p50/p99/p99.9 per op kind over time, and ``merge`` rebuilds merged intervals exactly and
 writes their perf_log.tsv rows with the perf-log's own formatter.
@@ -10,7 +10,6 @@ writes their perf_log.tsv rows with the perf-log's own formatter.
 
 from __future__ import annotations
 
-import base64
 import os
 from pathlib import Path
 
@@ -34,7 +33,7 @@ class IntervalLine(msgspec.Struct, kw_only=True):
     wall_ms: int
     cpu: tuple[float, float, float]
     shares: int
-    collector: str  # base64 of Collector.encode()
+    collector: msgspec.Raw  # Collector.encode(), the JSON object itself
 
 
 _ENCODER = msgspec.json.Encoder()
@@ -43,13 +42,13 @@ _DECODER = msgspec.json.Decoder(IntervalLine)
 
 def to_line(m: MergedInterval) -> bytes:
     fields = {f: getattr(m, f) for f in IntervalLine.__struct_fields__ if f != "collector"}
-    blob = base64.b64encode(m.collector.encode()).decode()
-    return _ENCODER.encode(IntervalLine(**fields, collector=blob)) + b"\n"
+    raw = msgspec.Raw(m.collector.encode())
+    return _ENCODER.encode(IntervalLine(**fields, collector=raw)) + b"\n"
 
 
 def from_line(line: IntervalLine) -> MergedInterval:
     fields = {f: getattr(line, f) for f in IntervalLine.__struct_fields__ if f != "collector"}
-    return MergedInterval(**fields, collector=Collector.decode(base64.b64decode(line.collector)))
+    return MergedInterval(**fields, collector=Collector.decode(bytes(line.collector)))
 
 
 class IntervalLog:
