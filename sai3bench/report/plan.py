@@ -63,6 +63,7 @@ def format_plan(config: Config, source: str, processes: int = 1) -> str:
         f"Concurrency: {config.concurrency} threads"
         + (f" ({workers} workers: a per-op cap is higher)" if workers > config.concurrency else ""),
         *_process_lines(config, processes),
+        *_rate_lines(config),
         "",
         *op_mix_lines(config),
     ]
@@ -98,3 +99,11 @@ def _process_lines(config: Config, processes: int) -> list[str]:
     split = divide(config.concurrency, processes)
     shown = ", ".join(str(n) for n in split[:8]) + (", ..." if len(split) > 8 else "")
     return [f"Processes: {processes} (concurrency per process: {shown})"]
+
+
+def _rate_lines(config: Config) -> list[str]:
+    """io_rate: the aggregate rate offered, open loop (nothing for the closed loop)."""
+    rate = config.io_rate
+    if rate is None:
+        return []
+    return [f"Rate: {rate.iops:,.6g} ops/s offered in all, {rate.distribution} (open loop)"]
