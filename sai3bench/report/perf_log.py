@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Final
 
 from sai3bench.engine.intervals import MergedInterval
-from sai3bench.metrics.collector import Collector, OpClass
+from sai3bench.metrics.collector import N_SIZE_BUCKETS, Collector, OpClass
 from sai3bench.metrics.histogram import Histogram
 
 #: Upstream's header at HEAD (30 columns, no is_warmup).
@@ -48,6 +48,13 @@ AGENT_ID: Final = "standalone"
 _MIB: Final = 1048576
 
 
+def _class_histogram(c: Collector, cls: OpClass) -> Histogram:
+    """The class's latencies: its one size bucket's histogram as it is when only one has ops
+    (the usual case: no copy of 33,792 counts), else a merge of them."""
+    parts = [h for b in range(N_SIZE_BUCKETS) if (h := c.histogram(cls, b)) is not None]
+    return parts[0] if len(parts) == 1 else c.merged(cls)
+
+
 def _latency_cols(h: Histogram) -> list[str]:
     """mean, p50, p90, p99 in whole microseconds (0 when the interval had no such op)."""
     if not h.count:
@@ -65,9 +72,9 @@ def format_row(m: MergedInterval, agent_id: str = AGENT_ID) -> str:
     for cls in (OpClass.GET, OpClass.PUT):
         ops, nbytes = c.ops_of_class(cls), c.bytes_of_class(cls)
         cols += [str(ops), str(nbytes), f"{ops / dt:.1f}", f"{nbytes / dt / _MIB:.2f}"]
-        cols += _latency_cols(c.merged(cls))
+        cols += _latency_cols(_class_histogram(c, cls))
     meta = c.ops_of_class(OpClass.META)
-    cols += [str(meta), f"{meta / dt:.1f}", *_latency_cols(c.merged(OpClass.META))]
+    cols += [str(meta), f"{meta / dt:.1f}", *_latency_cols(_class_histogram(c, OpClass.META))]
     cols += [f"{x:.1f}" for x in m.cpu]
     cols.append(str(c.error_count()))
     return "\t".join(cols) + "\n"
