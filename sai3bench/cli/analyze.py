@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from sai3bench.errors import RunFailed, UsageError
-from sai3bench.report.compare import Delta, deltas, format_table, op_figures
+from sai3bench.report.compare import Delta, deltas, format_table, format_value, op_figures
 from sai3bench.report.rules import Trip, check_rules, parse_rule
 from sai3bench.report.run_data import RunData, load_run
 
@@ -34,7 +34,8 @@ def _trip_line(t: Trip) -> str:
     d: Delta = t.delta
     pct = d.pct
     shown = "new" if pct is None else f"{pct:+.1f}%"
-    return f"{d.op} {d.metric} {shown} ({d.base:,.6g} -> {d.new:,.6g})"
+    base, new = format_value(d.metric, d.base), format_value(d.metric, d.new)
+    return f"{d.op} {d.metric} {shown} ({base} -> {new})"
 
 
 @app.command()

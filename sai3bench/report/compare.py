@@ -101,7 +101,8 @@ def deltas(base: dict[str, dict[str, float]], new: dict[str, dict[str, float]]) 
     ]
 
 
-def _value(metric: str, x: float) -> str:
+def format_value(metric: str, x: float) -> str:
+    """A metric's value in its unit: a latency with fmt_latency, errors whole, rates 2 decimals."""
     if metric in LATENCY_METRICS:
         return fmt_latency(x)
     if metric == "errors":
@@ -113,7 +114,7 @@ def _change(d: Delta) -> str:
     sign = "+" if d.change > 0 else "-" if d.change < 0 else ""
     if d.metric in LATENCY_METRICS:
         return sign + fmt_latency(abs(d.change))
-    return sign + _value(d.metric, abs(d.change))
+    return sign + format_value(d.metric, abs(d.change))
 
 
 def _pct(d: Delta) -> str:
@@ -131,7 +132,7 @@ def format_table(rows: list[Delta], stage: str, base_name: str, new_name: str) -
     for d in rows:
         op = d.op if d.op != last_op else ""
         last_op = d.op
-        base, new = _value(d.metric, d.base), _value(d.metric, d.new)
+        base, new = format_value(d.metric, d.base), format_value(d.metric, d.new)
         table.append([op, _LABEL[d.metric], base, new, _change(d), _pct(d)])
     widths = [max(len(r[i]) for r in table) for i in range(len(head))]
     lines = [f"{stage}: base {base_name}  vs  new {new_name}"]

@@ -19,8 +19,7 @@ from typing import Any
 from sai3bench.config.load import load_config
 from sai3bench.errors import Sai3Error, UsageError
 from sai3bench.report import figures
-from sai3bench.report.compare import METRICS, op_figures
-from sai3bench.report.console import fmt_latency
+from sai3bench.report.compare import METRICS, format_value, op_figures
 from sai3bench.report.interval_log import INTERVALS_NAME, read_intervals
 from sai3bench.report.perflog_rows import PerfLog, parse_perf_log
 from sai3bench.report.run_data import RunData, load_run
@@ -139,15 +138,9 @@ def _summary(run: RunData) -> str:
     parts = [info]
     for stage in run.stages():
         figs = op_figures(run.collectors[stage], run.walls.get(stage, 0.0))
-        rows = [[op, *(_cell(m, v[m]) for m in METRICS)] for op, v in figs.items()]
+        rows = [[op, *(format_value(m, v[m]) for m in METRICS)] for op, v in figs.items()]
         parts.append(f"<h3>{html.escape(stage)}</h3>" + _table(["op", *METRICS], rows))
     return "".join(parts)
-
-
-def _cell(metric: str, value: float) -> str:
-    if metric.startswith("p"):
-        return fmt_latency(value)
-    return f"{value:,.0f}" if metric == "errors" else f"{value:,.2f}"
 
 
 def build_report(run: RunData) -> str:
