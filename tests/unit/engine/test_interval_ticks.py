@@ -1,0 +1,48 @@
+"""The workload's live figures per op kind (Tick.classes) from one interval, and how the ticks
+of several processes add up."""
+
+from __future__ import annotations
+
+import pytest
+
+from sai3bench.engine.progress import ClassTick, Tick, add_ticks
+from sai3bench.engine.workload import class_ticks
+from sai3bench.metrics.collector import Collector, OpKind
+from sai3bench.outcome import Outcome
+
+MIB = 1048576
+
+
+def test_class_ticks_over_one_interval() -> None:
+    c = Collector()
+    for ms in range(1, 101):  # 100 GETs of 1 MiB, 1..100 ms
+        c.record(OpKind.GET, MIB, ms * 1_000_000)
+    c.record(OpKind.DELETE, 0, 3_000_000)
+    c.record_error(OpKind.DELETE, Outcome.NOT_FOUND)
+    c.record_error(OpKind.GET, Outcome.THROTTLED)
+    ticks = class_ticks(c, [OpKind.GET, OpKind.PUT, OpKind.DELETE], 0.5)
+    assert [t.name for t in ticks] == ["GET", "PUT", "DELETE"]
+    get, put, delete = ticks
+    assert (get.ops_s, get.mib_s, get.errors) == (200.0, 200.0, 1)
+    assert get.p99_us == pytest.approx(99_000, rel=1e-3)  # the histogram's 3-digit precision
+    assert put == ClassTick("PUT", 0.0, 0.0, 0.0, 0)
+    assert (delete.ops_s, delete.errors) == (2.0, 1)
+    assert delete.p99_us == pytest.approx(3_000, rel=1e-3)
+
+
+def _tick(*classes: ClassTick) -> Tick:
+    return Tick(label="workload", elapsed_s=1.0, done=10, rate=10.0, classes=list(classes))
+
+
+def test_add_ticks_sums_rates_and_errors_and_takes_the_worst_p99() -> None:
+    total = add_ticks(
+        [
+            _tick(ClassTick("GET", 100.0, 1.5, 800.0, 1), ClassTick("PUT", 5.0, 0.5, 90.0, 0)),
+            _tick(ClassTick("GET", 50.0, 0.5, 1200.0, 2)),
+        ]
+    )
+    assert total.classes == [
+        ClassTick("GET", 150.0, 2.0, 1200.0, 3),
+        ClassTick("PUT", 5.0, 0.5, 90.0, 0),
+    ]
+    assert total.done == 20 and total.rate == 20.0
