@@ -192,11 +192,7 @@ class Collector:
 
     def record_ttfb(self, kind: int, ttfb_ns: int) -> None:
         """Record a successful op's time to first byte (ns), per op class."""
-        cls = OP_CLASS_OF[kind]
-        h = self._ttfb[cls]
-        if h is None:
-            h = self._ttfb[cls] = Histogram()
-        h.record(ttfb_ns)
+        _record_at(self._ttfb, OP_CLASS_OF[kind], ttfb_ns)
 
     def ttfb(self, cls: int) -> Histogram | None:
         """Time-to-first-byte histogram of an OpClass, or None if none was recorded."""
@@ -204,10 +200,7 @@ class Collector:
 
     def record_response(self, kind: int, response_ns: int) -> None:
         """Record a successful paced op's response time (ns): intended start to done."""
-        h = self._response[kind]
-        if h is None:
-            h = self._response[kind] = Histogram()
-        h.record(response_ns)
+        _record_at(self._response, kind, response_ns)
 
     def response(self, kind: int) -> Histogram | None:
         """Response-time histogram of an OpKind, or None (a closed-loop run has none)."""
@@ -433,6 +426,14 @@ class Collector:
         counts = [(k.name, self.ops(k)) for k in OpKind]
         parts = [f"{name}={n}" for name, n in counts if n]
         return f"<Collector {' '.join(parts) or 'empty'} errors={self.error_count()}>"
+
+
+def _record_at(hists: list[Histogram | None], i: int, value_ns: int) -> None:
+    """Record ``value_ns`` in ``hists[i]``, made on first use."""
+    h = hists[i]
+    if h is None:
+        h = hists[i] = Histogram()
+    h.record(value_ns)
 
 
 def _merge_hists(mine: list[Histogram | None], theirs: list[Histogram | None]) -> None:
