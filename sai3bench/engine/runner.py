@@ -308,6 +308,11 @@ async def _test_phase(co: Coordinator) -> None:
     report.workload = wl = await co.workload(shares)
     wall = time.perf_counter() - t0
     out.say(f"Execution completed in {wall:.2f}s")
+    if config.warmup_period:
+        out.say(
+            f"Warmup: the first {config.warmup_period:g}s ran but are left out of the results "
+            "below (perf_log.tsv has them, stage Warmup)"
+        )
     if wl.vitals is not None:  # client or storage? said after the results (cli/run.py)
         wl.verdict = judge(wl.vitals, cores=usable_cores(), pacing=wl.pacing)
     for label in wl.exhausted:

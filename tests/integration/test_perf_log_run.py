@@ -73,6 +73,7 @@ def test_two_processes_intervals_add_up_to_the_summary(tmp_path: Path, mock: Moc
     proc = run_cli(["run", "-c", str(cfg), "--results-dir", str(results)], tmp_path, env=mock.env())
     assert proc.returncode == 0, proc.stderr
     assert "Processes: 2 engine processes" in proc.stdout
+    assert "Warmup: the first 1s ran but are left out of the results below" in proc.stdout
     assert "perf_log" not in proc.stderr  # neither ignored nor failed
     (out,) = results.glob("sai3-*")
     rows, summary = _rows(out), _collectors(out)
