@@ -196,3 +196,11 @@ def test_stop_during_a_long_wait_ends_the_pool_promptly() -> None:
         return time.monotonic() - t0
 
     assert uvloop.run(body()) < 2.0
+
+
+def test_a_bad_io_rate_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    config = paced_config("bad", {"iops": 1000, "distribution": "poisson"}, 4)
+    proc = run_cli(["run", "-c", str(write_config(tmp_path, config)), "--dry-run"], tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("error: io_rate.distribution: unknown distribution 'poisson'")
+    assert "Traceback" not in proc.stderr
