@@ -364,8 +364,9 @@ def entry(fields: str) -> str:
         (
             top("zzz: 1"),
             "zzz: unknown key",
-            "valid keys here: concurrency, distributed, duration, error_handling, multi_endpoint, "
-            "perf_log, prepare, processes, target, warmup_period, workload",
+            "valid keys here: concurrency, distributed, duration, error_handling, io_rate, "
+            "multi_endpoint, op_log_path, perf_log, prepare, processes, target, warmup_period, "
+            "workload",
         ),
         # a key that belongs to another op or size type
         (
@@ -566,7 +567,6 @@ def test_ignored_keys_warn_in_document_order():
     assert loaded.warnings == (
         "'version' is ignored (upstream no-op)",
         "'backend' is ignored (upstream no-op)",
-        "'io_rate' is not supported yet and is ignored",
         "'cleanup' is ignored (upstream no-op; prepare.cleanup is the one that counts)",
         "'workload[0].use_multi_endpoint' is ignored (upstream no-op since v0.8.96)",
         "'workload[1].size' is ignored (upstream no-op; object_size sets it)",
@@ -672,7 +672,7 @@ EXAMPLES = {
         workload:
           - {weight: 100, op: get, path: "data/"}
         """,
-        ("'io_rate' is not supported yet and is ignored",),
+        (),
     ),
     "page_cache_auto": (
         """

@@ -347,6 +347,6 @@ def test_address_parser_direct():
 
 def test_other_upstream_keys_keep_their_old_warning():
     """Only processes, processing_mode and distributed changed."""
-    assert load("io_rate: {iops: 10}\n").warnings == (
-        "'io_rate' is not supported yet and is ignored",
+    assert load("page_cache_mode: auto\n").warnings == (
+        "'page_cache_mode' is not supported yet and is ignored",
     )
