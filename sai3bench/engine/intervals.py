@@ -193,8 +193,9 @@ class Timeline:
         return f"<Timeline {self.stage} share {self.share} {self.intervals!r}>"
 
     async def run(self) -> None:
-        """Until cancelled: sleep to the next boundary, close what ended."""
-        while True:
+        """Until cancelled, or until no boundary is left before the end (the workload's last
+        interval ends with the stage): sleep to the next boundary, close what ended."""
+        while not self.intervals.rolled_all:
             wait = (self.intervals.next_boundary_ns - time.perf_counter_ns()) / 1e9
             await asyncio.sleep(max(wait, 0.0005))
             self._send(self.intervals.roll(time.perf_counter_ns()), last=False)

@@ -81,6 +81,11 @@ class Intervals:
         return f"<Intervals #{self.index} step={self._step / _NS:g}s warmup={self._warmup}ns>"
 
     @property
+    def rolled_all(self) -> bool:
+        """No boundary is left before the end: only ``close`` ends the last interval."""
+        return self._boundary >= self._end
+
+    @property
     def next_boundary_ns(self) -> int:
         """When the current interval ends (same clock as ``start_ns``)."""
         return self._start + min(self._boundary, self._end)

@@ -3,12 +3,18 @@ of several processes add up."""
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import pytest
 
+from sai3bench.engine.intervals import IntervalPart, Timeline
 from sai3bench.engine.progress import ClassTick, Tick, add_ticks
 from sai3bench.engine.workload import class_ticks
 from sai3bench.metrics.collector import Collector, OpKind
+from sai3bench.metrics.intervals import Intervals
 from sai3bench.outcome import Outcome
+from tests.conftest import LoopRunner
 
 MIB = 1048576
 
@@ -46,3 +52,35 @@ def test_add_ticks_sums_rates_and_errors_and_takes_the_worst_p99() -> None:
         ClassTick("PUT", 5.0, 0.5, 90.0, 0),
     ]
     assert total.done == 20 and total.rate == 20.0
+
+
+class _Parts:
+    def __init__(self) -> None:
+        self.parts: list[IntervalPart] = []
+
+    def interval(self, part: IntervalPart, collector: Collector) -> None:
+        self.parts.append(part)
+
+
+def test_timeline_rolls_on_time_then_stops_before_the_end(run_loop: LoopRunner) -> None:
+    """Boundaries at 0.1 s and 0.2 s, the stage ends at 0.25 s: the ticker sends intervals 0
+    and 1 and then returns (it used to spin until the pool finished); close() sends the last."""
+
+    async def scenario() -> list[IntervalPart]:
+        start = time.perf_counter_ns()
+        iv = Intervals(start, 0.1, end_ns=start + 250_000_000)
+        sink = _Parts()
+        timeline = Timeline(iv, start, stage="workload", share=3, sink=sink)
+        await asyncio.wait_for(timeline.run(), timeout=10)
+        assert [p.index for p in sink.parts] == [0, 1]
+        timeline.close()
+        return sink.parts
+
+    parts = run_loop(scenario())
+    assert [(p.index, p.share, p.last) for p in parts] == [
+        (0, 3, False),
+        (1, 3, False),
+        (2, 3, True),
+    ]
+    assert [(p.start_s, p.end_s) for p in parts][:2] == [(0.0, 0.1), (0.1, 0.2)]
+    assert parts[2].start_s == 0.2 and 0.2 < parts[2].end_s <= 0.25
