@@ -30,6 +30,7 @@ from sai3bench.engine.intervals import STAGE_TAP
 from sai3bench.engine.ops import PlannedOp, Task
 from sai3bench.engine.prepare import PreparedSet
 from sai3bench.engine.retry_rounds import run_with_retry_rounds
+from sai3bench.engine.tasklist import report_progress
 from sai3bench.engine.transient import STAGE_RETRY, is_transient
 from sai3bench.errors import RunFailed
 from sai3bench.metrics.collector import Collector, OpKind
@@ -188,7 +189,17 @@ async def _cleanup_batched(
     result = CleanupResult(Collector(), 0.0)
     gate = asyncio.Semaphore(ctx.concurrency)
     t0 = time.perf_counter()
-    await asyncio.gather(*(_delete_chunk(ctx, ps, keys, gate, result) for ps, keys in chunks))
+    total = sum(len(keys) for _, keys in chunks)
+    ticker = asyncio.create_task(
+        report_progress(
+            ctx.out, "cleanup", total, lambda: result.deleted + result.already_gone + result.errors
+        )
+    )
+    try:
+        await asyncio.gather(*(_delete_chunk(ctx, ps, keys, gate, result) for ps, keys in chunks))
+    finally:
+        ticker.cancel()
+        ctx.out.progress("")
     result.wall_s = time.perf_counter() - t0
     return result
 

@@ -62,7 +62,11 @@ async def run_task_list(
             pool.stop()
 
     t0 = time.perf_counter()
-    ticker = asyncio.create_task(_progress(out, label, total, left)) if out and total else None
+    ticker = (
+        asyncio.create_task(report_progress(out, label, total, lambda: total - left[0]))
+        if out and total
+        else None
+    )
     try:
         if total:
             await pool.run(
@@ -96,11 +100,13 @@ def _tapped(record: Recorder, ops: Sequence[PlannedOp]) -> Recorder:
     return both
 
 
-async def _progress(out: Output | None, label: str, total: int, left: list[int]) -> None:
-    assert out is not None
+async def report_progress(
+    out: Output, label: str, total: int, done_so_far: Callable[[], int]
+) -> None:
+    """Until cancelled, once a second: ``label``'s objects done of ``total``, and the rate."""
     t0 = time.perf_counter()
     while True:
         await asyncio.sleep(1.0)
-        done = total - left[0]
+        done = done_so_far()
         elapsed = time.perf_counter() - t0
         tell(out, Tick(label=label, elapsed_s=elapsed, done=done, rate=done / elapsed, total=total))
