@@ -60,3 +60,18 @@ def test_dry_run_names_the_rate() -> None:
     text = "target: file:///t/\nio_rate: {iops: 2500, distribution: uniform}\n"
     config = load_config(text + "workload: [{op: get, path: 'd/x', weight: 1}]\n").config
     assert "Rate: 2,500 ops/s offered in all, uniform (open loop)" in format_plan(config, "x")
+
+
+def test_a_slow_rate_that_kept_up_is_not_called_behind() -> None:
+    """0.1/s for 10 s: the schedule's one block is 1,000 s, so the window held no slot at all;
+    nothing waited at the end, so the run kept its rate (achieved 0 is not 'fell behind')."""
+    p = PaceResult(
+        distribution="exponential",
+        offered_iops=0.1,
+        started=0,
+        window_s=10.0,
+        max_backlog=0,
+        backlog_end=0,
+    )
+    assert p.kept and "the backlog grew" not in rate_sentence(p)
+    assert not pace(1_000, 11).kept and pace(1_000, 10).kept  # 1 % of those started
