@@ -35,7 +35,7 @@ from sai3bench.engine.batch import BatchResults, exec_batch_async, exec_batch_sy
 from sai3bench.engine.ops import PlannedOp, Task
 from sai3bench.engine.pacer import Pacer
 from sai3bench.engine.transient import RetryPolicy
-from sai3bench.engine.waker import TimerfdWaker, open_waker
+from sai3bench.engine.waker import TimerfdWaker, open_waker, tighten_timer_slack
 
 log = logging.getLogger(__name__)
 
@@ -211,6 +211,8 @@ class WorkerPool:
     ) -> None:
         out = BatchResults(self.batch_max)
         clock, pacer = time.perf_counter_ns, self.pacer
+        if pacer is not None:
+            tighten_timer_slack()
         with self.lock:
             self._outs.append(out)
             out.stop = self._stopped
