@@ -52,22 +52,24 @@ class OpLogError(UsageError):
 class IsoFormatter:
     """Wall-clock nanoseconds -> ISO-8601 UTC text with 9 fraction digits.
 
-    The ``YYYY-MM-DDTHH:MM:SS.`` part is cached per second: consecutive ops share it, so a
-    timestamp costs one division and one f-string.
+    The digits come from ``str(ns)`` (seconds, then the last 9 for the fraction) and the
+    ``YYYY-MM-DDTHH:MM:SS.`` part is cached per second: consecutive ops share it, so a timestamp
+    costs one int-to-text conversion and a concatenation (the writer thread formats three per op).
     """
 
     __slots__ = ("_prefix", "_sec")
 
     def __init__(self) -> None:
-        self._sec = -1
+        self._sec = ""
         self._prefix = ""
 
     def __call__(self, wall_ns: int) -> str:
-        sec, frac = divmod(wall_ns, 1_000_000_000)
+        digits = str(wall_ns).rjust(10, "0")
+        sec = digits[:-9]
         if sec != self._sec:
             self._sec = sec
-            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(sec))
-        return f"{self._prefix}{frac:09d}Z"
+            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(int(sec)))
+        return self._prefix + digits[-9:] + "Z"
 
 
 _EPOCH_BY_SECOND: dict[str, int] = {}

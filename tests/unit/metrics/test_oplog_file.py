@@ -11,6 +11,7 @@ import pytest
 import zstandard
 
 from sai3bench.backends.file import FileBackend
+from sai3bench.engine import oplog
 from sai3bench.engine.batch import LATE, BatchResults
 from sai3bench.engine.oplog import OpLogSink, endpoint_and_prefix, worker_path
 from sai3bench.engine.ops import PlannedOp
@@ -135,7 +136,11 @@ def _results(starts: list[int], lat: list[int], ttfb: list[int], codes: list[int
     return out
 
 
-def test_sink_rows_have_every_column_right(tmp_path: Path) -> None:
+@pytest.mark.parametrize("flush_rows", [16_384, 2])  # kept in memory; spooled to disk
+def test_sink_rows_have_every_column_right(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, flush_rows: int
+) -> None:
+    monkeypatch.setattr(oplog, "FLUSH_ROWS", flush_rows)
     path = tmp_path / "s.tsv.zst"
     sink = OpLogSink(FrameWriter(path, fresh=True), first_idx=0, thread_base=0)
     ops = [
@@ -153,6 +158,7 @@ def test_sink_rows_have_every_column_right(tmp_path: Path) -> None:
     record(tasks[:1], 0, out)  # a batch that ran nothing adds nothing
     assert sink.close() is None
     assert seen == [3, 0]
+    assert [p.name for p in tmp_path.iterdir()] == ["s.tsv.zst"]  # the spool is gone
     rows = list(read_entries(path))
     assert [(r.idx, r.op, r.file, r.nbytes, r.error) for r in rows] == [
         (0, "GET", "/d/a", 100, ""),
