@@ -1,19 +1,16 @@
 """``run --op-log FILE``: every op of every stage into upstream's op-log (metrics/oplog_file.py).
 
-The hot path pays for one tuple per *batch*: the recorder is chained after the stage's own one
-and appends (tasks, and copies of the batch's start/latency/first-byte/bytes/outcome arrays) to
-a list. Every ``FLUSH_ROWS`` ops the list goes to a spool thread that writes it raw (one msgpack
-frame, ~0.15 us/op, mostly in C) to a hidden spool file beside the op-log. When the stage ends
-the spool is turned into TSV rows (ISO times from one (time_ns, perf_counter_ns) pair taken
-when the stage opened the log) and zstd frames, off the clock: formatting costs ~2.5 us/op of
-Python, and done during the stage it would take the GIL from the loop for milliseconds at a
-time (measured: tools/bench_oplog.py). The hand-off queue holds ``QUEUED_CHUNKS`` chunks: if
-the spool falls behind, the workers wait for it (bounded memory, never dropped rows). A process
-killed outright (SIGKILL) leaves its stage's rows in the spool, not in the op-log.
-
-Which file: one engine process per stage share; with one share the file itself, else
-``<stem>-worker-N.tsv.zst`` (N the share index; the CLI merges them after a local run). Each
-stage appends frames; a file older than the run (``RunOptions.op_log_since_ns``) is replaced.
+The hot path pays one msgpack encode per *batch*, appended to a bytearray (``encode_into``):
+the tasks and the batch's start/latency/first-byte/bytes/outcome arrays, ~0.2 us per op. Nothing
+GC-tracked is kept: holding the batches' task lists instead cost ~0.9 us per op more in cyclic
+GC (they outlived gen0), measured. Every ``FLUSH_ROWS`` ops the buffer goes to a spool thread
+that writes it to a hidden spool file beside the op-log. When the stage ends the spool becomes
+TSV rows (ISO times from one (time_ns, perf_counter_ns) pair taken when the stage opened the
+log) and zstd frames, off the clock: formatting costs ~2.5 us per op of Python, and done during
+the stage it would take the GIL from the loop for milliseconds at a time. The hand-off queue
+holds ``QUEUED_CHUNKS`` chunks: if the spool falls behind, the workers wait for it (bounded
+memory, never dropped rows). A process killed outright (SIGKILL) leaves its stage's rows in the
+spool, not in the op-log. Cost: tools/bench_oplog.py.
 """
 
 from __future__ import annotations
@@ -79,7 +76,7 @@ def endpoint_and_prefix(root_uri: str) -> tuple[str, str]:
 
 class OpLogSink:
     """One engine process's op-log for one stage. Its recorders run on the loop or under the
-    worker pool's lock, one at a time; the spool thread writes raw chunks; ``close`` formats."""
+    worker pool's lock, one at a time; the spool thread writes chunks; ``close`` formats."""
 
     def __init__(self, writer: FrameWriter, *, first_idx: int, thread_base: int) -> None:
         self._writer = writer
@@ -90,9 +87,11 @@ class OpLogSink:
         self._offset = time.time_ns() - time.perf_counter_ns()
         self._metas: list[list[tuple[str, str, str]]] = []
         self._workers: dict[int, int] = {}
-        self._pending: list[_Batch] = []
+        self._enc = msgspec.msgpack.Encoder()
+        self._buf = bytearray()
+        self._batches = 0
         self._rows = 0
-        self._queue: queue.Queue[list[_Batch] | None] = queue.Queue(QUEUED_CHUNKS)
+        self._queue: queue.Queue[bytes | None] = queue.Queue(QUEUED_CHUNKS)
         self.failure: str | None = None
         self._thread = threading.Thread(target=self._drain, name="sai3bench-oplog", daemon=True)
         self._thread.start()
@@ -119,24 +118,24 @@ class OpLogSink:
         """``record``, then this op-log's per-batch append."""
         meta = len(self._metas)
         self._metas.append([_op_columns(op) for op in ops])
-        flush_rows = FLUSH_ROWS
+        flush_rows, encode, buf = FLUSH_ROWS, self._enc.encode_into, self._buf
 
         def on_batch(tasks: Sequence[Task], ran: int, out: BatchResults) -> None:
             record(tasks, ran, out)
             if ran:
-                self._pending.append(
-                    (
-                        meta,
-                        id(out),
-                        tasks,
-                        ran,
-                        out.start_ns[:ran],
-                        out.latency_ns[:ran],
-                        out.ttfb_ns[:ran],
-                        out.nbytes[:ran],
-                        out.outcome[:ran],
-                    )
+                row = (
+                    meta,
+                    id(out),
+                    tasks if len(tasks) == ran else tasks[:ran],
+                    ran,
+                    out.start_ns[:ran].tobytes(),
+                    out.latency_ns[:ran].tobytes(),
+                    out.ttfb_ns[:ran].tobytes(),
+                    out.nbytes[:ran].tobytes(),
+                    out.outcome[:ran].tobytes(),
                 )
+                encode(row, buf, -1)  # appended: the buffer is cleared, never replaced
+                self._batches += 1
                 self._rows += ran
                 if self._rows >= flush_rows:
                     self._hand_off()
@@ -144,8 +143,14 @@ class OpLogSink:
         return on_batch
 
     def _hand_off(self) -> None:
-        self._queue.put(self._pending)
-        self._pending, self._rows = [], 0
+        self._queue.put(self._chunk())
+
+    def _chunk(self) -> bytes:
+        """The batches encoded since the last chunk, as one msgpack array; the buffer reset."""
+        chunk = b"\xdd" + self._batches.to_bytes(4, "big") + self._buf
+        self._buf.clear()
+        self._batches = self._rows = 0
+        return chunk
 
     def close(self) -> str | None:
         """Stop the spool thread, turn the spool and what is left into rows, close the file;
@@ -155,12 +160,11 @@ class OpLogSink:
         try:
             if self.failure is None:
                 for chunk in self._spool.chunks():
-                    self._writer.write(self._format(chunk))
-                self._writer.write(self._format(self._pending))
+                    self._writer.write(self._format(_batches(chunk)))
+                self._writer.write(self._format(_batches(self._chunk())))
         except OSError as exc:
             self.failure = f"cannot write {self._writer.path}: {exc.strerror}"
         finally:
-            self._pending, self._rows = [], 0
             self._spool.remove()
             self._writer.close()
         return self.failure
@@ -206,43 +210,29 @@ class OpLogSink:
 
 
 class _Spool:
-    """A stage's raw chunks on disk until it ends: length-prefixed msgpack frames."""
+    """A stage's chunks on disk until it ends: length-prefixed msgpack arrays."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._file: BinaryIO | None = None
-        self._enc = msgspec.msgpack.Encoder()
 
     def __repr__(self) -> str:
         return f"<_Spool {self.path}>"
 
-    def put(self, chunk: list[_Batch]) -> None:
+    def put(self, chunk: bytes) -> None:
         if self._file is None:
             self._file = self.path.open("w+b")
-        blob = self._enc.encode(
-            [
-                (
-                    m,
-                    w,
-                    tasks if len(tasks) == ran else tasks[:ran],
-                    ran,
-                    *(a.tobytes() for a in arrays),
-                )
-                for m, w, tasks, ran, *arrays in chunk
-            ]
-        )
-        self._file.write(len(blob).to_bytes(4, "little") + blob)
+        self._file.write(len(chunk).to_bytes(4, "little") + chunk)
 
-    def chunks(self) -> Iterator[list[_Batch]]:
-        """The chunks written, in order, arrays rebuilt (one chunk in memory at a time)."""
+    def chunks(self) -> Iterator[bytes]:
+        """The chunks written, in order (one in memory at a time)."""
         if self._file is None:
             return
         f = self._file
         f.flush()
         f.seek(0)
         while head := f.read(4):
-            batches = msgspec.msgpack.decode(f.read(int.from_bytes(head, "little")))
-            yield [(m, w, t, r, *_arrays(raw)) for m, w, t, r, *raw in batches]
+            yield f.read(int.from_bytes(head, "little"))
 
     def remove(self) -> None:
         if self._file is not None:
@@ -250,9 +240,12 @@ class _Spool:
             self.path.unlink(missing_ok=True)
 
 
-def _arrays(raw: list[bytes]) -> tuple[array[int], ...]:
-    """start, latency, ttfb, bytes (int64) and outcome (uint8) from their bytes."""
-    return (*(array("q", b) for b in raw[:4]), array("B", raw[4]))
+def _batches(chunk: bytes) -> list[_Batch]:
+    """A chunk decoded: the arrays rebuilt from their bytes (int64 x 4, then uint8 outcomes)."""
+    return [
+        (m, w, t, r, *(array("q", b) for b in (st, lat, tt, nb)), array("B", oc))
+        for m, w, t, r, st, lat, tt, nb, oc in msgspec.msgpack.decode(chunk)
+    ]
 
 
 def _op_columns(op: PlannedOp) -> tuple[str, str, str]:
