@@ -6,6 +6,11 @@ p99.9, and percentiles that cannot be merged. This file keeps each merged interv
 line, appended as the run goes (a killed run keeps complete lines). From it the HTML report
 draws p50/p99/p99.9 per op kind over time, and ``merge`` rebuilds merged intervals exactly and
 writes their perf_log.tsv rows with the perf-log's own formatter.
+
+Cost (measured on this 2-core VM): encoding a busy interval's collector (3 kinds, ~6k ops) takes
+5-15 ms of the coordinator's loop, once per interval, in Histogram.encode's pure-Python varints;
+the line is ~7 KB. A writer thread was tried and dropped: under the GIL it did not shorten the
+loop's worst stall (a 1 ms timer's max lateness 6.1 ms with it, 6.2 ms without).
 """
 
 from __future__ import annotations
