@@ -34,7 +34,7 @@ from sai3bench.engine.context import Output
 from sai3bench.engine.ops import PlannedOp, Task
 from sai3bench.engine.options import RunOptions
 from sai3bench.errors import UsageError
-from sai3bench.metrics.oplog_file import FrameWriter, IsoFormatter, count_rows
+from sai3bench.metrics.oplog_file import FrameWriter, IsoFormatter, next_idx
 from sai3bench.outcome import Outcome
 
 Recorder = Callable[[Sequence[Task], int, BatchResults], None]
@@ -105,7 +105,7 @@ class OpLogSink:
         before ``since_ns``), else appended to, its idx continuing."""
         try:
             fresh = not path.exists() or path.stat().st_mtime_ns < since_ns
-            first = 0 if fresh else count_rows(path)
+            first = 0 if fresh else next_idx(path)
             writer = FrameWriter(path, fresh=fresh)
         except OSError as exc:
             raise UsageError(
@@ -162,6 +162,7 @@ class OpLogSink:
                 for chunk in self._spool.chunks():
                     self._writer.write(self._format(_batches(chunk)))
                 self._writer.write(self._format(_batches(self._chunk())))
+                self._writer.mark_next_idx(self._idx)
         except OSError as exc:
             self.failure = f"cannot write {self._writer.path}: {exc.strerror}"
         finally:

@@ -7,13 +7,16 @@ end duration_ns``. ``start``, ``first_byte`` and ``end`` are ISO-8601 UTC with n
 
 A file is a sequence of zstd frames: the header, then one frame per chunk of rows. A killed run
 therefore keeps every chunk it finished, and a later stage appends frames to the same file; any
-zstd reader reads across the frames (``zstd -dc`` included).
+zstd reader reads across the frames (``zstd -dc`` included). A stage that ends in order adds a
+16-byte skippable frame (which every zstd reader skips) holding the next idx, so the next stage
+continues the numbering without reading the file again.
 """
 
 from __future__ import annotations
 
 import calendar
 import io
+import struct
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -43,6 +46,9 @@ _ZSTD_MAGIC: Final = b"\x28\xb5\x2f\xfd"
 _HINT: Final = "an op-log is the .tsv.zst file that 'sai3bench run --op-log FILE' writes"
 #: zstd level: 3 is zstd's default and upstream's (S3DLIO_OPLOG_ZSTD_LEVEL).
 LEVEL: Final = 3
+#: A zstd skippable frame (magic 0x184D2A50..5F, then its length): the next idx, u64.
+_NEXT_IDX: Final = struct.Struct("<IIQ")
+_NEXT_IDX_MAGIC: Final = 0x184D2A5E
 
 
 class OpLogError(UsageError):
@@ -206,6 +212,19 @@ def count_rows(path: Path) -> int:
     return sum(1 for _ in open_rows(path))
 
 
+def next_idx(path: Path) -> int:
+    """The idx the next row appended to ``path`` gets: from the trailing frame a stage writes
+    when it ends in order, else by counting the rows (a process killed mid-stage)."""
+    with path.open("rb") as f:
+        size = f.seek(0, io.SEEK_END)
+        if size >= _NEXT_IDX.size:
+            f.seek(size - _NEXT_IDX.size)
+            magic, length, idx = _NEXT_IDX.unpack(f.read(_NEXT_IDX.size))
+            if magic == _NEXT_IDX_MAGIC and length == 8:
+                return int(idx)
+    return count_rows(path)
+
+
 class FrameWriter:
     """Appends zstd frames to an op-log: the header first when the file is new."""
 
@@ -224,6 +243,11 @@ class FrameWriter:
         if text:
             self._file.write(self._cctx.compress(text.encode("utf-8")))
             self._file.flush()  # a killed process keeps every frame it wrote
+
+    def mark_next_idx(self, idx: int) -> None:
+        """The trailing skippable frame ``next_idx`` reads."""
+        self._file.write(_NEXT_IDX.pack(_NEXT_IDX_MAGIC, 8, idx))
+        self._file.flush()
 
     def close(self) -> None:
         self._file.close()

@@ -22,6 +22,7 @@ from sai3bench.metrics.oplog_file import (
     IsoFormatter,
     OpLogError,
     count_rows,
+    next_idx,
     open_rows,
     parse_iso_ns,
     read_entries,
@@ -172,3 +173,23 @@ def test_sink_rows_have_every_column_right(
         assert r.endpoint == "file://" and r.client_id == "standalone" and r.thread == "0"
         assert (r.start_ns - offset, r.duration_ns, r.end_ns - r.start_ns) == (s, lat, lat)
         assert r.first_byte_ns == (r.start_ns + tt if tt else r.end_ns)
+
+
+def test_a_later_stage_continues_idx_from_the_trailer_or_by_counting(tmp_path: Path) -> None:
+    path = tmp_path / "t.tsv.zst"
+    ops = [PlannedOp(index=0, kind=OpKind.GET, backend=FileBackend(), label="get")]
+    tasks = [(0, "/d/a", 0, 0), (0, "/d/b", 0, 0)]
+    for stage in range(2):  # a stage ends in order: its trailer says where idx goes on
+        sink = OpLogSink.open(path, since_ns=0, thread_base=0)
+        sink.chain(lambda tasks, ran, out: None, ops)(
+            tasks, 2, _results([1, 2], [1, 1], [0, 0], [0, 0])
+        )
+        assert sink.close() is None
+        assert next_idx(path) == 2 * (stage + 1)
+        assert path.read_bytes()[-16:-8] == bytes.fromhex("5e2a4d18 08000000")  # skippable
+    _write(tmp_path / "killed.tsv.zst", [_row(i, 10**18) for i in range(5)])  # no trailer
+    assert next_idx(tmp_path / "killed.tsv.zst") == 5
+    assert [r.idx for r in read_entries(path)] == [0, 1, 2, 3]  # readers skip the trailers
+    with path.open("rb") as f:
+        text = zstandard.ZstdDecompressor().stream_reader(f, read_across_frames=True).read()
+    assert text.decode().count("\n") == 5  # header + 4 rows, nothing from the trailers
