@@ -86,6 +86,9 @@ class IntervalMerger:
         self._seen: list[int] = []  # per share: parts received (indices arrive in order)
         self._ended: list[int | None] = []  # per share: index of its last part
         self._next = 0
+        #: (share, index) of every part taken this stage: a Dask host's parts come twice
+        #: (streamed, and again with its result, in case a streamed one was late or lost).
+        self._taken: set[tuple[int, int]] = set()
 
     def __repr__(self) -> str:
         return f"<IntervalMerger {self.stage} next={self._next} pending={len(self._pending)}>"
@@ -94,10 +97,14 @@ class IntervalMerger:
         self.end()
         self.stage, self._next = stage, 0
         self._seen, self._ended = [0] * shares, [None] * shares
+        self._taken = set()
 
     def interval(self, part: IntervalPart, collector: Collector) -> None:
         if part.stage != self.stage or not 0 <= part.share < len(self._seen):
             return  # a straggler of an earlier stage
+        if (part.share, part.index) in self._taken or part.index < self._next:
+            return  # had it already
+        self._taken.add((part.share, part.index))
         acc = self._pending.get(part.index)
         if acc is None:
             self._pending[part.index] = _first(part, collector)

@@ -28,6 +28,7 @@ import msgspec
 
 from sai3bench.engine.context import Output, RunContext
 from sai3bench.engine.interrupt import STAGE_GRACE
+from sai3bench.engine.intervals import EncodedInterval
 from sai3bench.engine.share_jobs import ShareDone, ShareJob
 from sai3bench.engine.share_runner import InProcessRunner, ShareRunner
 from sai3bench.errors import UsageError
@@ -75,9 +76,11 @@ class ClusterRunner:
         if self.env:
             jobs = [msgspec.structs.replace(j, env={**j.env, **self.env}) for j in jobs]
         groups = self._groups(jobs)
-        say, progress = self._console(asyncio.get_running_loop())
+        loop = asyncio.get_running_loop()
+        say, progress = self._console(loop)
         live = [g for g in groups if g.host.label not in self.lost]
-        stage = StageRun(self.client, live, say, progress, stop=self._stop)
+        interval = self._intervals(loop)
+        stage = StageRun(self.client, live, say, progress, stop=self._stop, interval=interval)
         try:
             await supervise(stage)
         finally:
@@ -110,6 +113,24 @@ class ClusterRunner:
             on_loop(self.out.progress, text)
 
         return say, progress
+
+    def _intervals(
+        self, loop: asyncio.AbstractEventLoop
+    ) -> Callable[[EncodedInterval], None] | None:
+        """The hosts' streamed perf-log intervals, hopped onto the loop to the merger (each
+        host sends them again with its result: one late or lost here is not missed)."""
+        sink = self.ctx.intervals
+        if sink is None:
+            return None
+
+        def on_loop(e: EncodedInterval) -> None:
+            sink.interval(e.part, e.decoded())
+
+        def interval(e: EncodedInterval) -> None:
+            with contextlib.suppress(RuntimeError):  # the loop closed (a run cancelled)
+                loop.call_soon_threadsafe(on_loop, e)
+
+        return interval
 
     def _groups(self, jobs: Sequence[ShareJob]) -> list[HostRun]:
         """Jobs dealt to hosts in order; a lost host's jobs go to the others in cleanup, and

@@ -21,6 +21,7 @@ from typing import Any, Final
 
 import msgspec
 
+from sai3bench.engine.intervals import EncodedInterval
 from sai3bench.engine.progress import Tick, add_ticks, format_progress
 from sai3bench.engine.share_jobs import ShareDone, ShareJob
 from sai3bench.scale.dask_api import Event, Queue, Variable
@@ -97,8 +98,11 @@ class StageRun:
         progress: Callable[[str], None],
         *,
         stop: threading.Event,
+        interval: Callable[[EncodedInterval], None] | None = None,
     ) -> None:
         self.client = client
+        #: Told each perf-log interval a host streams (from this thread: it must hop).
+        self.interval = interval
         self.hosts = [h for h in hosts if h.jobs and h.lost is None]
         self.say = say
         self.progress = progress
@@ -223,6 +227,8 @@ class StageRun:
                     h.tick = msgspec.json.decode(text, type=Tick)
                 elif kind in ("line", "warn"):
                     self.say(text, kind == "warn")
+                elif kind == "interval" and self.interval is not None:
+                    self.interval(msgspec.json.decode(text, type=EncodedInterval))
 
     def _collect(self, h: HostRun) -> None:
         assert h.future is not None

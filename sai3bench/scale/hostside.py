@@ -24,8 +24,10 @@ from typing import Any, Final, Literal
 import msgspec
 
 import sai3bench
+from sai3bench.engine.intervals import EncodedInterval, IntervalPart
 from sai3bench.engine.progress import Tick
 from sai3bench.engine.share_jobs import ShareDone, ShareJob
+from sai3bench.metrics.collector import Collector
 from sai3bench.plan.cores import resolve_processes, usable_cores
 from sai3bench.scale.dask_api import Event, Queue, Variable, get_client
 from sai3bench.scale.local import LocalProcessRunner
@@ -38,8 +40,8 @@ BEAT_S: Final = 1.0
 #: Longest wait for the client's start instant once this host is ready.
 START_WAIT_S: Final = 120.0
 
-#: What a host sends: (kind, text); kind is "line", "warn", "ready", "beat" or "tick" (a
-#: progress Tick as JSON).
+#: What a host sends: (kind, text); kind is "line", "warn", "ready", "beat", "tick" (a
+#: progress Tick as JSON) or "interval" (a closed perf-log interval, an EncodedInterval as JSON).
 Message = tuple[str, str]
 
 
@@ -108,6 +110,12 @@ class HostLink(threading.Thread):
         with self._lock:
             self._tick = tick
 
+    def interval(self, part: IntervalPart, collector: Collector) -> None:
+        """A closed perf-log interval of one of this host's shares, on to the client."""
+        text = msgspec.json.encode(EncodedInterval(part, collector.encode())).decode()
+        with self._lock:
+            self._pending.append(("interval", text))
+
     def _add(self, kind: str, line: str) -> None:
         with self._lock:
             self._pending.append((kind, self.prefix + line))
@@ -175,7 +183,9 @@ async def _run_host(
             return time.monotonic()
         return start
 
-    runner = LocalProcessRunner(len(jobs), link, host=label, barrier=barrier)
+    runner = LocalProcessRunner(
+        len(jobs), link, host=label, barrier=barrier, intervals=link, keep_intervals=True
+    )
 
     def stop_soon() -> None:
         loop.call_soon_threadsafe(runner.stop)

@@ -96,15 +96,18 @@ class LocalProcessRunner:
         barrier: HostBarrier = local_start,
         show_progress: bool = True,
         intervals: IntervalSink | None = None,
+        keep_intervals: bool = False,
     ) -> None:
         self.shares = processes
         self.out = out
         self.host = host
         self.barrier = barrier
         self.show_progress = show_progress
-        #: Where the children's closed intervals go as they come (the coordinator's merger);
-        #: None (a Dask host) keeps them for each share's result.
+        #: Where the children's closed intervals go as they come (the coordinator's merger,
+        #: or a Dask host's link to the client); without one, or with ``keep_intervals`` (a
+        #: Dask host: a streamed one may be late), they also travel in each share's result.
         self.intervals = intervals
+        self.keep_intervals = keep_intervals or intervals is None
         #: Children get STAGE_GRACE after a Stop; the coordinator waits a little longer.
         self.grace = STAGE_GRACE + 3.0
         self.clock_offsets_ms: dict[str, float] = {}
@@ -208,9 +211,9 @@ class LocalProcessRunner:
         elif isinstance(msg, wire.Ready):
             c.ready.set()
         elif isinstance(msg, wire.Interval):
-            if self.intervals is None:
+            if self.keep_intervals:
                 c.intervals.append(msg.interval)
-            else:
+            if self.intervals is not None:
                 self.intervals.interval(msg.interval.part, msg.interval.decoded())
         elif isinstance(msg, wire.Line):
             text = f"[{c.label}] {msg.text}" if self.shares > 1 else msg.text

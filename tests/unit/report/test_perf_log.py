@@ -193,3 +193,17 @@ def test_cpu_shares_from_proc_stat_deltas() -> None:
     after = (150, 10, 80, 880, 70, 5, 5, 0)  # +60 user, +40 system, +80 idle, +20 iowait
     assert cpu_shares(before, after) == (30.0, 20.0, 10.0)
     assert cpu_shares((), after) == (0.0, 0.0, 0.0)
+
+
+def test_merger_takes_a_part_sent_twice_once() -> None:
+    """A Dask host streams its intervals and sends them again with its result."""
+    rows: list[MergedInterval] = []
+    m = IntervalMerger(rows.append)
+    m.begin("workload", 2)
+    m.interval(_part(0, 0), _one_get(1))
+    m.interval(_part(0, 0), _one_get(1))  # again, before share 1 sent it
+    m.interval(_part(1, 0, last=True), _one_get(1))
+    m.interval(_part(1, 0, last=True), _one_get(1))  # again, after it was written
+    m.interval(_part(0, 1, last=True), _one_get(1))
+    m.end()
+    assert [(r.index, r.collector.ops(), r.shares) for r in rows] == [(0, 2, 2), (1, 1, 1)]
