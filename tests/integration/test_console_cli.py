@@ -139,3 +139,20 @@ def test_a_config_without_the_keys_gets_them_added(tmp_path: Path) -> None:
     assert "\nDuration: 120s\nConcurrency: 5 threads\n" in proc.stdout, proc.stdout
     raw = yaml.safe_load(apply_overrides(text, Overrides(duration="2m", concurrency=5)))
     assert raw["duration"] == "2m" and raw["concurrency"] == 5
+
+
+def test_every_engine_process_reports_its_vitals(tmp_path: Path) -> None:
+    """--processes 2: the coordinator merges both children's vitals into the verdict."""
+    cfg = tmp_path / "sweep.yaml"
+    cfg.write_text(_YAML.format(root=tmp_path))
+    args = ["run", "-c", str(cfg), "--results-dir", str(tmp_path), "--processes", "2"]
+    args += ["--duration", "2s", "--concurrency", "4", "--target", f"file://{tmp_path}/d/", "-q"]
+    (proc,) = run_cli_many([(args, tmp_path)])
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr
+    (results,) = tmp_path.glob("sai3-*/results.json")
+    verdict = json.loads(results.read_text())["verdict"]
+    ev = verdict["evidence"]
+    assert ev["processes"] == 2 and len(ev["cpu"]) == len(ev["cpu_wait"]) == 2
+    assert ev["worker_threads"] == 4 and ev["lag_samples"] >= 2  # both processes sampled
+    assert verdict["line"].startswith(f"{verdict['bound']}-bound: 2 engines at ")
+    assert verdict["line"] in proc.stdout
