@@ -149,18 +149,28 @@ async def _cleanup_each(
                     yield (si, key, 0, 0)
 
     result = CleanupResult(Collector(), 0.0)
-    total = sum(1 for ps in sets for i in ps.created if ps.key(i) not in skip_keys)
+    todo = [sum(1 for i in ps.created if ps.key(i) not in skip_keys) for ps in sets]
+    seen = [0] * len(sets)
+
+    def on_task(task: Task, code: int) -> None:
+        seen[task[0]] += 1
+        result.count(sets[task[0]], task[1], Outcome(code), "", ctx.out)
+
     run = await run_with_retry_rounds(
         ops,
         tasks(),
-        total,
+        sum(todo),
         workers=ctx.concurrency,
         executor=ctx.executor_for([ps.backend for ps in sets], ctx.concurrency),
         # A single op's detail is kept only for the first failure of each pass (run.errors).
-        on_task=lambda task, code: result.count(sets[task[0]], task[1], Outcome(code), "", ctx.out),
+        on_task=on_task,
         out=ctx.out,
         label="cleanup",
     )
+    for ps, n, done in zip(sets, todo, seen, strict=True):
+        if done < n:  # stopped before these were tried (a signal, a Stop): they are still there
+            result.errors += n - done
+            result.left[_where(ps)] += n - done
     result.collector, result.wall_s, result.retries = run.collector, run.wall_s, run.retries
     worst = run.worst()  # the failure whose detail is known, if any (already gone is none)
     if worst is not None and worst[1] != Outcome.NOT_FOUND:

@@ -143,6 +143,10 @@ class LocalProcessRunner:
                 c.kill()
             await asyncio.gather(*(self._reap(c) for c in children))
             self._children = []
+            # A stop belongs to the stage it was sent in: a share lost in the workload stops the
+            # workload's other shares, never the cleanup that follows (it used to: the cleanup
+            # children got the Stop at once and left objects behind, reported as deleted).
+            self._stop_signum = None
             if self.show_progress:
                 self.out.progress("")
 

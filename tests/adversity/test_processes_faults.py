@@ -425,5 +425,6 @@ def test_child_killed_before_the_start_is_the_error_not_the_others_stop(
         sig=signal.SIGKILL,
     )
     _assert_lost(run, signal.SIGKILL)
-    assert run.meta["stages"]["cleanup"]["objects_deleted"] == 50
+    cleanup = run.meta["stages"]["cleanup"]
+    assert cleanup["objects_deleted"] == 50, (cleanup, run.out[-3000:], run.err[-1500:])
     assert prepared_names(store / "data") == []
