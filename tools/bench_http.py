@@ -18,6 +18,9 @@ Then 1 KiB GET over cleartext HTTP/2 (nginx `listen ... http2`, prior knowledge)
 --http2 (signed) against httpx's h2c client; and s3:// vs gs:// vs az:// through sai3bench
 against the bundled mock server (sink), to compare client CPU per op across the three signers.
 
+--instruments (opt-in): what sai3bench's perf-log, op-log and io_rate pacing cost per op, 1 KiB
+GET on the same nginx (tools/_benchinstruments.py says how).
+
 --quick: 1 repetition of 3 s. --load NAME runs only the named loads; --no-h2 and
 --no-dialects skip those sections. --peer is internal: the peer client mode.
 
@@ -29,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import importlib.metadata
 import importlib.util
 import json
@@ -149,6 +153,9 @@ class Sample:
     cpu_per_op: float | None
     p50: float | None = None
     p99: float | None = None
+    #: sai3bench only: CPU seconds per op within the workload stage, from the engine's own
+    #: sampler (before the stage's end-of-stage work, e.g. the op-log's formatting).
+    stage_cpu_per_op: float | None = None
 
 
 class PeerError(RuntimeError):
@@ -273,6 +280,13 @@ def sai_parse(rdir: Path, name: str, op: str) -> tuple[float, float | None, floa
     return ops_s, p50, p99, int(wl["ops"])
 
 
+def stage_cpu_share(rdir: Path, name: str) -> float | None:
+    """Process CPU / wall of the engine during the workload stage (the verdict's evidence)."""
+    res = json.loads(next(rdir.glob(f"sai3-*-{name}/results.json")).read_text())
+    cpu = ((res.get("verdict") or {}).get("evidence") or {}).get("cpu")
+    return float(sum(cpu)) if cpu else None
+
+
 class SaiRunner:
     """Runs sai3bench in `procs` processes at once; knows its start-up baseline CPU."""
 
@@ -285,12 +299,14 @@ class SaiRunner:
         root: str = "s3://bucket/bench/",
         env: dict[str, str] | None = None,
         args: tuple[str, ...] = (),
+        extra: dict[str, Any] | None = None,
     ) -> None:
         self.env = {**os.environ, **(env or {**CREDS, "AWS_ENDPOINT_URL": url})}
         self.work, self.procs, self.n = work, procs, 0
         #: Where the objects live: s3://bucket/bench/, gs://bucket/bench/, az://acct/c/bench/.
         self.root = root
         self.args = args  # extra `sai3bench run` flags, e.g. --http2
+        self.extra = extra or {}  # extra config keys, e.g. {"perf_log": {"enabled": False}}
         self.base: dict[str, float] = {}
 
     def _launch(self, load: Load, seconds: float) -> tuple[list[subprocess.Popen[str]], list[str]]:
@@ -299,7 +315,7 @@ class SaiRunner:
             self.n += 1
             name = f"p{self.procs}-{self.n}"
             cfgf = self.work / f"{name}.yaml"
-            cfg = sai_config(load, seconds, CONC // self.procs, self.root)
+            cfg = {**sai_config(load, seconds, CONC // self.procs, self.root), **self.extra}
             cfgf.write_text(yaml.safe_dump(cfg))
             cmd = [sys.executable, "-m", "sai3bench", "run", "-c", str(cfgf), "--skip-prepare"]
             cmd += ["--no-cleanup", "--results-dir", str(self.work), "--tsv-name", name]
@@ -333,7 +349,7 @@ class SaiRunner:
             if p.returncode != 0:
                 lines = [ln for ln in err.splitlines() if ln.strip() and "hint:" not in ln]
                 raise PeerError(f"exit {p.returncode}: {lines[-1:]}")
-        res = [sai_parse(self.work, n, load.op) for n in names]
+        res = [(*sai_parse(self.work, n, load.op), stage_cpu_share(self.work, n)) for n in names]
         return sum(r[3] for r in res), cpu, res
 
     def sample(self, load: Load, seconds: float) -> Sample:
@@ -350,7 +366,9 @@ class SaiRunner:
             raise PeerError("no operation completed")
         p50 = median([r[1] for r in res if r[1] is not None]) if res[0][1] is not None else None
         p99 = max(r[2] for r in res) if res[0][2] is not None else None
-        return Sample(ops_s, (cpu - self.base[load.key]) / extra, p50, p99)
+        shares = [r[4] for r in res]
+        stage = sum(shares) / ops_s if None not in shares else None
+        return Sample(ops_s, (cpu - self.base[load.key]) / extra, p50, p99, stage)
 
 
 # --- wrk --------------------------------------------------------------------------------------
@@ -458,7 +476,7 @@ def peer_s3dlio(a: argparse.Namespace) -> Timed:
 
 
 def peer_boto3(a: argparse.Namespace) -> Timed:
-    import boto3
+    import boto3  # type: ignore[import-untyped, unused-ignore]
     from botocore.config import Config
 
     cfg = Config(max_pool_connections=CONC, s3={"addressing_style": "path"})
@@ -491,7 +509,7 @@ def peer_boto3(a: argparse.Namespace) -> Timed:
 
 
 def peer_aiohttp(a: argparse.Namespace) -> Timed:
-    import aiohttp  # type: ignore[import-not-found]
+    import aiohttp  # type: ignore[import-not-found, unused-ignore]
     from botocore.auth import SigV4Auth
     from botocore.awsrequest import AWSRequest
     from botocore.credentials import Credentials
@@ -676,6 +694,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--no-dialects", action="store_true", help="skip the s3/gs/az mock rows")
     ap.add_argument("--no-h2", action="store_true", help="skip the HTTP/2 (h2c) rows")
     ap.add_argument("--load", action="append", help="only this load, e.g. '1 KiB GET' (repeat)")
+    ap.add_argument("--instruments", action="store_true", help="perf-log/op-log/io_rate cost")
     ap.add_argument("--peer", choices=sorted(PEERS), help=argparse.SUPPRESS)
     for opt in ("--url", "--op", "--prefix"):
         ap.add_argument(opt, help=argparse.SUPPRESS)
@@ -714,12 +733,19 @@ def main() -> None:
                 # PUT objects are removed after every run, so each client starts on an empty dir
                 put_dir = nginx.root / "data" / "bucket" / "bench" / ld.prefix / "put"
                 results.append(
-                    (ld, run_load(ld, clients, a.reps, lambda d=put_dir: scratch.wipe(d)))
+                    (ld, run_load(ld, clients, a.reps, functools.partial(scratch.wipe, put_dir)))
                 )
             if not a.no_h2:
                 results.append((H2_LOAD, h2_load(nginx, work, a.reps, a.duration)))
+            instruments = (
+                instruments_load(nginx.url, work, a.reps, a.duration) if a.instruments else None
+            )
             for ld, res in results:
                 print_load(ld, res)
+            if instruments is not None:
+                from _benchinstruments import print_instruments
+
+                print_instruments(instruments)
         finally:
             nginx.stop()
         if not a.no_dialects:
@@ -737,6 +763,23 @@ def h2_load(nginx: Nginx, work: Path, reps: int, seconds: float) -> Results:
         "httpx-h2c": lambda ld: peer_sample("httpx-h2c", nginx.h2_url, ld, seconds),
     }
     return run_load(H2_LOAD, clients, reps, lambda: None)
+
+
+def instruments_load(url: str, work: Path, reps: int, seconds: float) -> Results:
+    """1 KiB GET, 1 process, with each instrument on alone (tools/_benchinstruments.py)."""
+    from _benchinstruments import OFF, variants
+
+    def client(extra: dict[str, Any], args: tuple[str, ...]) -> Callable[[Load], Sample]:
+        runner = SaiRunner(url, work, 1, extra=extra, args=args)
+        return lambda ld: runner.sample(ld, seconds)
+
+    calibrate = client(OFF, ())
+    ops_s = calibrate(LOADS[0]).ops_s  # io_rate's rate is 10x this: every slot is due
+    print(f"instruments     baseline {ops_s:,.0f} ops/s: io_rate at {10 * ops_s:,.0f}/s")
+    clients = {"baseline": calibrate} | {
+        name: client(extra, args) for name, (extra, args) in variants(work, 10 * ops_s).items()
+    }
+    return run_load(LOADS[0], clients, reps, lambda: None)
 
 
 def dialect_section(work: Path, reps: int, seconds: float) -> None:
