@@ -19,7 +19,8 @@ Then 1 KiB GET over cleartext HTTP/2 (nginx `listen ... http2`, prior knowledge)
 against the bundled mock server (sink), to compare client CPU per op across the three signers.
 
 --instruments (opt-in): what sai3bench's perf-log, op-log and io_rate pacing cost per op, 1 KiB
-GET on the same nginx (tools/_benchinstruments.py says how).
+GET on the same nginx (tools/_benchinstruments.py says how); `--load none --no-h2 --no-dialects
+--instruments` runs it alone.
 
 --quick: 1 repetition of 3 s. --load NAME runs only the named loads; --no-h2 and
 --no-dialects skip those sections. --peer is internal: the peer client mode.
