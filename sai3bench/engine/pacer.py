@@ -29,7 +29,7 @@ import itertools
 import math
 import random
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableSequence, Sequence
 from typing import Final
 
 #: Ops per block of an exponential or uniform schedule: at least this many so the per-block
@@ -107,6 +107,24 @@ class Pacer:
             if backlog > self.max_backlog:
                 self.max_backlog = backlog
         return due
+
+    def take_due(self, now: int, limit: int, into: MutableSequence[int], at: int) -> int:
+        """Up to ``limit`` further slots already due by ``now``, written to ``into[at:]``;
+        returns how many. A worker behind schedule runs them back to back (every worker is
+        busy then anyway), so the per-batch costs are shared as in the closed loop."""
+        ahead, n = self._ahead, 0
+        while n < limit:
+            if not ahead:
+                ahead.append(self.origin_ns + self._next())
+            if ahead[0] > now:
+                break
+            into[at + n] = ahead.popleft()
+            n += 1
+        return n
+
+    def give_back(self, instants: Sequence[int]) -> None:
+        """Slots taken but not used (the op mix had fewer tasks): next in line again."""
+        self._ahead.extendleft(reversed(instants))
 
     def close(self, end_ns: int) -> int:
         """The backlog at ``end_ns`` (slots due by then and never started); kept in the max."""

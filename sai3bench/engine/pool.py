@@ -12,10 +12,14 @@ lock hold takes a batch of tasks, so the lock is taken twice per batch, not per 
 
 Async backends: one coroutine per worker on the loop, one task per batch.
 
-Paced (``io_rate``, engine/pacer.py): one task per batch, taken with the next slot of the
-schedule; the worker sleeps until the slot's instant if early (in steps, so a stop is seen),
-starts at once if late, and gives the task back unstarted when the slot falls after the deadline.
-A batch of one means no free worker ever waits behind a slot another worker holds.
+Paced (``io_rate``, engine/pacer.py): a worker takes the next slot of the schedule with one
+task; it sleeps until the slot's instant if early (in steps, so a stop is seen), starts at once
+if late, and gives the task back unstarted when the slot falls after the deadline. An early slot
+is taken alone, so no free worker ever waits behind a slot another worker holds; a loop worker
+whose slot is already due also takes the next slots that are due (up to LOOP_BATCH) and runs
+them back to back: behind schedule every worker is busy anyway, and the batch's bookkeeping is
+then shared as in the closed loop (bench_http --instruments, 1 KiB GET on nginx: pacing
+cost +6 to +9 us per op with batches of one, +3.1 us with this).
 """
 
 from __future__ import annotations
@@ -100,7 +104,10 @@ class WorkerPool:
         self.pacer = pacer
         #: Loop workers' precise wake-ups for their slots (engine/waker.py), while paced.
         self._waker: TimerfdWaker | None = None
+        #: Paced loop workers take this many slots at once when they are already due.
+        self.due_batch = 1
         if pacer is not None:
+            self.due_batch = 1 if executor is not None else self.batch_max
             self.batch_max = 1
         self.lock = threading.Lock()
         self._outs: list[BatchResults] = []
@@ -251,11 +258,15 @@ class WorkerPool:
         on_idle: IdlePolicy | None,
         on_done: Callable[[Sequence[Task], int], None] | None,
     ) -> None:
-        out = BatchResults(self.batch_max)
-        unset = array("B", [_UNSET_CODE]) * self.batch_max
+        size = max(self.batch_max, self.due_batch)
+        out = BatchResults(size)
+        unset = array("B", [_UNSET_CODE]) * size
         pacer = self.pacer
         while not self._stopped and time.perf_counter_ns() < self.deadline_ns:
-            tasks = source(self.batch_max)
+            n = self.batch_max if pacer is None else self._take_slots(pacer, out)
+            tasks = source(n)
+            if pacer is not None and len(tasks) < n:
+                pacer.give_back(out.intended_ns[len(tasks) : n])
             if not tasks:
                 wait = on_idle() if on_idle is not None else None
                 if wait is None:
@@ -263,7 +274,7 @@ class WorkerPool:
                 await asyncio.sleep(min(wait, 0.002))  # a cap frees up when an op ends
                 continue
             if pacer is not None:  # a late slot starts at once, with no coroutine to await
-                due = out.intended_ns[0] = pacer.take(time.perf_counter_ns())
+                due = out.intended_ns[0]
                 if due >= self.deadline_ns or not (
                     due <= time.perf_counter_ns() or await self._sleep_until(due)
                 ):
@@ -286,9 +297,20 @@ class WorkerPool:
                 on_done(tasks, ran)
             if pacer is not None:
                 pacer.started += ran
+                if ran < len(tasks):  # cut short (deadline, stop): its slots were never started
+                    pacer.give_back(out.intended_ns[ran : len(tasks)])
             self.batches += 1
             self.batched_tasks += ran
         self.retries += out.retries
+
+    def _take_slots(self, pacer: Pacer, out: BatchResults) -> int:
+        """The next slot into ``out.intended_ns[0]``, plus, when it is already due, up to
+        ``due_batch - 1`` more that are due too; returns how many slots were taken."""
+        now = time.perf_counter_ns()
+        due = out.intended_ns[0] = pacer.take(now)
+        if due > now or self.due_batch == 1:
+            return 1
+        return 1 + pacer.take_due(now, self.due_batch - 1, out.intended_ns, 1)
 
     def _wait_sync(self, due: int, out: BatchResults) -> bool:
         """A thread sleeps until its slot at ``due``; False when the stage ends first."""

@@ -10,7 +10,7 @@ from typing import Any
 from sai3bench.engine.batch import BatchResults
 from sai3bench.engine.ops import PlannedOp, Task
 from sai3bench.engine.pacer import Pacer, schedule
-from sai3bench.engine.pool import WorkerPool
+from sai3bench.engine.pool import LOOP_BATCH, WorkerPool
 from sai3bench.metrics.collector import OpKind
 from tests.conftest import LoopRunner
 
@@ -63,3 +63,26 @@ def test_a_pool_far_behind_starts_late_slots_at_once(run_loop: LoopRunner) -> No
     assert pacer.started == len(got["starts"]) > 100
     assert pacer.max_backlog > 10_000
     assert pacer.close(pacer.deadline_ns) > 10_000
+
+
+def test_slots_already_due_run_together_early_ones_alone(run_loop: LoopRunner) -> None:
+    """Far behind: a loop worker takes up to LOOP_BATCH due slots at once (the batch's
+    bookkeeping shared, as in the closed loop), each op still timed from its own slot; at a
+    slow rate every slot is early and taken alone."""
+    behind = run_paced(run_loop, rate=1_000_000.0, seconds=0.2)
+    assert max(behind["batches"]) == LOOP_BATCH
+    assert all(s >= i for s, i in zip(behind["starts"], behind["intended"], strict=True))
+    slow = run_paced(run_loop, rate=50.0, seconds=0.3, phase_s=0.001)
+    assert set(slow["batches"]) == {1}
+
+
+def test_due_slots_not_used_go_back_in_order() -> None:
+    """Slots taken for tasks the op mix did not have are next in line again, in order."""
+    pacer = Pacer(schedule(1000.0, "deterministic", 0), 1000.0, 0, 10**12)
+    into = [0] * 4
+    into[0] = pacer.take(10**9)
+    assert pacer.take_due(10**9, 3, into, 1) == 3
+    assert into == [0, 1_000_000, 2_000_000, 3_000_000]
+    pacer.give_back(into[2:])
+    assert [pacer.take(10**9) for _ in range(3)] == [2_000_000, 3_000_000, 4_000_000]
+    assert pacer.take_due(0, 3, into, 1) == 0  # nothing is due at the origin but the first
