@@ -315,8 +315,10 @@ async def run_workload(
         on_closed=progress,
     )
     ticker = asyncio.create_task(timeline.run())
-    vitals = VitalsSampler(threads=workers if pool.executor is not None else 0)
-    # file://: how often every worker thread is in a batch
+    # file://: how often every worker thread is in a batch. Not when paced: a thread waits for
+    # its slot inside its batch, so "all threads busy" would be read off their sleep.
+    threads = workers if pool.executor is not None and pacer is None else 0
+    vitals = VitalsSampler(threads=threads)
     hooks = vitals.busy_hooks(state.source, state.on_done) if vitals.threads else None
     source, on_done = hooks or (state.source, state.on_done)
     sampler = asyncio.create_task(vitals.run())
