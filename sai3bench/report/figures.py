@@ -68,21 +68,16 @@ def throughput(go: Any, log: PerfLog, spans: list[tuple[float, float, str]]) -> 
     return _layout(fig, "Throughput over time", height=560)
 
 
-def latency(go: Any, log: PerfLog, spans: list[tuple[float, float, str]]) -> Any:
-    """Per-interval p50, p90, p99 per op class over time (ms, log scale); a gap where the
-    interval had no op of that class (its 0 is "none", not a latency)."""
-    x = time_axis(log)
+#: One latency-over-time series: (name, y values in ms or None for "no op then", line dash).
+_Series = tuple[str, list[float | None], str]
+
+
+def _latency_over_time(
+    go: Any, x: list[float], series: list[_Series], spans: list[tuple[float, float, str]]
+) -> Any:
     fig = go.Figure()
-    for prefix, name in _CLASSES:
-        ops = log.series(f"{prefix}_ops")
-        if not any(ops):
-            continue
-        for p, dash in (("p50", "solid"), ("p90", "dot"), ("p99", "dash")):
-            us = log.series(f"{prefix}_{p}_us")
-            y = [v / 1000 if n else None for v, n in zip(us, ops, strict=True)]
-            fig.add_trace(
-                go.Scatter(x=x, y=y, name=f"{name} {p}", mode="lines", line={"dash": dash})
-            )
+    for name, y, dash in series:
+        fig.add_trace(go.Scatter(x=x, y=y, name=name, mode="lines", line={"dash": dash}))
     shade(fig, spans)
     return _layout(
         fig,
@@ -93,13 +88,28 @@ def latency(go: Any, log: PerfLog, spans: list[tuple[float, float, str]]) -> Any
     )
 
 
+def latency(go: Any, log: PerfLog, spans: list[tuple[float, float, str]]) -> Any:
+    """Per-interval p50, p90, p99 per op class over time (ms, log scale); a gap where the
+    interval had no op of that class (its 0 is "none", not a latency)."""
+    series: list[_Series] = []
+    for prefix, name in _CLASSES:
+        ops = log.series(f"{prefix}_ops")
+        if not any(ops):
+            continue
+        for p, dash in (("p50", "solid"), ("p90", "dot"), ("p99", "dash")):
+            us = log.series(f"{prefix}_{p}_us")
+            y = [v / 1000 if n else None for v, n in zip(us, ops, strict=True)]
+            series.append((f"{name} {p}", y, dash))
+    return _latency_over_time(go, time_axis(log), series, spans)
+
+
 def latency_exact(
     go: Any, intervals: list[MergedInterval], t0_ms: float, spans: list[tuple[float, float, str]]
 ) -> Any:
     """Per-interval p50, p99, p99.9 per op kind over time, from the lossless intervals (ms, log
     scale); a gap where the interval had no op of that kind."""
     x = [(m.wall_ms - t0_ms) / 1000 for m in intervals]
-    fig = go.Figure()
+    series: list[_Series] = []
     for kind in OpKind:
         hists = [m.collector.kind_histogram(kind) for m in intervals]
         if not any(h is not None and h.count for h in hists):
@@ -110,17 +120,8 @@ def latency_exact(
             ("p99.9", 0.999, "dot"),
         ):
             y = [h.value_at_quantile(q) / 1e6 if h is not None and h.count else None for h in hists]
-            fig.add_trace(
-                go.Scatter(x=x, y=y, name=f"{kind.name} {label}", mode="lines", line={"dash": dash})
-            )
-    shade(fig, spans)
-    return _layout(
-        fig,
-        "Latency over time (per interval)",
-        xaxis_title="seconds",
-        yaxis_title="ms",
-        yaxis_type="log",
-    )
+            series.append((f"{kind.name} {label}", y, dash))
+    return _latency_over_time(go, x, series, spans)
 
 
 def error_timeline(go: Any, log: PerfLog, spans: list[tuple[float, float, str]]) -> Any:
