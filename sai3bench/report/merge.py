@@ -118,6 +118,25 @@ def _write_perf_log(runs: list[RunData], out: Path) -> None:
         rd.write_text(out / "perf_log.tsv", merge_perf_logs(logs))
 
 
+def _check_sources(runs: list[RunData], out: Path) -> None:
+    """One directory given twice would count its ops twice; an output inside a source would
+    put files into that run's directory."""
+    seen: dict[Path, Path] = {}
+    for run in runs:
+        real = run.path.resolve()
+        if real in seen:
+            raise UsageError(
+                f"cannot merge: {run.path} is {seen[real]} again (its ops would count twice)",
+                hint="name each results directory once",
+            )
+        seen[real] = run.path
+        if out.resolve().is_relative_to(real):
+            raise UsageError(
+                f"cannot merge into {out}: it is inside the source {run.path}",
+                hint="pass -o DIR, a new directory outside the runs merged",
+            )
+
+
 def _make_output(out: Path) -> None:
     """``out`` as a new or empty directory: a merge never writes into another run's files."""
     try:
@@ -142,6 +161,7 @@ def _sources(runs: list[RunData]) -> list[dict[str, Any]]:
 def write_merged(runs: list[RunData], out: Path, command_line: list[str]) -> Path:
     """Write the merge of ``runs`` into the new directory ``out`` (refused if it has files)."""
     _check_formats(runs)
+    _check_sources(runs, out)
     _make_output(out)
     collectors, walls = merged_collectors(runs), merged_walls(runs)
     starts, ends = _times(runs, "start_time"), _times(runs, "end_time")

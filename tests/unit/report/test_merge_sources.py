@@ -1,0 +1,38 @@
+"""``merge`` refuses a source named twice (double counting) and an output inside a source."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sai3bench.errors import UsageError
+from sai3bench.metrics.collector import Collector
+from sai3bench.report.merge import write_merged
+from sai3bench.report.run_data import RunData
+
+
+def _run(path: Path) -> RunData:
+    path.mkdir(exist_ok=True)
+    return RunData(path=path, collectors={"workload": Collector()}, walls={}, metadata={})
+
+
+def test_the_same_directory_twice_is_refused_and_nothing_is_written(tmp_path: Path) -> None:
+    a = _run(tmp_path / "a")
+    (tmp_path / "x").mkdir()
+    again = _run(tmp_path / "x" / ".." / "a")  # the same directory by another name
+    with pytest.raises(UsageError, match="count twice"):
+        write_merged([a, again], tmp_path / "out", ["merge"])
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_output_inside_a_source_is_refused(tmp_path: Path) -> None:
+    a, b = _run(tmp_path / "a"), _run(tmp_path / "b")
+    with pytest.raises(UsageError, match="inside the source"):
+        write_merged([a, b], tmp_path / "b" / "merged", ["merge"])
+    assert list((tmp_path / "b").iterdir()) == []
+
+
+def test_distinct_sources_merge(tmp_path: Path) -> None:
+    a, b = _run(tmp_path / "a"), _run(tmp_path / "b")
+    assert (write_merged([a, b], tmp_path / "out", ["merge"]) / "results.json").is_file()
