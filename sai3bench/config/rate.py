@@ -67,8 +67,19 @@ def _parse_iops(value: Any) -> float | None:
     if isinstance(value, str):
         text = value.strip()
         neg = text.startswith("-")
-        return -float(parse_count(text[1:])) if neg else float(parse_count(text))
-    rate = float(value)
+        body = text[1:] if neg else text
+        try:  # YAML reads 1e9 (no dot, no sign) as a string: it is still a rate
+            rate = float(parse_count(body))
+        except ValueError:
+            try:
+                if body.startswith("-"):
+                    raise ValueError(body)
+                rate = float(body)
+            except ValueError:
+                raise ValueError(f"not a rate: {show(value)}") from None
+        rate = -rate if neg else rate
+    else:
+        rate = float(value)
     if not math.isfinite(rate):
         raise ValueError(f"expected a finite rate, got {show(value)}")
     if rate > 1e9:

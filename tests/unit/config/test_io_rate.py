@@ -71,3 +71,30 @@ def test_bad_values_are_one_line_errors(text: str, where: str, hint: str) -> Non
     assert str(exc).startswith(where)
     assert "\n" not in str(exc)
     assert hint in (exc.hint or "")
+
+
+@pytest.mark.parametrize(
+    ("text", "iops"),
+    [("{iops: 1e3}", 1000.0), ("{iops: '2.5e4'}", 25000.0), ("{iops: '0.5'}", 0.5)],
+)
+def test_exponent_and_decimal_strings_are_rates(text: str, iops: float) -> None:
+    """YAML reads 1e3 (no dot, no sign) as a string; it was refused as 'not a count'."""
+    config = load(text).config
+    assert config.io_rate is not None
+    assert config.io_rate.iops == iops
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("{iops: 1e12}", "at most 1e9"),
+        ("{iops: '2,000,000,000'}", "at most 1e9"),
+        ("{iops: 'nan'}", "finite"),
+        ("{iops: '--5'}", "not a rate"),
+    ],
+)
+def test_string_rates_get_the_same_checks(text: str, message: str) -> None:
+    exc = error(text)
+    assert str(exc).startswith("io_rate.iops")
+    assert message in str(exc)
+    assert "or max" in (exc.hint or "")
