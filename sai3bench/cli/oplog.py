@@ -7,7 +7,9 @@ input is one ``error:`` line and exit 2, through cli/app.py).
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+import signal
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Annotated
@@ -19,7 +21,7 @@ from sai3bench.backends.registry import Backends
 from sai3bench.config.uri import URI_HINT, parse_uri
 from sai3bench.engine.replay import Replayer, ReplayOp, ReplayReport, Schedule, target_uri
 from sai3bench.engine.runner import refreshing
-from sai3bench.errors import UsageError
+from sai3bench.errors import RunFailed, UsageError
 from sai3bench.metrics.histogram import Histogram
 from sai3bench.metrics.oplog_file import OpLogEntry, read_entries
 from sai3bench.metrics.oplog_sort import sort_oplogs
@@ -84,9 +86,17 @@ def replay(
     if dry_run:
         _dry_run(schedule, entries)
         return
-    report = uvloop.run(_replay(schedule.ops(entries), max_in_flight, insecure))
+    signals: list[int] = []
+    report = uvloop.run(_replay(schedule.ops(entries), max_in_flight, insecure, signals))
     for line in report_lines(report, schedule):
         print(line)
+    if signals:  # the shell's convention: 128 + the signal (130 Ctrl-C, 143 SIGTERM)
+        raise typer.Exit(128 + signals[0])
+    if report.all_failed:
+        raise RunFailed(
+            f"replay: all {sum(report.ops.values()):,} ops failed",
+            hint="check --target / --remap, the endpoint (AWS_ENDPOINT_URL...) and credentials",
+        )
 
 
 def _rewriter(target: str | None, remap: Path | None) -> Callable[[OpLogEntry], str]:
@@ -102,10 +112,29 @@ def _rewriter(target: str | None, remap: Path | None) -> Callable[[OpLogEntry], 
     return lambda e: e.uri
 
 
-async def _replay(ops: Iterable[ReplayOp], max_in_flight: int, insecure: bool) -> ReplayReport:
+async def _replay(
+    ops: Iterable[ReplayOp], max_in_flight: int, insecure: bool, signals: list[int]
+) -> ReplayReport:
+    """The replay; the first SIGINT/SIGTERM (appended to ``signals``) stops it with its partial
+    report (ops in flight get STOP_GRACE seconds); a second one ends the process at once."""
     backends = Backends(concurrency=max_in_flight, insecure=insecure)
     async with refreshing(backends):
-        return await Replayer(backends, max_in_flight=max_in_flight).run(iter(ops))
+        run = asyncio.ensure_future(Replayer(backends, max_in_flight=max_in_flight).run(iter(ops)))
+        loop = asyncio.get_running_loop()
+
+        def stop(signum: int) -> None:
+            signals.append(signum)
+            for s in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(s)  # the second signal: the default (exit now)
+            run.cancel()
+
+        for s in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(s, stop, s)
+        try:
+            return await run
+        finally:
+            for s in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(s)
 
 
 def _dry_run(schedule: Schedule, entries: Iterable[OpLogEntry]) -> None:
@@ -137,6 +166,8 @@ def report_lines(r: ReplayReport, schedule: Schedule) -> list[str]:
         * bool(errors),
         f"Behind schedule: {_pcts(r.late)}",
     ]
+    if r.stopped:
+        lines.insert(0, "Stopped by a signal: the ops after these were not sent")
     if r.service.count:
         lines.append(f"Service time: {_pcts(r.service)}")
     return lines + _log_notes(schedule)

@@ -36,6 +36,8 @@ OPS: Final = {
 #: Below this, the dispatcher yields to the loop instead of sleeping: a timer fires up to ~1 ms
 #: late, a yield loop does not (it costs CPU only in the last millisecond before an op).
 _SPIN_NS: Final = 1_000_000
+#: Seconds the ops in flight have to finish once the replay is stopped.
+STOP_GRACE: Final = 2.0
 
 
 class ReplayOp(NamedTuple):
@@ -92,6 +94,14 @@ class ReplayReport:
         self.late = Histogram()
         self.service = Histogram()
         self.wall_s = 0.0
+        #: Ops never sent because the replay was stopped (Ctrl-C, SIGTERM); ops cut short in
+        #: flight are in ``errors`` as CANCELLED.
+        self.stopped = False
+
+    @property
+    def all_failed(self) -> bool:
+        """Ops were sent and not one succeeded (a dead or wrong target)."""
+        return bool(self.ops) and sum(self.errors.values()) == sum(self.ops.values())
 
     def __repr__(self) -> str:
         return f"<ReplayReport ops={sum(self.ops.values())} errors={sum(self.errors.values())}>"
@@ -113,16 +123,20 @@ class Replayer:
     async def run(self, ops: Iterator[ReplayOp]) -> ReplayReport:
         clock, running = time.perf_counter_ns, set[asyncio.Task[None]]()
         t0 = clock()
-        for op in ops:
-            backend = self.backends.for_uri(op.uri)  # a bad URI stops the replay (exit 2)
-            due = t0 + op.due_ns
-            await _until(due)
-            await self._slots.acquire()
-            task = asyncio.ensure_future(self._one(op, backend, due))
-            running.add(task)
-            task.add_done_callback(running.discard)
-        if running:
-            await asyncio.gather(*running)
+        try:
+            for op in ops:
+                backend = self.backends.for_uri(op.uri)  # a bad URI stops the replay (exit 2)
+                due = t0 + op.due_ns
+                await _until(due)
+                await self._slots.acquire()
+                task = asyncio.ensure_future(self._one(op, backend, due))
+                running.add(task)
+                task.add_done_callback(running.discard)
+            if running:
+                await asyncio.gather(*running)
+        except asyncio.CancelledError:  # stopped (cli/oplog.py cancels on SIGINT/SIGTERM)
+            self.report.stopped = True
+            await _stop(running)
         self.report.wall_s = (clock() - t0) / 1e9
         return self.report
 
@@ -134,6 +148,9 @@ class Replayer:
             self.report.service.record(time.perf_counter_ns() - t0)
         except OpError as exc:
             self.report.errors[(op.op, exc.outcome.name)] += 1
+        except asyncio.CancelledError:
+            self.report.errors[(op.op, "CANCELLED")] += 1
+            raise
         finally:
             self.report.ops[op.op] += 1
             self._slots.release()
@@ -151,6 +168,16 @@ class Replayer:
             await backend.delete(key)
         else:
             await backend.list(key, recursive=True)
+
+
+async def _stop(running: set[asyncio.Task[None]]) -> None:
+    """Ops in flight get ``STOP_GRACE`` seconds to finish, then are cancelled."""
+    if not running:
+        return
+    _, late = await asyncio.wait(set(running), timeout=STOP_GRACE)
+    for task in late:
+        task.cancel()
+    await asyncio.gather(*late, return_exceptions=True)
 
 
 async def _until(due_ns: int) -> None:

@@ -1,0 +1,72 @@
+"""``sai3bench replay`` on its way out: a dead target (exit 1, one error line) and a signal
+mid-replay (the partial report, exit 128 + the signal)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from sai3bench.metrics.oplog_file import FrameWriter, IsoFormatter
+
+from .conftest import run_cli
+
+
+def _log(path: Path, rows: list[tuple[str, str, int]]) -> Path:
+    """An op-log of (op, file, seconds after the first) rows."""
+    iso, t0 = IsoFormatter(), time.time_ns()
+    lines = []
+    for n, (op, file, after_s) in enumerate(rows):
+        at = iso(t0 + after_s * 1_000_000_000)
+        lines.append(f"{n}\t0\t{op}\tstandalone\t1\t10\ts3://\t{file}\t\t{at}\t{at}\t{at}\t1000\n")
+    writer = FrameWriter(path, fresh=True)
+    writer.write("".join(lines))
+    writer.close()
+    return path
+
+
+def test_a_replay_whose_every_op_failed_exits_1(tmp_path: Path) -> None:
+    log = _log(tmp_path / "r.tsv.zst", [("GET", f"b/k{n}", 0) for n in range(3)])
+    env = {"AWS_ENDPOINT_URL": "http://127.0.0.1:1", "AWS_ACCESS_KEY_ID": "x"}
+    env |= {"AWS_SECRET_ACCESS_KEY": "x", "AWS_REGION": "us-east-1"}
+    args = ["replay", "--op-log", str(log), "--target", "s3://bench/x/"]
+    proc = run_cli(args, tmp_path, env=env)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "Errors: 3 (GET CONNECTION 3)" in proc.stdout
+    assert proc.stderr.startswith("error: replay: all 3 ops failed\nhint: "), proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_sigterm_stops_a_replay_with_its_partial_report(tmp_path: Path) -> None:
+    """The first PUT is sent, the second is due in 10 minutes: SIGTERM once the first is in
+    the store; the replay reports the one op and exits 143 at once."""
+    log = _log(tmp_path / "r.tsv.zst", [("PUT", "b/first", 0), ("PUT", "b/second", 600)])
+    store = tmp_path / "store"
+    args = ["replay", "--op-log", str(log), "--target", f"file://{store}/"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sai3bench", *args],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not (store / "b" / "first").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert (store / "b" / "first").exists()
+        os.kill(proc.pid, signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+    assert proc.returncode == 143, out + err
+    assert "Stopped by a signal" in out
+    assert "Replayed 1 ops" in out and "PUT 1" in out, out
+    assert "Traceback" not in err
+    assert not (store / "b" / "second").exists()
