@@ -104,18 +104,22 @@ def _check_formats(runs: list[RunData]) -> None:
             )
 
 
-def _write_perf_log(runs: list[RunData], out: Path) -> None:
+def _perf_log_files(runs: list[RunData]) -> dict[str, bytes]:
     """perf_log.tsv of the merge: rebuilt from the lossless intervals when every run has them
-    (exact percentiles, and perf_log_intervals.jsonl too), else merged row by row."""
+    (exact percentiles, and perf_log_intervals.jsonl too), else merged row by row. Built before
+    the output directory is made, so a corrupt perf-log leaves nothing half-written."""
     if runs[0].intervals_text is not None:
-        parts = [read_intervals(r.intervals_text or "", str(r.path)) for r in runs]
+        parts = [read_intervals(r.intervals_text or "", str(r.path / INTERVALS_NAME)) for r in runs]
         merged = merge_intervals(parts)
         rows = "".join(format_row(m, agent_id="merged") for m in merged)
-        rd.write_text(out / "perf_log.tsv", PERF_LOG_HEADER + "\n" + rows)
-        (out / INTERVALS_NAME).write_bytes(b"".join(to_line(m) for m in merged))
-    elif runs[0].perf_log_text is not None:
-        logs = [parse_perf_log(r.perf_log_text or "", str(r.path)) for r in runs]
-        rd.write_text(out / "perf_log.tsv", merge_perf_logs(logs))
+        return {
+            "perf_log.tsv": (PERF_LOG_HEADER + "\n" + rows).encode(),
+            INTERVALS_NAME: b"".join(to_line(m) for m in merged),
+        }
+    if runs[0].perf_log_text is not None:
+        logs = [parse_perf_log(r.perf_log_text or "", str(r.path / "perf_log.tsv")) for r in runs]
+        return {"perf_log.tsv": merge_perf_logs(logs).encode()}
+    return {}
 
 
 def _check_sources(runs: list[RunData], out: Path) -> None:
@@ -162,6 +166,7 @@ def write_merged(runs: list[RunData], out: Path, command_line: list[str]) -> Pat
     """Write the merge of ``runs`` into the new directory ``out`` (refused if it has files)."""
     _check_formats(runs)
     _check_sources(runs, out)
+    perf_logs = _perf_log_files(runs)
     _make_output(out)
     collectors, walls = merged_collectors(runs), merged_walls(runs)
     starts, ends = _times(runs, "start_time"), _times(runs, "end_time")
@@ -185,7 +190,8 @@ def write_merged(runs: list[RunData], out: Path, command_line: list[str]) -> Pat
     if "prepare" in collectors and collectors["prepare"].ops():
         text = format_prepare_tsv(collectors["prepare"], walls.get("prepare", 0.0))
         rd.write_text(out / "prepare_results.tsv", text)
-    _write_perf_log(runs, out)
+    for name, data in perf_logs.items():
+        (out / name).write_bytes(data)
     configs = {r.config_text for r in runs}
     if len(configs) == 1 and runs[0].config_text is not None:
         shutil.copyfile(runs[0].path / "config.yaml", out / "config.yaml")

@@ -36,3 +36,13 @@ def test_an_output_inside_a_source_is_refused(tmp_path: Path) -> None:
 def test_distinct_sources_merge(tmp_path: Path) -> None:
     a, b = _run(tmp_path / "a"), _run(tmp_path / "b")
     assert (write_merged([a, b], tmp_path / "out", ["merge"]) / "results.json").is_file()
+
+
+def test_a_corrupt_perf_log_is_refused_by_name_before_anything_is_written(
+    tmp_path: Path,
+) -> None:
+    a = RunData(tmp_path / "a", {"workload": Collector()}, {}, {}, intervals_text="")
+    b = RunData(tmp_path / "b", {"workload": Collector()}, {}, {}, intervals_text="{trunc\n")
+    with pytest.raises(UsageError, match=r"b/perf_log_intervals\.jsonl:1"):
+        write_merged([a, b], tmp_path / "out", ["merge"])
+    assert not (tmp_path / "out").exists()  # no half-written merge to mistake for one
