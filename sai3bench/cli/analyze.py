@@ -31,9 +31,14 @@ def _figures(run: RunData, stage: str) -> dict[str, dict[str, float]]:
 
 
 def _trip_line(t: Trip) -> str:
+    """The op, metric and the figure the rule tested: the % change for a % rule, the
+    absolute change (in the metric's unit) for the others."""
     d: Delta = t.delta
-    pct = d.pct
-    shown = "new" if pct is None else f"{pct:+.1f}%"
+    if t.rule.relative:
+        shown = "new" if d.pct is None else f"{d.pct:+.1f}%"
+    else:
+        sign = "+" if d.change > 0 else "-" if d.change < 0 else ""
+        shown = sign + format_value(d.metric, abs(d.change))
     base, new = format_value(d.metric, d.base), format_value(d.metric, d.new)
     return f"{d.op} {d.metric} {shown} ({base} -> {new})"
 
