@@ -39,6 +39,8 @@ def test_interval_enabled_warmup_and_path_ignored() -> None:
         ("perf_log: {interval: 10ms}\n", "0.01s is shorter than 100ms", "100ms or more"),
         ("perf_log: {intervall: 1s}\n", "perf_log.intervall: unknown key", "'interval'"),
         ("perf_log: {interval: soon}\n", "perf_log.interval", "duration such as"),
+        ("perf_log:\n", "perf_log: expected a mapping, got None", "perf_log: {"),
+        ("warmup_period:\n", "warmup_period", "duration such as"),
     ],
 )
 def test_bad_values_are_one_line(yaml: str, message: str, hint: str) -> None:
