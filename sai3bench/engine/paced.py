@@ -44,8 +44,9 @@ def paced_recorder(
         record_response = current().record_response
         oc, t0, lat, due = out.outcome, out.start_ns, out.latency_ns, out.intended_ns
         for j in range(ran):
-            if oc[j] == 0:
-                record_response(kinds[tasks[j][0]], max(t0[j] + lat[j] - due[j], lat[j]))
+            if oc[j] == 0:  # response = service + how late it started (never less)
+                late = t0[j] - due[j]
+                record_response(kinds[tasks[j][0]], lat[j] + late if late > 0 else lat[j])
 
     return on_batch
 
