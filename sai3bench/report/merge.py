@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import math
 import shutil
 from pathlib import Path
 from typing import Any
 
+from sai3bench.engine.intervals import MergedInterval
 from sai3bench.errors import UsageError
 from sai3bench.metrics.collector import Collector
 from sai3bench.report import results_dir as rd
@@ -110,6 +112,7 @@ def _perf_log_files(runs: list[RunData]) -> dict[str, bytes]:
     the output directory is made, so a corrupt perf-log leaves nothing half-written."""
     if runs[0].intervals_text is not None:
         parts = [read_intervals(r.intervals_text or "", str(r.path / INTERVALS_NAME)) for r in runs]
+        _check_interval_lengths(runs, parts)
         merged = merge_intervals(parts)
         rows = "".join(format_row(m, agent_id="merged") for m in merged)
         return {
@@ -120,6 +123,20 @@ def _perf_log_files(runs: list[RunData]) -> dict[str, bytes]:
         logs = [parse_perf_log(r.perf_log_text or "", str(r.path / "perf_log.tsv")) for r in runs]
         return {"perf_log.tsv": merge_perf_logs(logs).encode()}
     return {}
+
+
+def _check_interval_lengths(runs: list[RunData], parts: list[list[MergedInterval]]) -> None:
+    """Interval i of every run is merged with interval i of the others: that is the same time
+    only when the runs' perf_log.interval is the same (interval i starts at i x the interval)."""
+    lengths = [next((m.start_s / m.index for m in p if m.index > 0), None) for p in parts]
+    known = [(run, x) for run, x in zip(runs, lengths, strict=True) if x is not None]
+    for run, x in known[1:]:
+        if not math.isclose(x, known[0][1], rel_tol=0.01):
+            raise UsageError(
+                f"cannot merge: {run.path} logged every {x:g}s and {known[0][0].path} "
+                f"every {known[0][1]:g}s (perf_log.interval)",
+                hint="merge runs made with the same perf_log setting",
+            )
 
 
 def _check_sources(runs: list[RunData], out: Path) -> None:
