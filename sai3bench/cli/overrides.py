@@ -68,10 +68,16 @@ def apply_overrides(text: str, o: Overrides) -> str:
         text, n = pattern.subn(partial(_keep_comment, line=line), text, count=1)
         if not n:
             text = text.rstrip("\n") + f"\n{line}\n"
-    flags = " ".join(f"--{k} {v}" for k, v in given.items())
+    flags = " ".join(f"--{k} {_shown(v)}" for k, v in given.items())
     return f"# effective values: the command line set {flags}\n{text}"
 
 
 def _keep_comment(m: re.Match[str], *, line: str) -> str:
     """The new line; a space before a comment that followed the old value (YAML needs one)."""
     return line + " " if m.string.startswith("#", m.end()) else line
+
+
+def _shown(value: str | int) -> str | int:
+    """A flag's value for the one-line comment: quoted when a newline in it would end the
+    comment and put the rest into the YAML as a key of its own."""
+    return value if str(value).isprintable() else json.dumps(value)
