@@ -215,7 +215,8 @@ class WorkloadState:
 
 class _Progress:
     """The workload's live line from each closed interval: rates and per-kind figures over it,
-    ops and errors so far (warmup included: it ran)."""
+    ops and errors so far (warmup included: it ran). A warmup interval's line says ``warmup``:
+    its figures are not the results'."""
 
     def __init__(self, out: Output, kinds: Sequence[int], duration: float) -> None:
         self.out = out
@@ -234,7 +235,7 @@ class _Progress:
         self.done += ops
         self.errors += c.error_count()
         tick = Tick(
-            label="workload",
+            label="warmup" if closed.warmup else "workload",
             elapsed_s=closed.end_ns / 1e9,
             done=self.done,
             rate=ops / dt,

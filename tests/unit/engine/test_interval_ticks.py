@@ -10,9 +10,9 @@ import pytest
 
 from sai3bench.engine.intervals import IntervalPart, Timeline
 from sai3bench.engine.progress import ClassTick, Tick, add_ticks
-from sai3bench.engine.workload import class_ticks
+from sai3bench.engine.workload import _Progress, class_ticks
 from sai3bench.metrics.collector import Collector, OpKind
-from sai3bench.metrics.intervals import Intervals
+from sai3bench.metrics.intervals import ClosedInterval, Intervals
 from sai3bench.outcome import Outcome
 from tests.conftest import LoopRunner
 
@@ -84,3 +84,32 @@ def test_timeline_rolls_on_time_then_stops_before_the_end(run_loop: LoopRunner) 
     ]
     assert [(p.start_s, p.end_s) for p in parts][:2] == [(0.0, 0.1), (0.1, 0.2)]
     assert parts[2].start_s == 0.2 and 0.2 < parts[2].end_s <= 0.25
+
+
+class _Ticks:
+    def __init__(self) -> None:
+        self.ticks: list[Tick] = []
+
+    def say(self, line: str = "") -> None:
+        raise AssertionError(line)
+
+    def warn(self, line: str) -> None:
+        raise AssertionError(line)
+
+    def progress(self, line: str) -> None:
+        raise AssertionError(line)
+
+    def progress_tick(self, tick: Tick) -> None:
+        self.ticks.append(tick)
+
+
+def test_the_live_view_says_warmup_while_the_warmup_runs() -> None:
+    """warmup_period: 1s, 1 s intervals: the first tick is labelled warmup (its figures are
+    left out of the results), the next workload; counts so far include both."""
+    out = _Ticks()
+    progress = _Progress(out, [OpKind.GET], duration=3.0)
+    for i, warmup in enumerate((True, False)):
+        c = Collector()
+        c.record(OpKind.GET, MIB, 1_000_000)
+        progress(ClosedInterval(i, i * 1_000_000_000, (i + 1) * 1_000_000_000, warmup, c))
+    assert [(t.label, t.done) for t in out.ticks] == [("warmup", 1), ("workload", 2)]
