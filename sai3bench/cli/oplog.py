@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import signal
+import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Annotated
@@ -86,6 +87,12 @@ def replay(
     if dry_run:
         _dry_run(schedule, entries)
         return
+    if target is None and remap is None:
+        print(
+            "warning: no --target or --remap: the ops go to the URIs logged, where the log's "
+            "PUTs overwrite and its DELETEs remove objects (check with --dry-run)",
+            file=sys.stderr,
+        )
     signals: list[int] = []
     report = uvloop.run(_replay(schedule.ops(entries), max_in_flight, insecure, signals))
     for line in report_lines(report, schedule):
@@ -150,6 +157,11 @@ def _dry_run(schedule: Schedule, entries: Iterable[OpLogEntry]) -> None:
     if total > DRY_RUN_SHOWN:
         print(f"... {total - DRY_RUN_SHOWN:,} more")
     print(f"Would replay {total:,} ops ({_by_op(counts)}) over {schedule.span_ns / 1e9:.3f}s")
+    if counts.get("PUT") or counts.get("DELETE"):
+        print(
+            f"Writes: {counts.get('PUT', 0):,} PUTs overwrite and {counts.get('DELETE', 0):,} "
+            "DELETEs remove objects at these URIs, whoever made them"
+        )
     for note in _log_notes(schedule):
         print(note)
 

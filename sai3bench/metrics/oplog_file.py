@@ -202,9 +202,9 @@ def _rows(text: IO[str], path: Path) -> Iterator[str]:
 
 
 def read_entries(path: Path) -> Iterator[OpLogEntry]:
-    """Every row of an op-log, parsed."""
-    for n, line in enumerate(open_rows(path), start=1):
-        yield parse_row(line, n)
+    """Every row of an op-log, parsed; the file opened and its header checked now."""
+    rows = open_rows(path)
+    return (parse_row(line, n) for n, line in enumerate(rows, start=1))
 
 
 def count_rows(path: Path) -> int:

@@ -14,6 +14,14 @@ from sai3bench.metrics.oplog_file import FrameWriter, IsoFormatter
 
 from .conftest import run_cli
 
+#: S3 at a closed local port (static credentials: no lookup leaves the machine).
+_DEAD = {
+    "AWS_ENDPOINT_URL": "http://127.0.0.1:1",
+    "AWS_ACCESS_KEY_ID": "x",
+    "AWS_SECRET_ACCESS_KEY": "x",
+    "AWS_REGION": "us-east-1",
+}
+
 
 def _log(path: Path, rows: list[tuple[str, str, int]]) -> Path:
     """An op-log of (op, file, seconds after the first) rows."""
@@ -30,10 +38,8 @@ def _log(path: Path, rows: list[tuple[str, str, int]]) -> Path:
 
 def test_a_replay_whose_every_op_failed_exits_1(tmp_path: Path) -> None:
     log = _log(tmp_path / "r.tsv.zst", [("GET", f"b/k{n}", 0) for n in range(3)])
-    env = {"AWS_ENDPOINT_URL": "http://127.0.0.1:1", "AWS_ACCESS_KEY_ID": "x"}
-    env |= {"AWS_SECRET_ACCESS_KEY": "x", "AWS_REGION": "us-east-1"}
     args = ["replay", "--op-log", str(log), "--target", "s3://bench/x/"]
-    proc = run_cli(args, tmp_path, env=env)
+    proc = run_cli(args, tmp_path, env=_DEAD)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "Errors: 3 (GET CONNECTION 3)" in proc.stdout
     assert proc.stderr.startswith("error: replay: all 3 ops failed\nhint: "), proc.stderr
@@ -70,3 +76,25 @@ def test_sigterm_stops_a_replay_with_its_partial_report(tmp_path: Path) -> None:
     assert "Replayed 1 ops" in out and "PUT 1" in out, out
     assert "Traceback" not in err
     assert not (store / "b" / "second").exists()
+
+
+def test_writes_and_deletes_are_announced_before_they_are_sent(tmp_path: Path) -> None:
+    """A replay's DELETEs remove objects it did not create: --dry-run counts them, and a replay
+    onto the logged URIs themselves (no --target, no --remap) warns first."""
+    rows = [("GET", "b/a", 0), ("PUT", "b/c", 0), ("DELETE", "b/d", 0), ("DELETE", "b/e", 0)]
+    log = _log(tmp_path / "r.tsv.zst", rows)
+    proc = run_cli(["replay", "--op-log", str(log), "--dry-run"], tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Writes: 1 PUTs overwrite and 2 DELETEs remove objects" in proc.stdout
+    store = tmp_path / "s"
+    (store / "b").mkdir(parents=True)
+    (store / "b" / "e").write_bytes(b"not the replay's")
+    proc = run_cli(["replay", "--op-log", str(log), "--target", f"file://{store}/"], tmp_path)
+    assert proc.returncode == 0 and not proc.stderr, proc.stderr
+    assert not (store / "b" / "e").exists()  # what the warning is about
+    missing = tmp_path / "missing.tsv.zst"
+    proc = run_cli(["replay", "--op-log", str(missing)], tmp_path)
+    assert proc.returncode == 2 and proc.stderr.startswith("error: cannot read"), proc.stderr
+    args = ["replay", "--op-log", str(log), "--max-in-flight", "1"]
+    proc = run_cli(args, tmp_path, env=_DEAD)  # the logged s3://b/...: a closed local port
+    assert proc.stderr.startswith("warning: no --target or --remap"), proc.stderr
