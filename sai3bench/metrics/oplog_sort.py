@@ -4,7 +4,9 @@ multi-process run.
 Rows are written in the order ops finished (a batch at a time), so no input is sorted. The sort
 is external: runs of ``chunk_rows`` rows are sorted in memory and, when there is more than one,
 spilled to temporary zstd files beside the output, then k-way merged (``heapq.merge``). Memory
-is about ``chunk_rows`` rows (~200 bytes each: ~40 MB at the default) whatever the input size.
+is about ``chunk_rows`` keyed rows whatever the input size: sorting 347k and 1.39M rows of ~173
+bytes peaked at 175 and 197 MB RSS (``/usr/bin/time -v``; 46 MB for 2,000 rows), i.e. ~0.7 KB per
+row held, not the row's text alone.
 """
 
 from __future__ import annotations
