@@ -8,10 +8,11 @@ input is one ``error:`` line and exit 2, through cli/app.py).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import signal
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -53,8 +54,25 @@ def sort_command(
 ) -> None:
     """Sort op-logs by start time (external sort: bounded memory whatever the size)."""
     out = output or sorted_name(op_log[0])
-    rows = sort_oplogs(op_log, out, renumber=len(op_log) > 1)
+    with _sigterm_unwinds():
+        rows = sort_oplogs(op_log, out, renumber=len(op_log) > 1)
     print(f"Sorted {rows:,} ops by start time into {out}")
+
+
+@contextlib.contextmanager
+def _sigterm_unwinds() -> Iterator[None]:
+    """SIGTERM unwinds like Ctrl-C, so the spill runs and the temporary output are removed on
+    the way out (killed by default, a sort left them: GBs for a big log); exit 143."""
+
+    def stop(signum: int, frame: object) -> None:
+        print("error: interrupted by SIGTERM", file=sys.stderr)
+        raise SystemExit(128 + signum)
+
+    old = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
 
 
 @app.command()

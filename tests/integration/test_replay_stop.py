@@ -1,5 +1,5 @@
-"""``sai3bench replay`` on its way out: a dead target (exit 1, one error line) and a signal
-mid-replay (the partial report, exit 128 + the signal)."""
+"""``sai3bench replay`` and ``sort`` on their way out: a dead target (exit 1, one error line),
+a signal mid-replay (the partial report, exit 128 + the signal) or mid-sort (no spill left)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from sai3bench.metrics.oplog_file import FrameWriter, IsoFormatter
+from sai3bench.metrics.oplog_sort import CHUNK_ROWS
 
 from .conftest import run_cli
 
@@ -98,3 +99,32 @@ def test_writes_and_deletes_are_announced_before_they_are_sent(tmp_path: Path) -
     args = ["replay", "--op-log", str(log), "--max-in-flight", "1"]
     proc = run_cli(args, tmp_path, env=_DEAD)  # the logged s3://b/...: a closed local port
     assert proc.stderr.startswith("warning: no --target or --remap"), proc.stderr
+
+
+def test_sigterm_during_sort_leaves_no_spill_files(tmp_path: Path) -> None:
+    """More rows than one in-memory chunk: SIGTERM once the first run is spilled; the spill
+    directory and the temporary output go with the process (exit 143)."""
+    rows = [("GET", f"b/k{n}", (n * 7919) % 1000) for n in range(CHUNK_ROWS + 50_000)]
+    log = _log(tmp_path / "big.tsv.zst", rows)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sai3bench", "sort", "--op-log", str(log)],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not list(tmp_path.glob(".oplog-sort-*/run-0.tsv.zst")):
+            assert proc.poll() is None and time.monotonic() < deadline, proc.returncode
+            time.sleep(0.02)
+        os.kill(proc.pid, signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+    assert proc.returncode == 143, out + err
+    assert err.startswith("error: interrupted"), err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.tsv.zst"]
