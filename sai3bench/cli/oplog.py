@@ -54,8 +54,14 @@ def sort_command(
 ) -> None:
     """Sort op-logs by start time (external sort: bounded memory whatever the size)."""
     out = output or sorted_name(op_log[0])
-    with _sigterm_unwinds():
-        rows = sort_oplogs(op_log, out, renumber=len(op_log) > 1)
+    try:
+        with _sigterm_unwinds():
+            rows = sort_oplogs(op_log, out, renumber=len(op_log) > 1)
+    except OSError as exc:  # the inputs' own errors are OpLogErrors: this is the output side
+        raise UsageError(
+            f"sort: cannot write {out}: {exc.strerror}",
+            hint="-o a file in an existing, writable directory (the spill runs go beside it)",
+        ) from None
     print(f"Sorted {rows:,} ops by start time into {out}")
 
 

@@ -128,3 +128,12 @@ def test_sigterm_during_sort_leaves_no_spill_files(tmp_path: Path) -> None:
     assert proc.returncode == 143, out + err
     assert err.startswith("error: interrupted"), err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["big.tsv.zst"]
+
+
+def test_sort_into_a_missing_directory_is_one_error_line(tmp_path: Path) -> None:
+    log = _log(tmp_path / "r.tsv.zst", [("GET", "b/k", 0)])
+    out = tmp_path / "nowhere" / "s.tsv.zst"
+    proc = run_cli(["sort", "--op-log", str(log), "-o", str(out)], tmp_path)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert proc.stderr.startswith("error: sort: cannot write "), proc.stderr
+    assert "Traceback" not in proc.stderr
