@@ -37,6 +37,14 @@ def resolve_op_log(flag: str | None, yaml_path: str | None, *, cluster: bool) ->
     return str(path)
 
 
+def op_log_name_warning(path: str | None) -> str | None:
+    """The op-log is always zstd (upstream's CLI says so too): a name without ``.zst`` would
+    make ``zcat``-less tools read garbage, so say it once, before the run."""
+    if path is None or path.endswith(".zst"):
+        return None
+    return f"--op-log {path}: the op-log is always zstd-compressed; name it .tsv.zst"
+
+
 def finish_op_log(path: str, *, processes: int, cluster: bool, console: Console) -> None:
     """Say where the op-log went; merge the processes' files of a local run into ``path``."""
     if cluster:

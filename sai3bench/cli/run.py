@@ -16,7 +16,7 @@ import msgspec
 import uvloop
 
 from sai3bench.cli.embedded import embedded_mock_server
-from sai3bench.cli.oplog_run import finish_op_log, resolve_op_log
+from sai3bench.cli.oplog_run import finish_op_log, op_log_name_warning, resolve_op_log
 from sai3bench.cli.output import Console
 from sai3bench.cli.overrides import Overrides, apply_overrides, check_overrides
 from sai3bench.config.load import LoadedConfig, load_config, load_config_file
@@ -158,6 +158,8 @@ def _run_loaded(loaded: LoadedConfig, text: str, source: str, flags: RunFlags) -
         console.say(format_plan(config, source, _local_processes(config, flags)))
         return 0
     op_log = resolve_op_log(flags.op_log, config.op_log_path, cluster=bool(flags.cluster))
+    if (name_warning := op_log_name_warning(op_log)) is not None:
+        console.warn(name_warning)
     flags = msgspec.structs.replace(flags, op_log=op_log, op_log_since_ns=time.time_ns())
     name = rd.test_name_for(None if source.startswith("<") else source, flags.tsv_name)
     start = dt.datetime.now()

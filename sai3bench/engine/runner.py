@@ -309,10 +309,7 @@ async def _test_phase(co: Coordinator) -> None:
     wall = time.perf_counter() - t0
     out.say(f"Execution completed in {wall:.2f}s")
     if config.warmup_period:
-        out.say(
-            f"Warmup: the first {config.warmup_period:g}s ran but are left out of the results "
-            "below (perf_log.tsv has them, stage Warmup)"
-        )
+        out.say(warmup_line(config.warmup_period, wl.wall_s))
     if wl.vitals is not None:  # client or storage? said after the results (cli/run.py)
         wl.verdict = judge(wl.vitals, cores=usable_cores(), pacing=wl.pacing)
     for label in wl.exhausted:
@@ -354,3 +351,16 @@ def _workload_failure(wl: WorkloadResult, duration: float) -> RunFailed | None:
             hint="lower concurrency or raise duration: the client or the target is overloaded",
         )
     return None
+
+
+def warmup_line(warmup_s: float, measured_s: float) -> str:
+    """What the warmup did to the results below; a run stopped inside it has none to show."""
+    if measured_s <= 0:
+        return (
+            f"Warmup: the run stopped within its first {warmup_s:g}s (the warmup), so no op "
+            "counts in the results below (perf_log.tsv has them, stage Warmup)"
+        )
+    return (
+        f"Warmup: the first {warmup_s:g}s ran but are left out of the results "
+        "below (perf_log.tsv has them, stage Warmup)"
+    )
