@@ -18,6 +18,8 @@ from msgspec import Meta
 from sai3bench.config.base import Base
 from sai3bench.config.rate import IoRate
 from sai3bench.config.sizespec import SizeSpec
+from sai3bench.config.storage_opts import PageCacheMode, RangeEngine
+from sai3bench.config.tree import DirectoryStructure
 
 # msgspec does not inherit ``kw_only`` from Base (it applies to the fields a class defines), so
 # every Struct here repeats it. ``frozen`` is inherited at run time but repeated for mypy, whose
@@ -35,6 +37,7 @@ __all__ = [
     "Fill",
     "GetOp",
     "ListOp",
+    "MkdirOp",
     "Op",
     "OpBase",
     "PerfLog",
@@ -42,6 +45,7 @@ __all__ = [
     "PrepareStrategy",
     "Processes",
     "PutOp",
+    "RmdirOp",
     "StatOp",
 ]
 
@@ -100,10 +104,22 @@ class DeleteOp(OpBase, tag="delete", kw_only=True, frozen=True):
     """Delete one object; ``path`` resolved like GET."""
 
 
-Op = GetOp | PutOp | ListOp | StatOp | DeleteOp
+class MkdirOp(OpBase, tag="mkdir", kw_only=True, frozen=True):
+    """Create a directory (a prefix on object stores). In tree mode a random directory of the
+    tree, as upstream; ``path`` says where otherwise."""
+
+
+class RmdirOp(OpBase, tag="rmdir", kw_only=True, frozen=True):
+    """Remove a directory; ``recursive`` removes what is in it too (``rm -r``)."""
+
+    recursive: bool = False
+
+
+Op = GetOp | PutOp | ListOp | StatOp | DeleteOp | MkdirOp | RmdirOp
 
 OPS: dict[str, type[OpBase]] = {
-    str(cls.__struct_config__.tag): cls for cls in (GetOp, PutOp, ListOp, StatOp, DeleteOp)
+    str(cls.__struct_config__.tag): cls
+    for cls in (GetOp, PutOp, ListOp, StatOp, DeleteOp, MkdirOp, RmdirOp)
 }
 """Op name (the YAML ``op:`` value) -> Struct class."""
 
@@ -142,6 +158,10 @@ class Prepare(Base, kw_only=True, frozen=True):
     prepare_strategy: PrepareStrategy = "sequential"
     skip_verification: bool = False
     force_overwrite: bool = False
+    #: Tree mode (config/tree.py): files and directories named by the tree, not prepared-N.
+    directory_structure: DirectoryStructure | None = None
+    #: Prepared keys under ``{idx % N:02x}/`` (PUT keys under ``{rand % N:02x}/``); 0: none.
+    key_prefix_shards: Annotated[int, Meta(ge=0, le=65536)] = 0
 
 
 class ErrorHandling(Base, kw_only=True, frozen=True):
@@ -211,7 +231,8 @@ class Config(Base, kw_only=True, frozen=True):
 
     workload: Annotated[tuple[Op, ...], Meta(min_length=1)]
     target: str | None = None
-    duration: Annotated[float, Meta(gt=0)] = 60.0
+    #: 0: no workload stage (prepare and cleanup only), as upstream's ``duration: 0s``.
+    duration: Annotated[float, Meta(ge=0)] = 60.0
     concurrency: PosInt = 16
     prepare: Prepare | None = None
     error_handling: ErrorHandling = msgspec.field(default_factory=ErrorHandling)
@@ -226,11 +247,17 @@ class Config(Base, kw_only=True, frozen=True):
     io_rate: IoRate | None = None
     #: Every op into this op-log (zstd TSV); ``run --op-log`` wins over it.
     op_log_path: str | None = None
+    #: posix_fadvise hint for file:// and direct:// (config/storage_opts.py); None: no hint.
+    page_cache_mode: PageCacheMode | None = None
+    #: Large GETs split into concurrent ranges on s3://, gs://, az:// (config/storage_opts.py).
+    range_engine: RangeEngine | None = None
+    #: Objects the workload PUTs join the GET/STAT pools that match them (upstream v0.8.97).
+    dynamic_put_pool: bool = False
 
     def __post_init__(self) -> None:
         if sum(op.weight for op in self.workload) <= 0:
             raise ValueError("workload: the total weight is 0")
-        if self.warmup_period >= self.duration:
+        if self.duration > 0 and self.warmup_period >= self.duration:
             raise ValueError("warmup_period: must be shorter than duration")
 
 

@@ -39,6 +39,8 @@ from sai3bench.config.schema import (
     Prepare,
 )
 from sai3bench.config.sizespec import FixedSize, LognormalSize, SizeSpec, UniformSize
+from sai3bench.config.storage_opts import walk_page_cache_mode, walk_range_engine
+from sai3bench.config.tree import walk_directory_structure
 from sai3bench.config.units import (
     parse_count,
     parse_duration,
@@ -61,11 +63,7 @@ IGNORED: dict[str, dict[str, str]] = {
         "autotune": "is ignored (read only by upstream's autotune commands)",
         "s3dlio_optimization": "is ignored (it tunes upstream's s3dlio library)",
         "processing_mode": "is ignored (sai3bench always runs one engine process per 'processes')",
-        **dict.fromkeys(
-            """page_cache_mode range_engine dynamic_put_pool enable_metadata_cache
-            cache_checkpoint_interval_secs""".split(),  # noqa: SIM905 - a word list reads best
-            _LATER,
-        ),
+        **dict.fromkeys(("enable_metadata_cache", "cache_checkpoint_interval_secs"), _LATER),
     },
     "op": {
         "use_multi_endpoint": "is ignored (upstream no-op since v0.8.96)",
@@ -75,9 +73,7 @@ IGNORED: dict[str, dict[str, str]] = {
         "path": "is ignored (as upstream standalone: the perf-log is <results_dir>/perf_log.tsv)",
     },
     "prepare": {
-        "directory_structure": _LATER + " (tree workloads)",
         "cleanup_only": "is ignored (upstream uses it only in distributed agents)",
-        "key_prefix_shards": _LATER,
     },
 }
 """Keys sai3-bench knows but this program drops with a warning, per level ("" = top level)."""
@@ -165,6 +161,10 @@ class Walker:
             top["io_rate"] = walk_io_rate(top["io_rate"], self.warnings)
         if "perf_log" in top:  # null too: it would reach msgspec as a bare type error
             top["perf_log"] = self.perf_log(top["perf_log"])
+        if top.get("range_engine") is not None:
+            top["range_engine"] = walk_range_engine(top["range_engine"], self.warnings)
+        if top.get("page_cache_mode") is not None:
+            top["page_cache_mode"] = walk_page_cache_mode(top["page_cache_mode"])
         return top
 
     def warmup(self, value: Any, duration: Any) -> float:
@@ -341,6 +341,17 @@ class Walker:
             node["ensure_objects"] = [
                 self.ensure(path_at(path, i), item) for i, item in enumerate(items)
             ]
+        if node.get("directory_structure") is not None:
+            node["directory_structure"] = walk_directory_structure(
+                node["directory_structure"], self.warnings
+            )
+        if "key_prefix_shards" in node:
+            node["key_prefix_shards"] = parse_at(
+                "prepare.key_prefix_shards",
+                node["key_prefix_shards"],
+                parse_count,
+                "write a whole number of shards, e.g. 256 (0: none)",
+            )
         if "post_prepare_delay" in node:
             hint = "write whole seconds: 5, '30s', '2m', '1h' or '1d'"
             node["post_prepare_delay"] = parse_at(
@@ -404,9 +415,6 @@ def _op_name(path: str, item: Mapping[Any, Any]) -> str:
     name = item["op"]
     if isinstance(name, str) and name in OPS:
         return name
-    if isinstance(name, str) and name.lower() in ("mkdir", "rmdir"):
-        hint = "mkdir/rmdir need tree workloads (prepare.directory_structure); remove this op"
-        fail(path_at(path, "op"), f"{show(name)} is not supported yet", hint)
     fail(path_at(path, "op"), f"unknown op {show(name)}", suggest(str(name), OPS, "ops"))
 
 
