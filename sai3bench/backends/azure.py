@@ -36,6 +36,7 @@ from sai3bench.backends.azureshapes import (
 )
 from sai3bench.backends.base import ObjectInfo, OpResult
 from sai3bench.backends.cloud import CloudBackend
+from sai3bench.backends.ranged import RangeRead
 from sai3bench.errors import ConfigError
 from sai3bench.http.client import HttpClient, Reply, content_length
 from sai3bench.http.endpoint import DEFAULT_FIRST_BYTE_TIMEOUT, Endpoint, endpoint_from_url
@@ -299,15 +300,22 @@ class AzureBackend(CloudBackend):
     async def get_range(self, key: str, offset: int, length: int) -> OpResult:
         """Read ``length`` bytes from ``offset`` (x-ms-range). Returns bytes read (fewer at the
         end of the blob; a range starting past the end is OpError CLIENT_ERROR, 416)."""
+        got, first_byte, _ = await self.read_range(key, offset, length)
+        return got, first_byte
+
+    async def read_range(self, key: str, offset: int, length: int) -> RangeRead:
+        """``get_range`` plus the Content-Range header (range_engine learns the size from it)."""
         if offset < 0 or length < 1:
             raise ValueError(f"bad range: offset {offset}, length {length}")
         rng = f"bytes={offset}-{offset + length - 1}"
         target, headers = self._blob("GET", key, rng, "RANGE")
         headers.append(("x-ms-range", rng))
-        reply = await self._http.request("GET", target, headers, keep_body=ERROR_BODY)
+        reply = await self._http.request(
+            "GET", target, headers, keep_body=ERROR_BODY, header=b"content-range"
+        )
         if reply.status >= 300:
             raise _failure(reply)
-        return reply.received, reply.first_byte_ns
+        return reply.received, reply.first_byte_ns, reply.header
 
     async def head(self, key: str) -> OpResult:
         target, headers = self._blob("HEAD", key)

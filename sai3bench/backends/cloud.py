@@ -8,9 +8,12 @@ backend.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from sai3bench.backends.base import OpResult
+from sai3bench.backends.ranged import RangedGets, RangeSource
+from sai3bench.config.storage_opts import RangeEngine
 from sai3bench.http.client import HttpClient
 from sai3bench.outcome import MalformedResponse
 
@@ -46,6 +49,27 @@ class CloudBackend:
 
     def uri_of(self, key: str) -> str:
         return self.root_uri + key
+
+    def use_range_engine(self, opts: RangeEngine) -> RangedGets:
+        """Make ``get`` split large objects into concurrent ranges (``range_engine``).
+
+        The instance's ``get`` is replaced, not tested per op: a run without the engine pays
+        nothing on its GETs.
+        """
+        assert isinstance(self, RangeSource), f"{type(self).__name__} has no read_range"
+        source: RangeSource = self
+        ranged = RangedGets(opts)
+        plain: Callable[[str], Awaitable[OpResult]] = self._plain_get()
+
+        async def get(key: str) -> OpResult:
+            return await ranged.get(source, key, plain)
+
+        vars(self)["get"] = get
+        return ranged
+
+    def _plain_get(self) -> Callable[[str], Awaitable[OpResult]]:
+        get: Callable[[str], Awaitable[OpResult]] = self.get  # type: ignore[attr-defined]
+        return get
 
     async def warm(self, connections: int) -> None:
         await self._http.warm(connections)

@@ -30,6 +30,7 @@ from sai3bench.backends.gcsshapes import (
     resume_offset,
     session_target,
 )
+from sai3bench.backends.ranged import RangeRead
 from sai3bench.errors import ConfigError
 from sai3bench.http.client import HttpClient, Reply
 from sai3bench.http.endpoint import DEFAULT_FIRST_BYTE_TIMEOUT, Endpoint, endpoint_from_url
@@ -226,11 +227,17 @@ class GcsBackend(CloudBackend):
 
     async def get_range(self, key: str, offset: int, length: int) -> OpResult:
         """Read ``length`` bytes from ``offset`` (fewer at the end of the object)."""
+        got, first_byte, _ = await self.read_range(key, offset, length)
+        return got, first_byte
+
+    async def read_range(self, key: str, offset: int, length: int) -> RangeRead:
+        """``get_range`` plus the Content-Range header (range_engine learns the size from it)."""
         if offset < 0 or length <= 0:
             raise ValueError(f"bad range: offset {offset}, length {length}")
         rng = ("range", f"bytes={offset}-{offset + length - 1}")
-        reply = await self._call("GET", self._targets.download(key), extra=(rng,))
-        return reply.received, reply.first_byte_ns
+        target = self._targets.download(key)
+        reply = await self._call("GET", target, extra=(rng,), header=b"content-range")
+        return reply.received, reply.first_byte_ns, reply.header
 
     async def head(self, key: str) -> OpResult:
         reply = await self._call("GET", self._targets.metadata(key), keep_body=JSON_BODY)

@@ -7,8 +7,11 @@ import re
 from collections.abc import Sequence
 
 from sai3bench.backends.base import Backend, Warmable
+from sai3bench.backends.cloud import CloudBackend
 from sai3bench.backends.file import FileBackend
 from sai3bench.backends.multi import MultiEndpointBackend, Strategy, multi_endpoint_backend
+from sai3bench.backends.ranged import pool_size
+from sai3bench.config.storage_opts import RangeEngine
 from sai3bench.config.uri import ParsedUri, parse_uri
 from sai3bench.errors import ConfigError
 from sai3bench.http.endpoint import DEFAULT_FIRST_BYTE_TIMEOUT
@@ -40,8 +43,13 @@ class Backends:
         http2: bool = False,
         sign_payload: bool = False,
         first_byte_timeout: float = DEFAULT_FIRST_BYTE_TIMEOUT,
+        range_engine: RangeEngine | None = None,
     ) -> None:
         self.concurrency = concurrency
+        #: range_engine: GETs of s3://, gs:// and az:// split into ranges when it is enabled.
+        self.range_engine = range_engine if range_engine and range_engine.enabled else None
+        #: Connections per cloud endpoint: a ranged GET holds several at once.
+        self.connections = pool_size(concurrency, self.range_engine)
         #: Seconds from a request sent to its first response byte (--first-byte-timeout).
         self.first_byte_timeout = first_byte_timeout
         #: S3 over HTTP/2 (prior knowledge on http://, ALPN on https://).
@@ -78,6 +86,8 @@ class Backends:
         backend = self._open.get(key)
         if backend is None:
             backend = self._open[key] = self._make(parsed)
+            if self.range_engine is not None and isinstance(backend, CloudBackend):
+                backend.use_range_engine(self.range_engine)
         return backend
 
     def _make(self, parsed: ParsedUri) -> Backend:
@@ -121,7 +131,7 @@ class Backends:
             region=region,
             credentials=creds,
             virtual_host=virtual,
-            max_connections=self.concurrency,
+            max_connections=self.connections,
             http2=self.http2,
             sign_payload=self.sign_payload,
         )
@@ -133,7 +143,7 @@ class Backends:
 
         backend = gcs_backend_from_env(
             bucket,
-            max_connections=self.concurrency,
+            max_connections=self.connections,
             insecure=self.insecure,
             http2=self.http2,
             first_byte_timeout=self.first_byte_timeout,
@@ -151,7 +161,7 @@ class Backends:
         backend = azure_backend_from_env(
             account,
             container,
-            max_connections=self.concurrency,
+            max_connections=self.connections,
             insecure=self.insecure,
             http2=self.http2,
             first_byte_timeout=self.first_byte_timeout,

@@ -16,6 +16,7 @@ from typing import Final
 
 from sai3bench.backends.base import ObjectInfo, OpResult
 from sai3bench.backends.cloud import CloudBackend
+from sai3bench.backends.ranged import RangeRead
 from sai3bench.backends.s3shapes import (
     MAX_PART_NUMBER,
     abort_params,
@@ -219,11 +220,12 @@ class S3Backend(CloudBackend):
         extra: Sequence[tuple[str, str]] = (),
         keep_body: bool | int = ERROR_BODY,
         etag: builtins.list[str] | None = None,
+        header: bytes | None = None,
     ) -> Reply:
         """One signed request; the reply's ``received`` is the object size for HEAD.
 
         ``etag``, when given, receives the response's ETag header (multipart parts need it;
-        other ops skip the header parse).
+        other ops skip the header parse); ``header`` names another one to return in the reply.
 
         Raises OpError (outcome from the status and error XML) for a non-2xx response.
         """
@@ -236,7 +238,7 @@ class S3Backend(CloudBackend):
             body,
             length=length,
             keep_body=keep_body,
-            header=b"etag" if etag is not None else None,
+            header=b"etag" if etag is not None else header,
         )
         if reply.status >= 300:
             err = parse_error(reply.body)
@@ -291,9 +293,14 @@ class S3Backend(CloudBackend):
     async def get_range(self, key: str, offset: int, length: int) -> OpResult:
         """GET ``length`` bytes from ``offset`` (a 206); the bytes read are fewer than
         ``length`` when the range runs past the end of the object."""
+        got, first_byte, _ = await self.read_range(key, offset, length)
+        return got, first_byte
+
+    async def read_range(self, key: str, offset: int, length: int) -> RangeRead:
+        """``get_range`` plus the Content-Range header (range_engine learns the size from it)."""
         rng = (("range", f"bytes={offset}-{offset + length - 1}"),)
-        reply = await self._call("GET", key, extra=rng)
-        return reply.received, reply.first_byte_ns
+        reply = await self._call("GET", key, extra=rng, header=b"content-range")
+        return reply.received, reply.first_byte_ns, reply.header
 
     async def head(self, key: str) -> OpResult:
         reply = await self._call("HEAD", key)

@@ -1,0 +1,121 @@
+"""The range engine's split, concurrency bound, deadline and failure, on a fake range source."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from sai3bench.backends.base import OpResult
+from sai3bench.backends.ranged import RangedGets, RangeRead, object_size, pool_size
+from sai3bench.config.storage_opts import RangeEngine
+from sai3bench.outcome import OpError, Outcome
+from tests.conftest import LoopRunner
+
+
+class FakeSource:
+    """An object of ``size`` bytes served in ranges after a short sleep, counting requests."""
+
+    def __init__(self, size: int, delay: float = 0.001) -> None:
+        self.size = size
+        self.delay = delay
+        self.requests: list[tuple[int, int]] = []
+        self.in_flight = self.most_in_flight = 0
+        self.fail_at = -1
+        self.cancelled = 0
+
+    async def read_range(self, key: str, offset: int, length: int) -> RangeRead:
+        self.requests.append((offset, length))
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            await asyncio.sleep(self.delay)
+            if offset == self.fail_at:
+                raise OpError(Outcome.CONNECTION, "reset")
+        except asyncio.CancelledError:
+            self.cancelled += 1
+            raise
+        finally:
+            self.in_flight -= 1
+        got = max(0, min(length, self.size - offset))
+        return got, 1000 + offset, f"bytes {offset}-{offset + got - 1}/{self.size}".encode()
+
+    async def plain(self, key: str) -> OpResult:
+        self.requests.append((0, -1))
+        return self.size, 7
+
+
+def _engine(**kw: int) -> RangedGets:
+    return RangedGets(RangeEngine(enabled=True, **kw))
+
+
+def test_object_size_from_content_range() -> None:
+    assert object_size(b"bytes 0-99/1000") == 1000
+    assert object_size(b"bytes */1000") == 1000
+    assert object_size(b"bytes 0-99/*") == -1
+    assert object_size(b"") == -1
+
+
+def test_pool_grows_by_the_ranges_each_worker_may_hold() -> None:
+    assert pool_size(8, None) == 8
+    assert pool_size(8, RangeEngine(enabled=False)) == 8
+    assert pool_size(8, RangeEngine(enabled=True, max_concurrent_ranges=4)) == 32
+    assert pool_size(512, RangeEngine(enabled=True, max_concurrent_ranges=16)) == 1024
+
+
+def test_ranges_never_exceed_the_limit_and_cover_the_object(run_loop: LoopRunner) -> None:
+    src = FakeSource(100 * 10 + 3)
+    eng = _engine(chunk_size=10, min_split_size=50, max_concurrent_ranges=4)
+
+    async def go() -> None:
+        assert await eng.get(src, "k", src.plain) == (1003, 1000)  # first range's TTFB
+        assert src.most_in_flight == 4
+        assert sorted(src.requests) == [(o, 10 if o < 1000 else 3) for o in range(0, 1003, 10)]
+        src.requests.clear()
+        assert await eng.get(src, "k", src.plain) == (1003, 1000)  # size remembered
+        assert len(src.requests) == 101 and src.requests[0] == (0, 10)
+
+    run_loop(go())
+
+
+def test_a_failed_range_cancels_the_rest_and_fails_the_op(run_loop: LoopRunner) -> None:
+    src = FakeSource(1000, delay=0.01)
+    src.fail_at = 300
+    eng = _engine(chunk_size=100, min_split_size=100, max_concurrent_ranges=4)
+
+    async def go() -> None:
+        with pytest.raises(OpError) as err:
+            await eng.get(src, "k", src.plain)
+        assert err.value.outcome == Outcome.CONNECTION
+        assert src.in_flight == 0 and src.cancelled >= 1  # nothing left running
+        assert len(src.requests) < 10  # the ranges after the failure were never sent
+
+    run_loop(go())
+
+
+def test_a_range_past_its_deadline_is_a_timeout(run_loop: LoopRunner) -> None:
+    src = FakeSource(1000, delay=5.0)
+    eng = _engine(chunk_size=100, min_split_size=100)
+    eng.timeout = 0.05  # the config's floor is 1 s; the deadline logic is the same
+
+    async def go() -> None:
+        with pytest.raises(OpError) as err:
+            await eng.get(src, "k", src.plain)
+        assert err.value.outcome == Outcome.TIMEOUT and "range_timeout_secs" in err.value.detail
+
+    run_loop(go())
+
+
+def test_a_short_range_is_a_protocol_error(run_loop: LoopRunner) -> None:
+    src = FakeSource(1000)
+    eng = _engine(chunk_size=100, min_split_size=100)
+
+    async def go() -> None:
+        await eng.get(src, "k", src.plain)
+        src.size = 950  # the object shrank: the remembered split asks past its end
+        with pytest.raises(OpError) as err:
+            await eng.get(src, "k", src.plain)
+        assert err.value.outcome == Outcome.PROTOCOL
+        assert await eng.get(src, "k", src.plain) == (950, 1000)  # the retry learns it anew
+
+    run_loop(go())
