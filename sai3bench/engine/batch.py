@@ -33,7 +33,7 @@ from sai3bench.outcome import OpError
 #: Flag on an outcome code: the op finished after the deadline. Its latency is not counted,
 #: but its real outcome is kept below the flag (a late DELETE still deleted its object).
 LATE: Final = 0x80
-_GET, _PUT, _LIST, _STAT, _DELETE = (int(k) for k in OpKind)
+_GET, _PUT, _LIST, _STAT, _DELETE, _MKDIR, _RMDIR = (int(k) for k in OpKind)
 
 
 class BatchResults:

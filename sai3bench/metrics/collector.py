@@ -8,9 +8,9 @@ last attempt (the backoff sleep is not the server's time); for a request the HTT
 again on a fresh connection, both sends, since nothing paused between them.
 
 Size buckets follow sai3-bench (inclusive upper bounds, 8 KiB x 8^n); META ops (LIST, STAT,
-DELETE) always go to bucket 0 ("zero"), whatever bytes they report. Each META kind has its own
-histogram (the console prints each on its own line); the META class, bucket 0 (the TSV's META
-row) is their merge, made when asked for.
+DELETE, MKDIR, RMDIR) always go to bucket 0 ("zero"), whatever bytes they report. Each META kind
+has its own histogram (the console prints each on its own line); the META class, bucket 0 (the
+TSV's META row) is their merge, made when asked for.
 """
 
 from __future__ import annotations
@@ -31,6 +31,20 @@ class OpKind(enum.IntEnum):
     LIST = 2
     STAT = 3
     DELETE = 4
+    MKDIR = 5
+    RMDIR = 6
+
+
+#: The kinds of OpClass META, each with its own histogram. Files written before MKDIR and RMDIR
+#: existed carry 5 kinds; they decode with those two at zero.
+META_KINDS: tuple[OpKind, ...] = (
+    OpKind.LIST,
+    OpKind.STAT,
+    OpKind.DELETE,
+    OpKind.MKDIR,
+    OpKind.RMDIR,
+)
+_OLD_N_KINDS = 5
 
 
 class OpClass(enum.IntEnum):
@@ -45,6 +59,8 @@ class OpClass(enum.IntEnum):
 OP_CLASS_OF: tuple[OpClass, ...] = (
     OpClass.GET,
     OpClass.PUT,
+    OpClass.META,
+    OpClass.META,
     OpClass.META,
     OpClass.META,
     OpClass.META,
@@ -65,10 +81,10 @@ N_SIZE_BUCKETS = len(SIZE_BUCKET_LABELS)
 _N_KINDS = len(OpKind)
 _N_SLOTS = len(OpClass) * N_SIZE_BUCKETS
 #: ``_hists`` index of a META kind's own histogram is ``kind + _KIND_SLOT``: after the class slots
-#: (LIST 27, STAT 28, DELETE 29). Slot 18 (META, bucket 0) then stays empty but in a collector
-#: decoded from a file written before META kinds were kept apart.
+#: (LIST 27, STAT 28, DELETE 29, MKDIR 30, RMDIR 31). Slot 18 (META, bucket 0) then stays empty
+#: but in a collector decoded from a file written before META kinds were kept apart.
 _KIND_SLOT = _N_SLOTS - OpKind.LIST
-_META_SLOTS = range(_N_SLOTS, _N_SLOTS + 3)
+_META_SLOTS = range(_N_SLOTS, _N_SLOTS + len(META_KINDS))
 _TOP_BOUND = 1 << 31  # 2 GiB: the last inclusive upper bound
 
 # Bucket of n (1 <= n <= 2 GiB) by b = (n - 1).bit_length(), i.e. ceil(log2(n)): b <= 13 means
@@ -98,8 +114,8 @@ class _CollectorWire(msgspec.Struct, kw_only=True):
     histograms: list[tuple[int, int, bytes]]  # (class, bucket, Histogram.encode())
     ttfb: list[tuple[int, bytes]] = []  # (class, Histogram.encode()): time to first byte
     retry_outcomes: list[tuple[int, int, int]] = []  # (kind, outcome of the failed try, count)
-    #: (META kind, Histogram.encode()): LIST, STAT and DELETE apart. Absent in older files,
-    #: whose META histogram is the (META, 0) entry of ``histograms``.
+    #: (META kind, Histogram.encode()): LIST, STAT, DELETE, MKDIR and RMDIR apart. Absent in
+    #: older files, whose META histogram is the (META, 0) entry of ``histograms``.
     meta_kinds: list[tuple[int, bytes]] = []
     #: (kind, Histogram.encode()): io_rate response times (intended start -> done). Absent in
     #: closed-loop runs and older files.
@@ -127,7 +143,7 @@ class Collector:
 
     def __init__(self) -> None:
         # class * 9 + bucket, then one per META kind (kind + _KIND_SLOT)
-        self._hists: list[Histogram | None] = [None] * (_N_SLOTS + 3)
+        self._hists: list[Histogram | None] = [None] * (_N_SLOTS + len(META_KINDS))
         # Indexed by OpKind; only the META kinds' entries are kept (GET/PUT are derived).
         self._ops = [0] * _N_KINDS
         self._bytes = [0] * _N_KINDS
@@ -385,6 +401,7 @@ class Collector:
             raise ValueError(f"not a sai3bench collector: {exc}") from exc
         if wire.format != "sai3bench.collector" or wire.version != 1:
             raise ValueError(f"unsupported collector format {wire.format!r} v{wire.version}")
+        _pad_old_kinds(wire)
         if (len(wire.ops), len(wire.nbytes), len(wire.retries)) != (_N_KINDS,) * 3:
             raise ValueError("collector counters do not have one entry per op kind")
         if len(wire.slot_bytes) != _N_SLOTS:
@@ -406,7 +423,7 @@ class Collector:
                 raise ValueError(f"collector histogram slot ({op_class}, {bucket}) out of range")
             c._hists[op_class * N_SIZE_BUCKETS + bucket] = Histogram.decode(blob)
         for kind, blob in wire.meta_kinds:
-            if kind not in (OpKind.LIST, OpKind.STAT, OpKind.DELETE):
+            if kind not in META_KINDS:
                 raise ValueError(f"collector META kind {kind} out of range")
             c._hists[kind + _KIND_SLOT] = Histogram.decode(blob)
         meta = c._meta_merged()
@@ -429,6 +446,14 @@ class Collector:
         counts = [(k.name, self.ops(k)) for k in OpKind]
         parts = [f"{name}={n}" for name, n in counts if n]
         return f"<Collector {' '.join(parts) or 'empty'} errors={self.error_count()}>"
+
+
+def _pad_old_kinds(wire: _CollectorWire) -> None:
+    """A file written before MKDIR and RMDIR (5 kinds): their counters are zero."""
+    lengths = {len(wire.ops), len(wire.nbytes), len(wire.retries)}
+    if lengths == {_OLD_N_KINDS}:
+        pad = [0] * (_N_KINDS - _OLD_N_KINDS)
+        wire.ops, wire.nbytes, wire.retries = wire.ops + pad, wire.nbytes + pad, wire.retries + pad
 
 
 def _record_at(hists: list[Histogram | None], i: int, value_ns: int) -> None:

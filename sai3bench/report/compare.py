@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from sai3bench.metrics.collector import Collector, OpClass, OpKind
+from sai3bench.metrics.collector import META_KINDS, Collector, OpClass, OpKind
 from sai3bench.metrics.histogram import Histogram
 from sai3bench.report.console import fmt_latency
 
@@ -29,7 +29,7 @@ _LABEL = {
     "errors": "errors",
 }
 _MIB = 1_048_576
-_META_KINDS = (OpKind.LIST, OpKind.STAT, OpKind.DELETE)
+_META_KINDS = META_KINDS
 
 
 @dataclass(frozen=True)

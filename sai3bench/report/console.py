@@ -18,6 +18,7 @@ per outcome of the attempt tried again, HTTP resends included) when there were a
 from __future__ import annotations
 
 from sai3bench.metrics.collector import (
+    META_KINDS,
     N_SIZE_BUCKETS,
     SIZE_BUCKET_LABELS,
     Collector,
@@ -226,7 +227,7 @@ def latency_figures(h: Histogram) -> dict[str, int]:
 
 
 def _errors_of(errors: dict[tuple[int, int], int], kind: int) -> int:
-    kinds = (OpKind.LIST, OpKind.STAT, OpKind.DELETE) if kind == META_TOGETHER else (kind,)
+    kinds = META_KINDS if kind == META_TOGETHER else (kind,)
     return sum(n for (k, _), n in errors.items() if k in kinds)
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from sai3bench.errors import UsageError
 from sai3bench.report.compare import LATENCY_METRICS, METRICS, Delta
 
-_OPS = ("GET", "PUT", "LIST", "STAT", "DELETE", "META")
+_OPS = ("GET", "PUT", "LIST", "STAT", "DELETE", "MKDIR", "RMDIR", "META")
 _CMP: dict[str, Callable[[float, float], bool]] = {
     "<": operator.lt,
     "<=": operator.le,
