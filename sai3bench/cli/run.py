@@ -45,6 +45,7 @@ from sai3bench.report.console import (
 from sai3bench.report.endpoints import format_endpoint_block, format_endpoint_tsv
 from sai3bench.report.html_report import report_after_run
 from sai3bench.report.interval_log import IntervalLog
+from sai3bench.report.opmix import mix_section, op_mix
 from sai3bench.report.perf_log import PerfLogWriter
 from sai3bench.report.plan import format_plan, multi_endpoint_lines, op_mix_lines
 from sai3bench.report.rate import format_rate_block, rate_section
@@ -173,7 +174,7 @@ def _run_loaded(loaded: LoadedConfig, text: str, source: str, flags: RunFlags) -
     # From here on a signal stops the run in order (engine/interrupt.py) instead of killing
     # it: partial results are printed and saved, and cleanup runs.
     interrupt = Interrupt(console)
-    saver = _StageSaver(console, files, config.duration, interrupt)
+    saver = _StageSaver(console, files, config.duration, interrupt, config)
     report: RunReport | None = None
     error: Sai3Error | None = None
     with interrupt.deferred():
@@ -343,11 +344,19 @@ class _StageSaver:
     """Prints each stage's results when it ends and writes its TSV right away."""
 
     def __init__(
-        self, console: Console, files: ResultFiles, duration: float, interrupt: Interrupt
+        self,
+        console: Console,
+        files: ResultFiles,
+        duration: float,
+        interrupt: Interrupt,
+        config: Config | None = None,
     ) -> None:
         self.console = console
         self.files = files
         self.duration = duration
+        #: The weights the workload's op mix is held against (report/opmix.py).
+        self.config = config
+        self._op_mix: dict[str, Any] | None = None
         self.interrupt = interrupt
         self.stages: dict[str, Any] = {}
         self._collectors: dict[str, bytes] = {}
@@ -389,6 +398,8 @@ class _StageSaver:
         }
         if self._verdict is not None:
             data["verdict"] = self._verdict
+        if self._op_mix is not None:
+            data["op_mix"] = {"workload": self._op_mix}
         if self._per_share:
             data["processes"] = self._per_share
         if self._per_host:
@@ -421,7 +432,10 @@ class _StageSaver:
 
     def _workload(self, r: WorkloadResult) -> None:
         c = self.console
-        c.say(format_workload_results(r.collector, r.wall_s, r.workers, self.duration))
+        mix = op_mix(r.collector, self.config, r.exhausted) if self.config else None
+        c.say(format_workload_results(r.collector, r.wall_s, r.workers, self.duration, mix))
+        if mix is not None:
+            self._op_mix = mix_section(mix)
         if r.late:
             c.say(f"Ops finished after the deadline (not counted): {r.late:,}")
         if r.verdict is not None:

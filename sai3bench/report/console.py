@@ -27,6 +27,7 @@ from sai3bench.metrics.collector import (
 )
 from sai3bench.metrics.histogram import Histogram
 from sai3bench.outcome import Outcome
+from sai3bench.report.opmix import MixReport, distribution_lines
 
 _MIB = 1_048_576
 _UNITS = (("µs", 1e3), ("ms", 1e6), ("s", 1e9))
@@ -119,7 +120,11 @@ def latency_line(h: Histogram, label: str = "Latency") -> str:
 
 
 def format_workload_results(
-    collector: Collector, wall_s: float, concurrency: int, duration_s: float
+    collector: Collector,
+    wall_s: float,
+    concurrency: int,
+    duration_s: float,
+    mix: MixReport | None = None,
 ) -> str:
     """The "=== Results ===" block printed after the workload stage.
 
@@ -128,6 +133,7 @@ def format_workload_results(
         wall_s: seconds from the start of the workers to the last one joining (rates use it).
         concurrency: the configured number of workers.
         duration_s: the configured duration in seconds.
+        mix: the op mix against the weights (report/opmix.py); None: upstream's plain lines.
 
     Returns:
         Newline-separated lines, newline-ended; sections with no ops are left out.
@@ -141,12 +147,15 @@ def format_workload_results(
         f"  Configured duration: {duration_s:g}s",
         f"  Concurrency: {concurrency} threads",
         "",
-        "Actual Operation Distribution:",
     ]
-    for kind in OpKind:
-        n = collector.ops(kind)
-        if n:
-            lines.append(f"  {kind.name}: {fmt_int(n)} ops ({100.0 * n / total_ops:.1f}%)")
+    if mix is not None:  # beside the weights, with the >5-point warning (report/opmix.py)
+        lines += distribution_lines(mix)
+    else:
+        lines.append("Actual Operation Distribution:")
+        for kind in OpKind:
+            n = collector.ops(kind)
+            if n:
+                lines.append(f"  {kind.name}: {fmt_int(n)} ops ({100.0 * n / total_ops:.1f}%)")
     lines += [
         "",
         "Overall Performance:",
