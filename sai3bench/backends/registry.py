@@ -6,21 +6,19 @@ import os
 import re
 from collections.abc import Sequence
 
+from sai3bench.backends.aligned import device_block
 from sai3bench.backends.base import Backend, Warmable
 from sai3bench.backends.cloud import CloudBackend
+from sai3bench.backends.direct import DirectBackend
+from sai3bench.backends.direct_probe import probe_direct
 from sai3bench.backends.file import FileBackend
 from sai3bench.backends.multi import MultiEndpointBackend, Strategy, multi_endpoint_backend
 from sai3bench.backends.ranged import pool_size
-from sai3bench.config.storage_opts import RangeEngine
+from sai3bench.config.storage_opts import PageCacheMode, RangeEngine
 from sai3bench.config.uri import ParsedUri, parse_uri
 from sai3bench.errors import ConfigError
 from sai3bench.http.endpoint import DEFAULT_FIRST_BYTE_TIMEOUT
 from sai3bench.signers.base import CredentialProvider
-
-_NOT_YET = {
-    "direct": "direct:// (O_DIRECT) is not supported yet; use file:// for now",
-}
-
 
 #: ``s3://host:port/bucket/``: an endpoint in the URI (multi_endpoint, S3_ENDPOINT_URIS). Any
 #: colon makes one (bucket names have none), so ``host:99999`` or ``host:abc`` reaches the
@@ -44,8 +42,11 @@ class Backends:
         sign_payload: bool = False,
         first_byte_timeout: float = DEFAULT_FIRST_BYTE_TIMEOUT,
         range_engine: RangeEngine | None = None,
+        page_cache_mode: PageCacheMode | None = None,
     ) -> None:
         self.concurrency = concurrency
+        #: page_cache_mode: the posix_fadvise hint of file:// and direct:// (None: none).
+        self.page_cache_mode = page_cache_mode
         #: range_engine: GETs of s3://, gs:// and az:// split into ranges when it is enabled.
         self.range_engine = range_engine if range_engine and range_engine.enabled else None
         #: Connections per cloud endpoint: a ranged GET holds several at once.
@@ -66,6 +67,9 @@ class Backends:
     def set_multi_endpoint(self, root: str, endpoints: Sequence[str], strategy: Strategy) -> None:
         """Route every URI under ``root`` through ``endpoints`` (same namespace on each)."""
         children = [(uri, self.for_uri(uri)) for uri in endpoints]
+        for uri, child in children:
+            if isinstance(child, DirectBackend):  # one instance: aligned for every disk
+                child.widen(parse_uri(uri).path)
         self.multi = multi_endpoint_backend(root, children, strategy)
 
     def __repr__(self) -> str:
@@ -77,8 +81,6 @@ class Backends:
             parsed = parse_uri(uri)
         except ValueError as exc:
             raise ConfigError(f"bad URI {uri!r}: {exc}", hint="use file:///abs/path/") from None
-        if parsed.scheme in _NOT_YET:
-            raise ConfigError(_NOT_YET[parsed.scheme], hint="point the URI at file:///...")
         multi = self.multi
         if multi is not None and uri.startswith(multi.root_uri):
             return multi
@@ -93,7 +95,15 @@ class Backends:
     def _make(self, parsed: ParsedUri) -> Backend:
         scheme, authority = parsed.scheme, parsed.authority
         if scheme == "file":
-            return FileBackend(threads=self.concurrency)
+            return FileBackend(threads=self.concurrency, page_cache=self.page_cache_mode)
+        if scheme == "direct":
+            # tmpfs refused here too (util commands; run probes every target up front).
+            probe_direct(parsed.path, writes=False)
+            return DirectBackend(
+                threads=self.concurrency,
+                page_cache=self.page_cache_mode,
+                block=device_block(parsed.path),
+            )
         if scheme == "gs":
             return self._gcs(authority)
         if scheme == "az":

@@ -15,6 +15,7 @@ from typing import Any, Final
 import msgspec
 import uvloop
 
+from sai3bench.backends.direct_probe import check_direct_targets
 from sai3bench.cli.embedded import embedded_mock_server
 from sai3bench.cli.oplog_run import finish_op_log, op_log_name_warning, resolve_op_log
 from sai3bench.cli.output import Console
@@ -158,6 +159,8 @@ def _run_loaded(loaded: LoadedConfig, text: str, source: str, flags: RunFlags) -
     if flags.dry_run:
         console.say(format_plan(config, source, _local_processes(config, flags)))
         return 0
+    if not flags.cluster:  # a cluster's hosts have their own disks: they fail per op there
+        check_direct_targets(config)  # tmpfs, no O_DIRECT, read-only: one line, before any stage
     op_log = resolve_op_log(flags.op_log, config.op_log_path, cluster=bool(flags.cluster))
     if (name_warning := op_log_name_warning(op_log)) is not None:
         console.warn(name_warning)

@@ -262,7 +262,7 @@ async def _missing(
 
 def _missing_dirs(ps: PreparedSet) -> list[str]:
     """Directories a file:// prepare will create (outermost first); empty for object stores."""
-    if not ps.pset.base_uri.startswith("file://"):
+    if not ps.pset.base_uri.startswith(("file://", "direct://")):
         return []
     # Under multi_endpoint the key is relative; each endpoint's directory gets created.
     b = ps.backend

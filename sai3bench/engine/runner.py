@@ -74,6 +74,7 @@ def open_backends(config: Config, opts: RunOptions, out: Output) -> Backends:
         sign_payload=opts.sign_payload,
         first_byte_timeout=opts.first_byte_timeout,
         range_engine=config.range_engine,
+        page_cache_mode=config.page_cache_mode,
     )
     _route_endpoints(backends, config, os.environ.get("S3_ENDPOINT_URIS", ""), out)
     return backends
