@@ -294,3 +294,6 @@ def _names(uri: str, objects: int) -> Iterator[str]:
     if uri.endswith("/"):
         return (f"{uri}obj_{i:06}.dat" for i in range(objects))
     return iter([uri])
+
+
+from . import health  # noqa: E402, F401  (registers ``util health``; it imports from here)
