@@ -101,7 +101,7 @@ class CleanupResult:
 
 
 def _where(ps: PreparedSet) -> str:
-    return f"{ps.pset.base_uri}{ps.pset.pool}-*"
+    return ps.pset.glob
 
 
 async def run_cleanup(

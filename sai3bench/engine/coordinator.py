@@ -24,6 +24,7 @@ from sai3bench.engine.prepare import (
     PreparedSet,
     PrepareFailed,
     PrepareResult,
+    existing_shard_dirs,
     open_sets,
     plan_prepare,
 )
@@ -226,7 +227,7 @@ class Coordinator:
                     left = await self._still_there(ps, indices)
                     result.errors += len(left)
                     result.deleted += len(indices) - len(left)
-                    result.left[f"{ps.pset.base_uri}{ps.pset.pool}-*"] += len(left)
+                    result.left[ps.pset.glob] += len(left)
         result.dirs_removed = remove_created_dirs(sets)
         judge(result, mode, self.ctx.out)
         return result
@@ -236,12 +237,13 @@ class Coordinator:
         the LIST fails (then the count is an upper bound, never an understatement)."""
         if not indices:
             return []
-        base, pool, count = ps.base_key, ps.pset.pool, ps.pset.spec.count
+        base, pset = ps.base_key, ps.pset
         try:
-            listed = await list_with_retry(ps.backend, base + pool + "-", recursive=True)
+            listed = await list_with_retry(ps.backend, pset.list_prefix(base), recursive=True)
         except OpError:
             return indices
-        exist = existing_indices((o.key[len(base) :] for o in listed), pool, count)
+        names = (o.key[len(base) :] for o in listed)
+        exist = existing_indices(names, pset.pool, pset.spec.count, pset.shards)
         return [i for i in indices if i in exist]
 
     async def cleanup_only(self, sets: list[PrepareSet]) -> CleanupResult:
@@ -252,10 +254,12 @@ class Coordinator:
         """
         prepared = open_sets(self.ctx, sets)
         for ps in prepared:
-            base, pool, count = ps.base_key, ps.pset.pool, ps.pset.spec.count
-            listed = await list_with_retry(ps.backend, base + pool + "-", recursive=True)
+            base, pset = ps.base_key, ps.pset
+            listed = await list_with_retry(ps.backend, pset.list_prefix(base), recursive=True)
             names = (o.key[len(base) :] for o in listed)
-            ps.created.extend(sorted(existing_indices(names, pool, count)))
+            found = existing_indices(names, pset.pool, pset.spec.count, pset.shards)
+            ps.created.extend(sorted(found))
+            ps.created_dirs = existing_shard_dirs(ps)  # emptied by cleanup: removed
         prep = self.config.prepare
         mode: CleanupMode = prep.cleanup_mode if prep is not None else "tolerant"
         return await self.cleanup(prepared, mode)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 from typing import TYPE_CHECKING
 
-from sai3bench.backends.base import Backend, BlockingBackend
+from sai3bench.backends.base import Backend, BlockingBackend, DirectoryMaker
 from sai3bench.metrics.collector import OpKind
 from sai3bench.plan.keys import IndexedKeys
 from sai3bench.plan.share import put_salt
@@ -32,11 +32,14 @@ class PlannedOp:
         "base",
         "blocking",
         "data",
+        "dirs",
         "index",
         "keys",
         "kind",
         "label",
+        "recursive",
         "sampler",
+        "shards",
         "share",
     )
 
@@ -68,6 +71,13 @@ class PlannedOp:
         #: PUT: (share index, share count) of this engine process: its salts are congruent to
         #: the index, so no two processes of a run make the same key (plan/share.py).
         self.share = (0, 1)
+        #: MKDIR/RMDIR: the backend itself where it has real directories (file://, direct://),
+        #: None for an object store (engine/dirops.py writes and deletes markers there).
+        self.dirs: DirectoryMaker | None = None
+        #: RMDIR: remove the directory's contents too.
+        self.recursive = False
+        #: PUT: prepare.key_prefix_shards; keys go under ``{salt % shards:02x}/`` (upstream).
+        self.shards = 0
 
     def __repr__(self) -> str:
         return f"<PlannedOp {self.kind.name} {self.label} keys={len(self.keys)}>"
@@ -75,7 +85,7 @@ class PlannedOp:
     def pick(self, rng: random.Random) -> Task | None:
         """Arguments for one execution; None when a DELETE pool is empty."""
         kind = self.kind
-        if kind == OpKind.GET or kind == OpKind.STAT:
+        if kind == OpKind.GET or kind == OpKind.STAT or kind >= OpKind.MKDIR:
             keys = self.keys
             return (self.index, keys[int(rng.random() * len(keys))], 0, 0)
         if kind == OpKind.PUT:
@@ -83,7 +93,15 @@ class PlannedOp:
             if self.share[1] > 1:
                 salt = put_salt(salt, *self.share)
             assert self.sampler is not None
-            return (self.index, f"{self.base}obj_{salt}", self.sampler.sample(rng), salt)
+            keys = self.keys
+            if keys:  # tree mode: a PUT overwrites a random tree file, as upstream's does
+                key = keys[int(rng.random() * len(keys))]
+                return (self.index, key, self.sampler.sample(rng), salt)
+            size = self.sampler.sample(rng)
+            shards = self.shards
+            if shards:
+                return (self.index, f"{self.base}{salt % shards:02x}/obj_{salt}", size, salt)
+            return (self.index, f"{self.base}obj_{salt}", size, salt)
         if kind == OpKind.DELETE:
             keys = self.keys
             assert isinstance(keys, list)  # delete pools are always materialised

@@ -22,7 +22,7 @@ from sai3bench.metrics.collector import Collector, OpKind
 from sai3bench.metrics.endpoint_stat import EndpointStat
 from sai3bench.metrics.share_stat import ShareStat
 from sai3bench.outcome import Outcome
-from sai3bench.plan.keys import object_name
+from sai3bench.plan.keys import join_key, shard_dir
 from sai3bench.plan.share import IndicesPerSet, PreparePlan
 from sai3bench.plan.tasks import (
     PrepareSet,
@@ -54,7 +54,7 @@ class PreparedSet:
         return f"<PreparedSet {self.pset.base_uri}{self.pset.pool}-* created={len(self.created)}>"
 
     def key(self, idx: int) -> str:
-        return self.base_key + object_name(self.pset.pool, idx)
+        return self.base_key + self.pset.name(idx)
 
 
 class PrepareResult:
@@ -246,12 +246,14 @@ async def _missing(
         return array("q", range(count))
     # Recursive: no delimiter is needed, since only exact names count (take_census), and
     # S3 servers then see a plain prefix query (moto 5.2 fails SigV4 on %2F in a query value).
-    listed = await list_with_retry(ps.backend, ps.base_key + ps.pset.pool + "-", recursive=True)
+    pset = ps.pset
+    listed = await list_with_retry(ps.backend, pset.list_prefix(ps.base_key), recursive=True)
     # Sizes come with the listing (no extra request): an object of the wrong size, left short by
     # a full disk or a killed run, is missing, re-created, and then counts as created by this run.
     sizes = ps.pset.sizes()
     cut = len(ps.base_key)
-    census = take_census(((o.key[cut:], o.size) for o in listed), ps.pset.pool, count, sizes)
+    names = ((o.key[cut:], o.size) for o in listed)
+    census = take_census(names, pset.pool, count, sizes, pset.shards)
     if census.wrong_size:
         warn(
             f"{ps.pset.label}: {len(census.wrong_size):,} objects under {ps.pset.base_uri} have "
@@ -275,4 +277,22 @@ def _missing_dirs(ps: PreparedSet) -> list[str]:
             mine.append(d)
             d = os.path.dirname(d)
         out.extend(mine[::-1])
-    return out
+    # A shard directory that does not exist holds none of the set: prepare makes it.
+    return out + [d for d in _shard_dirs(ps) if not os.path.exists(d)]
+
+
+def existing_shard_dirs(ps: PreparedSet) -> list[str]:
+    """cleanup-only: the set's shard directories that exist (removed by cleanup if empty)."""
+    return [d for d in _shard_dirs(ps) if os.path.isdir(d)]
+
+
+def _shard_dirs(ps: PreparedSet) -> list[str]:
+    """The key_prefix_shards directories a file:// set's objects go in (``base/2a``); cleanup
+    removes those its run made, each only if empty."""
+    n = ps.pset.shards
+    if n <= 0 or not ps.pset.base_uri.startswith(("file://", "direct://")):
+        return []
+    b = ps.backend
+    keys = b.child_keys(ps.base_key) if isinstance(b, DirectoryOwner) else [ps.base_key]
+    used = range(min(n, ps.pset.spec.count))
+    return [join_key(key, shard_dir(i, n)).rstrip("/") for key in keys for i in used]

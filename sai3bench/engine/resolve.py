@@ -48,10 +48,12 @@ def op_kind(op: Op) -> OpKind:
 class _Entry:
     """One workload entry's target: its kind, the path it acts on, its backend and label."""
 
-    __slots__ = ("backend", "kind", "label", "op", "path")
+    __slots__ = ("backend", "deep", "kind", "label", "op", "path")
 
-    def __init__(self, ctx: RunContext, i: int, op: Op, mixed: bool) -> None:
+    def __init__(self, ctx: RunContext, i: int, op: Op, mixed: bool, shards: int = 0) -> None:
         self.op = op
+        #: key_prefix_shards: globs and directories list recursively (plan_glob's ``deep``).
+        self.deep = shards > 0
         self.kind = kind = op_kind(op)
         self.path = rewrite_delete_path(op.path) if mixed and kind == OpKind.DELETE else op.path
         self.backend = ctx.backends.for_uri(self.path)
@@ -67,7 +69,8 @@ async def plan_workload(ctx: RunContext, config: Config) -> WorkloadPlan:
     # glob such as data/* never takes the objects the GETs read.
     delete_sets = [s for s in sets if not mixed or s.pool == DELETABLE]
     skip_listing = config.prepare is not None and config.prepare.skip_verification
-    entries = [_Entry(ctx, i, op, mixed) for i, op in enumerate(config.workload)]
+    shards = _shards(config)
+    entries = [_Entry(ctx, i, op, mixed, shards) for i, op in enumerate(config.workload)]
     pools: list[OpPool] = []
     for e in entries:
         if e.kind in (OpKind.PUT, OpKind.LIST):
@@ -98,12 +101,14 @@ def planned_ops(ctx: RunContext, config: Config, pools: list[OpPool]) -> list[Pl
         if isinstance(op, PutOp):
             key = e.backend.key_of(e.path)
             p.base = key if key.endswith("/") else key + "/"
+            p.shards = _shards(config)
             p.sampler = SizeSampler(op.size_spec)
             p.data = ctx.data_source("random", op.dedup_factor, op.compress_factor)
         elif e.kind == OpKind.LIST:
             p.base = e.backend.key_of(e.path)
         elif pool.indexed is not None:
-            p.keys = IndexedKeys(pool.indexed.base, pool.indexed.pool, pool.indexed.count)
+            ix = pool.indexed
+            p.keys = IndexedKeys(ix.base, ix.pool, ix.count, ix.shards)
         elif pool.deletes:
             p.keys = list(pool.keys)  # popped: never the plan's own list
         else:
@@ -113,14 +118,20 @@ def planned_ops(ctx: RunContext, config: Config, pools: list[OpPool]) -> list[Pl
 
 
 async def match_keys(
-    backend: Backend, uri: str, *, prefix_recursive: bool = False, listed_only: bool = False
+    backend: Backend,
+    uri: str,
+    *,
+    prefix_recursive: bool = False,
+    listed_only: bool = False,
+    deep: bool = False,
 ) -> list[str]:
     """The keys a URI names, sorted: itself, the objects under a ``prefix/`` (directly under it,
     like sai3-bench, unless ``prefix_recursive``), or a glob's matches (listed once).
 
     ``listed_only``: an exact key too is returned only when a listing shows it exists.
+    ``deep``: list globs and prefixes recursively (the run's keys sit in shard directories).
     """
-    glob = plan_glob(uri)
+    glob = plan_glob(uri, deep=deep)
     if glob is None:
         key = backend.key_of(uri)
         if not listed_only:
@@ -138,7 +149,7 @@ async def match_keys(
 
 
 async def _match(e: _Entry, *, listed_only: bool = False) -> list[str]:
-    keys = await match_keys(e.backend, e.path, listed_only=listed_only)
+    keys = await match_keys(e.backend, e.path, listed_only=listed_only, deep=e.deep)
     if not keys:
         raise ConfigError(
             f"{e.label}: no objects match {e.path}",
@@ -158,10 +169,10 @@ async def _delete_pool(
     """
     planned = _from_plan(e, sets) if from_plan else None
     if planned is not None:  # a delete pool is popped: materialise it
-        return list(IndexedKeys(planned.base, planned.pool, planned.count))
+        return list(IndexedKeys(planned.base, planned.pool, planned.count, planned.shards))
     matched = await _match(e, listed_only=True)
     bases = [
-        (base, s.pool, s.spec.count)
+        (base, s.pool, s.spec.count, s.shards)
         for s in sets
         if e.backend.uri_of(base := e.backend.key_of(s.base_uri)) == s.base_uri
     ]
@@ -182,11 +193,16 @@ async def _delete_pool(
     return keys
 
 
-def _in_a_set(key: str, bases: list[tuple[str, str, int]]) -> bool:
+def _in_a_set(key: str, bases: list[tuple[str, str, int, int]]) -> bool:
     return any(
-        key.startswith(base) and set_index(key[len(base) :], pool, count) is not None
-        for base, pool, count in bases
+        key.startswith(base) and set_index(key[len(base) :], pool, count, shards) is not None
+        for base, pool, count, shards in bases
     )
+
+
+def _shards(config: Config) -> int:
+    """prepare.key_prefix_shards (0: keys are not sharded)."""
+    return config.prepare.key_prefix_shards if config.prepare is not None else 0
 
 
 def _from_plan(e: _Entry, sets: list[PrepareSet]) -> IndexedPool | None:
@@ -201,7 +217,7 @@ def _from_plan(e: _Entry, sets: list[PrepareSet]) -> IndexedPool | None:
     for s in sets:
         n = s.spec.count
         if n and all(glob.pattern.match(s.uri(i)) for i in (0, n // 2, n - 1)):
-            return IndexedPool(e.backend.key_of(s.base_uri), s.pool, n)
+            return IndexedPool(e.backend.key_of(s.base_uri), s.pool, n, s.shards)
     return None
 
 
@@ -215,7 +231,7 @@ def _separate_pools(entries: list[_Entry], pools: list[OpPool]) -> list[OpPool]:
     for e, p in zip(entries, pools, strict=True):
         if p.indexed is not None:
             # From the plan: a prepared- pool, and deletes draw from deletable- (disjoint).
-            ix = IndexedKeys(p.indexed.base, p.indexed.pool, p.indexed.count)
+            ix = IndexedKeys(p.indexed.base, p.indexed.pool, p.indexed.count, p.indexed.shards)
             if any(k in doomed for k in (ix[0], ix[-1])):
                 raise ConfigError(
                     f"{e.label}: reads the objects a DELETE in the same run removes",

@@ -287,7 +287,7 @@ async def _cleanup_stage(co: Coordinator, prep: Prepare) -> None:
             ours - gone,
             result is not None or stop.cleanup == "skipped",
         )
-        stop.left_where = [ps.pset.base_uri + ps.pset.pool + "-*" for ps in sets if len(ps.created)]
+        stop.left_where = [ps.pset.glob for ps in sets if len(ps.created)]
         bound = "" if stop.left_exact else "at most "
         ctx.out.warn(
             f"cleanup {stop.cleanup}: left {bound}{stop.objects_left:,} prepared objects under "

@@ -12,7 +12,6 @@ from sai3bench.engine.tasklist import run_task_list
 from sai3bench.engine.transient import list_with_retry
 from sai3bench.errors import RunFailed
 from sai3bench.metrics.collector import OpKind
-from sai3bench.plan.keys import object_name
 from sai3bench.plan.tasks import PrepareSet, describe_wrong_sizes, take_census
 
 
@@ -23,17 +22,17 @@ async def run_verify(ctx: RunContext, sets: list[PrepareSet]) -> str:
     for i, pset in enumerate(sets):
         backend = ctx.backends.for_uri(pset.base_uri)
         base = backend.key_of(pset.base_uri)
-        listed = await list_with_retry(backend, base + pset.pool + "-", recursive=True)
+        listed = await list_with_retry(backend, pset.list_prefix(base), recursive=True)
         _check_census(pset, [(o.key[len(base) :], o.size) for o in listed])
         ops.append(PlannedOp(index=i, kind=OpKind.STAT, backend=backend, label=pset.label))
-        keys.append((i, base, pset.pool, pset.spec.count))
+        keys.append((i, base, pset))
 
     def tasks() -> Iterator[Task]:
-        for i, base, pool_name, count in keys:
-            for idx in range(count):
-                yield (i, base + object_name(pool_name, idx), 0, 0)
+        for i, base, pset in keys:
+            for idx in range(pset.spec.count):
+                yield (i, base + pset.name(idx), 0, 0)
 
-    total = sum(k[3] for k in keys)
+    total = sum(k[2].spec.count for k in keys)
     run = await run_task_list(
         ops,
         tasks(),
@@ -57,7 +56,7 @@ async def run_verify(ctx: RunContext, sets: list[PrepareSet]) -> str:
 def _check_census(pset: PrepareSet, listed: list[tuple[str, int]]) -> None:
     """Raise RunFailed unless every object of ``pset`` is listed with its planned size."""
     sizes = pset.sizes()
-    census = take_census(listed, pset.pool, pset.spec.count, sizes)
+    census = take_census(listed, pset.pool, pset.spec.count, sizes, pset.shards)
     count = pset.spec.count
     if len(census.intact) == count:
         return

@@ -2,7 +2,10 @@
 
 Prepared objects are ``{base}/prepared-{idx:08}.dat`` (``deletable-`` for the pool a mixed
 workload deletes from), exactly as sai3-bench names them, so data sets made by either tool are
-found by the other. Globs are resolved once, before the clock starts.
+found by the other. With ``prepare.key_prefix_shards: N`` (upstream v0.8.97) each name gets a
+hex directory first, ``{idx % N:02x}/prepared-{idx:08}.dat`` (three digits past ``ff`` when
+N > 256, as upstream's ``{:02x}``), and a workload PUT key ``{rand % N:02x}/obj_{rand}``.
+Globs are resolved once, before the clock starts.
 """
 
 from __future__ import annotations
@@ -19,6 +22,16 @@ _INDEX_RE: Final = re.compile(r"(prepared|deletable)-([0-9]+)\.dat\Z")
 def object_name(pool: str, idx: int) -> str:
     """``prepared-00000042.dat``: 8 digits, more when the index needs them (like upstream)."""
     return f"{pool}-{idx:08}.dat"
+
+
+def shard_dir(n: int, shards: int) -> str:
+    """``2a/``: the hex directory of index or random number ``n`` ("" when not sharded)."""
+    return f"{n % shards:02x}/" if shards > 0 else ""
+
+
+def set_key(pool: str, idx: int, shards: int = 0) -> str:
+    """An object's name relative to its set's base: ``[2a/]prepared-00000042.dat``."""
+    return f"{idx % shards:02x}/{pool}-{idx:08}.dat" if shards > 0 else f"{pool}-{idx:08}.dat"
 
 
 def join_key(base: str, name: str) -> str:
@@ -39,12 +52,13 @@ class IndexedKeys(Sequence[str]):
     ``skip_verification`` runs can read a set without listing it.
     """
 
-    __slots__ = ("base", "n", "pool")
+    __slots__ = ("base", "n", "pool", "shards")
 
-    def __init__(self, base: str, pool: str, count: int) -> None:
+    def __init__(self, base: str, pool: str, count: int, shards: int = 0) -> None:
         self.base = base
         self.pool = pool
         self.n = count  # not `count`: Sequence.count is a method
+        self.shards = shards
 
     def __len__(self) -> int:
         return self.n
@@ -60,7 +74,7 @@ class IndexedKeys(Sequence[str]):
             i += self.n
         if not 0 <= i < self.n:
             raise IndexError(i)
-        return self.base + object_name(self.pool, i)
+        return self.base + set_key(self.pool, i, self.shards)
 
     def __repr__(self) -> str:
         return f"<IndexedKeys {self.base}{self.pool}-*.dat x{self.n:,}>"
@@ -74,21 +88,26 @@ class GlobPlan(NamedTuple):
     pattern: re.Pattern[str] | None  # None: keep everything listed
 
 
-def plan_glob(path: str) -> GlobPlan | None:
+def plan_glob(path: str, *, deep: bool = False) -> GlobPlan | None:
     """Return how to resolve ``path`` by listing, or None if it names one exact object.
 
     - a path with ``*``: list the prefix up to the last ``/`` before the first ``*``; recursively
       when a ``*`` sits in a directory part (``data/*/x.dat``), else only that directory; keep the
       names matching the glob (``*`` matches any run of characters, ``?`` one character).
     - a path ending in ``/``: every object directly in that directory.
+
+    ``deep`` (the run shards its keys, ``key_prefix_shards``) lists recursively in both cases,
+    so ``data/*`` and ``data/`` reach ``data/2a/prepared-00000042.dat``; ``*`` already spans
+    ``/``. Upstream lists ``data/*`` one level deep even then, which finds only the shard
+    directories: we do not copy that.
     """
     star = path.find("*")
     if star < 0:
         if path.endswith("/"):
-            return GlobPlan(path, False, None)
+            return GlobPlan(path, deep, None)
         return None
     prefix = path[: path.rfind("/", 0, star) + 1]
-    recursive = "/" in path[star:]
+    recursive = deep or "/" in path[star:]
     return GlobPlan(prefix, recursive, glob_regex(path))
 
 

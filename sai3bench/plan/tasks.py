@@ -11,7 +11,14 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import NamedTuple
 
 from sai3bench.config.schema import Config, EnsureObjects, Prepare
-from sai3bench.plan.keys import DELETABLE, PREPARED, join_key, object_name, parse_object_name
+from sai3bench.plan.keys import (
+    DELETABLE,
+    PREPARED,
+    join_key,
+    object_name,
+    parse_object_name,
+    set_key,
+)
 from sai3bench.plan.sizes import SizeSampler, seed_for_uri
 
 
@@ -22,13 +29,28 @@ class PrepareSet(NamedTuple):
     pool: str  # PREPARED or DELETABLE
     spec: EnsureObjects
     base_uri: str  # always ends with "/"
+    shards: int = 0  # prepare.key_prefix_shards: names under {idx % shards:02x}/
 
     @property
     def label(self) -> str:
         return f"prepare.ensure_objects[{self.entry}] ({self.pool})"
 
+    def name(self, idx: int) -> str:
+        """Object ``idx``'s key relative to the base: ``[2a/]prepared-00000042.dat``."""
+        return set_key(self.pool, idx, self.shards)
+
     def uri(self, idx: int) -> str:
-        return self.base_uri + object_name(self.pool, idx)
+        return self.base_uri + set_key(self.pool, idx, self.shards)
+
+    def list_prefix(self, base_key: str) -> str:
+        """What to list (recursively) to find this set's objects under ``base_key``: its
+        ``prepared-`` names, or the whole base when they sit in shard directories."""
+        return base_key if self.shards > 0 else base_key + self.pool + "-"
+
+    @property
+    def glob(self) -> str:
+        """The set's objects as a glob, for messages: ``{base}[*/]prepared-*``."""
+        return f"{self.base_uri}{'*/' if self.shards > 0 else ''}{self.pool}-*"
 
     def sizes(self) -> array[int]:
         """Deterministic sizes for indices 0..count-1."""
@@ -47,31 +69,37 @@ def prepare_sets(prepare: Prepare | None, *, mixed: bool) -> list[PrepareSet]:
     if prepare is None:
         return []
     out = []
+    shards = prepare.key_prefix_shards
     for i, spec in enumerate(prepare.ensure_objects):
         base = join_key(spec.base_uri, "")
-        out.append(PrepareSet(i, PREPARED, spec, base))
+        out.append(PrepareSet(i, PREPARED, spec, base, shards))
         if mixed:
-            out.append(PrepareSet(i, DELETABLE, spec, base))
+            out.append(PrepareSet(i, DELETABLE, spec, base, shards))
     return out
 
 
-def set_index(name: str, pool: str, count: int) -> int | None:
+def set_index(name: str, pool: str, count: int, shards: int = 0) -> int | None:
     """The index of ``name`` in the set ``{pool}-NNNNNNNN.dat`` below ``count``, else None.
 
     Only the exact name prepare writes counts: ``prepared-1.dat`` is not object 1, and
-    ``prepared-00000010.dat`` is no object of a 10-object set.
+    ``prepared-00000010.dat`` is no object of a 10-object set. With ``shards`` only the name in
+    its own shard directory counts (``2a/prepared-00000042.dat`` for 256 shards).
     """
+    if shards > 0:
+        shard, slash, name = name.partition("/")
+        idx = set_index(name, pool, count) if slash else None
+        return idx if idx is not None and shard == f"{idx % shards:02x}" else None
     parsed = parse_object_name(name)
     if parsed is None or parsed[0] != pool or parsed[1] >= count:
         return None
     return parsed[1] if name == object_name(pool, parsed[1]) else None
 
 
-def existing_indices(names: Iterable[str], pool: str, count: int) -> set[int]:
-    """Indices below ``count`` of the ``{pool}-N.dat`` names listed directly under the base."""
+def existing_indices(names: Iterable[str], pool: str, count: int, shards: int = 0) -> set[int]:
+    """Indices below ``count`` of the ``{pool}-N.dat`` names listed under the base."""
     found = set()
     for name in names:
-        idx = set_index(name, pool, count)
+        idx = set_index(name, pool, count, shards)
         if idx is not None:
             found.add(idx)
     return found
@@ -90,7 +118,11 @@ class Census(NamedTuple):
 
 
 def take_census(
-    listed: Iterable[tuple[str, int]], pool: str, count: int, sizes: Sequence[int]
+    listed: Iterable[tuple[str, int]],
+    pool: str,
+    count: int,
+    sizes: Sequence[int],
+    shards: int = 0,
 ) -> Census:
     """Sort listed (name relative to the base, size) pairs of one set into a Census.
 
@@ -99,7 +131,7 @@ def take_census(
     intact: set[int] = set()
     wrong: dict[int, int] = {}
     for name, size in listed:
-        idx = set_index(name, pool, count)
+        idx = set_index(name, pool, count, shards)
         if idx is None:
             continue
         if size < 0 or size == sizes[idx]:
@@ -114,7 +146,7 @@ def describe_wrong_sizes(
 ) -> str:
     """``prepared-00000007.dat is 0 bytes, planned 1,234; ...`` for the first ``most`` of them."""
     shown = [
-        f"{object_name(pset.pool, i)} is {census.wrong_size[i]:,} bytes, planned {sizes[i]:,}"
+        f"{pset.name(i)} is {census.wrong_size[i]:,} bytes, planned {sizes[i]:,}"
         for i in sorted(census.wrong_size)[:most]
     ]
     more = len(census.wrong_size) - len(shown)

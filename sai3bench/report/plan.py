@@ -64,6 +64,7 @@ def format_plan(config: Config, source: str, processes: int = 1) -> str:
         + (f" ({workers} workers: a per-op cap is higher)" if workers > config.concurrency else ""),
         *_process_lines(config, processes),
         *_rate_lines(config),
+        *_range_engine_lines(config),
         "",
         *op_mix_lines(config),
     ]
@@ -81,7 +82,7 @@ def format_plan(config: Config, source: str, processes: int = 1) -> str:
             objects += spec.count
             nbytes += spec.count * mean
             lines.append(
-                f"  [{s.entry}] {s.base_uri}{s.pool}-*.dat  {spec.count:,} x "
+                f"  [{s.entry}] {s.glob}.dat  {spec.count:,} x "
                 f"{describe_size(spec.size_spec)} = {fmt_bytes(spec.count * mean)}, "
                 f"fill {spec.fill}, dedup {spec.dedup_factor}, compress {spec.compress_factor}"
             )
@@ -90,6 +91,12 @@ def format_plan(config: Config, source: str, processes: int = 1) -> str:
         )
         if prep.skip_verification:
             lines.append("  skip_verification: no listing; all objects are assumed to exist")
+        if prep.key_prefix_shards > 0:
+            n = prep.key_prefix_shards
+            lines.append(
+                f"  key_prefix_shards: {n} (keys under {0:02x}/ .. {n - 1:02x}/; "
+                "workload PUT keys too; globs list recursively)"
+            )
     return "\n".join(lines)
 
 
@@ -99,6 +106,18 @@ def _process_lines(config: Config, processes: int) -> list[str]:
     split = divide(config.concurrency, processes)
     shown = ", ".join(str(n) for n in split[:8]) + (", ..." if len(split) > 8 else "")
     return [f"Processes: {processes} (concurrency per process: {shown})"]
+
+
+def _range_engine_lines(config: Config) -> list[str]:
+    """range_engine: on (s3://, gs://, az:// GETs) with its settings, or nothing when off."""
+    r = config.range_engine
+    if r is None or not r.enabled:
+        return []
+    return [
+        f"Range engine: on for s3://, gs://, az:// GETs of objects >= "
+        f"{fmt_bytes(r.min_split_size)}: ranges of {fmt_bytes(r.chunk_size)}, "
+        f"{r.max_concurrent_ranges} in flight per GET, {r.range_timeout_secs}s per range"
+    ]
 
 
 def _rate_lines(config: Config) -> list[str]:
