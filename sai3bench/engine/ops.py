@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 from typing import TYPE_CHECKING
 
-from sai3bench.backends.base import Backend, BlockingBackend, DirectoryMaker
+from sai3bench.backends.base import Backend, BlockingBackend
 from sai3bench.metrics.collector import OpKind
 from sai3bench.plan.keys import IndexedKeys
 from sai3bench.plan.share import put_salt
@@ -32,12 +32,10 @@ class PlannedOp:
         "base",
         "blocking",
         "data",
-        "dirs",
         "index",
         "keys",
         "kind",
         "label",
-        "recursive",
         "sampler",
         "shards",
         "share",
@@ -71,11 +69,6 @@ class PlannedOp:
         #: PUT: (share index, share count) of this engine process: its salts are congruent to
         #: the index, so no two processes of a run make the same key (plan/share.py).
         self.share = (0, 1)
-        #: MKDIR/RMDIR: the backend itself where it has real directories (file://, direct://),
-        #: None for an object store (engine/dirops.py writes and deletes markers there).
-        self.dirs: DirectoryMaker | None = None
-        #: RMDIR: remove the directory's contents too.
-        self.recursive = False
         #: PUT: prepare.key_prefix_shards; keys go under ``{salt % shards:02x}/`` (upstream).
         self.shards = 0
 
@@ -85,7 +78,7 @@ class PlannedOp:
     def pick(self, rng: random.Random) -> Task | None:
         """Arguments for one execution; None when a DELETE pool is empty."""
         kind = self.kind
-        if kind == OpKind.GET or kind == OpKind.STAT or kind >= OpKind.MKDIR:
+        if kind == OpKind.GET or kind == OpKind.STAT:
             keys = self.keys
             return (self.index, keys[int(rng.random() * len(keys))], 0, 0)
         if kind == OpKind.PUT:
@@ -93,10 +86,6 @@ class PlannedOp:
             if self.share[1] > 1:
                 salt = put_salt(salt, *self.share)
             assert self.sampler is not None
-            keys = self.keys
-            if keys:  # tree mode: a PUT overwrites a random tree file, as upstream's does
-                key = keys[int(rng.random() * len(keys))]
-                return (self.index, key, self.sampler.sample(rng), salt)
             size = self.sampler.sample(rng)
             shards = self.shards
             if shards:
