@@ -10,8 +10,9 @@ raises ``OpError`` with an ``Outcome``. The engine catches it and counts the out
 is data, never a traceback, and never mixed into a latency figure.
 
 What a backend can do beyond the basic ops is declared, not probed: ``BlockingBackend`` (ops as
-blocking calls for worker threads), ``RangedReader``, ``BatchDeleter`` and ``DirectoryOwner``
-are runtime-checkable Protocols, tested with ``isinstance`` once per stage, never per op.
+blocking calls for worker threads), ``RangedReader``, ``BatchDeleter``, ``DirectoryOwner`` and
+``DirectoryMaker`` are runtime-checkable Protocols, tested with ``isinstance`` once per stage,
+never per op.
 """
 
 from __future__ import annotations
@@ -155,6 +156,23 @@ class DirectoryOwner(Protocol):
 
     def rmdir_if_empty(self, path: str) -> bool:
         """Remove the directory ``path`` if it is empty; True when it was removed."""
+        ...
+
+
+@runtime_checkable
+class DirectoryMaker(Protocol):
+    """Real directories made and removed on request (file://, direct://): a tree's prepare and
+    the workload's MKDIR and RMDIR. Blocking calls, for worker threads. Object stores have no
+    directories (a directory is a key prefix); the engine gives them marker objects instead."""
+
+    def make_dir(self, path: str, *, parents: bool = False) -> bool:
+        """Create directory ``path``: True when this call made it, False when a directory was
+        there already. ``parents``: missing parents too (``mkdir -p``). Raises OpError."""
+        ...
+
+    def remove_dir(self, path: str, *, recursive: bool = False) -> bool:
+        """Remove directory ``path`` (with its contents if ``recursive``): True when removed,
+        False when it was not there. Not empty and not ``recursive``: OpError. Raises OpError."""
         ...
 
 

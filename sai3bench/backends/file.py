@@ -19,7 +19,9 @@ import asyncio
 import contextlib
 import errno
 import os
+import shutil
 import stat as stat_mod
+import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -48,6 +50,7 @@ _ERRNO_OUTCOME: Final = {
     errno.ENOSPC: Outcome.NO_SPACE,
     errno.EDQUOT: Outcome.NO_SPACE,
     errno.EISDIR: Outcome.CLIENT_ERROR,
+    errno.ENOTEMPTY: Outcome.CLIENT_ERROR,  # rmdir of a directory with entries
     errno.EINVAL: Outcome.CLIENT_ERROR,
     errno.ENAMETOOLONG: Outcome.CLIENT_ERROR,
     errno.EFBIG: Outcome.CLIENT_ERROR,  # larger than the file system or RLIMIT_FSIZE allows
@@ -279,6 +282,40 @@ class FileBackend:
             return False
         return True
 
+    def make_dir(self, path: str, *, parents: bool = False) -> bool:
+        """Create directory ``path`` (DirectoryMaker): True when made here, False when it was
+        a directory already, which is how prepare knows exactly which directories it made."""
+        try:
+            os.mkdir(path)
+        except FileExistsError:
+            if os.path.isdir(path):
+                return False
+            raise OpError(Outcome.CLIENT_ERROR, f"exists and is not a directory: {path}") from None
+        except FileNotFoundError:
+            if not parents:
+                raise OpError(Outcome.NOT_FOUND, f"parent directory missing: {path}") from None
+            try:
+                os.makedirs(path, exist_ok=True)
+            except OSError as exc:
+                raise op_error(exc) from None
+        except OSError as exc:
+            raise op_error(exc) from None
+        return True
+
+    def remove_dir(self, path: str, *, recursive: bool = False) -> bool:
+        """Remove directory ``path`` (DirectoryMaker); gone already is False, as s3dlio's rmdir
+        counts it a success. Not empty without ``recursive`` fails as the file system says."""
+        try:
+            if recursive:
+                _remove_tree(path)
+            else:
+                os.rmdir(path)
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            raise op_error(exc) from None
+        return True
+
     # -- async wrappers -----------------------------------------------------------------------
 
     async def _hop(self, call: Callable[..., int], *args: object) -> OpResult:
@@ -349,6 +386,20 @@ class FileBackend:
             return os.open(temp, self._write_flags, 0o644)
         except OSError as exc:
             raise op_error(exc, key) from None
+
+
+def _remove_tree(path: str) -> None:
+    """``rm -r path``; an entry another worker removed first is no error. Raises OSError."""
+
+    def gone_is_fine(func: object, entry: str, exc: object) -> None:
+        err = exc[1] if isinstance(exc, tuple) else exc  # onerror gives exc_info (3.11)
+        if not isinstance(err, FileNotFoundError):
+            raise err  # type: ignore[misc]
+
+    if sys.version_info >= (3, 12):
+        shutil.rmtree(path, onexc=gone_is_fine)
+    else:
+        shutil.rmtree(path, onerror=gone_is_fine)
 
 
 def _discard(temp: str) -> None:

@@ -36,6 +36,7 @@ from sai3bench.metrics.share_stat import ShareStat
 from sai3bench.plan.cores import resolve_processes, usable_cores
 from sai3bench.plan.limits import check_limits
 from sai3bench.plan.share import usable_shares
+from sai3bench.plan.tree import check_tree, dir_op_problem
 from sai3bench.report import results_dir as rd
 from sai3bench.report.console import (
     format_prepare_results,
@@ -137,6 +138,7 @@ def _load(
         loaded, label = load_config(quickstart_text()), EMBEDDED
     if overrides is not None and overrides.given():
         loaded = load_config(apply_overrides(loaded.text, overrides))
+    check_tree(loaded.config)  # a count that does not match the tree: refused, dry run too
     if config_path is not None:
         check_limits(loaded.config, http2=http2)
     return loaded, loaded.text, label
@@ -159,6 +161,8 @@ def _run_loaded(loaded: LoadedConfig, text: str, source: str, flags: RunFlags) -
     if flags.dry_run:
         console.say(format_plan(config, source, _local_processes(config, flags)))
         return 0
+    if (problem := dir_op_problem(config)) is not None:  # mkdir/rmdir with no tree
+        raise problem
     if not flags.cluster:  # a cluster's hosts have their own disks: they fail per op there
         check_direct_targets(config)  # tmpfs, no O_DIRECT, read-only: one line, before any stage
     op_log = resolve_op_log(flags.op_log, config.op_log_path, cluster=bool(flags.cluster))

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from typing import Final
 
 from sai3bench.backends.base import OpResult
+from sai3bench.engine.dirops import run_dir_async, run_dir_sync
 from sai3bench.engine.ops import PlannedOp, Task
 from sai3bench.engine.transient import RetryPolicy, is_transient
 from sai3bench.http import resends
@@ -33,7 +34,7 @@ from sai3bench.outcome import OpError
 #: Flag on an outcome code: the op finished after the deadline. Its latency is not counted,
 #: but its real outcome is kept below the flag (a late DELETE still deleted its object).
 LATE: Final = 0x80
-_GET, _PUT, _LIST, _STAT, _DELETE, _MKDIR, _RMDIR = (int(k) for k in OpKind)
+_GET, _PUT, _LIST, _STAT, _DELETE, _MKDIR, _RMDIR = (int(k) for k in OpKind)  # MKDIR, RMDIR last
 
 
 class BatchResults:
@@ -112,6 +113,8 @@ def run_one_sync(op: PlannedOp, key: str, size: int, salt: int) -> int:
         return 0
     if kind == _DELETE:
         return b.delete_sync(key)
+    if kind >= _MKDIR:
+        return run_dir_sync(op, key)
     b.list_sync(key, recursive=True, sizes=False)  # the LIST op times the listing alone
     return 0
 
@@ -136,6 +139,8 @@ async def _run_one_async(
         return 0, (await b.head(key))[1]  # a stat moves no bytes; the size is not counted
     if kind == _DELETE:
         return await b.delete(key)
+    if kind >= _MKDIR:
+        return await run_dir_async(op, key)
     await b.list(key, recursive=True)
     return _NOTHING
 

@@ -83,6 +83,8 @@ class CleanupResult:
         head = f"deleted {self.deleted:,} objects"
         if n != self.deleted:
             head = f"deleted {self.deleted:,} of {n:,} objects"
+        if self.dirs_removed:
+            head += f" and {self.dirs_removed:,} directories"
         return f"{head}{f' ({detail})' if detail else ''} in {self.wall_s:.2f}s"
 
     def count(self, ps: PreparedSet, key: str, outcome: Outcome, detail: str, out: Output) -> None:

@@ -42,6 +42,7 @@ from sai3bench.engine.share_jobs import (
 from sai3bench.engine.share_merge import merge_cleanup, merge_prepare, merge_workload, share_stats
 from sai3bench.engine.share_runner import ShareRunner
 from sai3bench.engine.transient import list_with_retry
+from sai3bench.engine.tree_stage import make_tree_dirs, remove_markers, tree_dirs_of
 from sai3bench.engine.workload import WorkloadResult
 from sai3bench.errors import (
     ConfigError,
@@ -51,6 +52,7 @@ from sai3bench.errors import (
     StorageError,
     UsageError,
 )
+from sai3bench.metrics.collector import Collector
 from sai3bench.metrics.share_stat import ShareStat
 from sai3bench.outcome import OpError, Outcome
 from sai3bench.plan.share import (
@@ -159,9 +161,14 @@ class Coordinator:
 
     async def prepare(self, prepare: Prepare, sets: list[PrepareSet]) -> PrepareResult:
         prepared, plan = await plan_prepare(self.ctx, prepare, sets)
+        mkdirs = Collector()  # a tree's directories: made here, before its files
+        for ps in prepared:
+            if ps.pset.tree is not None:
+                mkdirs.merge(await make_tree_dirs(self.ctx, ps))
         assigned = split_indices(plan.todo, self.parts)
         dones = await self._run("prepare", [PrepareWork(todo=a) for a in assigned])
         result = merge_prepare(prepared, dones, assigned)
+        result.collector.merge(mkdirs)
         result.shares = self._last_stats
         failures = [d.failure for d in dones if d.failure is not None]
         prepare_failures = [f for f in failures if f.kind == "PrepareFailed"]
@@ -229,6 +236,7 @@ class Coordinator:
                     result.deleted += len(indices) - len(left)
                     result.left[ps.pset.glob] += len(left)
         result.dirs_removed = remove_created_dirs(sets)
+        await remove_markers(self.config, sets)  # a tree workload's MKDIRs on an object store
         judge(result, mode, self.ctx.out)
         return result
 
@@ -243,7 +251,7 @@ class Coordinator:
         except OpError:
             return indices
         names = (o.key[len(base) :] for o in listed)
-        exist = existing_indices(names, pset.pool, pset.spec.count, pset.shards)
+        exist = existing_indices(names, pset.pool, pset.spec.count, pset.shards, pset.tree)
         return [i for i in indices if i in exist]
 
     async def cleanup_only(self, sets: list[PrepareSet]) -> CleanupResult:
@@ -257,9 +265,10 @@ class Coordinator:
             base, pset = ps.base_key, ps.pset
             listed = await list_with_retry(ps.backend, pset.list_prefix(base), recursive=True)
             names = (o.key[len(base) :] for o in listed)
-            found = existing_indices(names, pset.pool, pset.spec.count, pset.shards)
+            found = existing_indices(names, pset.pool, pset.spec.count, pset.shards, pset.tree)
             ps.created.extend(sorted(found))
-            ps.created_dirs = existing_shard_dirs(ps)  # emptied by cleanup: removed
+            # Emptied by cleanup, removed: a tree's directories, or the shard directories.
+            ps.created_dirs = tree_dirs_of(ps) or existing_shard_dirs(ps)
         prep = self.config.prepare
         mode: CleanupMode = prep.cleanup_mode if prep is not None else "tolerant"
         return await self.cleanup(prepared, mode)

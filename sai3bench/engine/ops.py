@@ -11,10 +11,11 @@ from __future__ import annotations
 import random
 from typing import TYPE_CHECKING
 
-from sai3bench.backends.base import Backend, BlockingBackend
+from sai3bench.backends.base import Backend, BlockingBackend, DirectoryMaker
 from sai3bench.metrics.collector import OpKind
 from sai3bench.plan.keys import IndexedKeys
 from sai3bench.plan.share import put_salt
+from sai3bench.plan.tree import TreePaths
 
 if TYPE_CHECKING:
     from sai3bench.datagen.buffers import DataSource
@@ -32,10 +33,12 @@ class PlannedOp:
         "base",
         "blocking",
         "data",
+        "dirs",
         "index",
         "keys",
         "kind",
         "label",
+        "recursive",
         "sampler",
         "shards",
         "share",
@@ -48,7 +51,7 @@ class PlannedOp:
         kind: OpKind,
         backend: Backend,
         label: str,
-        keys: list[str] | IndexedKeys | None = None,
+        keys: list[str] | IndexedKeys | TreePaths | None = None,
         base: str = "",
         sampler: SizeSampler | None = None,
         data: DataSource | None = None,
@@ -61,7 +64,7 @@ class PlannedOp:
         self.blocking = backend if isinstance(backend, BlockingBackend) else None
         self.label = label
         #: GET/STAT: keys to pick from uniformly. DELETE: shuffled keys, popped from the end.
-        self.keys: list[str] | IndexedKeys = keys if keys is not None else []
+        self.keys: list[str] | IndexedKeys | TreePaths = keys if keys is not None else []
         #: PUT: directory/prefix key for new objects. LIST: the prefix listed.
         self.base = base
         self.sampler = sampler
@@ -69,6 +72,11 @@ class PlannedOp:
         #: PUT: (share index, share count) of this engine process: its salts are congruent to
         #: the index, so no two processes of a run make the same key (plan/share.py).
         self.share = (0, 1)
+        #: MKDIR/RMDIR: the backend itself where it has real directories (file://, direct://),
+        #: None for an object store (engine/dirops.py writes and deletes markers there).
+        self.dirs: DirectoryMaker | None = None
+        #: RMDIR: remove the directory's contents too.
+        self.recursive = False
         #: PUT: prepare.key_prefix_shards; keys go under ``{salt % shards:02x}/`` (upstream).
         self.shards = 0
 
@@ -78,7 +86,7 @@ class PlannedOp:
     def pick(self, rng: random.Random) -> Task | None:
         """Arguments for one execution; None when a DELETE pool is empty."""
         kind = self.kind
-        if kind == OpKind.GET or kind == OpKind.STAT:
+        if kind == OpKind.GET or kind == OpKind.STAT or kind >= OpKind.MKDIR:
             keys = self.keys
             return (self.index, keys[int(rng.random() * len(keys))], 0, 0)
         if kind == OpKind.PUT:
@@ -86,6 +94,10 @@ class PlannedOp:
             if self.share[1] > 1:
                 salt = put_salt(salt, *self.share)
             assert self.sampler is not None
+            keys = self.keys
+            if keys:  # tree mode: a PUT overwrites a random tree file, as upstream's does
+                key = keys[int(rng.random() * len(keys))]
+                return (self.index, key, self.sampler.sample(rng), salt)
             size = self.sampler.sample(rng)
             shards = self.shards
             if shards:

@@ -253,7 +253,7 @@ async def _missing(
     sizes = ps.pset.sizes()
     cut = len(ps.base_key)
     names = ((o.key[cut:], o.size) for o in listed)
-    census = take_census(names, pset.pool, count, sizes, pset.shards)
+    census = take_census(names, pset.pool, count, sizes, pset.shards, pset.tree)
     if census.wrong_size:
         warn(
             f"{ps.pset.label}: {len(census.wrong_size):,} objects under {ps.pset.base_uri} have "

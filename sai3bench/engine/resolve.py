@@ -21,6 +21,7 @@ from sai3bench.config.schema import Config, GetOp, ListOp, MkdirOp, Op, PutOp, R
 from sai3bench.engine.context import RunContext
 from sai3bench.engine.ops import PlannedOp
 from sai3bench.engine.transient import list_with_retry
+from sai3bench.engine.tree_stage import tree_op, tree_pools
 from sai3bench.errors import ConfigError
 from sai3bench.metrics.collector import OpKind
 from sai3bench.plan.keys import DELETABLE, IndexedKeys, plan_glob
@@ -33,15 +34,21 @@ from sai3bench.plan.tasks import (
     rewrite_delete_path,
     set_index,
 )
+from sai3bench.plan.tree import dir_op_problem, tree_of, tree_root
 
 log = logging.getLogger(__name__)
 
-_KIND = {GetOp: OpKind.GET, PutOp: OpKind.PUT, ListOp: OpKind.LIST, StatOp: OpKind.STAT}
+_KIND = {
+    GetOp: OpKind.GET,
+    PutOp: OpKind.PUT,
+    ListOp: OpKind.LIST,
+    StatOp: OpKind.STAT,
+    MkdirOp: OpKind.MKDIR,
+    RmdirOp: OpKind.RMDIR,
+}
 
 
 def op_kind(op: Op) -> OpKind:
-    if isinstance(op, MkdirOp | RmdirOp):  # TODO(issue 11, trees): their own kinds
-        raise ConfigError(f"op {type(op).__name__} is not wired into the engine yet")
     return _KIND.get(type(op), OpKind.DELETE)
 
 
@@ -62,7 +69,14 @@ class _Entry:
 
 async def plan_workload(ctx: RunContext, config: Config) -> WorkloadPlan:
     """Every entry's pool, listed once by the coordinator; DELETE pools shuffled with the run's
-    seed (the order they are consumed in), so a split deals out a random part to each share."""
+    seed (the order they are consumed in), so a split deals out a random part to each share.
+    In tree mode the pools come from the tree's manifest (engine/tree_stage.py), unlisted."""
+    problem = dir_op_problem(config)  # the CLI refused it already; kept for other callers
+    if problem is not None:
+        raise problem
+    tree = tree_of(config.prepare)
+    if tree is not None and config.prepare is not None:
+        return tree_pools(ctx, config, tree, tree_root(config.prepare))
     mixed = is_mixed(config)
     sets = prepare_sets(config.prepare, mixed=mixed)
     # What a DELETE may draw from: in a mixed workload only the deletable- twins, so that a
@@ -95,7 +109,11 @@ def planned_ops(ctx: RunContext, config: Config, pools: list[OpPool]) -> list[Pl
     """One PlannedOp per workload entry, in config order, from a share's pools (no I/O)."""
     mixed = is_mixed(config)
     planned: list[PlannedOp] = []
+    tree = tree_of(config.prepare)
     for i, (op, pool) in enumerate(zip(config.workload, pools, strict=True)):
+        if tree is not None and config.prepare is not None and not isinstance(op, ListOp):
+            planned.append(tree_op(ctx, i, op, pool, tree, tree_root(config.prepare)))
+            continue
         e = _Entry(ctx, i, op, mixed)
         p = PlannedOp(index=i, kind=e.kind, backend=e.backend, label=e.label)
         if isinstance(op, PutOp):

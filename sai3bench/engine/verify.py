@@ -56,7 +56,7 @@ async def run_verify(ctx: RunContext, sets: list[PrepareSet]) -> str:
 def _check_census(pset: PrepareSet, listed: list[tuple[str, int]]) -> None:
     """Raise RunFailed unless every object of ``pset`` is listed with its planned size."""
     sizes = pset.sizes()
-    census = take_census(listed, pset.pool, pset.spec.count, sizes, pset.shards)
+    census = take_census(listed, pset.pool, pset.spec.count, sizes, pset.shards, pset.tree)
     count = pset.spec.count
     if len(census.intact) == count:
         return

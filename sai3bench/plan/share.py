@@ -57,6 +57,9 @@ class OpPool(msgspec.Struct, frozen=True, kw_only=True):
     keys: list[str] = msgspec.field(default_factory=list)
     indexed: IndexedPool | None = None
     deletes: bool = False
+    #: Tree mode (engine/tree_stage.py): "files" or "dirs" of the tree, made from the config's
+    #: directory_structure by each share; "" for any other pool.
+    tree: str = ""
 
 
 class WorkloadPlan(msgspec.Struct, frozen=True):

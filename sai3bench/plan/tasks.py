@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
-from typing import NamedTuple
+from typing import Final, NamedTuple
+
+import msgspec
 
 from sai3bench.config.schema import Config, EnsureObjects, Prepare
 from sai3bench.plan.keys import (
@@ -20,6 +22,10 @@ from sai3bench.plan.keys import (
     set_key,
 )
 from sai3bench.plan.sizes import SizeSampler, seed_for_uri
+from sai3bench.plan.tree import TreeLayout, tree_count, tree_of
+
+#: The pool name of a tree's files (labels, size seeds): ``prepare.ensure_objects[0] (tree)``.
+TREE: Final = "tree"
 
 
 class PrepareSet(NamedTuple):
@@ -30,26 +36,35 @@ class PrepareSet(NamedTuple):
     spec: EnsureObjects
     base_uri: str  # always ends with "/"
     shards: int = 0  # prepare.key_prefix_shards: names under {idx % shards:02x}/
+    #: Tree mode (prepare.directory_structure): names are the tree's file paths (plan/tree.py).
+    tree: TreeLayout | None = None
 
     @property
     def label(self) -> str:
         return f"prepare.ensure_objects[{self.entry}] ({self.pool})"
 
     def name(self, idx: int) -> str:
-        """Object ``idx``'s key relative to the base: ``[2a/]prepared-00000042.dat``."""
+        """Object ``idx``'s key relative to the base: ``[2a/]prepared-00000042.dat``, or in
+        tree mode ``d1_w1.dir/d2_w1.dir/file_00000042.dat``."""
+        if self.tree is not None:
+            return self.tree.file_path(idx)
         return set_key(self.pool, idx, self.shards)
 
     def uri(self, idx: int) -> str:
-        return self.base_uri + set_key(self.pool, idx, self.shards)
+        return self.base_uri + self.name(idx)
 
     def list_prefix(self, base_key: str) -> str:
         """What to list (recursively) to find this set's objects under ``base_key``: its
         ``prepared-`` names, or the whole base when they sit in shard directories."""
-        return base_key if self.shards > 0 else base_key + self.pool + "-"
+        if self.shards > 0 or self.tree is not None:
+            return base_key
+        return base_key + self.pool + "-"
 
     @property
     def glob(self) -> str:
         """The set's objects as a glob, for messages: ``{base}[*/]prepared-*``."""
+        if self.tree is not None:
+            return f"{self.base_uri}**/file_*.dat"
         return f"{self.base_uri}{'*/' if self.shards > 0 else ''}{self.pool}-*"
 
     def sizes(self) -> array[int]:
@@ -60,6 +75,8 @@ class PrepareSet(NamedTuple):
 
 def is_mixed(config: Config) -> bool:
     """A workload that deletes *and* reads gets a separate ``deletable-`` pool (upstream 0.5.7)."""
+    if config.prepare is not None and config.prepare.directory_structure is not None:
+        return False  # tree mode: one tree; upstream's second pool would write the same paths
     kinds = {op.__struct_config__.tag for op in config.workload}
     return "delete" in kinds and bool(kinds & {"get", "stat"})
 
@@ -68,6 +85,13 @@ def prepare_sets(prepare: Prepare | None, *, mixed: bool) -> list[PrepareSet]:
     """Every pool to prepare, in config order (deletable right after its prepared twin)."""
     if prepare is None:
         return []
+    tree = tree_of(prepare)
+    if tree is not None:  # every entry gets the tree (upstream); entry 0's is the workload's
+        trees = []
+        for i, spec in enumerate(prepare.ensure_objects):
+            filled = msgspec.structs.replace(spec, count=tree_count(spec.count, tree, i))
+            trees.append(PrepareSet(i, TREE, filled, join_key(spec.base_uri, ""), 0, tree))
+        return trees
     out = []
     shards = prepare.key_prefix_shards
     for i, spec in enumerate(prepare.ensure_objects):
@@ -78,13 +102,17 @@ def prepare_sets(prepare: Prepare | None, *, mixed: bool) -> list[PrepareSet]:
     return out
 
 
-def set_index(name: str, pool: str, count: int, shards: int = 0) -> int | None:
+def set_index(
+    name: str, pool: str, count: int, shards: int = 0, tree: TreeLayout | None = None
+) -> int | None:
     """The index of ``name`` in the set ``{pool}-NNNNNNNN.dat`` below ``count``, else None.
 
     Only the exact name prepare writes counts: ``prepared-1.dat`` is not object 1, and
     ``prepared-00000010.dat`` is no object of a 10-object set. With ``shards`` only the name in
     its own shard directory counts (``2a/prepared-00000042.dat`` for 256 shards).
     """
+    if tree is not None:  # the manifest's path for that index, exactly
+        return tree.index_of(name)
     if shards > 0:
         shard, slash, name = name.partition("/")
         idx = set_index(name, pool, count) if slash else None
@@ -95,11 +123,18 @@ def set_index(name: str, pool: str, count: int, shards: int = 0) -> int | None:
     return parsed[1] if name == object_name(pool, parsed[1]) else None
 
 
-def existing_indices(names: Iterable[str], pool: str, count: int, shards: int = 0) -> set[int]:
-    """Indices below ``count`` of the ``{pool}-N.dat`` names listed under the base."""
+def existing_indices(
+    names: Iterable[str],
+    pool: str,
+    count: int,
+    shards: int = 0,
+    tree: TreeLayout | None = None,
+) -> set[int]:
+    """Indices below ``count`` of the ``{pool}-N.dat`` names (tree: file paths) listed under
+    the base."""
     found = set()
     for name in names:
-        idx = set_index(name, pool, count, shards)
+        idx = set_index(name, pool, count, shards, tree)
         if idx is not None:
             found.add(idx)
     return found
@@ -123,6 +158,7 @@ def take_census(
     count: int,
     sizes: Sequence[int],
     shards: int = 0,
+    tree: TreeLayout | None = None,
 ) -> Census:
     """Sort listed (name relative to the base, size) pairs of one set into a Census.
 
@@ -131,7 +167,7 @@ def take_census(
     intact: set[int] = set()
     wrong: dict[int, int] = {}
     for name, size in listed:
-        idx = set_index(name, pool, count, shards)
+        idx = set_index(name, pool, count, shards, tree)
         if idx is None:
             continue
         if size < 0 or size == sizes[idx]:

@@ -26,8 +26,17 @@ from typing import Final, overload
 from sai3bench.config.schema import Config, MkdirOp, Prepare, RmdirOp
 from sai3bench.config.tree import DirectoryStructure
 from sai3bench.errors import ConfigError
+from sai3bench.plan.keys import join_key
 
-__all__ = ["TreeLayout", "TreePaths", "check_tree", "tree_count", "tree_of"]
+__all__ = [
+    "TreeLayout",
+    "TreePaths",
+    "check_tree",
+    "dir_op_problem",
+    "tree_count",
+    "tree_of",
+    "tree_root",
+]
 
 _FILE_RE: Final = re.compile(r"file_([0-9]{8,})\.dat\Z")
 
@@ -184,6 +193,11 @@ def tree_of(prepare: Prepare | None) -> TreeLayout | None:
     return TreeLayout(prepare.directory_structure)
 
 
+def tree_root(prepare: Prepare) -> str:
+    """The URI the tree hangs under, ``/``-terminated: ensure_objects[0].base_uri (upstream)."""
+    return join_key(prepare.ensure_objects[0].base_uri, "")
+
+
 def tree_count(count: int, layout: TreeLayout, entry: int) -> int:
     """An ``ensure_objects`` count in tree mode: 0 means the tree's file count (upstream fills
     it in); any other number must be that count, as upstream refuses a mismatch."""
@@ -198,9 +212,8 @@ def tree_count(count: int, layout: TreeLayout, entry: int) -> int:
 
 
 def check_tree(config: Config) -> None:
-    """The tree checks upstream makes, before anything starts: every ``ensure_objects`` count
-    matches the tree (0 is filled in), and mkdir/rmdir have a tree to act on (upstream fails
-    without one at run time: "MKDIR operation requires directory_structure")."""
+    """The tree checks upstream makes before anything starts (its dry run too): an
+    ``ensure_objects`` entry anchors the tree, and every count matches it (0 is filled in)."""
     prepare = config.prepare
     layout = tree_of(prepare)
     if layout is not None and prepare is not None:
@@ -212,14 +225,22 @@ def check_tree(config: Config) -> None:
             )
         for i, spec in enumerate(prepare.ensure_objects):
             tree_count(spec.count, layout, i)
-        return
+
+
+def dir_op_problem(config: Config) -> ConfigError | None:
+    """Why the workload's mkdir/rmdir cannot run (no tree to act on), or None. ``run`` raises
+    it before anything starts; ``--dry-run`` prints it as a warning, as upstream's dry run
+    accepts such a config."""
+    if tree_of(config.prepare) is not None:
+        return None
     for i, op in enumerate(config.workload):
         if isinstance(op, MkdirOp | RmdirOp):
             name = str(op.__struct_config__.tag)
-            raise ConfigError(
+            return ConfigError(
                 f"workload[{i}] ({name} {op.path}): {name} needs prepare.directory_structure; "
                 f'upstream refuses it too, at run time ("{name.upper()} operation requires '
                 'directory_structure")',
                 hint="add prepare.directory_structure (e.g. {width: 3, depth: 2, files_per_dir: "
                 "5}) and an ensure_objects entry for its base_uri, or drop the op",
             )
+    return None

@@ -11,7 +11,7 @@ import pytest
 from sai3bench.config.load import load_config
 from sai3bench.config.tree import DirectoryStructure
 from sai3bench.errors import ConfigError
-from sai3bench.plan.tree import TreeLayout, TreePaths, check_tree, tree_count
+from sai3bench.plan.tree import TreeLayout, TreePaths, check_tree, dir_op_problem, tree_count
 
 
 def _tree(width: int, depth: int, files: int, dist: str = "bottom", mask: str = "") -> TreeLayout:
@@ -22,7 +22,7 @@ def _tree(width: int, depth: int, files: int, dist: str = "bottom", mask: str = 
             depth=depth,
             files_per_dir=files,
             distribution=dist,  # type: ignore[arg-type]
-            **extra,  # type: ignore[arg-type]
+            **extra,
         )
     )
 
@@ -151,8 +151,9 @@ def test_check_tree_refuses_a_mismatched_count_and_accepts_zero():
 
 def test_mkdir_without_a_tree_is_refused_naming_upstream_and_the_fix():
     text = "target: file:///tmp/x/\nduration: 1s\nworkload: [{op: rmdir, path: d/, weight: 1}]\n"
-    with pytest.raises(ConfigError) as err:
-        check_tree(load_config(text).config)
-    assert "needs prepare.directory_structure" in err.value.msg
-    assert "upstream refuses it too" in err.value.msg
-    assert "directory_structure" in (err.value.hint or "")
+    err = dir_op_problem(load_config(text).config)
+    assert err is not None
+    assert "needs prepare.directory_structure" in err.msg
+    assert "upstream refuses it too" in err.msg
+    assert "directory_structure" in (err.hint or "")
+    assert dir_op_problem(load_config(_TREE_YAML.replace("COUNT", "0")).config) is None
