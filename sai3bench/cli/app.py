@@ -182,7 +182,7 @@ def run(
 
 def main() -> None:
     """Console-script entry point."""
-    from sai3bench.cli import analyze, mock, oplog, util  # noqa: F401  (register commands)
+    from sai3bench.cli import analyze, autotune, mock, oplog, util  # noqa: F401  (commands)
 
     # typer >= 0.29 carries its own click (typer._click); its usage errors are TyperExceptions.
     try:

@@ -110,6 +110,12 @@ def mock_server(
         str | None, typer.Option(help="answer a stalled request after this long, e.g. 30s")
     ] = None,
     seed: Annotated[int, typer.Option(help="fault injection RNG seed")] = 0,
+    max_inflight: Annotated[
+        int,
+        typer.Option(
+            min=0, help="capacity: requests beyond this many in their latency wait (0: none)"
+        ),
+    ] = 0,
     public: Annotated[bool, typer.Option(help="allow a non-loopback bind")] = False,
     listeners: Annotated[
         int,
@@ -145,6 +151,7 @@ def mock_server(
         stall_rate=stall_rate,
         stall_s=_seconds(stall_time, "--stall-time"),
         seed=seed,
+        max_inflight=max_inflight,
     )
     az_account, az_key = _azure_key(azure_key)
     app_ = DialectRouter(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from functools import partial
 
 import msgspec
@@ -62,14 +63,21 @@ def apply_overrides(text: str, o: Overrides) -> str:
     given = o.given()
     if not given:
         return text
-    for key, value in given.items():
+    text = set_top_level(text, given)
+    flags = " ".join(f"--{k} {_shown(v)}" for k, v in given.items())
+    return f"# effective values: the command line set {flags}\n{text}"
+
+
+def set_top_level(text: str, values: Mapping[str, str | int]) -> str:
+    """``text`` with each top-level key's line set to ``key: value`` (a comment after the old
+    value kept), or the line added at the end when the key is absent (also autotune's)."""
+    for key, value in values.items():
         line = f"{key}: {json.dumps(value)}"  # JSON scalars are YAML scalars
         pattern = re.compile(rf"^{key}[ \t]*:[^\n#]*", re.M)
         text, n = pattern.subn(partial(_keep_comment, line=line), text, count=1)
         if not n:
             text = text.rstrip("\n") + f"\n{line}\n"
-    flags = " ".join(f"--{k} {_shown(v)}" for k, v in given.items())
-    return f"# effective values: the command line set {flags}\n{text}"
+    return text
 
 
 def _keep_comment(m: re.Match[str], *, line: str) -> str:

@@ -17,6 +17,9 @@ import asyncio
 import ipaddress
 import random
 import ssl
+from collections import deque
+from collections.abc import Callable
+from functools import partial
 from typing import Final
 
 from sai3bench.errors import UsageError
@@ -60,6 +63,7 @@ class Faults:
         stall_rate: float = 0.0,
         stall_s: float = 0.0,
         seed: int = 0,
+        max_inflight: int = 0,
     ) -> None:
         self.latency_s = latency_s
         self.jitter_s = jitter_s
@@ -73,6 +77,13 @@ class Faults:
         self.stall_rate = stall_rate
         self.stall_s = stall_s
         self.rng = random.Random(seed)
+        #: A capacity: at most this many requests in their latency at once (0: no limit); the
+        #: rest wait in arrival order. With latency L it serves at most max_inflight / L per
+        #: second, so a client's throughput stops rising at concurrency ~= max_inflight (Little's
+        #: law): the knee ``sai3bench autotune`` is tested against.
+        self.max_inflight = max_inflight
+        self.inflight = 0
+        self._waiting: deque[tuple[Callable[[], None], float]] = deque()
 
     @property
     def any(self) -> bool:
@@ -83,10 +94,25 @@ class Faults:
             or self.reset_rate
             or self.truncate_rate
             or self.stall_rate
+            or self.max_inflight
         )
 
     def delay(self) -> float:
         return max(0.0, self.latency_s + self.rng.uniform(-self.jitter_s, self.jitter_s))
+
+    def admit(self, send: Callable[[], None], delay: float) -> None:
+        """``send`` after ``delay`` seconds in one of the ``max_inflight`` slots (when free)."""
+        if self.inflight >= self.max_inflight:
+            self._waiting.append((send, delay))
+            return
+        self.inflight += 1
+        asyncio.get_running_loop().call_later(delay, self._done, send)
+
+    def _done(self, send: Callable[[], None]) -> None:
+        self.inflight -= 1
+        send()
+        if self._waiting:
+            self.admit(*self._waiting.popleft())
 
 
 class MockS3Protocol(ReceiveBufferProtocol):
@@ -149,6 +175,9 @@ class MockS3Protocol(ReceiveBufferProtocol):
                 self._send_truncated(resp)
                 return
             delay = faults.delay()
+            if faults.max_inflight:
+                faults.admit(partial(self._send, resp, not p.keep_alive), delay)
+                return
             if delay > 0:
                 keep = p.keep_alive
                 asyncio.get_running_loop().call_later(delay, self._send, resp, not keep)
