@@ -27,7 +27,7 @@ from sai3bench.backends.base import OpResult
 from sai3bench.engine.dirops import run_dir_async, run_dir_sync
 from sai3bench.engine.ops import PlannedOp, Task
 from sai3bench.engine.transient import RetryPolicy, is_transient
-from sai3bench.http import resends
+from sai3bench.http import resends, sent
 from sai3bench.metrics.collector import OpKind
 from sai3bench.outcome import OpError
 
@@ -46,10 +46,12 @@ class BatchResults:
         "latency_ns",
         "nbytes",
         "outcome",
+        "put_sent",
         "resent",
         "retries",
         "retry_log",
         "scratch",
+        "sent",
         "start_ns",
         "stop",
         "ttfb_ns",
@@ -73,6 +75,12 @@ class BatchResults:
         #: Outcomes of the attempts the HTTP pools resent for the op running now
         #: (http/resends.py); moved into ``retry_log`` when the op ends.
         self.resent: list[int] = []
+        #: (index in the batch, perf_counter_ns its request went out) of each PUT that
+        #: succeeded: the recorder splits its latency into setup and I/O (upstream v0.8.90).
+        #: Appended by the PUT path alone, so no other op pays for the split.
+        self.put_sent: list[tuple[int, int]] = []
+        #: The HTTP pools' word of when the running PUT's request went out (http/sent.py).
+        self.sent = [0]
         #: Set by the pool to stop a running batch before its next op.
         self.stop = False
         #: (key, detail) of the first failure this worker saw, for a one-line error message.
@@ -95,10 +103,12 @@ class _ThreadScratch(threading.local):
 
 
 _local = _ThreadScratch()
+_clock = time.perf_counter_ns
 
 
-def run_one_sync(op: PlannedOp, key: str, size: int, salt: int) -> int:
-    """One op through a blocking backend; returns bytes moved. Raises OpError."""
+def run_one_sync(op: PlannedOp, key: str, size: int, salt: int, out: BatchResults, n: int) -> int:
+    """One op (``n`` of the batch) through a blocking backend; returns bytes moved. Raises
+    OpError. A PUT that succeeds notes in ``out`` when its write began."""
     kind = op.kind
     b = op.blocking
     assert b is not None  # the pool runs ops in threads only when every backend blocks
@@ -107,7 +117,10 @@ def run_one_sync(op: PlannedOp, key: str, size: int, salt: int) -> int:
     if kind == _PUT:
         assert op.data is not None
         body = op.data.payload(size, salt, _local.buf)
-        return b.put_sync(key, body)
+        began = _clock()
+        moved = b.put_sync(key, body)
+        out.put_sent.append((n, began))
+        return moved
     if kind == _STAT:
         b.head_sync(key)
         return 0
@@ -120,9 +133,10 @@ def run_one_sync(op: PlannedOp, key: str, size: int, salt: int) -> int:
 
 
 async def _run_one_async(
-    op: PlannedOp, key: str, size: int, salt: int, out: BatchResults
+    op: PlannedOp, key: str, size: int, salt: int, out: BatchResults, n: int
 ) -> OpResult:
-    """One op through an async backend: (bytes moved, when the response head arrived)."""
+    """One op (``n`` of the batch) through an async backend: (bytes moved, when the response
+    head arrived). A PUT that succeeds notes in ``out`` when its request went out."""
     kind = op.kind
     b = op.backend
     if kind == _GET:
@@ -134,7 +148,12 @@ async def _run_one_async(
         except BufferError:  # a view of the last body is still alive somewhere: start afresh
             out.scratch = bytearray()
             body = op.data.payload(size, salt, out.scratch)
-        return await b.put(key, body)
+        slot = out.sent
+        slot[0] = 0
+        result = await b.put(key, body)
+        if slot[0]:  # 0: no request carried a body (a backend outside http/)
+            out.put_sent.append((n, slot[0]))
+        return result
     if kind == _STAT:
         return 0, (await b.head(key))[1]  # a stat moves no bytes; the size is not counted
     if kind == _DELETE:
@@ -197,6 +216,7 @@ def exec_batch_sync(
     attempt is timed; retries are counted apart.
     """
     clock = time.perf_counter_ns
+    out.put_sent.clear()
     n = 0
     for op_i, key, size, salt in tasks:
         op = ops[op_i]
@@ -204,7 +224,7 @@ def exec_batch_sync(
         while True:
             t0 = clock()
             try:
-                moved, code, detail = run_one_sync(op, key, size, salt), 0, ""
+                moved, code, detail = run_one_sync(op, key, size, salt, out, n), 0, ""
             except OpError as exc:  # keep the detail, never the exception (see _outcome)
                 moved, (code, detail) = 0, _outcome(exc)
             t1 = clock()
@@ -229,6 +249,8 @@ async def exec_batch_async(
     """``exec_batch_sync`` for async backends, on the event loop: the same loop, awaited."""
     clock = time.perf_counter_ns
     resends.listen(out.resent)
+    sent.listen(out.sent)
+    out.put_sent.clear()
     n = 0
     for op_i, key, size, salt in tasks:
         op = ops[op_i]
@@ -236,7 +258,8 @@ async def exec_batch_async(
         while True:
             t0 = clock()
             try:
-                (moved, first), code, detail = await _run_one_async(op, key, size, salt, out), 0, ""
+                moved, first = await _run_one_async(op, key, size, salt, out, n)
+                code, detail = 0, ""
             except OpError as exc:  # keep the detail, never the exception (see _outcome)
                 moved, first, (code, detail) = 0, 0, _outcome(exc)
             t1 = clock()

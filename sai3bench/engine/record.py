@@ -78,6 +78,8 @@ def make_recorder(
                 record_error(kinds[task[0]], code)
             if hook is not None:
                 hook(task, code)
+        if out.put_sent:
+            _split_puts(c, out)
         if out.error is not None and tally.first_error is None:
             tally.first_error = out.error
         if out.retry_log:  # (op index in the batch, outcome of the attempt tried again)
@@ -87,3 +89,16 @@ def make_recorder(
                 out.retry_log.clear()
 
     return on_batch
+
+
+def _split_puts(c: Collector, out: BatchResults) -> None:
+    """The PUT latency split of a batch's successful PUTs: setup is their start to the request
+    out, I/O the request out to done (their latency less the setup)."""
+    start, lat, oc = out.start_ns, out.latency_ns, out.outcome
+    setup, io = [], []
+    for j, sent_ns in out.put_sent:
+        if oc[j] == 0:
+            s = sent_ns - start[j]
+            setup.append(s)
+            io.append(lat[j] - s)
+    c.record_put_split(setup, io)

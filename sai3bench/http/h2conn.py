@@ -40,6 +40,7 @@ from h2.errors import ErrorCodes
 
 from sai3bench.http.endpoint import DEFAULT_CONNECT_TIMEOUT, DEFAULT_FIRST_BYTE_TIMEOUT, Endpoint
 from sai3bench.http.hpack_tuning import install_process_wide, plain_literals
+from sai3bench.http.sent import mark as mark_sent
 from sai3bench.http.sockets import connect_errors, open_connection, set_nodelay
 from sai3bench.outcome import OpError, Outcome
 from sai3bench.payload import Payload
@@ -326,6 +327,8 @@ class H2Connection(asyncio.BufferedProtocol):
         pseudo.append((":path", target))
         pseudo.extend(headers)
         s.request = (pseudo, body)
+        if body is not None:
+            mark_sent()  # in the worker's context: a queued stream starts from a callback
         now = s.sent_at = self._loop.time()
         s.deadline = end = now + timeout
         first = now + self.first_byte_timeout

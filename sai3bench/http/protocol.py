@@ -30,6 +30,7 @@ from typing import Final
 from sai3bench.http.endpoint import DEFAULT_FIRST_BYTE_TIMEOUT
 from sai3bench.http.errors import ProtocolError
 from sai3bench.http.h1 import ResponseParser
+from sai3bench.http.sent import mark as mark_sent
 from sai3bench.http.sockets import ReceiveBufferProtocol
 from sai3bench.outcome import OpError, Outcome
 from sai3bench.payload import Payload
@@ -216,8 +217,10 @@ class H1Connection(ReceiveBufferProtocol):
         if body is None:
             self.transport.write(head)
         elif isinstance(body, memoryview):
+            mark_sent()
             self.transport.writelines((head, body))
         else:
+            mark_sent()
             self.transport.writelines((head, *body))
         now = self._loop.time()
         self.response_deadline = end = now + timeout

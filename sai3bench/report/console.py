@@ -20,6 +20,8 @@ from __future__ import annotations
 from sai3bench.metrics.collector import (
     META_KINDS,
     N_SIZE_BUCKETS,
+    PUT_IO,
+    PUT_SETUP,
     SIZE_BUCKET_LABELS,
     Collector,
     OpClass,
@@ -200,11 +202,25 @@ def _kind_block(
     ]
     if kind in (OpKind.GET, OpKind.PUT):
         lines.append(f"  Throughput: {_rate(nbytes / _MIB, wall_s):.2f} MiB/s")
-    lines.append(latency_line(h))
+    split = put_split(collector) if kind == OpKind.PUT else None
+    if split is None:
+        lines.append(latency_line(h))
+    else:  # upstream v0.8.90's three PUT lines
+        lines += [
+            latency_line(h, "Latency (total)"),
+            latency_line(split[0], "Latency (I/O ext)"),
+            latency_line(split[1], "Latency (setup int)"),
+        ]
     ttfb = collector.ttfb(kind) if kind in (OpKind.GET, OpKind.PUT) else None
     if ttfb is not None and ttfb.count:
         lines.append(latency_line(ttfb, "TTFB"))
     return lines
+
+
+def put_split(collector: Collector) -> tuple[Histogram, Histogram] | None:
+    """(I/O, setup) latencies of the PUTs, or None when none were split (older results)."""
+    io, setup = collector.put_split(PUT_IO), collector.put_split(PUT_SETUP)
+    return (io, setup) if io is not None and setup is not None and io.count else None
 
 
 def latency_summary(collector: Collector, wall_s: float) -> dict[str, dict[str, object]]:
@@ -223,6 +239,10 @@ def latency_summary(collector: Collector, wall_s: float) -> dict[str, dict[str, 
             "mib_per_sec": round(_rate(nbytes / _MIB, wall_s), 3),
             "latency_ns": latency,
         }
+        split = put_split(collector) if kind == OpKind.PUT else None
+        if split is not None:  # the PUT latency split (upstream v0.8.90)
+            out[heading]["io_latency_ns"] = latency_figures(split[0])
+            out[heading]["setup_latency_ns"] = latency_figures(split[1])
     return out
 
 
