@@ -19,6 +19,7 @@ from sai3bench.plan.tree import TreePaths
 
 if TYPE_CHECKING:
     from sai3bench.datagen.buffers import DataSource
+    from sai3bench.engine.put_pool import Feeder
     from sai3bench.plan.sizes import SizeSampler
 
 #: One chosen op: (op index, key, size in bytes for PUT, salt for the PUT body).
@@ -34,6 +35,7 @@ class PlannedOp:
         "blocking",
         "data",
         "dirs",
+        "feeder",
         "index",
         "keys",
         "kind",
@@ -79,15 +81,20 @@ class PlannedOp:
         self.recursive = False
         #: PUT: prepare.key_prefix_shards; keys go under ``{salt % shards:02x}/`` (upstream).
         self.shards = 0
+        #: PUT with dynamic_put_pool: the GET/STAT pools its new keys join (engine/put_pool.py).
+        self.feeder: Feeder | None = None
 
     def __repr__(self) -> str:
         return f"<PlannedOp {self.kind.name} {self.label} keys={len(self.keys)}>"
 
     def pick(self, rng: random.Random) -> Task | None:
-        """Arguments for one execution; None when a DELETE pool is empty."""
+        """Arguments for one execution; None when a DELETE pool is empty, or a GET/STAT pool
+        that PUTs feed (dynamic_put_pool) has no object yet."""
         kind = self.kind
         if kind == OpKind.GET or kind == OpKind.STAT or kind >= OpKind.MKDIR:
             keys = self.keys
+            if not keys:
+                return None
             return (self.index, keys[int(rng.random() * len(keys))], 0, 0)
         if kind == OpKind.PUT:
             salt = rng.getrandbits(63)

@@ -20,6 +20,7 @@ from sai3bench.backends.base import Backend
 from sai3bench.config.schema import Config, GetOp, ListOp, MkdirOp, Op, PutOp, RmdirOp, StatOp
 from sai3bench.engine.context import RunContext
 from sai3bench.engine.ops import PlannedOp
+from sai3bench.engine.put_pool import is_fed, put_base, wire
 from sai3bench.engine.transient import list_with_retry
 from sai3bench.engine.tree_stage import tree_op, tree_pools
 from sai3bench.errors import ConfigError
@@ -85,6 +86,7 @@ async def plan_workload(ctx: RunContext, config: Config) -> WorkloadPlan:
     skip_listing = config.prepare is not None and config.prepare.skip_verification
     shards = _shards(config)
     entries = [_Entry(ctx, i, op, mixed, shards) for i, op in enumerate(config.workload)]
+    puts = [(e.backend, put_base(e.backend, e.path)) for e in entries if e.kind == OpKind.PUT]
     pools: list[OpPool] = []
     for e in entries:
         if e.kind in (OpKind.PUT, OpKind.LIST):
@@ -95,7 +97,8 @@ async def plan_workload(ctx: RunContext, config: Config) -> WorkloadPlan:
             pools.append(OpPool(keys=keys, deletes=True))
         else:
             indexed = _from_plan(e, sets) if skip_listing else None
-            keys = [] if indexed is not None else await _match(e)
+            fed = config.dynamic_put_pool and is_fed((e.backend, e.path), puts, shards=shards)
+            keys = [] if indexed is not None else await _match(e, empty_ok=fed)
             pools.append(OpPool(keys=keys, indexed=indexed))
     if mixed:
         pools = _separate_pools(entries, pools)
@@ -117,8 +120,7 @@ def planned_ops(ctx: RunContext, config: Config, pools: list[OpPool]) -> list[Pl
         e = _Entry(ctx, i, op, mixed)
         p = PlannedOp(index=i, kind=e.kind, backend=e.backend, label=e.label)
         if isinstance(op, PutOp):
-            key = e.backend.key_of(e.path)
-            p.base = key if key.endswith("/") else key + "/"
+            p.base = put_base(e.backend, e.path)
             p.shards = _shards(config)
             p.sampler = SizeSampler(op.size_spec)
             p.data = ctx.data_source("random", op.dedup_factor, op.compress_factor)
@@ -132,6 +134,8 @@ def planned_ops(ctx: RunContext, config: Config, pools: list[OpPool]) -> list[Pl
         else:
             p.keys = pool.keys  # read only: one list, however many ops read it
         planned.append(p)
+    if config.dynamic_put_pool and tree is None:
+        wire(planned, [op.path for op in config.workload], shards=_shards(config))
     return planned
 
 
@@ -166,9 +170,10 @@ async def match_keys(
     )
 
 
-async def _match(e: _Entry, *, listed_only: bool = False) -> list[str]:
+async def _match(e: _Entry, *, listed_only: bool = False, empty_ok: bool = False) -> list[str]:
+    """``empty_ok``: dynamic_put_pool and a PUT of the workload makes keys ``e`` matches."""
     keys = await match_keys(e.backend, e.path, listed_only=listed_only, deep=e.deep)
-    if not keys:
+    if not keys and not empty_ok:
         raise ConfigError(
             f"{e.label}: no objects match {e.path}",
             hint="create them with prepare.ensure_objects, or fix the path",
@@ -257,7 +262,7 @@ def _separate_pools(entries: list[_Entry], pools: list[OpPool]) -> list[OpPool]:
                 )
         elif e.kind in (OpKind.GET, OpKind.STAT) and doomed:
             kept = [k for k in p.keys if k not in doomed]
-            if not kept:
+            if not kept and p.keys:  # an empty pool that PUTs feed takes none of them
                 raise ConfigError(
                     f"{e.label}: every object it reads is also in a DELETE pool",
                     hint="point the delete op at other objects than the get/stat ops",

@@ -130,6 +130,8 @@ class WorkloadState:
         #: keys back from a batch that stopped early, so it is retired only when none are out.
         self.outstanding = [0] * len(planned)
         self.is_delete = [op.kind == OpKind.DELETE for op in planned]
+        #: dynamic_put_pool: per op, where a successful PUT's key goes (None: nowhere).
+        self.feeders = [op.feeder for op in planned]
         self.ever_ok = [False] * len(planned)
         self.failed_before_ok = [0] * len(planned)
 
@@ -148,7 +150,9 @@ class WorkloadState:
             if oi is None:
                 break
             task = planned[oi].pick(rng)
-            if task is None:  # delete pool empty
+            if task is None:  # delete pool empty, or a read pool PUTs feed not fed yet
+                if not self.is_delete[oi]:
+                    continue
                 if outstanding[oi] == 0:
                     mix.retire(oi)
                     self.result.exhausted.append(planned[oi].label)
@@ -187,6 +191,8 @@ class WorkloadState:
         self.ever_ok[oi] = True
         if self.is_delete[oi]:  # late or not, the object is gone
             self.result.deleted_keys.add(task[1])
+        elif (feeder := self.feeders[oi]) is not None:  # late or not, the object is there
+            feeder.add(task[1])
 
     def _on_failure(self, task: Task, code: int) -> None:
         late, code = code & LATE, code & ~LATE
