@@ -22,12 +22,13 @@ from sai3bench.engine.context import Output, RunContext
 from sai3bench.engine.coordinator import Coordinator
 from sai3bench.engine.interrupt import Interrupt, StageAbandoned
 from sai3bench.engine.options import RunOptions
-from sai3bench.engine.prepare import PrepareResult
+from sai3bench.engine.prepare import PrepareFailed, PrepareResult
 from sai3bench.engine.resolve import plan_workload
-from sai3bench.engine.runner import RunReport, open_backends, refreshing
+from sai3bench.engine.runner import RunReport, open_backends, refreshing, setup_hint
 from sai3bench.engine.share_runner import InProcessRunner, ShareRunner
 from sai3bench.engine.sweep import Point, Sweep
 from sai3bench.engine.workload import WorkloadResult
+from sai3bench.errors import RunFailed, StorageError
 from sai3bench.metrics.collector import Collector, OpKind
 from sai3bench.metrics.histogram import Histogram
 from sai3bench.plan.tasks import is_mixed, prepare_sets
@@ -90,9 +91,9 @@ async def autotune(
     async with refreshing(backends):
         co = Coordinator(ctx, config, opts, report, InProcessRunner(ctx))
         with interrupt.attach(asyncio.get_running_loop(), signals=True):
-            await _prepare(co, result)
             deleted: set[str] = set()
             try:
+                await _prepare(co, result)
                 await _steps(co, sweep, step_s, processes, on_point, deleted)
             except StageAbandoned as exc:
                 result.abandoned = str(exc)
@@ -108,9 +109,13 @@ async def _prepare(co: Coordinator, result: TuneResult) -> None:
         return
     co.ctx.out.say("=== Prepare Phase ===")
     stop = co.report.interrupt
-    result.prepare = co.report.prepare = await stop.bounded(
-        "prepare", co.prepare(prep, sets), grace=co.runner.grace
-    )
+    try:
+        result.prepare = co.report.prepare = await stop.bounded(
+            "prepare", co.prepare(prep, sets), grace=co.runner.grace
+        )
+    except PrepareFailed as exc:  # what it made is still cleaned up (``autotune``'s finally)
+        result.prepare = exc.result
+        raise
     made = result.prepare
     co.ctx.out.say(f"Prepare: {made.created:,} objects created, {made.existed:,} existed")
 
@@ -140,9 +145,24 @@ async def _steps(
             raise step_co.lost
         if stop.requested:
             return  # a stopped step's figures are partial: not a point
+        _check_step(cfg, wl, n)
         point = point_of(n, concurrency, wl)
         sweep.add(point)
         on_point(point)
+
+
+def _check_step(cfg: Config, wl: WorkloadResult, processes: int) -> None:
+    """A step that could not run is no point on the curve: the config or the target is wrong."""
+    if wl.refused is not None:
+        label, key, detail, outcome = wl.refused
+        hint = setup_hint(outcome, cfg.target, "check the target URI and that the endpoint works")
+        raise StorageError(f"{label}: failed on {key}: {detail}", hint=hint)
+    if wl.collector.ops() == 0:
+        raise RunFailed(
+            f"autotune: no op succeeded at processes {processes}, concurrency "
+            f"{cfg.concurrency} ({wl.collector.error_count():,} failed, {wl.late:,} late)",
+            hint="check that the workload runs with `sai3bench run` first, or raise --step",
+        )
 
 
 async def _cleanup(co: Coordinator, result: TuneResult, deleted: set[str]) -> None:
