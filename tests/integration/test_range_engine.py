@@ -10,7 +10,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import json
+import urllib.request
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,11 +29,15 @@ from sai3bench.mock.gcsapp import GcsApp
 from sai3bench.mock.router import DialectRouter
 from sai3bench.mock.s3app import S3App
 from sai3bench.mock.server import start_server
+from sai3bench.mock.stats import STATS_PATH
 from sai3bench.mock.store import MemoryStore
 from sai3bench.outcome import OpError, Outcome
 from sai3bench.signers.azure import DEV_ACCOUNT, DEV_KEY, SharedKeyCredentials
 from sai3bench.signers.base import Credential, StaticCredentialProvider
 from tests.conftest import LoopRunner
+
+from .conftest import run_cli, write_config
+from .test_s3_mock import _start, stages
 
 pytestmark = pytest.mark.integration
 
@@ -180,3 +187,40 @@ def test_a_range_that_fails_fails_the_op_with_its_outcome(
             assert len(rec.sent) == 20
 
     run_loop(go())
+
+
+def test_a_run_with_range_engine_counts_one_op_per_object(tmp_path: Path) -> None:
+    """Through the CLI (config -> Backends -> S3 GETs): each GET op is 16 ranged requests at
+    the mock, and one op, of the object's size, in the results."""
+    with contextlib.ExitStack() as stack:
+        mock = stack.enter_context(contextlib.contextmanager(_start)("--bucket", "bench"))
+        cfg: dict[str, Any] = {
+            "duration": "1s",
+            "concurrency": 2,
+            "target": "s3://bench/re/",
+            "range_engine": {"enabled": True, "chunk_size": "64KiB", "min_split_size": "128KiB"},
+            "prepare": {
+                "ensure_objects": [{"base_uri": "data/", "count": 3, "size_spec": "1MiB"}],
+                "skip_verification": True,
+            },
+            "workload": [{"op": "get", "path": "data/*", "weight": 1}],
+        }
+        made = {**cfg, "prepare": {**cfg["prepare"], "skip_verification": False}}
+        prep_args = ["--prepare-only", "--results-dir", str(tmp_path / "p")]
+        prep = run_cli(
+            ["run", "-c", str(write_config(tmp_path, made)), *prep_args],
+            tmp_path,
+            env=mock.env(),
+        )
+        assert prep.returncode == 0, prep.stderr
+        urllib.request.urlopen(urllib.request.Request(mock.url + STATS_PATH, method="DELETE"))
+        proc = run_cli(
+            ["run", "-c", str(write_config(tmp_path, cfg)), "--skip-prepare", "--no-cleanup",
+             "--results-dir", str(tmp_path)], tmp_path, env=mock.env(),
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+        wl = stages(tmp_path)["workload"]
+        ops, late = int(wl["ops"]), int(wl["late"])  # type: ignore[call-overload]
+        assert ops > 0 and wl["errors"] == 0 and wl["bytes"] == ops * 2**20
+        seen = json.loads(urllib.request.urlopen(mock.url + STATS_PATH).read())
+        assert seen["requests"]["GET"] == 16 * (ops + late), (seen, ops, late)
