@@ -55,10 +55,11 @@ _pread.restype = ctypes.c_ssize_t
 def pread_into(fd: int, addr: int, length: int, offset: int) -> int:
     """pread(2) into memory at ``addr`` (an aligned buffer's); the GIL is released.
 
-    Why not ``os.preadv``: it works as well, but strace shows an iovec's contents, never its
-    buffer address, and the alignment of that address is what O_DIRECT needs and the strace
-    test (tests/integration/test_direct_strace.py) checks. Measured the same per call
-    (~0.4 us of Python, tools/bench_direct.py).
+    Why not ``os.preadv``: strace shows an iovec's contents, never its buffer address, and
+    the alignment of that address is what O_DIRECT needs and what the strace test
+    (tests/integration/test_direct_strace.py) checks. The price: ~3 us more per call than
+    ``os.preadv`` (ffi and the GIL hand-off; 4.3-4.7 us against 1.4 us on this loaded 2-vCPU
+    VM, tools/bench_direct.py), small beside the ~40 us of kernel CPU of a 4 KiB O_DIRECT read.
     """
     n: int = _pread(fd, addr, length, offset)
     if n < 0:

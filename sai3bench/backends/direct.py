@@ -16,9 +16,10 @@ The data path (rules of O_DIRECT, see backends/aligned.py):
   page per syscall otherwise; here a 1-byte PUT is one O_DIRECT block write plus the truncate.
   The copy is the price of O_DIRECT from generated data (DataSource views are not aligned):
   measured ~0.25 us per 4 KiB and ~35 us per 1 MiB on this VM (tools/bench_direct.py).
-- GET: ``pread`` of 4 MiB at a time at offsets 0, 4 MiB, ...; a short read is the end of the
-  file (the last one may end off a block: the kernel allows that at end of file). Upstream
-  reads whole files one page per syscall, which it measured 173x slower than 4 MiB chunks.
+- GET: one ``fstat``, then ``pread`` of at most 4 MiB at a time at offsets 0, 4 MiB, ...,
+  each asking for the rest of the file rounded up to a block (the last read returns the
+  unaligned tail: the kernel allows that at end of file). Upstream reads whole files one page
+  per syscall, which it measured 173x slower than 4 MiB chunks.
 - Ranged GET (``util get --range``): the range widened to whole blocks, only the asked-for
   bytes counted.
 Unlike upstream, a failed O_DIRECT call is an op error, never a silent retry through the page
@@ -104,23 +105,26 @@ class DirectBackend(FileBackend):
         return size
 
     def get_sync(self, key: str) -> int:
+        """Read the whole file in aligned preads of at most 4 MiB, each asking for no more
+        than the file holds (rounded up to the block): the size comes from one fstat, because
+        the kernel pins every page of the buffer a read asks for, however little the file
+        has. Measured on 4 KiB files: +54 us of CPU per GET asking 4 MiB instead of 4 KiB."""
         try:
             fd = os.open(key, _DIRECT_READ)
         except OSError as exc:
             raise op_error(exc) from None
-        addr = self._aligned.addr
-        hint = self._hint
+        addr, block, hint = self._aligned.addr, self.block, self._hint
         total = 0
         try:
+            size = os.fstat(fd).st_size
             if hint is not None:
-                hint.opened(fd, 0)
-            while True:
-                n = pread_into(fd, addr, CHUNK, total)
+                hint.opened(fd, size)
+            while total < size:
+                want = min(CHUNK, round_up(size - total, block))
+                n = pread_into(fd, addr, want, total)
                 total += n
-                if n < CHUNK:
-                    break
-                if hint is not None and total == CHUNK:
-                    hint.grown(fd)
+                if n < want:
+                    break  # the end of the file (or it shrank since the fstat)
             if hint is not None:
                 hint.done(fd)
         except OSError as exc:

@@ -165,6 +165,9 @@ def test_auto_switches_a_file_of_64_mib_to_sequential(
     FileBackend(threads=1, page_cache="auto").get_sync(str(big))
     assert calls == [os.POSIX_FADV_RANDOM, os.POSIX_FADV_SEQUENTIAL]
     calls.clear()
+    DirectBackend(threads=1, page_cache="auto").get_sync(str(big))  # fstat'd: one call
+    assert calls == [os.POSIX_FADV_SEQUENTIAL]
+    calls.clear()
     body = DataSource("zero").payload(AUTO_SEQUENTIAL_MIN, 0, bytearray())
     FileBackend(threads=1, page_cache="auto").put_sync(str(tmp_path / "w.dat"), body)
     assert calls == [os.POSIX_FADV_SEQUENTIAL]
