@@ -43,7 +43,7 @@ from typing import Any
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _benchutil import Scratch, fmt_num, load_avg, median, print_table, rotated
+from _benchutil import Scratch, fmt_num, load_avg, median, print_table, rotated, spread
 from bench_http import CREDS, Nginx
 
 REPO = Path(__file__).resolve().parent.parent
@@ -211,8 +211,9 @@ def report(a: argparse.Namespace, results: dict[str, list[Result]]) -> None:
         mibs = median([r[0] for r in rs]) if rs else None
         cpu = median([r[1] for r in rs]) if rs else None
         rel = f"{mibs / base:.2f}x" if mibs and base else "-"
-        table.append([label, fmt_num(mibs), rel, fmt_num(cpu, 2), str(len(rs))])
-    print_table(["client", "MiB/s", "vs off", "CPU s/GiB", "runs"], table, left=1)
+        lo_hi = "-".join(fmt_num(x) for x in spread([r[0] for r in rs])) if rs else "-"
+        table.append([label, fmt_num(mibs), lo_hi, rel, fmt_num(cpu, 2), str(len(rs))])
+    print_table(["client", "MiB/s", "min-max", "vs off", "CPU s/GiB", "runs"], table, left=1)
 
 
 if __name__ == "__main__":
