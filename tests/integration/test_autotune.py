@@ -56,20 +56,21 @@ def _objects(mock: MockServer) -> dict[str, Any]:
 
 def test_knee_near_littles_law(tmp_path: Path, capped_mock: MockServer) -> None:
     cfg = write_config(tmp_path, _CONFIG, name="get.yaml")
-    args = ["autotune", "-c", str(cfg), "--step", "1s", "--max-processes", "1"]
+    args = ["autotune", "-c", str(cfg), "--step", "1s", "--max-processes", "2"]
     proc = run_cli(args, tmp_path, env=capped_mock.env(), timeout=120)
     assert proc.returncode == 0, proc.stderr
-    chosen = re.search(r"^Chosen: processes 1, concurrency (\d+) .*the knee", proc.stdout, re.M)
+    chosen = re.search(r"^Chosen: processes (\d), concurrency (\d+) .*knee", proc.stdout, re.M)
     assert chosen is not None, proc.stdout
-    concurrency = int(chosen.group(1))
+    processes, concurrency = int(chosen.group(1)), int(chosen.group(2))
     assert K / 2 <= concurrency <= 2 * K, proc.stdout
-    rows = [ln for ln in proc.stdout.splitlines() if _ROW.match(ln)]
-    assert sum(ln.startswith("*") for ln in rows) == 1  # the final table marks one choice
+    rows = [ln.split() for ln in proc.stdout.splitlines() if _ROW.match(ln)]
+    assert sum(r[0] == "*" for r in rows) == 1  # the final table marks one choice
+    assert any(r[-7] == "2" for r in rows)  # then 2 engine processes at that concurrency
     tuned = tmp_path / "get.tuned.yaml"
     text = tuned.read_text()
     assert "# a GET workload to tune (this comment must survive)" in text
     assert f"concurrency: {concurrency} # the value autotune replaces" in text
-    assert yaml.safe_load(text)["processes"] == 1
+    assert yaml.safe_load(text)["processes"] == processes
     assert _objects(capped_mock) == {"bench": 0}  # cleanup removed what prepare made
     again = run_cli(args, tmp_path, env=capped_mock.env())
     assert again.returncode == 2 and "exists" in again.stderr and "--force" in again.stderr
