@@ -50,7 +50,9 @@ _ERRNO_OUTCOME: Final = {
     errno.ENOSPC: Outcome.NO_SPACE,
     errno.EDQUOT: Outcome.NO_SPACE,
     errno.EISDIR: Outcome.CLIENT_ERROR,
-    errno.ENOTEMPTY: Outcome.CLIENT_ERROR,  # rmdir of a directory with entries
+    # rmdir of a directory with entries: a result of the workload (RMDIR without recursive on
+    # a full tree directory), so not CLIENT_ERROR, which stops an op that never worked.
+    errno.ENOTEMPTY: Outcome.OTHER,
     errno.EINVAL: Outcome.CLIENT_ERROR,
     errno.ENAMETOOLONG: Outcome.CLIENT_ERROR,
     errno.EFBIG: Outcome.CLIENT_ERROR,  # larger than the file system or RLIMIT_FSIZE allows

@@ -3,7 +3,7 @@
 file:// and direct:// (``DirectoryMaker``): ``mkdir -p`` (s3dlio's ``create_dir_all``: one that
 exists is a success) and rmdir, ``rm -r`` with ``recursive``. A directory already gone is a
 success, as in s3dlio; a non-empty one without ``recursive`` fails as the file system says
-(ENOTEMPTY, counted as CLIENT_ERROR).
+(ENOTEMPTY, counted as OTHER: a result, not a mis-aimed op that stops the run).
 
 Object stores have no directories: a directory is a key prefix. MKDIR writes the zero-byte
 marker ``dir/`` (the convention the S3 console and gsutil use); RMDIR deletes that marker, and

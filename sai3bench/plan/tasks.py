@@ -64,7 +64,7 @@ class PrepareSet(NamedTuple):
     def glob(self) -> str:
         """The set's objects as a glob, for messages: ``{base}[*/]prepared-*``."""
         if self.tree is not None:
-            return f"{self.base_uri}**/file_*.dat"
+            return f"{self.base_uri}**/file_*"
         return f"{self.base_uri}{'*/' if self.shards > 0 else ''}{self.pool}-*"
 
     def sizes(self) -> array[int]:

@@ -8,6 +8,7 @@ from sai3bench.config.units import fmt_bytes
 from sai3bench.plan.share import divide
 from sai3bench.plan.sizes import SizeSampler
 from sai3bench.plan.tasks import is_mixed, prepare_sets
+from sai3bench.report.tree_plan import tree_lines
 
 
 def describe_size(spec: SizeSpec) -> str:
@@ -97,6 +98,7 @@ def format_plan(config: Config, source: str, processes: int = 1) -> str:
                 f"  key_prefix_shards: {n} (keys under {0:02x}/ .. {n - 1:02x}/; "
                 "workload PUT keys too; globs list recursively)"
             )
+    lines += tree_lines(config)  # prepare.directory_structure (report/tree_plan.py)
     return "\n".join(lines)
 
 
