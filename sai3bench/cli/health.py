@@ -91,7 +91,7 @@ def _split(uri: str) -> tuple[str, str | None]:
     container_only = parsed.scheme == "az" and "/" not in parsed.path.rstrip("/")
     if uri.endswith("/") or (parsed.scheme not in ("file", "direct") and not parsed.path):
         return uri.rstrip("/") + "/", None
-    if container_only:
+    if container_only or (parsed.scheme in ("file", "direct") and os.path.isdir(parsed.path)):
         return uri + "/", None
     return uri[: uri.rfind("/") + 1], uri
 

@@ -89,6 +89,9 @@ def test_file_directory(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert set(_rows(proc.stdout).values()) == {"ok"} and len(_rows(proc.stdout)) == 5
     assert list(store.iterdir()) == []
+    proc = run_cli(["util", "health", f"file://{store}"], tmp_path)  # a directory without /
+    assert proc.returncode == 0 and f"to file://{store}/sai3bench-health-" in proc.stdout
+    assert list(store.iterdir()) == [] and [p.name for p in tmp_path.iterdir()] == ["store"]
     proc = run_cli(["util", "health", f"file://{tmp_path}/missing/"], tmp_path)
     assert proc.returncode == 1
     assert _rows(proc.stdout)["directory"] == "FAILED" and "directory failed" in proc.stderr
