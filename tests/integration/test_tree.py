@@ -12,8 +12,11 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from sai3bench.config.tree import DirectoryStructure
 from sai3bench.plan.tree import TreeLayout
+from sai3bench.signers.azure import DEV_ACCOUNT, DEV_KEY
 
 from ..adversity.runs import read_until, start_run
 from .conftest import run_cli, write_config
@@ -238,9 +241,28 @@ def _mock_objects(server: MockServer) -> int:
         return int(json.loads(resp.read())["objects"].get("bench", 0))
 
 
-def test_a_tree_on_the_s3_mock_has_no_directory_objects_and_cleans_up(
+def _cloud_env(scheme: str, server: MockServer) -> tuple[str, dict[str, str]]:
+    """The tree's base URI on the mock in ``scheme``'s dialect, and the variables that aim
+    the client at the mock."""
+    if scheme == "s3":
+        return "s3://bench/tree/", server.env()
+    if scheme == "gs":
+        return "gs://bench/tree/", {
+            "STORAGE_EMULATOR_HOST": server.url,
+            "GOOGLE_CLOUD_PROJECT": "bench",
+        }
+    return f"az://{DEV_ACCOUNT}/bench/tree/", {
+        "AZURE_STORAGE_ACCOUNT": DEV_ACCOUNT,
+        "AZURE_STORAGE_KEY": DEV_KEY,
+        "AZURE_STORAGE_ENDPOINT": server.url,
+    }
+
+
+@pytest.mark.parametrize("scheme", ["s3", "gs", "az"])
+def test_a_tree_on_an_object_store_has_no_directory_objects_and_cleans_up(
     tmp_path: Path,
     mock: MockServer,  # noqa: F811
+    scheme: str,
 ) -> None:
     ops = [
         {"op": "get", "path": "/", "weight": 3},
@@ -248,17 +270,18 @@ def test_a_tree_on_the_s3_mock_has_no_directory_objects_and_cleans_up(
         {"op": "mkdir", "path": "/", "weight": 2},
         {"op": "rmdir", "path": "/", "weight": 1},
     ]
-    cfg = _tree_config("s3://bench/tree/", 3, 2, 5, duration="1s", workload=ops)
-    done = _run(tmp_path, cfg, "--prepare-only", env=mock.env())
+    base, env = _cloud_env(scheme, mock)
+    cfg = _tree_config(base, 3, 2, 5, duration="1s", workload=ops)
+    done = _run(tmp_path, cfg, "--prepare-only", env=env)
     assert done.returncode == 0, done.stderr
     assert "12 directories are key prefixes on this storage" in done.stdout
     assert _mock_objects(mock) == 45  # files only: no directory objects
-    full = _run(tmp_path, cfg, "--no-cleanup", env=mock.env())  # gap fill: all exist
+    full = _run(tmp_path, cfg, "--no-cleanup", env=env)  # gap fill: all exist
     assert full.returncode == 0, full.stderr
     assert "45 existed" in full.stdout
     summary = _latest_meta(tmp_path)["results"]["summary"]["workload"]
     assert summary["MKDIR"]["ops"] > 0 and summary["RMDIR"]["ops"] > 0
-    clean = _run(tmp_path, cfg, "--cleanup-only", env=mock.env())
+    clean = _run(tmp_path, cfg, "--cleanup-only", env=env)
     assert clean.returncode == 0, clean.stderr
     assert _mock_objects(mock) == 0  # the files, and the dir/ markers MKDIR left
 
@@ -290,4 +313,22 @@ def test_sigint_during_tree_prepare_then_gap_fill_and_cleanup_only(tmp_path: Pat
     assert _on_disk(root) == _manifest(_layout(20, 2, 100))
     clean = _run(tmp_path, cfg, "--cleanup-only")
     assert clean.returncode == 0, clean.stderr
+    assert _on_disk(root) == (set(), set())
+
+
+def test_a_tree_on_direct_io_makes_real_directories_and_takes_them_back(tmp_path: Path) -> None:
+    """direct:// is file:// with O_DIRECT data: the same directory capability (DirectoryMaker)."""
+    root = tmp_path / "dtree"
+    ops = [
+        {"op": "get", "path": "/", "weight": 2},
+        {"op": "mkdir", "path": "/", "weight": 1},
+    ]
+    cfg = _tree_config(f"direct://{root}/", 3, 2, 5, duration="1s", workload=ops)
+    done = _run(tmp_path, cfg, "--no-cleanup")
+    assert done.returncode == 0, done.stderr
+    assert "MKDIR 12 of 12 directories" in done.stdout
+    assert _on_disk(root) == _manifest(_layout(3, 2, 5))
+    clean = _run(tmp_path, cfg, "--cleanup-only")
+    assert clean.returncode == 0, clean.stderr
+    assert "deleted 45 objects and 12 directories" in clean.stdout
     assert _on_disk(root) == (set(), set())
