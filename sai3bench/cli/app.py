@@ -143,6 +143,14 @@ def run(
         bool,
         typer.Option("--report", help="write report.html (plots) into the results directory"),
     ] = False,
+    ignore_unknown_keys: Annotated[
+        bool,
+        typer.Option(
+            "--ignore-unknown-keys",
+            help="drop YAML keys sai3-bench does not know with a warning (as upstream) "
+            "instead of refusing the config",
+        ),
+    ] = False,
 ) -> None:
     """prepare -> workload -> cleanup, as the config says."""
     from sai3bench.cli.netopts import first_byte_seconds
@@ -169,6 +177,7 @@ def run(
         overrides=Overrides(duration=duration, concurrency=concurrency, target=target),
         quiet=quiet,
         report=report,
+        ignore_unknown_keys=ignore_unknown_keys,
         op_log=str(op_log) if op_log is not None else None,
     )
     if report:  # refused before the run, not after it

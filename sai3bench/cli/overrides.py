@@ -37,14 +37,10 @@ class Overrides(msgspec.Struct, frozen=True, kw_only=True):
 def check_overrides(o: Overrides) -> None:
     """Refuse a bad value in one line naming the flag (exit 2), before anything is loaded."""
     if o.duration is not None:
-        try:
-            secs = parse_duration(o.duration)
+        try:  # 0 is allowed: upstream's "no workload stage" (prepare, then cleanup)
+            parse_duration(o.duration)
         except ValueError as exc:
             raise UsageError(f"--duration: {exc}", hint=_DURATION_HINT) from None
-        if secs <= 0:
-            raise UsageError(
-                f"--duration must be positive, got {o.duration!r}", hint=_DURATION_HINT
-            )
     if o.concurrency is not None and o.concurrency < 1:
         raise UsageError(
             f"--concurrency must be at least 1, got {o.concurrency}",

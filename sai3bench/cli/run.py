@@ -20,9 +20,10 @@ from sai3bench.cli.embedded import embedded_mock_server
 from sai3bench.cli.oplog_run import finish_op_log, op_log_name_warning, resolve_op_log
 from sai3bench.cli.output import Console
 from sai3bench.cli.overrides import Overrides, apply_overrides, check_overrides
-from sai3bench.config.load import LoadedConfig, load_config, load_config_file
+from sai3bench.config.load import LoadedConfig, load_config
 from sai3bench.config.scale import PROCESSES_HINT, parse_processes
 from sai3bench.config.schema import Config
+from sai3bench.config.text import decode_config, read_config_bytes
 from sai3bench.engine.cleanup import CleanupResult
 from sai3bench.engine.interrupt import Interrupt
 from sai3bench.engine.options import RunOptions
@@ -91,6 +92,8 @@ class RunFlags(msgspec.Struct, frozen=True, kw_only=True):
     op_log_since_ns: int = 0
     #: --report: report.html in the results directory at the end (report/html_report.py).
     report: bool = False
+    #: --ignore-unknown-keys: an unknown YAML key is a warning, not an error (as upstream).
+    ignore_unknown_keys: bool = False
 
 
 _CONFLICTS = (
@@ -128,16 +131,21 @@ def quickstart_text() -> str:
 
 
 def _load(
-    config_path: Path | None, *, http2: bool = False, overrides: Overrides | None = None
+    config_path: Path | None,
+    *,
+    http2: bool = False,
+    overrides: Overrides | None = None,
+    ignore_unknown_keys: bool = False,
 ) -> tuple[LoadedConfig, str, str]:
     """(loaded config, its YAML text with the command line's overrides, a label for it)."""
     if config_path is not None:
-        loaded = load_config_file(config_path)
-        label = str(config_path)
+        text, label = decode_config(read_config_bytes(config_path)), str(config_path)
     else:
-        loaded, label = load_config(quickstart_text()), EMBEDDED
+        text, label = quickstart_text(), EMBEDDED
     if overrides is not None and overrides.given():
-        loaded = load_config(apply_overrides(loaded.text, overrides))
+        # Before loading: --target is how a config that names its storage per agent runs.
+        text = apply_overrides(text, overrides)
+    loaded = load_config(text, ignore_unknown_keys=ignore_unknown_keys)
     check_tree(loaded.config)  # a count that does not match the tree: refused, dry run too
     if config_path is not None:
         check_limits(loaded.config, http2=http2)
@@ -146,7 +154,12 @@ def _load(
 
 def run_command(config_path: Path | None, flags: RunFlags) -> int:
     check_flags(flags)
-    loaded, text, source = _load(config_path, http2=flags.http2, overrides=flags.overrides)
+    loaded, text, source = _load(
+        config_path,
+        http2=flags.http2,
+        overrides=flags.overrides,
+        ignore_unknown_keys=flags.ignore_unknown_keys,
+    )
     if source != EMBEDDED or flags.dry_run:
         return _run_loaded(loaded, text, source, flags)
     with embedded_mock_server():

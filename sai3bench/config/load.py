@@ -4,7 +4,8 @@ Owns: the three steps from YAML text to ``Config``.
 1. ``yaml`` parses the text (the C loader when present; a key given twice is an error).
 2. A walk over the raw mappings checks every key at every level against the schema's fields,
    drops the keys upstream knows but this program does not act on (an explicit allow-list, each
-   with a warning), refuses everything else with a did-you-mean hint, and normalises values:
+   with a warning saying why), refuses everything else with a did-you-mean hint (unless
+   ``ignore_unknown_keys``: then a warning, as upstream ignores them), and normalises values:
    sizes, durations, counts, URIs (joined to ``target``) and size specs.
 3. ``msgspec.convert`` checks types and bounds; its errors are re-worded with the YAML path.
 What the target or this machine cannot do (object sizes, free disk, plan memory, workers) is
@@ -24,7 +25,7 @@ from typing import Any
 import msgspec
 import yaml
 
-from sai3bench.config.node import error_at, path_at, suggest
+from sai3bench.config.node import error_at, path_at, suggest, unknown_keys_warn
 from sai3bench.config.schema import CHOICES, Config
 from sai3bench.config.strictyaml import StrictLoader, check_nesting
 from sai3bench.config.text import decode_config, read_config_bytes
@@ -48,19 +49,24 @@ class LoadedConfig(msgspec.Struct, frozen=True):
     """The decoded YAML text: what the run saves as config.yaml (always UTF-8 on disk)."""
 
 
-def load_config_file(path: str | os.PathLike[str]) -> LoadedConfig:
+def load_config_file(
+    path: str | os.PathLike[str], *, ignore_unknown_keys: bool = False
+) -> LoadedConfig:
     """Read, decode and load a config file. See ``load_config``.
 
     Raises:
         ConfigError: the file is missing, a directory, unreadable, too large or not UTF-8 (or
             BOM-marked UTF-16) text, or its content is not a valid config.
     """
-    return load_config(decode_config(read_config_bytes(path)))
+    text = decode_config(read_config_bytes(path))
+    return load_config(text, ignore_unknown_keys=ignore_unknown_keys)
 
 
-def load_config(text: str | bytes) -> LoadedConfig:
+def load_config(text: str | bytes, *, ignore_unknown_keys: bool = False) -> LoadedConfig:
     """Parse YAML text into a ``Config``. Bytes are decoded as ``text.decode_config`` does.
 
+    ``ignore_unknown_keys`` (``run --ignore-unknown-keys``): a key neither valid nor in the
+    ``IGNORED`` allow-list is dropped with a warning, as upstream drops it silently.
     Pure: no limits that depend on the machine are checked here (``plan.limits`` does).
 
     Raises:
@@ -70,7 +76,8 @@ def load_config(text: str | bytes) -> LoadedConfig:
         text = decode_config(text)
     raw = _parse_yaml(text)
     warnings: list[str] = []
-    normalised = Walker(warnings).top(raw)
+    with unknown_keys_warn(ignore_unknown_keys):
+        normalised = Walker(warnings).top(raw)
     try:
         config = msgspec.convert(normalised, Config)
     except msgspec.ValidationError as exc:

@@ -7,14 +7,34 @@ mapping/list shape checks and the key check that warns about ignored keys. Pure:
 
 from __future__ import annotations
 
+import contextlib
 import difflib
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
+from contextvars import ContextVar
 from typing import Any, NoReturn, TypeVar
 
 from sai3bench.config.units import show
 from sai3bench.errors import ConfigError
 
 _T = TypeVar("_T")
+
+IGNORE_UNKNOWN_HINT = (
+    "or run with --ignore-unknown-keys to drop unknown keys with a warning, as upstream does"
+)
+
+_unknown_keys_warn: ContextVar[bool] = ContextVar("unknown_keys_warn", default=False)
+
+
+@contextlib.contextmanager
+def unknown_keys_warn(enabled: bool = True) -> Iterator[None]:
+    """Within it, ``check_keys`` drops an unknown key with a warning instead of refusing it
+    (``run --ignore-unknown-keys``): upstream ignores every key it does not know, so a config
+    full of keys from other tools runs, while by default a typo is not silently a default."""
+    token = _unknown_keys_warn.set(enabled)
+    try:
+        yield
+    finally:
+        _unknown_keys_warn.reset(token)
 
 
 def error_at(path: str, msg: str, hint: str) -> ConfigError:
@@ -70,14 +90,16 @@ def check_keys(
     node: Mapping[Any, Any],
     path: str,
     valid: Collection[str],
-    ignored: Mapping[str, str],
+    ignored: Mapping[str, str | Callable[[Any], str]],
     warnings: list[str],
     others: Mapping[str, Collection[str]] | None = None,
 ) -> dict[str, Any]:
-    """Return the valid items; warn for ignored keys; fail on any other key.
+    """Return the valid items; warn for ignored keys; fail on any other key (warn under
+    ``unknown_keys_warn``).
 
     ``others`` maps sibling kinds (other ops, other size types) to their keys, so that a key
-    valid elsewhere gets a precise "only X takes it" hint instead of a spelling guess.
+    valid elsewhere gets a precise "only X takes it" hint instead of a spelling guess. An
+    ``ignored`` reason may be a function of the value (the warning then depends on it).
     """
     out: dict[str, Any] = {}
     for raw_key, value in node.items():
@@ -85,11 +107,30 @@ def check_keys(
         if key in valid:
             out[key] = value
         elif key in ignored:
-            warnings.append(f"'{path_at(path, key)}' {ignored[key]}")
+            reason = ignored[key]
+            warnings.append(
+                f"'{path_at(path, key)}' {reason if isinstance(reason, str) else reason(value)}"
+            )
         else:
-            owners = [kind for kind, keys in (others or {}).items() if key in keys]
-            if owners:
-                hint = f"only {' and '.join(owners)} take '{key}'; remove it"
-                fail(path_at(path, key), "not valid here", hint)
-            fail(path_at(path, key), "unknown key", suggest(key, valid, also=ignored))
+            _unknown(path_at(path, key), key, valid, ignored, warnings, others or {})
     return out
+
+
+def _unknown(
+    at: str,
+    key: str,
+    valid: Collection[str],
+    ignored: Collection[str],
+    warnings: list[str],
+    others: Mapping[str, Collection[str]],
+) -> None:
+    """Refuse an unknown key, or warn under ``unknown_keys_warn`` (upstream ignores it)."""
+    owners = [kind for kind, keys in others.items() if key in keys]
+    if owners:
+        msg, hint = "not valid here", f"only {' and '.join(owners)} take '{key}'; remove it"
+    else:
+        msg, hint = "unknown key", suggest(key, valid, also=ignored)
+    if _unknown_keys_warn.get():
+        warnings.append(f"'{at}' is ignored: {msg} (--ignore-unknown-keys; {hint})")
+        return
+    fail(at, msg, f"{hint}; {IGNORE_UNKNOWN_HINT}")

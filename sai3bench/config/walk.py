@@ -48,35 +48,17 @@ from sai3bench.config.units import (
     parse_size,
     show,
 )
+from sai3bench.config.upstream_keys import (
+    IGNORED,
+    Reason,
+    agent_storage,
+    fail_per_agent_storage,
+    prepare_ignored,
+    use_multi_endpoint_warning,
+)
 from sai3bench.config.uri import URI_HINT, join_target, normalize_uri, parse_uri
 
 __all__ = ["IGNORED", "Walker"]
-
-_NOOP = "is ignored (upstream no-op)"
-_LATER = "is not supported yet and is ignored"
-
-IGNORED: dict[str, dict[str, str]] = {
-    "": {
-        **dict.fromkeys(("version", "backend", "objects"), _NOOP),
-        "cleanup": "is ignored (upstream no-op; prepare.cleanup is the one that counts)",
-        "distributed_env": "is ignored (internal to upstream's distributed controller)",
-        "autotune": "is ignored (read only by upstream's autotune commands)",
-        "s3dlio_optimization": "is ignored (it tunes upstream's s3dlio library)",
-        "processing_mode": "is ignored (sai3bench always runs one engine process per 'processes')",
-        **dict.fromkeys(("enable_metadata_cache", "cache_checkpoint_interval_secs"), _LATER),
-    },
-    "op": {
-        "use_multi_endpoint": "is ignored (upstream no-op since v0.8.96)",
-        **dict.fromkeys(("size", "file_size"), "is ignored (upstream no-op; object_size sets it)"),
-    },
-    "perf_log": {
-        "path": "is ignored (as upstream standalone: the perf-log is <results_dir>/perf_log.tsv)",
-    },
-    "prepare": {
-        "cleanup_only": "is ignored (upstream uses it only in distributed agents)",
-    },
-}
-"""Keys sai3-bench knows but this program drops with a warning, per level ("" = top level)."""
 
 _SIZE_HINT = "write bytes as an integer (4096) or a size string such as 64KiB, 8MB or 1.5GiB"
 _SPEC_CLASSES = {str(c.__struct_config__.tag): c for c in (FixedSize, UniformSize, LognormalSize)}
@@ -102,12 +84,15 @@ def _field_names(cls: type[msgspec.Struct]) -> frozenset[str]:
 
 _TOP_KEYS = _field_names(Config)
 _PREPARE_KEYS = _field_names(Prepare)
-_ENSURE_KEYS = _field_names(EnsureObjects) | {"size_distribution"}
+_MULTI_FLAG = "use_multi_endpoint"  # upstream v0.8.2x-v0.8.95; see use_multi_endpoint_warning
+_ENSURE_KEYS = _field_names(EnsureObjects) | {"size_distribution", _MULTI_FLAG}
 _ERROR_KEYS = _field_names(ErrorHandling)
 _MULTI_KEYS = _field_names(MultiEndpoint)
 _PERF_LOG_KEYS = _field_names(PerfLog)
 _OP_KEYS = {
-    name: _field_names(cls) | {"op"} | ({"size_distribution"} if name == "put" else set())
+    name: _field_names(cls)
+    | {"op", _MULTI_FLAG}
+    | ({"size_distribution"} if name == "put" else set())
     for name, cls in OPS.items()
 }
 _OP_EXAMPLE = "e.g. - {op: get, path: 'data/*', weight: 100}"
@@ -119,13 +104,16 @@ class Walker:
     def __init__(self, warnings: list[str]) -> None:
         self.warnings = warnings
         self.target: str | None = None
+        self.multi = False
+        #: (YAML path, URI) of a storage given only per agent (upstream_keys.agent_storage).
+        self.per_agent: tuple[str, str] | None = None
 
     def keys(
         self,
         node: Mapping[Any, Any],
         path: str,
         valid: Collection[str],
-        ignored: Mapping[str, str],
+        ignored: Mapping[str, Reason],
         others: Mapping[str, Collection[str]] | None = None,
     ) -> dict[str, Any]:
         """``node.check_keys`` with this walk's warnings list."""
@@ -133,6 +121,7 @@ class Walker:
 
     def top(self, raw: dict[Any, Any]) -> dict[str, Any]:
         check_processing_mode(raw)
+        self.per_agent = agent_storage(raw)
         top = self.keys(raw, "", _TOP_KEYS, IGNORED[""])
         if "workload" not in top:
             fail("workload", "missing", f"add a workload: list of ops, {_OP_EXAMPLE}")
@@ -140,10 +129,11 @@ class Walker:
             self.target = top["target"] = self.uri("target", top["target"], relative_ok=False)
         if top.get("multi_endpoint") is not None:
             top["multi_endpoint"] = self.multi_endpoint(top["multi_endpoint"])
+            self.multi = True
             if self.target is None:  # upstream: endpoints[0] stands in for a missing target
                 self.target = top["target"] = top["multi_endpoint"]["endpoints"][0]
         if "duration" in top:
-            top["duration"] = self.duration("duration", top["duration"], positive=True)
+            top["duration"] = self.duration("duration", top["duration"])  # 0: no workload stage
         top["workload"] = self.workload(top["workload"])
         if top.get("prepare") is not None:
             top["prepare"] = self.prepare(top["prepare"])
@@ -169,6 +159,10 @@ class Walker:
 
     def warmup(self, value: Any, duration: Any) -> float:
         secs = self.duration("warmup_period", value)
+        if duration == 0:
+            if secs:
+                self.warnings.append("'warmup_period' is ignored: duration 0s has no workload")
+            return 0.0
         if isinstance(duration, float) and secs >= duration:
             fail(
                 "warmup_period",
@@ -203,8 +197,16 @@ class Walker:
         if "endpoints" not in node:
             fail("multi_endpoint.endpoints", "missing", example)
         items = as_list("multi_endpoint.endpoints", node["endpoints"], example)
-        if not 1 <= len(items) <= 32:
-            fail("multi_endpoint.endpoints", f"has {len(items)} entries", "give 1 to 32 URIs")
+        if not items:
+            fail("multi_endpoint.endpoints", "has 0 entries", "give 1 to 32 URIs")
+        if len(items) > 32:
+            fail(
+                "multi_endpoint.endpoints",
+                f"has {len(items)} entries, more than 32 (upstream's `sai3-bench run` refuses "
+                "them too)",
+                "give at most 32 URIs that serve one namespace (upstream's controller gives each "
+                "agent its own distributed.agents[].multi_endpoint instead; not supported here)",
+            )
         uris = [
             self.uri(path_at("multi_endpoint.endpoints", i), v, relative_ok=False)
             for i, v in enumerate(items)
@@ -228,7 +230,12 @@ class Walker:
             parse_uri(uri)
         except ValueError as exc:
             if "://" not in value:
-                hint = "add a top-level target: URI, or " + URI_HINT
+                if relative_ok and self.per_agent is not None:
+                    fail_per_agent_storage(*self.per_agent)
+                hint = (
+                    "add a top-level target: URI or run with --target URI (upstream stops on "
+                    "it too: 'No target configuration specified'), or " + URI_HINT
+                )
                 fail(path, f"{exc} (got {show(value)})", hint if relative_ok else URI_HINT)
             fail(path, str(exc), URI_HINT)
         return uri
@@ -260,6 +267,7 @@ class Walker:
         name = _op_name(path, item)
         others = {f"{k} ops": keys for k, keys in _OP_KEYS.items() if k != name}
         node = self.keys(item, path, _OP_KEYS[name], IGNORED["op"], others)
+        self.multi_flag(path, node)
         if "path" in node:
             node["path"] = self.uri(path_at(path, "path"), node["path"])
         if name == "put":
@@ -333,7 +341,7 @@ class Walker:
             as_mapping("prepare", value, "e.g. ensure_objects: [...]"),
             "prepare",
             _PREPARE_KEYS,
-            IGNORED["prepare"],
+            prepare_ignored(tree=isinstance(value, dict) and "directory_structure" in value),
         )
         if node.get("ensure_objects") is not None:
             path = "prepare.ensure_objects"
@@ -361,10 +369,13 @@ class Walker:
 
     def ensure(self, path: str, item: Any) -> dict[str, Any]:
         node = self.keys(
-            as_mapping(path, item, "e.g. {base_uri: 'data/', count: 100}"), path, _ENSURE_KEYS, {}
+            as_mapping(path, item, "e.g. {base_uri: 'data/', count: 100}"),
+            path,
+            _ENSURE_KEYS,
+            IGNORED["ensure"],
         )
-        if "base_uri" in node:
-            node["base_uri"] = self.uri(path_at(path, "base_uri"), node["base_uri"])
+        self.multi_flag(path, node)
+        node["base_uri"] = self.base_uri(path, node.get("base_uri"))
         if "count" in node:
             node["count"] = parse_at(
                 path_at(path, "count"),
@@ -396,6 +407,30 @@ class Walker:
             )
         node["size_spec"] = FixedSize(size=lo) if lo == hi else UniformSize(min=lo, max=hi)
         return node
+
+    def multi_flag(self, path: str, node: dict[str, Any]) -> None:
+        """Drop ``use_multi_endpoint`` from ``node``, warning where it does not do what it
+        says (upstream_keys.use_multi_endpoint_warning)."""
+        if _MULTI_FLAG in node:
+            line = use_multi_endpoint_warning(path, node.pop(_MULTI_FLAG), self.multi)
+            if line is not None:
+                self.warnings.append(line)
+
+    def base_uri(self, path: str, value: Any) -> str:
+        """An ensure_objects entry's base_uri; absent, the target (``multi_endpoint``'s
+        endpoints[0] when it stands in for the target, as upstream)."""
+        if value is not None:
+            return self.uri(path_at(path, "base_uri"), value)
+        if self.target is not None:
+            return self.target
+        if self.per_agent is not None:
+            fail_per_agent_storage(*self.per_agent)
+        fail(
+            path_at(path, "base_uri"),
+            "missing, and there is no target to default to",
+            "add base_uri: 'file:///data/' or a top-level target: URI (or a multi_endpoint "
+            "block: its endpoints[0] is the default, as upstream)",
+        )
 
     def error_handling(self, value: Any) -> dict[str, Any]:
         path = "error_handling"

@@ -55,6 +55,9 @@ class RunReport:
         return self.failures[0] if self.failures else None
 
 
+NO_WORKLOAD = "duration 0s: no workload stage"
+"""Said instead of the workload stage of a ``duration: 0s`` run (and by --dry-run)."""
+
 #: Told when a stage ends: ("prepare" | "workload" | "cleanup", its result object).
 StageHook = Callable[[str, Any], None]
 
@@ -219,7 +222,9 @@ async def _stages(co: Coordinator) -> None:
     prep = config.prepare
     wants_cleanup = prep is not None and prep.cleanup and not opts.no_cleanup
     try:
-        if not stop.requested:
+        if config.duration == 0:  # upstream's duration: 0s: prepare, then cleanup
+            out.say(NO_WORKLOAD)
+        elif not stop.requested:
             await stop.bounded("workload", _test_phase(co), grace=co.runner.grace)
     except StageAbandoned as exc:
         out.warn(str(exc))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sai3bench.config.schema import Config, PutOp
 from sai3bench.config.sizespec import FixedSize, LognormalSize, SizeSpec, UniformSize
 from sai3bench.config.units import fmt_bytes
+from sai3bench.engine.runner import NO_WORKLOAD
 from sai3bench.plan.share import divide
 from sai3bench.plan.sizes import SizeSampler
 from sai3bench.plan.tasks import is_mixed, prepare_sets
@@ -61,6 +62,11 @@ def format_plan(config: Config, source: str, processes: int = 1) -> str:
         f"Target: {config.target or '(none: every path is absolute)'}",
         *multi_endpoint_lines(config),
         f"Duration: {config.duration:g}s",
+        *(
+            [f"  {NO_WORKLOAD}: prepare, then cleanup (the ops below are checked, not run)"]
+            if config.duration == 0
+            else []
+        ),
         f"Concurrency: {config.concurrency} threads"
         + (f" ({workers} workers: a per-op cap is higher)" if workers > config.concurrency else ""),
         *_process_lines(config, processes),

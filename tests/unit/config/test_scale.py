@@ -346,7 +346,6 @@ def test_address_parser_direct():
 
 
 def test_other_upstream_keys_keep_their_old_warning():
-    """Only processes, processing_mode and distributed changed."""
-    assert load("page_cache_mode: auto\n").warnings == (
-        "'page_cache_mode' is not supported yet and is ignored",
-    )
+    """Only processes, processing_mode and distributed changed here; page_cache_mode is now
+    parsed (config/storage_opts.py), so it no longer warns."""
+    assert load("page_cache_mode: auto\n").warnings == ()
