@@ -6,7 +6,7 @@ with file:// (the page cache) beside it for context.
 Scenarios, each with the same thread count for both tools (default 8):
   r4k   GET of 4 KiB files, random file each op, over 4,096 prepared files (16 MiB)
   r1m   GET of 1 MiB files, random file each op, over 256 prepared files (256 MiB)
-  w1m   create 512 files of 1 MiB (prepare; fio: create_on_open), a fresh directory each rep
+  w1m   create 2,048 files of 1 MiB (prepare; fio: create_on_open), a fresh directory each rep
 
 The fair peer is fio ``ioengine=psync, direct=1, numjobs=N, thread=1``: one synchronous I/O
 in flight per thread, exactly what a sai3bench worker thread does (libaio with an iodepth
@@ -73,7 +73,7 @@ class Scenario:
 SCENARIOS = (
     Scenario("r4k", 4 * KiB, 4096, "read"),
     Scenario("r1m", MiB, 256, "read"),
-    Scenario("w1m", MiB, 512, "write"),
+    Scenario("w1m", MiB, 2048, "write"),
 )
 
 

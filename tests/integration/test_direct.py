@@ -142,3 +142,38 @@ def test_page_cache_mode_values(tmp_path: Path, mode: str) -> None:
     }
     proc = run_cli(["run", "--config", str(write_config(tmp_path, config)), "--dry-run"], tmp_path)
     assert proc.returncode == (0 if mode == "sequential" else 2), proc.stderr
+
+
+def test_multi_endpoint_over_direct_endpoints_with_two_processes(tmp_path: Path) -> None:
+    """Two direct:// endpoints with one namespace (a directory and a symlink to it, as two
+    mounts of one file system would be), ops spread over both, in two engine processes."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").symlink_to("a")
+    endpoints = [f"direct://{tmp_path}/a/", f"direct://{tmp_path}/b/"]
+    config = {
+        "target": endpoints[0],
+        "multi_endpoint": {"strategy": "round_robin", "endpoints": endpoints},
+        "duration": "2s",
+        "concurrency": 4,
+        "processes": 2,
+        "prepare": {
+            "ensure_objects": [
+                {"base_uri": "testdata/", "count": 20, "min_size": 4097, "max_size": 9000}
+            ],
+            "cleanup": True,
+        },
+        "workload": [
+            {"op": "get", "path": "testdata/*", "weight": 80},
+            {"op": "put", "path": "testdata/new/", "object_size": 8191, "weight": 20},
+        ],
+    }
+    path = write_config(tmp_path, config)
+    proc = run_cli(["run", "--config", str(path), "--results-dir", str(tmp_path / "r")], tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Errors: 0" in proc.stdout
+    for endpoint in endpoints:
+        assert f"direct://{endpoint.removeprefix('direct://')}" in proc.stdout
+    blocks = proc.stdout.split("Endpoint 1:")[-1]
+    assert "Total requests: 0\n" not in blocks
+    left = sorted(p.name for p in (tmp_path / "a" / "testdata").iterdir())
+    assert left == ["new"], left
