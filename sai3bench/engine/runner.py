@@ -222,7 +222,7 @@ async def _stages(co: Coordinator) -> None:
     prep = config.prepare
     wants_cleanup = prep is not None and prep.cleanup and not opts.no_cleanup
     try:
-        if config.duration == 0:  # upstream's duration: 0s: prepare, then cleanup
+        if config.duration == 0 and not stop.requested:  # upstream's: prepare, then cleanup
             out.say(NO_WORKLOAD)
         elif not stop.requested:
             await stop.bounded("workload", _test_phase(co), grace=co.runner.grace)
