@@ -124,3 +124,19 @@ def test_s3_sharded_names_gap_fill_and_cleanup(tmp_path: Path, mock: MockServer)
     st = _run(tmp_path, cfg, "--cleanup-only", env=env)
     assert st["cleanup"]["objects_deleted"] == COUNT
     assert listed(mock, "s3://bench/sh/data/", tmp_path) == 0
+
+
+def test_file_multi_endpoint_sharded_prepare_and_cleanup(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    for name in ("ep1", "ep2"):
+        (tmp_path / name).symlink_to(shared)  # two mounts of one namespace
+    eps = [f"file://{tmp_path}/ep1/", f"file://{tmp_path}/ep2/"]
+    cfg = _config(f"file://{tmp_path}/ep1/", multi_endpoint={"endpoints": eps})
+    st = _run(tmp_path, cfg, "--prepare-only")
+    assert st["prepare"]["objects_created"] == COUNT
+    assert _files(shared / "data") == EXPECTED
+    cfg["prepare"]["cleanup"] = True
+    st = _run(tmp_path, cfg, "--cleanup-only")
+    assert st["cleanup"]["objects_deleted"] == COUNT
+    assert list((shared / "data").iterdir()) == []
