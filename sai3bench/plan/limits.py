@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import resource
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -210,17 +211,23 @@ def _check_disk(config: Config, machine: Machine) -> None:
             )
 
 
-def _existing_bytes(base: str) -> int:
-    """Bytes in the prepared objects already in ``base`` (0 if it cannot be listed)."""
+def _existing_bytes(base: str, *, shards: bool = True) -> int:
+    """Bytes in the prepared objects already in ``base`` and its key_prefix_shards directories
+    (``2a/``: hex names, one level down), 0 if it cannot be listed."""
     total = 0
     try:
         with os.scandir(base) as entries:
             for entry in entries:
                 if parse_object_name(entry.name) and entry.is_file(follow_symlinks=False):
                     total += entry.stat(follow_symlinks=False).st_size
+                elif shards and _HEX_DIR.fullmatch(entry.name) and entry.is_dir():
+                    total += _existing_bytes(entry.path, shards=False)
     except OSError:
         return total
     return total
+
+
+_HEX_DIR = re.compile(r"[0-9a-f]{2,}")
 
 
 def _free(path: str) -> int:

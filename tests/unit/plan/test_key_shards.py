@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sai3bench.plan.keys import IndexedKeys, plan_glob, set_key, shard_dir
 from sai3bench.plan.tasks import existing_indices, set_index
 
@@ -34,3 +36,14 @@ def test_deep_globs_list_recursively() -> None:
     assert deep.pattern is not None and deep.pattern.match("s3://b/data/2a/prepared-1.dat")
     d = plan_glob("s3://b/data/", deep=True)
     assert d is not None and d.recursive and d.pattern is None
+
+
+def test_the_free_space_check_counts_objects_in_shard_directories(tmp_path: Path) -> None:
+    from sai3bench.plan.limits import _existing_bytes
+
+    (tmp_path / "2a").mkdir()
+    (tmp_path / "2a" / "prepared-00000042.dat").write_bytes(b"x" * 100)
+    (tmp_path / "prepared-00000001.dat").write_bytes(b"x" * 10)
+    (tmp_path / "zz").mkdir()
+    (tmp_path / "zz" / "prepared-00000002.dat").write_bytes(b"x" * 1000)  # not a shard
+    assert _existing_bytes(str(tmp_path)) == 110
