@@ -101,4 +101,5 @@ def _split_puts(c: Collector, out: BatchResults) -> None:
             s = sent_ns - start[j]
             setup.append(s)
             io.append(lat[j] - s)
-    c.record_put_split(setup, io)
+    if setup:  # every PUT of the batch late or failed: no empty histograms
+        c.record_put_split(setup, io)
