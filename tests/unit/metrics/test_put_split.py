@@ -82,3 +82,27 @@ def test_console_and_summary_show_the_split_for_put_alone() -> None:
     assert summary["PUT"]["io_latency_ns"]["p50"] == pytest.approx(3_000_000, rel=1e-3)  # type: ignore[index]
     assert summary["PUT"]["setup_latency_ns"]["max"] == 30_000  # type: ignore[index]
     assert "io_latency_ns" not in summary["GET"]
+
+
+def test_the_recorder_splits_successful_puts_only() -> None:
+    from sai3bench.backends.base import Backend
+    from sai3bench.engine.batch import LATE, BatchResults
+    from sai3bench.engine.ops import PlannedOp
+    from sai3bench.engine.record import Tally, make_recorder
+
+    op = PlannedOp(index=0, kind=OpKind.PUT, backend=Backend.__new__(Backend), label="p")  # type: ignore[type-abstract]
+    out = BatchResults(3)
+    for j in range(3):
+        out.start_ns[j], out.latency_ns[j] = 1_000 * (j + 1), 500_000
+    out.outcome[1], out.outcome[2] = 5, LATE  # a failed PUT, a late one
+    c = Collector()
+    record = make_recorder(c, [op], Tally())
+    out.put_sent[:] = [(1, 5_000), (2, 9_000)]
+    record([(0, "k", 1, 0)] * 3, 3, out)
+    assert c.put_split(PUT_SETUP) is None  # nothing recorded, not empty histograms
+    out.outcome[0] = 0
+    out.put_sent[:] = [(0, 31_000)]
+    record([(0, "k", 1, 0)] * 3, 1, out)
+    setup, io = c.put_split(PUT_SETUP), c.put_split(PUT_IO)
+    assert setup is not None and io is not None
+    assert (setup.min_ns, io.min_ns) == (30_000, 470_000)
