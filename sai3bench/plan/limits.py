@@ -28,6 +28,7 @@ from sai3bench.config.uri import parse_uri
 from sai3bench.errors import ConfigError
 from sai3bench.plan.keys import parse_object_name
 from sai3bench.plan.sizes import SizeSampler
+from sai3bench.plan.tree import tree_of
 
 __all__ = [
     "OBJECT_LIMITS",
@@ -138,9 +139,11 @@ def is_local(uri: str) -> bool:
 def _sized_uris(config: Config) -> Iterator[tuple[str, str, SizeSpec, int]]:
     """(YAML path, URI, size spec, object count or 0 for workload PUTs) of every sized thing."""
     if config.prepare is not None:
+        tree = tree_of(config.prepare)  # a tree's count is its file count (0 is filled in)
         for i, entry in enumerate(config.prepare.ensure_objects):
             path = f"prepare.ensure_objects[{i}]"
-            yield path, entry.base_uri, entry.size_spec, entry.count
+            count = tree.total_files if tree is not None else entry.count
+            yield path, entry.base_uri, entry.size_spec, count
     for i, op in enumerate(config.workload):
         if isinstance(op, PutOp):
             yield f"workload[{i}]", op.path, op.size_spec, 0
@@ -181,7 +184,7 @@ def check_object_size(where: str, uri: str, size: int, machine: Machine | None =
 def _check_plan_memory(config: Config, machine: Machine) -> None:
     if config.prepare is None:
         return
-    count = sum(entry.count for entry in config.prepare.ensure_objects)
+    count = sum(n for _, _, _, n in _sized_uris(config))
     need = count * PLAN_BYTES_PER_OBJECT
     if need > machine.available_memory:
         raise ConfigError(

@@ -11,6 +11,7 @@ import pytest
 from sai3bench.config.load import load_config
 from sai3bench.config.tree import DirectoryStructure
 from sai3bench.errors import ConfigError
+from sai3bench.plan.limits import Machine, check_limits
 from sai3bench.plan.tree import TreeLayout, TreePaths, check_tree, dir_op_problem, tree_count
 
 
@@ -157,3 +158,18 @@ def test_mkdir_without_a_tree_is_refused_naming_upstream_and_the_fix():
     assert "upstream refuses it too" in err.msg
     assert "directory_structure" in (err.hint or "")
     assert dir_op_problem(load_config(_TREE_YAML.replace("COUNT", "0")).config) is None
+
+
+def test_limits_count_a_tree_by_its_files_not_its_zero_count():
+    """count: 0 is filled in from the tree, so the free-disk check sees 45 x 1 MiB, not 0."""
+    config = load_config(
+        _TREE_YAML.replace("COUNT", "0").replace("size_spec: 1024", "size_spec: 1048576")
+    ).config
+    machine = Machine(
+        max_threads=1000,
+        max_open_files=1024,
+        available_memory=1 << 33,
+        free_bytes=lambda _: 10 << 20,
+    )
+    with pytest.raises(ConfigError, match="45 objects"):
+        check_limits(config, machine)
