@@ -61,6 +61,10 @@ IGNORED: dict[str, dict[str, Reason]] = {
     },
     "op": {
         **dict.fromkeys(("size", "file_size"), "is ignored (upstream no-op; object_size sets it)"),
+        "fill": (
+            "is ignored (upstream no-op, shown in its USAGE.md: PUT data is always random; "
+            "ensure_objects[].fill sets prepare's)"
+        ),
     },
     "ensure": {
         "size": (
@@ -78,6 +82,11 @@ IGNORED: dict[str, dict[str, Reason]] = {
             f"{_NO_SUCH_KEY}; prepare runs whenever ensure_objects or directory_structure is set)"
         ),
         **dict.fromkeys(("file_size", "fill", "dedup_factor", "compress_factor"), _FLAT_SIZES),
+        "strategy": f"{_NO_SUCH_KEY}; prepare_strategy: sequential|parallel is the one it reads)",
+        "tree": (
+            f"{_NO_SUCH_KEY}, though its DISTRIBUTED_TESTING_GUIDE.md shows it; a tree is "
+            "prepare.directory_structure, anchored at ensure_objects[0].base_uri)"
+        ),
     },
 }
 """Keys sai3-bench knows (or its own configs carry) that this program drops with a warning,

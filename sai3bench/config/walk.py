@@ -268,6 +268,8 @@ class Walker:
         others = {f"{k} ops": keys for k, keys in _OP_KEYS.items() if k != name}
         node = self.keys(item, path, _OP_KEYS[name], IGNORED["op"], others)
         self.multi_flag(path, node)
+        if name == "put" and "path" not in node and self.target is not None:
+            node["path"] = ""  # upstream's default: the PUT goes under the target
         if "path" in node:
             node["path"] = self.uri(path_at(path, "path"), node["path"])
         if name == "put":

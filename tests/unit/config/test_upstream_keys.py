@@ -69,6 +69,8 @@ def test_ignore_unknown_keys_also_drops_a_key_of_another_op():
         ("autotune: {threads: [1, 2]}", "'autotune' is ignored (read only by upstream's autotune"),
         ("processing_mode: multi_process", "'processing_mode' is ignored (sai3bench always runs"),
         ("prepare: {enabled: true}", "'prepare.enabled' is ignored (upstream has no such key"),
+        ("prepare: {strategy: tree}", "'prepare.strategy' is ignored (upstream has no such key"),
+        ("prepare: {tree: {width: 2}}", "'prepare.tree' is ignored (upstream has no such key"),
         (
             "prepare: {file_size: {dist: uniform, min: 1, max: 2}}",
             "'prepare.file_size' is ignored (upstream no-op: object sizes come from ensure",
@@ -86,6 +88,20 @@ def test_ignore_unknown_keys_also_drops_a_key_of_another_op():
 def test_upstream_keys_warn_with_their_reason(yaml: str, warning: str):
     warnings = load(f"target: file:///t/\n{yaml}\nworkload: [{GET}]").warnings
     assert len(warnings) == 1 and warnings[0].startswith(warning), warnings
+
+
+def test_fill_on_a_put_is_an_upstream_no_op():
+    text = (
+        "target: file:///t/\nworkload: [{op: put, path: p/, object_size: 1, weight: 1, fill: zero}]"
+    )
+    (line,) = load(text).warnings
+    assert line.startswith("'workload[0].fill' is ignored (upstream no-op")
+
+
+def test_put_without_path_goes_under_the_target():
+    """Upstream's PUT ``path`` defaults to "" (features §2.3: with multi_endpoint, endpoints[0])."""
+    loaded = load(f"{MULTI}\nworkload: [{{op: put, object_size: 1, weight: 1}}]")
+    assert loaded.config.workload[0].path == "file:///tmp/e1/"
 
 
 def test_s3dlio_range_downloads_name_the_range_engine_equivalent():
