@@ -9,7 +9,8 @@ matches is replayed as logged. Rule forms:
   ``round_robin`` (default), ``random`` or ``sticky_key`` (one key, one target)
 - ``{regex: "^s3://prod-([^/]+)/(.*)$", replace: "s3://staging-$1/$2"}`` on the whole URI
 
-A URI is ``scheme://[host:port/]bucket/path``; for ``file:///a/b/c`` the bucket is ``a``.
+A URI is ``scheme://[host:port/]bucket/path``; for ``file:///a/b/c`` (and direct://) the
+bucket is ``a``.
 ``match.prefix`` tests the path below the bucket. ``map_to`` sets the bucket; an empty
 ``map_to.prefix`` keeps the path, a non-empty one replaces the part ``match.prefix`` matched
 (prepended when the rule matched no prefix). Upstream replaces the whole directory part
@@ -34,6 +35,8 @@ from sai3bench.errors import ConfigError, one_line
 
 _HINT: Final = "see README 'Replay': rules: [{match: {bucket: b}, map_to: {bucket: c}}, ...]"
 _STRATEGIES: Final = ("round_robin", "random", "sticky_key")
+#: Schemes whose URIs are absolute paths (``file:///a/b``: the bucket is ``a``).
+_LOCAL: Final = ("file", "direct")
 
 
 class UriParts(NamedTuple):
@@ -47,7 +50,7 @@ class UriParts(NamedTuple):
     @classmethod
     def of(cls, uri: str) -> UriParts:
         scheme, _, rest = uri.partition("://")
-        rest = rest.removeprefix("/") if scheme == "file" else rest
+        rest = rest.removeprefix("/") if scheme in _LOCAL else rest
         first, _, tail = rest.partition("/")
         if ":" in first:  # an endpoint in the URI: s3://host:port/bucket/key
             bucket, _, path = tail.partition("/")
@@ -55,7 +58,7 @@ class UriParts(NamedTuple):
         return cls(scheme, "", first, tail)
 
     def uri(self) -> str:
-        root = "/" if self.scheme == "file" else ""
+        root = "/" if self.scheme in _LOCAL else ""
         host = f"{self.host}/" if self.host else ""
         return f"{self.scheme}://{root}{host}{self.bucket}/{self.path}"
 

@@ -16,6 +16,7 @@ def test_uri_parts_round_trip() -> None:
         ("s3://b/p/q/k.dat", ("s3", "", "b", "p/q/k.dat")),
         ("s3://127.0.0.1:9000/b/k", ("s3", "127.0.0.1:9000", "b", "k")),
         ("file:///tmp/data/x", ("file", "", "tmp", "data/x")),
+        ("direct:///tmp/data/x", ("direct", "", "tmp", "data/x")),
         ("az://acct/cont/k", ("az", "", "acct", "cont/k")),
     ]:
         assert UriParts.of(uri) == parts
