@@ -38,14 +38,14 @@ from sai3bench.config.schema import (
     PerfLog,
     Prepare,
 )
-from sai3bench.config.sizespec import FixedSize, LognormalSize, SizeSpec, UniformSize
+from sai3bench.config.sizes_walk import size_at, spec_key_of, walk_size_spec
+from sai3bench.config.sizespec import FixedSize, SizeSpec, UniformSize
 from sai3bench.config.storage_opts import walk_page_cache_mode, walk_range_engine
 from sai3bench.config.tree import walk_directory_structure
 from sai3bench.config.units import (
     parse_count,
     parse_duration,
     parse_seconds,
-    parse_size,
     show,
 )
 from sai3bench.config.upstream_keys import (
@@ -59,23 +59,6 @@ from sai3bench.config.upstream_keys import (
 from sai3bench.config.uri import URI_HINT, join_target, normalize_uri, parse_uri
 
 __all__ = ["IGNORED", "Walker"]
-
-_SIZE_HINT = "write bytes as an integer (4096) or a size string such as 64KiB, 8MB or 1.5GiB"
-_SPEC_CLASSES = {str(c.__struct_config__.tag): c for c in (FixedSize, UniformSize, LognormalSize)}
-_SPEC_FIELDS = {
-    k: tuple(f.name for f in msgspec.structs.fields(c)) for k, c in _SPEC_CLASSES.items()
-}
-_SPEC_REQUIRED = {
-    k: tuple(f.name for f in msgspec.structs.fields(c) if f.required)
-    for k, c in _SPEC_CLASSES.items()
-}
-
-
-def _size_at(path: str, value: Any, *, zero_ok: bool = False) -> int:
-    n = parse_at(path, value, parse_size, _SIZE_HINT)
-    if n == 0 and not zero_ok:
-        fail(path, f"a size of 0 is not allowed (got {show(value)})", "use at least 1 byte")
-    return n
 
 
 def _field_names(cls: type[msgspec.Struct]) -> frozenset[str]:
@@ -277,10 +260,14 @@ class Walker:
         return node
 
     def put_size(self, path: str, node: dict[str, Any], item: Mapping[Any, Any]) -> SizeSpec:
-        spec_key = _spec_key(path, node)
-        spec = self.size_spec(path_at(path, spec_key), node.pop(spec_key)) if spec_key else None
+        spec_key = spec_key_of(path, node)
+        spec = (
+            walk_size_spec(path_at(path, spec_key), node.pop(spec_key), self.warnings)
+            if spec_key
+            else None
+        )
         if node.get("object_size") is not None:
-            node["object_size"] = _size_at(path_at(path, "object_size"), node["object_size"])
+            node["object_size"] = size_at(path_at(path, "object_size"), node["object_size"])
             if spec_key:
                 why = "object_size takes precedence (as upstream)"
                 self.warnings.append(f"'{path_at(path, spec_key)}' is ignored: {why}")
@@ -294,49 +281,6 @@ class Walker:
             else "add object_size: 1MiB, or size_spec: {type: uniform, min: 4KiB, max: 1MiB}"
         )
         fail(path, "put needs object_size or size_spec", hint)
-
-    def size_spec(self, path: str, value: Any) -> SizeSpec:
-        if not isinstance(value, dict):
-            return FixedSize(size=_size_at(path, value))
-        kind = value.get("type")
-        if kind is None:
-            hint = (
-                "write size_spec: 32KiB for a fixed size, or {type: uniform, min: 4KiB, max: 1MiB}"
-            )
-            fail(path, f"missing 'type' in {show(value)}", hint)
-        if not isinstance(kind, str) or kind not in _SPEC_FIELDS:
-            fail(
-                path_at(path, "type"),
-                f"unknown size type {show(kind)}",
-                suggest(str(kind), _SPEC_FIELDS, "types"),
-            )
-        fields = _SPEC_FIELDS[kind]
-        others = {f"{k} size specs": keys for k, keys in _SPEC_FIELDS.items() if k != kind}
-        node = self.keys(value, path, {"type", *fields}, {}, others)
-        kw = {
-            k: _size_at(path_at(path, k), node[k], zero_ok=k == "std_dev")
-            for k in fields
-            if k in node
-        }
-        required = _SPEC_REQUIRED[kind]
-        for key in required:
-            if key not in kw:
-                fail(
-                    path_at(path, key),
-                    "missing required key",
-                    f"a {kind} size_spec needs {', '.join(required)}",
-                )
-        spec = _SPEC_CLASSES[kind](**kw)
-        if not isinstance(spec, FixedSize) and spec.min > spec.max:
-            defaults = (
-                "uniform defaults: min 1024, max 1048576" if kind == "uniform" else "set both"
-            )
-            fail(
-                path_at(path, "min"),
-                f"min ({spec.min}) is larger than max ({spec.max})",
-                f"make min <= max ({defaults})",
-            )
-        return spec
 
     def prepare(self, value: Any) -> dict[str, Any]:
         node = self.keys(
@@ -387,10 +331,12 @@ class Walker:
             )
         for key in ("min_size", "max_size"):
             if node.get(key) is not None:
-                node[key] = _size_at(path_at(path, key), node[key])
-        spec_key = _spec_key(path, node)
+                node[key] = size_at(path_at(path, key), node[key])
+        spec_key = spec_key_of(path, node)
         if spec_key:
-            node["size_spec"] = self.size_spec(path_at(path, spec_key), node.pop(spec_key))
+            node["size_spec"] = walk_size_spec(
+                path_at(path, spec_key), node.pop(spec_key), self.warnings
+            )
             for key in ("min_size", "max_size"):
                 if node.get(key) is not None:
                     self.warnings.append(
@@ -453,18 +399,3 @@ def _op_name(path: str, item: Mapping[Any, Any]) -> str:
     if isinstance(name, str) and name in OPS:
         return name
     fail(path_at(path, "op"), f"unknown op {show(name)}", suggest(str(name), OPS, "ops"))
-
-
-def _spec_key(path: str, node: dict[str, Any]) -> str | None:
-    """Which of size_spec / size_distribution holds the spec (None if neither); never both."""
-    present = [k for k in ("size_spec", "size_distribution") if node.get(k) is not None]
-    for key in ("size_spec", "size_distribution"):
-        if key in node and node[key] is None:
-            del node[key]
-    if len(present) == 2:
-        fail(
-            path_at(path, "size_distribution"),
-            "given together with size_spec",
-            "remove one: size_distribution is an alias of size_spec",
-        )
-    return present[0] if present else None
