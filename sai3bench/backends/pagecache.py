@@ -13,6 +13,9 @@ Where we differ, on purpose:
   the file is cached yet, so it drops nothing; the mode's own doc ("free immediately") means
   after. After a buffered write it starts writeback and drops the pages already clean.
 - Writes (PUT) are advised too, by the body's size; upstream hints reads only.
+- direct:// keeps O_DIRECT with a mode set. Upstream's workload.rs builds its plain buffered
+  file store for a direct:// target whenever page_cache_mode is set (the O_DIRECT store only
+  without it), and that store expects file:// URIs.
 - No mode (the key absent) means no hint and no syscall. Upstream's s3dlio file store then
   defaults to ``auto``; we leave the kernel's default alone unless asked.
 
