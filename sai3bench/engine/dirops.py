@@ -16,9 +16,10 @@ workload may have left (engine/tree_stage.py).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import Final
 
-from sai3bench.backends.base import BatchDeleter, OpResult
+from sai3bench.backends.base import Backend, BatchDeleter, OpResult
 from sai3bench.backends.s3shapes import outcome_for
 from sai3bench.engine.ops import PlannedOp
 from sai3bench.metrics.collector import OpKind
@@ -69,10 +70,15 @@ async def run_dir_async(op: PlannedOp, key: str) -> OpResult:
 
 
 async def delete_under(op: PlannedOp, prefix: str) -> int:
-    """Delete every object whose key starts with ``prefix``; returns how many went. Objects
-    another worker removed first are no error."""
-    b = op.backend
-    keys = [o.key for o in await b.list(prefix, recursive=True)]
+    """Delete every object whose key starts with ``prefix``; returns how many were listed."""
+    keys = [o.key for o in await op.backend.list(prefix, recursive=True)]
+    await delete_keys(op.backend, keys)
+    return len(keys)
+
+
+async def delete_keys(b: Backend, keys: Sequence[str], *, in_flight: int = 32) -> None:
+    """Delete ``keys``: DeleteObjects batches where offered, else ``in_flight`` DELETEs at once.
+    A key already gone (another worker, never made) is no error; any other failure raises."""
     if isinstance(b, BatchDeleter):
         for i in range(0, len(keys), _BATCH):
             failed = await b.delete_many(keys[i : i + _BATCH])
@@ -80,11 +86,15 @@ async def delete_under(op: PlannedOp, prefix: str) -> int:
             if real:
                 key, code, message = real[0]
                 raise OpError(outcome_for(500, code), f"{code} {message}: {key}".strip())
-        return len(keys)
-    for key in keys:
-        try:
-            await b.delete(key)
-        except OpError as exc:
-            if exc.outcome != Outcome.NOT_FOUND:
-                raise
-    return len(keys)
+        return
+    gate = asyncio.Semaphore(in_flight)
+
+    async def one(key: str) -> None:
+        async with gate:
+            try:
+                await b.delete(key)
+            except OpError as exc:
+                if exc.outcome != Outcome.NOT_FOUND:
+                    raise
+
+    await asyncio.gather(*(one(k) for k in keys))

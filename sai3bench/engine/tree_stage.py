@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from sai3bench.backends.base import BlockingBackend, DirectoryMaker, DirectoryOwner
 from sai3bench.config.schema import Config, MkdirOp, Op, PutOp, RmdirOp
 from sai3bench.engine.context import RunContext
-from sai3bench.engine.dirops import marker_key
+from sai3bench.engine.dirops import delete_keys, marker_key
 from sai3bench.engine.ops import PlannedOp
 from sai3bench.engine.prepare import PreparedSet
 from sai3bench.errors import StorageError
@@ -124,37 +124,17 @@ async def make_tree_dirs(ctx: RunContext, ps: PreparedSet) -> Collector:
     loop = asyncio.get_running_loop()
     base = ps.base_key
     ps.created_dirs = []
-    levels = [_missing_above(base)] + [
-        [base + layout.dir_path(d) for d in range(start, start + n)]
-        for start, n in zip(layout.level_start, layout.levels, strict=True)
-    ]
+    above = _missing_above(base)
     existed = 0
-    try:
-        for level in levels:
-            chunks = [level[k : k + _CHUNK] for k in range(0, len(level), _CHUNK)]
-            if level is levels[0]:  # the base's own ancestors: in order, one thread
-                chunks = [level] if level else []
-            done = await asyncio.gather(
-                *(loop.run_in_executor(executor, _make_dirs, maker, c) for c in chunks)
-            )
-            for results in done:
-                for path, created, ns in results:
-                    collector.record(OpKind.MKDIR, 0, ns)
-                    if created:
-                        ps.created_dirs.append(path)
-                    else:
-                        existed += 1
-    except OpError as exc:
-        _undo(ps)
-        raise StorageError(
-            f"prepare: could not make tree directory: {exc.detail or exc.outcome.name}",
-            hint=_MKDIR_HINTS.get(exc.outcome, "check the tree's base_uri"),
-        ) from None
-    above = len(levels[0])
-    made = len(ps.created_dirs) - above
+    for chunks in _batches(layout, base, above):  # a level's parents exist before it is made
+        done = await asyncio.gather(
+            *(loop.run_in_executor(executor, _make_dirs, maker, c) for c in chunks)
+        )
+        existed += _note_made(ps, collector, done)
+    made = len(ps.created_dirs) - len(above)
     ctx.out.say(
         f"Tree {ps.pset.base_uri}: MKDIR {made:,} of {layout.total_dirs:,} directories "
-        f"({existed:,} existed{f', and {above:,} above the tree' if above else ''}); "
+        f"({existed:,} existed{f', and {len(above):,} above the tree' if above else ''}); "
         f"{layout.total_files:,} files"
     )
     return collector
@@ -167,6 +147,42 @@ _MKDIR_HINTS = {
 }
 
 
+def _batches(layout: TreeLayout, base: str, above: list[str]) -> list[list[list[str]]]:
+    """The directories to make, as batches run one after another, each split in chunks run in
+    parallel: the root's missing ancestors (in order, one chunk), then the tree level by level."""
+    batches = [[above]] if above else []
+    for start, n in zip(layout.level_start, layout.levels, strict=True):
+        level = [base + layout.dir_path(d) for d in range(start, start + n)]
+        batches.append([level[k : k + _CHUNK] for k in range(0, len(level), _CHUNK)])
+    return batches
+
+
+def _note_made(
+    ps: PreparedSet,
+    collector: Collector,
+    done: Sequence[tuple[list[tuple[str, bool, int]], OpError | None]],
+) -> int:
+    """File one batch's results: each MKDIR's latency, the directories made in
+    ``ps.created_dirs``. Returns how many existed; on a failure the directories made so far
+    are removed and StorageError raised."""
+    existed = 0
+    for results, _ in done:
+        for path, created, ns in results:
+            collector.record(OpKind.MKDIR, 0, ns)
+            if created:
+                ps.created_dirs.append(path)
+            else:
+                existed += 1
+    failure = next((f for _, f in done if f is not None), None)
+    if failure is not None:
+        _undo(ps)
+        raise StorageError(
+            f"prepare: could not make tree directory: {failure.detail or failure.outcome.name}",
+            hint=_MKDIR_HINTS.get(failure.outcome, "check the tree's base_uri"),
+        )
+    return existed
+
+
 def _missing_above(base: str) -> list[str]:
     """The tree root and its ancestors that do not exist yet, outermost first."""
     out = []
@@ -177,15 +193,21 @@ def _missing_above(base: str) -> list[str]:
     return out[::-1]
 
 
-def _make_dirs(maker: DirectoryMaker, paths: Sequence[str]) -> list[tuple[str, bool, int]]:
-    """In a worker thread: make each directory, in order; (path, made here, latency ns)."""
+def _make_dirs(
+    maker: DirectoryMaker, paths: Sequence[str]
+) -> tuple[list[tuple[str, bool, int]], OpError | None]:
+    """In a worker thread: make each directory, in order, up to the first failure:
+    ((path, made here, latency ns) of each one done, the failure or None)."""
     clock = time.perf_counter_ns
-    out = []
+    out: list[tuple[str, bool, int]] = []
     for path in paths:
         t0 = clock()
-        created = maker.make_dir(path)
+        try:
+            created = maker.make_dir(path)
+        except OpError as exc:
+            return out, exc
         out.append((path, created, clock() - t0))
-    return out
+    return out, None
 
 
 def _undo(ps: PreparedSet) -> None:
@@ -209,19 +231,15 @@ def tree_dirs_of(ps: PreparedSet) -> list[str]:
 
 async def remove_markers(config: Config, sets: Sequence[PreparedSet]) -> int:
     """Delete the ``dir/`` markers a tree workload's MKDIR may have left on an object store
-    (one per tree directory; absent ones are skipped). Returns how many were deleted."""
+    (one per tree directory; absent ones are no error). Returns how many deletes were sent."""
     if not any(isinstance(op, MkdirOp) for op in config.workload):
         return 0
-    removed = 0
+    sent = 0
     for ps in sets:
         layout = ps.pset.tree
         if layout is None or isinstance(ps.backend, DirectoryMaker):
             continue
-        for d in layout.dirs_deepest_first():
-            try:
-                await ps.backend.delete(marker_key(ps.base_key + layout.dir_path(d)))
-                removed += 1
-            except OpError as exc:
-                if exc.outcome != Outcome.NOT_FOUND:
-                    raise
-    return removed
+        keys = [marker_key(ps.base_key + layout.dir_path(d)) for d in layout.dirs_deepest_first()]
+        await delete_keys(ps.backend, keys)
+        sent += len(keys)
+    return sent
