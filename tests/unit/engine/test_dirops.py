@@ -1,0 +1,117 @@
+"""MKDIR and RMDIR: real directories on file:// (DirectoryMaker), dir/ markers on object stores,
+and the tree op's key picks."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from pathlib import Path
+
+import pytest
+
+from sai3bench.backends.base import ObjectInfo, OpResult
+from sai3bench.backends.file import FileBackend
+from sai3bench.config.tree import DirectoryStructure
+from sai3bench.engine.dirops import marker_key, run_dir_async, run_dir_sync
+from sai3bench.engine.ops import PlannedOp
+from sai3bench.metrics.collector import OpKind
+from sai3bench.outcome import OpError, Outcome
+from sai3bench.payload import Payload
+from sai3bench.plan.tree import TreeLayout, TreePaths
+
+
+class _Store:
+    """An object store in a dict: PUT, DELETE (404 when absent) and a prefix LIST."""
+
+    root_uri = "s3://b/"
+
+    def __init__(self) -> None:
+        self.objects: dict[str, int] = {}
+
+    def key_of(self, uri: str) -> str:
+        return uri.removeprefix(self.root_uri)
+
+    def uri_of(self, key: str) -> str:
+        return self.root_uri + key
+
+    async def put(self, key: str, body: Payload) -> OpResult:
+        self.objects[key] = len(body) if isinstance(body, memoryview) else 0
+        return self.objects[key], 0
+
+    async def get(self, key: str) -> OpResult:
+        return self.objects[key], 0
+
+    async def head(self, key: str) -> OpResult:
+        return self.objects[key], 0
+
+    async def delete(self, key: str) -> OpResult:
+        if self.objects.pop(key, None) is None:
+            raise OpError(Outcome.NOT_FOUND, key)
+        return 0, 0
+
+    async def list(self, prefix: str, *, recursive: bool = True) -> list[ObjectInfo]:
+        return [ObjectInfo(k, n) for k, n in self.objects.items() if k.startswith(prefix)]
+
+    async def close(self) -> None:
+        pass
+
+
+def _op(kind: OpKind, backend: object, *, recursive: bool = False) -> PlannedOp:
+    p = PlannedOp(index=0, kind=kind, backend=backend, label="t")  # type: ignore[arg-type]
+    p.dirs = backend if isinstance(backend, FileBackend) else None
+    p.recursive = recursive
+    return p
+
+
+def test_file_mkdir_is_mkdir_p_and_rmdir_follows_the_file_system(tmp_path: Path) -> None:
+    b = FileBackend(threads=1)
+    d = str(tmp_path / "a" / "b")
+    assert run_dir_sync(_op(OpKind.MKDIR, b), d) == 0  # parents made too
+    assert run_dir_sync(_op(OpKind.MKDIR, b), d) == 0  # there already: still a success
+    (tmp_path / "a" / "b" / "f").write_bytes(b"x")
+    with pytest.raises(OpError) as err:
+        run_dir_sync(_op(OpKind.RMDIR, b), d)  # not empty, not recursive
+    assert err.value.outcome == Outcome.OTHER and "not empty" in err.value.detail
+    run_dir_sync(_op(OpKind.RMDIR, b, recursive=True), str(tmp_path / "a"))
+    assert not (tmp_path / "a").exists()
+    run_dir_sync(_op(OpKind.RMDIR, b), d)  # gone already: a success, as s3dlio counts it
+
+
+def test_make_dir_says_whether_it_made_the_directory(tmp_path: Path) -> None:
+    b = FileBackend(threads=1)
+    assert b.make_dir(str(tmp_path / "x")) is True
+    assert b.make_dir(str(tmp_path / "x")) is False
+    (tmp_path / "f").write_bytes(b"")
+    with pytest.raises(OpError) as err:
+        b.make_dir(str(tmp_path / "f"))
+    assert err.value.outcome == Outcome.CLIENT_ERROR
+    with pytest.raises(OpError) as missing:
+        b.make_dir(str(tmp_path / "no" / "parent"))
+    assert missing.value.outcome == Outcome.NOT_FOUND
+
+
+def test_object_store_dirs_are_markers() -> None:
+    store = _Store()
+
+    async def go() -> None:
+        await run_dir_async(_op(OpKind.MKDIR, store), "t/d1")
+        assert store.objects == {"t/d1/": 0}
+        store.objects["t/d1/file_00000000.dat"] = 10
+        await run_dir_async(_op(OpKind.RMDIR, store), "t/d1")  # the marker only
+        assert store.objects == {"t/d1/file_00000000.dat": 10}
+        await run_dir_async(_op(OpKind.RMDIR, store), "t/d1")  # no marker: a success
+        store.objects["t/d10/file_00000001.dat"] = 1  # d10 is not under d1/
+        await run_dir_async(_op(OpKind.RMDIR, store, recursive=True), "t/d1")
+        assert store.objects == {"t/d10/file_00000001.dat": 1}
+
+    asyncio.run(go())
+    assert marker_key("a/b") == marker_key("a/b/") == "a/b/"
+
+
+def test_tree_ops_pick_tree_files_and_dirs() -> None:
+    t = TreeLayout(DirectoryStructure(width=2, depth=2, files_per_dir=3))
+    rng = random.Random(3)
+    mk = PlannedOp(index=0, kind=OpKind.MKDIR, backend=_Store(), label="m")
+    mk.keys = TreePaths(t, "base/", dirs=True)
+    picked = {mk.pick(rng)[1] for _ in range(200)}  # type: ignore[index]
+    assert picked == {"base/" + t.dir_path(d) for d in range(t.total_dirs)}
