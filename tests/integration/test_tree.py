@@ -332,3 +332,20 @@ def test_a_tree_on_direct_io_makes_real_directories_and_takes_them_back(tmp_path
     assert clean.returncode == 0, clean.stderr
     assert "deleted 45 objects and 12 directories" in clean.stdout
     assert _on_disk(root) == (set(), set())
+
+
+def test_a_tree_over_two_processes_deletes_each_file_once_and_cleans_up(tmp_path: Path) -> None:
+    """The DELETE pool is dealt out over the processes: no file is deleted twice."""
+    root = tmp_path / "tree"
+    ops = [
+        {"op": "get", "path": "/", "weight": 1},
+        {"op": "delete", "path": "/", "weight": 4},
+        {"op": "mkdir", "path": "/", "weight": 1},
+    ]
+    cfg = _tree_config(f"file://{root}/", 3, 2, 20, duration="3s", workload=ops)
+    cfg["processes"] = 2
+    done = _run(tmp_path, cfg)
+    assert done.returncode == 0, done.stderr
+    summary = _latest_meta(tmp_path)["results"]["summary"]["workload"]
+    assert 0 < summary["DELETE"]["ops"] <= 180 and summary["DELETE"]["errors"] == 0, summary
+    assert not root.exists()
