@@ -37,6 +37,8 @@ from sai3bench.signers.base import Credential, StaticCredentialProvider
 from tests.conftest import LoopRunner
 
 from .conftest import run_cli, write_config
+from .test_azure_azurite import azurite  # noqa: F401 (a fixture)
+from .test_azure_azurite import backend as az_backend
 from .test_s3_mock import _start, stages
 
 pytestmark = pytest.mark.integration
@@ -224,3 +226,28 @@ def test_a_run_with_range_engine_counts_one_op_per_object(tmp_path: Path) -> Non
         assert ops > 0 and wl["errors"] == 0 and wl["bytes"] == ops * 2**20
         seen = json.loads(urllib.request.urlopen(mock.url + STATS_PATH).read())
         assert seen["requests"]["GET"] == 16 * (ops + late), (seen, ops, late)
+
+
+def test_azurite_ranges_a_blob_and_learns_its_size(
+    azurite: str,  # noqa: F811
+    run_loop: LoopRunner,
+) -> None:
+    """Against Azurite: Content-Range parsed from a real Blob service; an empty blob (416 on
+    the first range) falls back to one plain GET."""
+
+    async def go() -> None:
+        b = az_backend(azurite, "ranged")
+        try:
+            await b.create_container()
+            data = _object(OPTS["chunk_size"] * 5 + 3)
+            await b.put("big", memoryview(data))
+            await b.put("empty", memoryview(b""))
+            ranged = b.use_range_engine(RangeEngine(enabled=True, **OPTS))
+            assert (await b.get("big"))[0] == len(data)
+            assert ranged.sizes == {"big": len(data)}
+            assert (await b.get("big"))[0] == len(data)  # every range at once now
+            assert (await b.get("empty"))[0] == 0
+        finally:
+            await b.close()
+
+    run_loop(go())
