@@ -56,9 +56,14 @@ def test_mock_latency_is_io_not_setup(tmp_path: Path, slow_mock: MockServer) -> 
 
 
 def test_file_puts_are_split_and_gets_are_not(tmp_path: Path) -> None:
-    cfg = _config(f"file://{tmp_path}/store/", [PUT])
-    summary, _ = _summary(tmp_path, cfg)
-    assert summary["workload"]["PUT"]["io_latency_ns"]["max"] > 0
+    cfg = {**_config(f"file://{tmp_path}/store/", [PUT]), "processes": 2}
+    summary, stdout = _summary(tmp_path, cfg)
+    put = summary["workload"]["PUT"]
+    assert put["io_latency_ns"]["max"] > 0 and "Latency (setup int):" in stdout
+    # merged over the two processes: as many split values as PUTs (each mean is a sum / count)
+    assert put["io_latency_ns"]["mean"] + put["setup_latency_ns"]["mean"] == pytest.approx(
+        put["latency_ns"]["mean"], abs=2
+    )
     cfg["workload"] = [{"op": "get", "path": "new/*", "weight": 1}]
     (tmp_path / "out").rename(tmp_path / "first")
     summary, stdout = _summary(tmp_path, cfg)
