@@ -67,6 +67,10 @@ def op_error(exc: OSError, path: str | None = None) -> OpError:
     return OpError(outcome, f"{exc.strerror or exc}: {name}".rstrip(": "))
 
 
+#: A read's loop over an open file: (fd, offset, length) -> bytes read (``FileBackend._read``).
+_ReadLoop = Callable[[int, int, int], int]
+
+
 def is_temp_name(name: str) -> bool:
     """True for a PUT's temporary file name (see ``FileBackend.put_sync``)."""
     return name.startswith(".") and name.endswith(TEMP_SUFFIX)
@@ -90,8 +94,9 @@ class FileBackend:
     """POSIX files under ``file://``. Thread-safe: every method may run in any thread."""
 
     root_uri = "file://"
-    #: Flags of a PUT's temporary file (direct:// adds O_DIRECT).
+    #: Flags of a PUT's temporary file and of a GET's open (direct:// adds O_DIRECT).
     _write_flags = _WRITE_FLAGS
+    _read_flags = _READ_FLAGS
 
     def __init__(self, *, threads: int = 16, page_cache: PageCacheMode | None = None) -> None:
         self._threads = max(1, threads)
@@ -151,58 +156,58 @@ class FileBackend:
         return written
 
     def get_sync(self, key: str) -> int:
+        return self._read(key, self._read_whole, 0, 0)
+
+    def get_range_sync(self, key: str, offset: int, length: int) -> int:
+        """Read ``length`` bytes from ``offset`` into the per-thread buffer, dropped."""
+        return self._read(key, self._read_range, offset, length)
+
+    def _read(self, key: str, loop: _ReadLoop, offset: int, length: int) -> int:
+        """Open ``key`` for a read, run ``loop(fd, offset, length)``, give ``dontneed`` its
+        hint and close; every OSError becomes the op's outcome here. direct:// reuses it
+        with its own flags and loops."""
         try:
-            fd = os.open(key, _READ_FLAGS)
+            fd = os.open(key, self._read_flags)
         except OSError as exc:
             raise op_error(exc) from None
-        views = self._buffers.read_views
-        hint = self._hint
-        total = 0
         try:
-            if hint is not None:
-                hint.opened(fd, 0)
-            # A short read of a regular file means end of file: stop without the extra
-            # zero-byte read. Each syscall releases and retakes the GIL, and with 32 threads
-            # each retake is a contended hand-off (measured: 3 syscalls/op instead of 4).
-            while True:
-                n = os.readv(fd, views)
-                total += n
-                if n < _READ_CHUNK:
-                    break
-                if hint is not None and total == _READ_CHUNK:
-                    hint.grown(fd)
-            if hint is not None:
-                hint.done(fd)
+            total = loop(fd, offset, length)
+            if self._hint is not None:
+                self._hint.done(fd)
         except OSError as exc:
             raise op_error(exc) from None
         finally:
             os.close(fd)
         return total
 
-    def get_range_sync(self, key: str, offset: int, length: int) -> int:
-        """pread ``length`` bytes from ``offset`` into the per-thread buffer, dropped."""
-        try:
-            fd = os.open(key, _READ_FLAGS)
-        except OSError as exc:
-            raise op_error(exc) from None
-        buf = self._buffers.read_views[0]
+    def _read_whole(self, fd: int, _offset: int, _length: int) -> int:
+        views = self._buffers.read_views
         hint = self._hint
+        if hint is not None:
+            hint.opened(fd, 0)
         total = 0
-        try:
-            if hint is not None:
-                hint.opened(fd, length)
-            while total < length:
-                want = min(length - total, _READ_CHUNK)
-                n = os.preadv(fd, [buf[:want]], offset + total)
-                if n == 0:
-                    break
-                total += n
-            if hint is not None:
-                hint.done(fd)
-        except OSError as exc:
-            raise op_error(exc) from None
-        finally:
-            os.close(fd)
+        # A short read of a regular file means end of file: stop without the extra zero-byte
+        # read. Each syscall releases and retakes the GIL, and with 32 threads each retake is
+        # a contended hand-off (measured: 3 syscalls/op instead of 4).
+        while True:
+            n = os.readv(fd, views)
+            total += n
+            if n < _READ_CHUNK:
+                return total
+            if hint is not None and total == _READ_CHUNK:
+                hint.grown(fd)
+
+    def _read_range(self, fd: int, offset: int, length: int) -> int:
+        buf = self._buffers.read_views[0]
+        if self._hint is not None:
+            self._hint.opened(fd, length)
+        total = 0
+        while total < length:
+            want = min(length - total, _READ_CHUNK)
+            n = os.preadv(fd, [buf[:want]], offset + total)
+            if n == 0:
+                break
+            total += n
         return total
 
     def head_sync(self, key: str) -> int:
