@@ -52,15 +52,19 @@ def check_direct_targets(config: Config) -> None:
         directory = _directory_of(parse_uri(uri).path)
         dirs[directory] = dirs.get(directory, False) or writes
     written = [d for d, w in dirs.items() if w]
+    probed: set[str] = set()  # directories written to once already (many share a parent)
     for directory, writes in dirs.items():
         # A read directory a write of this run creates (prepare's base) need not exist yet.
         made_here = any(_within(directory, w) or _within(w, directory) for w in written)
-        probe_direct(directory, writes=writes, may_be_missing=writes or made_here)
+        probe_direct(directory, writes=writes, may_be_missing=writes or made_here, probed=probed)
 
 
-def probe_direct(path: str, *, writes: bool, may_be_missing: bool = True) -> None:
+def probe_direct(
+    path: str, *, writes: bool, may_be_missing: bool = True, probed: set[str] | None = None
+) -> None:
     """Refuse ``path`` for direct:// as the module docstring says. ``writes``: also probe an
-    O_DIRECT write there. ``may_be_missing``: a missing ``path`` is fine (a run creates it)."""
+    O_DIRECT write there (once per directory in ``probed``). ``may_be_missing``: a missing
+    ``path`` is fine (a run creates it)."""
     where = _nearest_existing(path)
     if where != path.rstrip("/") and not may_be_missing:
         raise StorageError(
@@ -72,8 +76,10 @@ def probe_direct(path: str, *, writes: bool, may_be_missing: bool = True) -> Non
     mount = mount_of(where)
     if mount.fstype in MEMORY_FS:
         raise _refuses(path, mount)
-    if writes:
+    if writes and where not in (probed or ()):
         _probe_write(path, where, mount)
+        if probed is not None:
+            probed.add(where)
 
 
 def mount_of(path: str) -> Mount:
