@@ -94,7 +94,7 @@ class RangedGets:
             try:
                 got = await self._ranges(source, key, self._chunks(0, size), ttfb)
             except OpError:
-                del self.sizes[key]  # it may have changed: the retry learns it again
+                self.sizes.pop(key, None)  # it may have changed: the retry learns it anew
                 raise
             return got, ttfb[0]
         try:

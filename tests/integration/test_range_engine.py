@@ -251,3 +251,31 @@ def test_azurite_ranges_a_blob_and_learns_its_size(
             await b.close()
 
     run_loop(go())
+
+
+def test_ranges_failing_at_the_mock_fail_their_ops_cleanly(tmp_path: Path) -> None:
+    """mock-server --error-rate: a 503 on any of an op's 16 ranges fails (or retries) that op;
+    the run still ends with its results, errors counted by outcome, no traceback."""
+    with contextlib.ExitStack() as stack:
+        start = contextlib.contextmanager(_start)
+        mock = stack.enter_context(
+            start("--bucket", "bench", "--error-rate", "0.02", "--seed", "3")
+        )
+        cfg: dict[str, Any] = {
+            "duration": "1s",
+            "concurrency": 2,
+            "target": "s3://bench/rf/",
+            "range_engine": {"enabled": True, "chunk_size": "64KiB", "min_split_size": "128KiB"},
+            "prepare": {"ensure_objects": [{"base_uri": "data/", "count": 3, "size_spec": "1MiB"}]},
+            "workload": [{"op": "get", "path": "data/*", "weight": 1}],
+        }
+        proc = run_cli(
+            ["run", "-c", str(write_config(tmp_path, cfg)), "--results-dir", str(tmp_path)],
+            tmp_path,
+            env=mock.env(),
+        )
+        assert "Traceback" not in proc.stderr and proc.returncode in (0, 1), proc.stderr
+        (results,) = tmp_path.glob("sai3-*/results.json")
+        wl = json.loads(results.read_text())["summary"]["workload"]["GET"]
+        assert wl["ops"] > 0 and wl["errors"] > 0, wl
+        assert "THROTTLED" in proc.stdout  # the failed ranges' outcome, per op

@@ -119,3 +119,23 @@ def test_a_short_range_is_a_protocol_error(run_loop: LoopRunner) -> None:
         assert await eng.get(src, "k", src.plain) == (950, 1000)  # the retry learns it anew
 
     run_loop(go())
+
+
+def test_two_gets_of_one_key_failing_together_both_fail_with_their_outcome(
+    run_loop: LoopRunner,
+) -> None:
+    """Two workers reading one remembered object both fail: each forgets the size (the second
+    found it gone; that was a KeyError in the engine)."""
+    src = FakeSource(1000, delay=0.01)
+    eng = _engine(chunk_size=100, min_split_size=100)
+
+    async def go() -> None:
+        await eng.get(src, "k", src.plain)
+        src.fail_at = 500
+        got = await asyncio.gather(
+            *(eng.get(src, "k", src.plain) for _ in range(2)), return_exceptions=True
+        )
+        assert all(isinstance(e, OpError) and e.outcome == Outcome.CONNECTION for e in got), got
+        assert "k" not in eng.sizes
+
+    run_loop(go())
