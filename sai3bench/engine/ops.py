@@ -91,7 +91,7 @@ class PlannedOp:
         """Arguments for one execution; None when a DELETE pool is empty, or a GET/STAT pool
         that PUTs feed (dynamic_put_pool) has no object yet."""
         kind = self.kind
-        if kind == OpKind.GET or kind == OpKind.STAT or kind >= OpKind.MKDIR:
+        if kind == OpKind.GET or kind == OpKind.STAT:
             keys = self.keys
             if not keys:
                 return None
@@ -114,6 +114,9 @@ class PlannedOp:
             keys = self.keys
             assert isinstance(keys, list)  # delete pools are always materialised
             return (self.index, keys.pop(), 0, 0) if keys else None
+        if kind >= OpKind.MKDIR:  # a random tree directory (after PUT: no test added to it)
+            keys = self.keys
+            return (self.index, keys[int(rng.random() * len(keys))], 0, 0)
         return (self.index, self.base, 0, 0)  # LIST
 
     def unpick(self, task: Task) -> None:
