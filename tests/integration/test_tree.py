@@ -286,9 +286,8 @@ def test_a_tree_on_an_object_store_has_no_directory_objects_and_cleans_up(
     assert _mock_objects(mock) == 0  # the files, and the dir/ markers MKDIR left
 
 
-def test_sigint_during_tree_prepare_then_gap_fill_and_cleanup_only(tmp_path: Path) -> None:
-    root = tmp_path / "tree"
-    cfg = _tree_config(f"file://{root}/", 20, 2, 100, cleanup=False)  # 40,000 files
+def _interrupt_prepare(tmp_path: Path, cfg: dict[str, Any], root: Path) -> str:
+    """Run ``cfg``, send SIGINT once its prepare has made 200 files; its stderr (rc 130)."""
     path = write_config(tmp_path, cfg)
     proc = start_run(["-c", str(path), "--results-dir", str(tmp_path / "res")], tmp_path, {})
     try:
@@ -305,6 +304,19 @@ def test_sigint_during_tree_prepare_then_gap_fill_and_cleanup_only(tmp_path: Pat
             proc.wait()
     assert proc.returncode == 130, err
     assert "Traceback" not in err
+    return err
+
+
+def test_sigint_during_tree_prepare_cleans_up_what_it_made(tmp_path: Path) -> None:
+    root = tmp_path / "tree"
+    _interrupt_prepare(tmp_path, _tree_config(f"file://{root}/", 20, 2, 100), root)
+    assert not root.exists()  # its files, the tree directories and the root: all its own
+
+
+def test_sigint_during_tree_prepare_then_gap_fill_and_cleanup_only(tmp_path: Path) -> None:
+    root = tmp_path / "tree"
+    cfg = _tree_config(f"file://{root}/", 20, 2, 100, cleanup=False)  # 40,000 files
+    _interrupt_prepare(tmp_path, cfg, root)
     made = len(_on_disk(root)[0])
     assert 0 < made < 40_000
     again = _run(tmp_path, cfg, "--prepare-only")
