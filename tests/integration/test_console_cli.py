@@ -111,7 +111,6 @@ def test_bad_override_values_exit_2_in_one_line(tmp_path: Path) -> None:
     cfg.write_text(_YAML.format(root=tmp_path))
     cases = [
         (["--duration", "abc"], "--duration"),
-        (["--duration", "0"], "--duration"),
         (["--duration", "-5s"], "--duration"),
         (["--concurrency", "0"], "--concurrency"),
         (["--concurrency", "many"], "--concurrency"),
