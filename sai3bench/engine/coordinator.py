@@ -221,12 +221,7 @@ class Coordinator:
     ) -> CleanupResult:
         """Delete what ``sets`` record as created, minus ``skip_keys``, split over the shares;
         directories this run made are removed here, after every share is done."""
-        # A tree's files are all deleted: a workload PUT may have written again one its
-        # DELETE or RMDIR removed (a file gone since counts as already gone).
-        todo = [
-            [i for i in ps.created if ps.pset.tree is not None or ps.key(i) not in skip_keys]
-            for ps in sets
-        ]
+        todo = [ps.to_clean(skip_keys) for ps in sets]
         parts = split_indices(todo, self.parts)
         dones = await self._run("cleanup", [CleanupWork(created=p, mode=mode) for p in parts])
         result = merge_cleanup([d.result for d in dones if isinstance(d.result, CleanupDone)])

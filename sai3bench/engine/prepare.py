@@ -56,6 +56,14 @@ class PreparedSet:
     def key(self, idx: int) -> str:
         return self.base_key + self.pset.name(idx)
 
+    def to_clean(self, skip_keys: set[str] | frozenset[str]) -> list[int]:
+        """The created indices cleanup deletes: all but the keys the workload deleted; in a
+        tree all of them (a workload PUT may write again a file its DELETE or RMDIR removed,
+        and one gone since counts as already gone)."""
+        if self.pset.tree is not None or not skip_keys:
+            return list(self.created)
+        return [i for i in self.created if self.key(i) not in skip_keys]
+
 
 class PrepareResult:
     def __init__(self, sets: list[PreparedSet], collector: Collector, wall_s: float) -> None:

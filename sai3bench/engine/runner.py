@@ -286,7 +286,7 @@ async def _cleanup_stage(co: Coordinator, prep: Prepare) -> None:
         report.on_stage("cleanup", result)
         report.fail(result.failure)  # objects left behind: exit 1
     if stop.cleanup in ("skipped", "stopped", "timed out"):
-        ours = sum(1 for ps in sets for i in ps.created if ps.key(i) not in skip)
+        ours = sum(len(ps.to_clean(skip)) for ps in sets)
         gone = result.deleted + result.already_gone if result is not None else 0
         stop.objects_left, stop.left_exact = (
             ours - gone,
