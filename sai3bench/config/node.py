@@ -57,9 +57,15 @@ def suggest(
 ) -> str:
     """A did-you-mean hint. ``also`` are names a guess may name but the list leaves out: the
     upstream keys this program ignores (``stagez`` means ``stages``, ignored or not)."""
-    close = difflib.get_close_matches(key.lower(), [*valid, *also], n=1)
+    close = closest(key, valid, also)
     listed = f"valid {what} here: {', '.join(sorted(valid))}"
-    return f"did you mean '{close[0]}'? ({listed})" if close else listed
+    return f"did you mean '{close}'? ({listed})" if close else listed
+
+
+def closest(key: str, valid: Collection[str], also: Collection[str] = ()) -> str | None:
+    """The valid (or ignored) name ``key`` most likely misspells, if any is close."""
+    close = difflib.get_close_matches(key.lower(), [*valid, *also], n=1)
+    return close[0] if close else None
 
 
 def parse_at(path: str, value: Any, parse: Callable[[Any], _T], hint: str) -> _T:
@@ -127,10 +133,12 @@ def _unknown(
     """Refuse an unknown key, or warn under ``unknown_keys_warn`` (upstream ignores it)."""
     owners = [kind for kind, keys in others.items() if key in keys]
     if owners:
-        msg, hint = "not valid here", f"only {' and '.join(owners)} take '{key}'; remove it"
+        msg, hint = "not valid here", f"only {' and '.join(owners)} take '{key}'"
     else:
         msg, hint = "unknown key", suggest(key, valid, also=ignored)
-    if _unknown_keys_warn.get():
-        warnings.append(f"'{at}' is ignored: {msg} (--ignore-unknown-keys; {hint})")
+    if _unknown_keys_warn.get():  # the short form: a guess at most, not the list of keys
+        guess = closest(key, valid, ignored) if not owners else None
+        why = hint if owners else f"did you mean '{guess}'?" if guess else "upstream ignores it too"
+        warnings.append(f"'{at}' is ignored: {msg} (--ignore-unknown-keys; {why})")
         return
-    fail(at, msg, f"{hint}; {IGNORE_UNKNOWN_HINT}")
+    fail(at, msg, f"{hint}; {'remove it, ' if owners else ''}{IGNORE_UNKNOWN_HINT}")
