@@ -248,10 +248,10 @@ async def _missing(
     ps: PreparedSet, prepare: Prepare, warn: Callable[[str], None] = log.warning
 ) -> array[int]:
     count = ps.pset.spec.count
+    if prepare.force_overwrite:  # wins over skip_verification, as upstream (v0.8.24)
+        return array("q", range(count))
     if prepare.skip_verification:
         return array("q")  # upstream meaning: assume all `count` objects exist, no LIST
-    if prepare.force_overwrite:
-        return array("q", range(count))
     # Recursive: no delimiter is needed, since only exact names count (take_census), and
     # S3 servers then see a plain prefix query (moto 5.2 fails SigV4 on %2F in a query value).
     pset = ps.pset

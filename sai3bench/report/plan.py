@@ -96,7 +96,9 @@ def format_plan(config: Config, source: str, processes: int = 1) -> str:
         lines.append(
             f"  Total: {objects:,} objects, {fmt_bytes(nbytes)} (objects that exist are kept)"
         )
-        if prep.skip_verification:
+        if prep.force_overwrite:  # wins over skip_verification, as upstream
+            lines.append("  force_overwrite: every object is written, existing or not")
+        elif prep.skip_verification:
             lines.append("  skip_verification: no listing; all objects are assumed to exist")
         if prep.key_prefix_shards > 0:
             n = prep.key_prefix_shards

@@ -80,3 +80,20 @@ def test_ctrl_c_during_a_duration_zero_prepare_cleans_up(tmp_path: Path) -> None
     assert run.meta["stages"]["cleanup"]["objects_deleted"] == prep["objects_created"]
     assert "no workload stage" not in run.out  # stopped: nothing after prepare but cleanup
     assert prepared_names(data) == []
+
+
+def test_force_overwrite_wins_over_skip_verification(tmp_path: Path) -> None:
+    """Upstream's warp-style configs set both (v0.8.24: force_overwrite recreates every object
+    however skip_verification is set); with skip_verification first nothing was made and the
+    GETs then failed on missing files."""
+    cfg = _config(tmp_path, 15, cleanup=False)
+    text = cfg.read_text().replace("cleanup: false", "cleanup: false\n  skip_verification: true")
+    cfg.write_text(text.replace("cleanup: false", "cleanup: false\n  force_overwrite: true", 1))
+    dry = run_cli(["run", "-c", str(cfg), "--dry-run"], tmp_path)
+    assert "force_overwrite: every object is written, existing or not" in dry.stdout
+    run = run_cli(["run", "-c", str(cfg), "--results-dir", str(tmp_path / "r")], tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert len(prepared_names(tmp_path / "store" / "data")) == 15
+    assert (
+        metadata(results_dir(tmp_path / "r", "bench"))["stages"]["prepare"]["objects_created"] == 15
+    )
