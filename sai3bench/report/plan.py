@@ -72,6 +72,7 @@ def format_plan(config: Config, source: str, processes: int = 1) -> str:
         *_process_lines(config, processes),
         *_rate_lines(config),
         *_range_engine_lines(config),
+        *_storage_lines(config),
         "",
         *op_mix_lines(config),
     ]
@@ -128,6 +129,25 @@ def _range_engine_lines(config: Config) -> list[str]:
         f"{fmt_bytes(r.min_split_size)}: ranges of {fmt_bytes(r.chunk_size)}, "
         f"{r.max_concurrent_ranges} in flight per GET, {r.range_timeout_secs}s per range"
     ]
+
+
+def _storage_lines(config: Config) -> list[str]:
+    """page_cache_mode, direct:// and dynamic_put_pool: said when they act (upstream's dry run
+    has a Page Cache section too)."""
+    uris = [config.target or "", *(op.path for op in config.workload)]
+    lines = []
+    if any(u.startswith("direct://") for u in uris):
+        lines.append("direct://: O_DIRECT reads and writes from page-aligned buffers")
+    if config.page_cache_mode is not None:
+        lines.append(
+            f"Page cache: posix_fadvise {config.page_cache_mode} on file:// and direct:// "
+            "GETs and PUTs"
+        )
+    if config.dynamic_put_pool:
+        lines.append(
+            "dynamic_put_pool: objects the workload PUTs join the GET/STAT pools they match"
+        )
+    return lines
 
 
 def _rate_lines(config: Config) -> list[str]:
