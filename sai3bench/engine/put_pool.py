@@ -23,6 +23,8 @@ from sai3bench.engine.ops import PlannedOp
 from sai3bench.metrics.collector import OpKind
 from sai3bench.plan.keys import IndexedKeys, plan_glob
 
+#: The op kinds whose pools PUT objects join (never DELETE).
+READERS = (OpKind.GET, OpKind.STAT)
 #: Does a backend key belong to a reader's pool?
 KeyFilter = Callable[[str], bool]
 
@@ -92,11 +94,6 @@ class Feeder:
                 keys.append(key)
 
 
-def reader_kinds() -> tuple[OpKind, OpKind]:
-    """The op kinds whose pools PUT objects join (never DELETE)."""
-    return (OpKind.GET, OpKind.STAT)
-
-
 def wire(planned: Sequence[PlannedOp], paths: Sequence[str], *, shards: int) -> None:
     """Give each PUT of ``planned`` a Feeder for the GET/STAT ops its keys match (``paths``:
     each op's path, in config order). A fed pool becomes its op's own list (pools are shared
@@ -108,7 +105,7 @@ def wire(planned: Sequence[PlannedOp], paths: Sequence[str], *, shards: int) -> 
         samples = sample_keys(put.base, shards)
         readers = []
         for op in planned:
-            if op.kind not in reader_kinds() or op.backend is not put.backend:
+            if op.kind not in READERS or op.backend is not put.backend:
                 continue
             keep = pool_filter(op.backend, paths[op.index], deep=shards > 0)
             if not any(keep(k) for k in samples) or not isinstance(op.keys, list | IndexedKeys):

@@ -13,10 +13,6 @@ from dataclasses import dataclass
 
 from sai3bench.outcome import Outcome
 
-#: Step names, in the order they run: cloud stores, then file:// and direct://.
-CLOUD_STEPS = ("resolve", "connect", "credentials", "put", "get", "delete")
-FILE_STEPS = ("directory", "access", "put", "get", "delete")
-
 _ENDPOINT_VARS = "AWS_ENDPOINT_URL, STORAGE_EMULATOR_HOST or AZURE_STORAGE_ENDPOINT"
 
 
