@@ -132,8 +132,8 @@ def _range_engine_lines(config: Config) -> list[str]:
 
 
 def _storage_lines(config: Config) -> list[str]:
-    """page_cache_mode, direct:// and dynamic_put_pool: said when they act (upstream's dry run
-    has a Page Cache section too)."""
+    """page_cache_mode, direct://, the agents and dynamic_put_pool: said when they act
+    (upstream's dry run has Page Cache and Distributed sections too)."""
     uris = [config.target or "", *(op.path for op in config.workload)]
     lines = []
     if any(u.startswith("direct://") for u in uris):
@@ -143,6 +143,10 @@ def _storage_lines(config: Config) -> list[str]:
             f"Page cache: posix_fadvise {config.page_cache_mode} on file:// and direct:// "
             "GETs and PUTs"
         )
+    agents = config.distributed.agents if config.distributed else ()
+    if agents:
+        shown = ", ".join(agents[:4]) + (", ..." if len(agents) > 4 else "")
+        lines.append(f"Agents: {len(agents)} ({shown}): the hosts of a --cluster run")
     if config.dynamic_put_pool:
         lines.append(
             "dynamic_put_pool: objects the workload PUTs join the GET/STAT pools they match"
