@@ -17,7 +17,7 @@ never per op.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from typing import Protocol, runtime_checkable
 
@@ -170,9 +170,14 @@ class DirectoryMaker(Protocol):
         there already. ``parents``: missing parents too (``mkdir -p``). Raises OpError."""
         ...
 
-    def remove_dir(self, path: str, *, recursive: bool = False) -> bool:
+    def remove_dir(
+        self, path: str, *, recursive: bool = False, owned: Callable[[str], bool] | None = None
+    ) -> bool:
         """Remove directory ``path`` (with its contents if ``recursive``): True when removed,
-        False when it was not there. Not empty and not ``recursive``: OpError. Raises OpError."""
+        False when it was not there. Not empty and not ``recursive``: OpError. ``owned`` (with
+        ``recursive``): only entries it accepts are removed (given their path below ``path``,
+        directories with a trailing ``/``); anything else keeps ``path``, and that is the file
+        system's ENOTEMPTY OpError. Raises OpError."""
         ...
 
 

@@ -19,9 +19,7 @@ import asyncio
 import contextlib
 import errno
 import os
-import shutil
 import stat as stat_mod
-import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -309,12 +307,16 @@ class FileBackend:
             raise op_error(exc) from None
         return True
 
-    def remove_dir(self, path: str, *, recursive: bool = False) -> bool:
+    def remove_dir(
+        self, path: str, *, recursive: bool = False, owned: Callable[[str], bool] | None = None
+    ) -> bool:
         """Remove directory ``path`` (DirectoryMaker); gone already is False, as s3dlio's rmdir
-        counts it a success. Not empty without ``recursive`` fails as the file system says."""
+        counts it a success. Not empty without ``recursive`` fails as the file system says;
+        with ``owned`` only what it accepts goes, so a foreign file keeps its directory."""
         try:
             if recursive:
-                _remove_tree(path)
+                _remove_owned(path, owned or _everything)
+                os.rmdir(path)
             else:
                 os.rmdir(path)
         except FileNotFoundError:
@@ -395,18 +397,26 @@ class FileBackend:
             raise op_error(exc, key) from None
 
 
-def _remove_tree(path: str) -> None:
-    """``rm -r path``; an entry another worker removed first is no error. Raises OSError."""
+def _remove_owned(path: str, owned: Callable[[str], bool]) -> None:
+    """Remove, deepest first, the files and directories below ``path`` that ``owned`` accepts
+    (paths below ``path``; directories end in ``/``). Symlinks are never followed; an entry
+    another worker removed first is no error; a directory left non-empty stays."""
+    for root, dirs, files in os.walk(path, topdown=False):
+        rel = os.path.relpath(root, path)
+        prefix = "" if rel == "." else rel + "/"
+        for name in files:
+            if owned(prefix + name):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(os.path.join(root, name))
+        for name in dirs:
+            sub = os.path.join(root, name)
+            if owned(prefix + name + "/") and not os.path.islink(sub):
+                with contextlib.suppress(OSError):  # gone, or kept by what is left in it
+                    os.rmdir(sub)
 
-    def gone_is_fine(func: object, entry: str, exc: object) -> None:
-        err = exc[1] if isinstance(exc, tuple) else exc  # onerror gives exc_info (3.11)
-        if not isinstance(err, FileNotFoundError):
-            raise err  # type: ignore[misc]
 
-    if sys.version_info >= (3, 12):
-        shutil.rmtree(path, onexc=gone_is_fine)
-    else:
-        shutil.rmtree(path, onerror=gone_is_fine)
+def _everything(_: str) -> bool:
+    return True
 
 
 def _discard(temp: str) -> None:

@@ -16,7 +16,7 @@ workload may have left (engine/tree_stage.py).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Final
 
 from sai3bench.backends.base import Backend, BatchDeleter, OpResult
@@ -24,6 +24,7 @@ from sai3bench.backends.s3shapes import outcome_for
 from sai3bench.engine.ops import PlannedOp
 from sai3bench.metrics.collector import OpKind
 from sai3bench.outcome import OpError, Outcome
+from sai3bench.plan.tree import TreePaths
 
 _EMPTY: Final = memoryview(b"")
 #: Keys per DeleteObjects request of a recursive RMDIR: S3's limit.
@@ -43,8 +44,18 @@ def run_dir_sync(op: PlannedOp, key: str) -> int:
     if op.kind == OpKind.MKDIR:
         maker.make_dir(key, parents=True)
     else:
-        maker.remove_dir(key, recursive=op.recursive)
+        maker.remove_dir(key, recursive=op.recursive, owned=_owned_below(op, key))
     return 0
+
+
+def _owned_below(op: PlannedOp, key: str) -> Callable[[str], bool] | None:
+    """What a recursive RMDIR of tree directory ``key`` may remove: the tree's own files and
+    directories below it (names relative to ``key``), never a file the run did not make."""
+    tree = op.keys
+    if not op.recursive or not isinstance(tree, TreePaths):
+        return None
+    layout, at = tree.layout, key[len(tree.base) :].rstrip("/") + "/"
+    return lambda rel: layout.owns(at + rel)
 
 
 async def run_dir_async(op: PlannedOp, key: str) -> OpResult:
@@ -65,15 +76,14 @@ async def run_dir_async(op: PlannedOp, key: str) -> OpResult:
             if exc.outcome == Outcome.NOT_FOUND:
                 return 0, 0  # gone already: a success, as s3dlio counts it
             raise
-    await delete_under(op, marker)
+    owned = _owned_below(op, marker)
+    below = [o.key for o in await b.list(marker, recursive=True) if o.key != marker]
+    ours = [k for k in below if owned is None or owned(k[len(marker) :])]
+    foreign = len(below) - len(ours)
+    await delete_keys(b, ours if foreign else [*ours, marker])
+    if foreign:  # the "directory" stays, as a disk's would, and says why
+        raise OpError(Outcome.OTHER, f"directory not empty: {foreign} object(s) under {marker}")
     return 0, 0
-
-
-async def delete_under(op: PlannedOp, prefix: str) -> int:
-    """Delete every object whose key starts with ``prefix``; returns how many were listed."""
-    keys = [o.key for o in await op.backend.list(prefix, recursive=True)]
-    await delete_keys(op.backend, keys)
-    return len(keys)
 
 
 async def delete_keys(b: Backend, keys: Sequence[str], *, in_flight: int = 32) -> None:

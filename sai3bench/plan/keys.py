@@ -45,7 +45,31 @@ def parse_object_name(name: str) -> tuple[str, int] | None:
     return (m.group(1), int(m.group(2))) if m else None
 
 
-class IndexedKeys(Sequence[str]):
+class MadeKeys(Sequence[str]):
+    """A sequence of keys made on access from their index: a pool of a billion names costs
+    nothing until an op picks one. Subclasses give ``__len__`` and ``key(i)`` for 0 <= i < len."""
+
+    __slots__ = ()
+
+    def key(self, i: int) -> str:
+        raise NotImplementedError
+
+    @overload
+    def __getitem__(self, i: int) -> str: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[str]: ...
+    def __getitem__(self, i: int | slice) -> str | list[str]:
+        n = len(self)
+        if isinstance(i, slice):
+            return [self.key(j) for j in range(*i.indices(n))]
+        if i < 0:
+            i += n
+        if not 0 <= i < n:
+            raise IndexError(i)
+        return self.key(i)
+
+
+class IndexedKeys(MadeKeys):
     """The keys ``{base}{pool}-00000000.dat`` .. ``{pool}-{count-1:08}.dat``, made on access.
 
     A pool of a billion prepared objects costs nothing until an op picks one (~0.3 us each), so
@@ -63,17 +87,7 @@ class IndexedKeys(Sequence[str]):
     def __len__(self) -> int:
         return self.n
 
-    @overload
-    def __getitem__(self, i: int) -> str: ...
-    @overload
-    def __getitem__(self, i: slice) -> list[str]: ...
-    def __getitem__(self, i: int | slice) -> str | list[str]:
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(self.n))]
-        if i < 0:
-            i += self.n
-        if not 0 <= i < self.n:
-            raise IndexError(i)
+    def key(self, i: int) -> str:
         return self.base + set_key(self.pool, i, self.shards)
 
     def __repr__(self) -> str:

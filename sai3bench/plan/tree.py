@@ -20,13 +20,13 @@ Never: touches storage, prints, or holds a list of every path.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
-from typing import Final, overload
+from collections.abc import Iterator
+from typing import Final
 
 from sai3bench.config.schema import Config, MkdirOp, Prepare, RmdirOp
 from sai3bench.config.tree import DirectoryStructure
 from sai3bench.errors import ConfigError
-from sai3bench.plan.keys import join_key
+from sai3bench.plan.keys import MadeKeys, join_key
 
 __all__ = [
     "TreeLayout",
@@ -144,6 +144,32 @@ class TreeLayout:
             return None
         return i
 
+    def dir_index_of(self, rel: str) -> int | None:
+        """The directory index of a path relative to the root (``d1_w2.dir/d2_w3.dir``), or
+        None for any other name: the inverse of ``dir_path``."""
+        parts = rel.split("/")
+        if not 1 <= len(parts) <= self.depth:
+            return None
+        head, mid, tail = self._mask
+        g = 0
+        for level, part in enumerate(parts, 1):
+            lead = f"{head}{level}{mid}"
+            if not (part.startswith(lead) and part.endswith(tail)):
+                return None
+            local = part[len(lead) : len(part) - len(tail)] if tail else part[len(lead) :]
+            if not local.isdigit() or str(int(local)) != local or not 1 <= int(local) <= self.width:
+                return None
+            g = g * self.width + int(local) - 1
+        d = self.level_start[len(parts) - 1] + g
+        return d if self.dir_path(d) == rel else None
+
+    def owns(self, rel: str) -> bool:
+        """Whether ``rel`` (below the root; a trailing ``/`` for a directory or its marker) is
+        a file or directory of this tree: what a recursive RMDIR may remove."""
+        if rel.endswith("/"):
+            return self.dir_index_of(rel[:-1]) is not None
+        return self.index_of(rel) is not None or self.dir_index_of(rel) is not None
+
     def dirs_deepest_first(self) -> Iterator[int]:
         """Every directory index, leaves first (the order an empty tree can be removed in)."""
         return iter(range(self.total_dirs - 1, -1, -1))
@@ -155,7 +181,7 @@ class TreeLayout:
         return self.dir_path(self.level_start[-1])
 
 
-class TreePaths(Sequence[str]):
+class TreePaths(MadeKeys):
     """``base + path`` of every file (or every directory) of a tree, made on access: what a
     workload op picks from without a list of a million strings."""
 
@@ -169,15 +195,7 @@ class TreePaths(Sequence[str]):
     def __len__(self) -> int:
         return self.layout.total_dirs if self.dirs else self.layout.total_files
 
-    @overload
-    def __getitem__(self, i: int) -> str: ...
-    @overload
-    def __getitem__(self, i: slice) -> list[str]: ...
-    def __getitem__(self, i: int | slice) -> str | list[str]:
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(len(self)))]
-        if i < 0:
-            i += len(self)
+    def key(self, i: int) -> str:
         path = self.layout.dir_path(i) if self.dirs else self.layout.file_path(i)
         return self.base + path
 

@@ -115,3 +115,73 @@ def test_tree_ops_pick_tree_files_and_dirs() -> None:
     mk.keys = TreePaths(t, "base/", dirs=True)
     picked = {mk.pick(rng)[1] for _ in range(200)}  # type: ignore[index]
     assert picked == {"base/" + t.dir_path(d) for d in range(t.total_dirs)}
+
+
+def _tree_rmdir(backend: object, base: str) -> tuple[TreeLayout, PlannedOp]:
+    t = TreeLayout(DirectoryStructure(width=2, depth=2, files_per_dir=2, dir_mask="d%d_w%d"))
+    op = _op(OpKind.RMDIR, backend, recursive=True)
+    op.keys = TreePaths(t, base, dirs=True)
+    return t, op
+
+
+def test_tree_layout_knows_its_own_entries() -> None:
+    t = TreeLayout(DirectoryStructure(width=3, depth=3, files_per_dir=2, dir_mask="d%d_w%d.dir"))
+    assert [t.dir_index_of(t.dir_path(d)) for d in range(t.total_dirs)] == list(range(39))
+    assert all(t.owns(t.file_path(i)) for i in range(t.total_files))
+    assert t.owns("d1_w3.dir/") and t.owns("d1_w3.dir/d2_w1.dir")
+    for foreign in (
+        "d1_w4.dir",
+        "d1_w01.dir",
+        "d2_w1.dir",
+        "d1_w1.dir/x.txt",
+        "x/",
+        "",
+        "d1_w1.dir/d2_w1.dir/d3_w1.dir/d4_w1.dir",
+        "d1_w1.dir/file_00000000.dat",
+    ):
+        assert not t.owns(foreign), foreign
+
+
+def test_recursive_rmdir_on_disk_keeps_a_foreign_file_and_its_directories(
+    tmp_path: Path,
+) -> None:
+    b = FileBackend(threads=1)
+    base = str(tmp_path) + "/"
+    t, op = _tree_rmdir(b, base)
+    for d in range(t.total_dirs):
+        (tmp_path / t.dir_path(d)).mkdir(parents=True, exist_ok=True)
+    for i in range(t.total_files):
+        (tmp_path / t.file_path(i)).write_bytes(b"x")
+    foreign = tmp_path / "d1_w1" / "d2_w2" / "notes.txt"
+    foreign.write_bytes(b"mine")
+    with pytest.raises(OpError) as err:
+        run_dir_sync(op, base + "d1_w1")
+    assert err.value.outcome == Outcome.OTHER  # the directory stays: it holds a foreign file
+    assert foreign.read_bytes() == b"mine"
+    assert sorted(p.name for p in (tmp_path / "d1_w1").iterdir()) == ["d2_w2"]
+    assert [p.name for p in (tmp_path / "d1_w1" / "d2_w2").iterdir()] == ["notes.txt"]
+    run_dir_sync(op, base + "d1_w2")  # all the tree's own: removed whole
+    assert not (tmp_path / "d1_w2").exists()
+
+
+def test_recursive_rmdir_on_a_store_keeps_foreign_objects_and_the_marker() -> None:
+    store = _Store()
+    t, op = _tree_rmdir(store, "t/")
+    for i in range(t.total_files):
+        store.objects["t/" + t.file_path(i)] = 1
+    store.objects["t/d1_w1/"] = 0
+    store.objects["t/d1_w1/d2_w1/other.bin"] = 5
+
+    async def go() -> None:
+        with pytest.raises(OpError) as err:
+            await run_dir_async(op, "t/d1_w1")
+        assert err.value.outcome == Outcome.OTHER
+        assert sorted(k for k in store.objects if k.startswith("t/d1_w1/")) == [
+            "t/d1_w1/",
+            "t/d1_w1/d2_w1/other.bin",
+        ]
+        store.objects["t/d1_w2/"] = 0
+        await run_dir_async(op, "t/d1_w2")
+        assert not [k for k in store.objects if k.startswith("t/d1_w2/")]
+
+    asyncio.run(go())
