@@ -16,6 +16,7 @@ import msgspec
 import uvloop
 
 from sai3bench.backends.direct_probe import check_direct_targets
+from sai3bench.backends.namespace_probe import namespace_warning
 from sai3bench.cli.embedded import embedded_mock_server
 from sai3bench.cli.oplog_run import finish_op_log, op_log_name_warning, resolve_op_log
 from sai3bench.cli.output import Console
@@ -178,6 +179,8 @@ def _run_loaded(loaded: LoadedConfig, text: str, source: str, flags: RunFlags) -
         raise problem
     if not flags.cluster:  # a cluster's hosts have their own disks: they fail per op there
         check_direct_targets(config)  # tmpfs, no O_DIRECT, read-only: one line, before any stage
+        if (apart := namespace_warning(config)) is not None:
+            console.warn(apart)
     op_log = resolve_op_log(flags.op_log, config.op_log_path, cluster=bool(flags.cluster))
     if (name_warning := op_log_name_warning(op_log)) is not None:
         console.warn(name_warning)
