@@ -17,7 +17,10 @@ Rules (object size S, chunk C, minimum split M):
   rest in ranges of C, at most ``max_concurrent_ranges`` in flight (ceil(S/C) requests in
   all). C < S < M (only when C < M): the rest in one request.
 - size known (remembered): S < M is one plain GET; S >= M is ceil(S/C) ranges, all concurrent
-  up to the limit.
+  up to the limit. Each range's Content-Range is checked against S: an object rewritten at
+  another size (a range naming a new size, or 416 past a shrunk end) is read again within the
+  op as if its size were unknown, so the op counts the object's bytes as they are now, never
+  the stale size's (a grown object would otherwise be read short and counted short).
 Never: decides retries, or reads the bytes.
 """
 
@@ -40,6 +43,10 @@ MAX_POOL: Final = 1024
 
 RangeRead = tuple[int, int, bytes]
 """One range's result: (bytes read, TTFB ns, the Content-Range header; b"" on a 200)."""
+
+
+class _Resized(Exception):
+    """A range's Content-Range named a size other than the one its split was made for."""
 
 
 @runtime_checkable
@@ -92,11 +99,15 @@ class RangedGets:
                 return await plain(key)
             ttfb: list[int] = []
             try:
-                got = await self._ranges(source, key, self._chunks(0, size), ttfb)
-            except OpError:
+                got = await self._ranges(source, key, self._chunks(0, size), ttfb, size)
+                return got, ttfb[0]
+            except _Resized:
+                self.sizes.pop(key, None)  # read it again below, learning its new size
+            except OpError as exc:
                 self.sizes.pop(key, None)  # it may have changed: the retry learns it anew
-                raise
-            return got, ttfb[0]
+                if exc.outcome != Outcome.CLIENT_ERROR:
+                    raise
+                # 416: a range past the end of an object that shrank; read it again below
         try:
             got, ttfb0, header = await self._one(source, key, 0, self.chunk)
         except OpError as exc:
@@ -108,7 +119,11 @@ class RangedGets:
             return got, ttfb0
         self._remember(key, total)
         rest = self._chunks(got, total) if total >= self.min_split else [(got, total - got)]
-        return got + await self._ranges(source, key, rest, []), ttfb0
+        try:
+            return got + await self._ranges(source, key, rest, [], total), ttfb0
+        except _Resized as exc:
+            self.sizes.pop(key, None)
+            raise OpError(Outcome.PROTOCOL, f"{key} changed size during the GET: {exc}") from None
 
     def _chunks(self, start: int, total: int) -> list[tuple[int, int]]:
         step = self.chunk
@@ -121,16 +136,25 @@ class RangedGets:
         sizes[key] = total
 
     async def _ranges(
-        self, source: RangeSource, key: str, ranges: list[tuple[int, int]], ttfb: list[int]
+        self,
+        source: RangeSource,
+        key: str,
+        ranges: list[tuple[int, int]],
+        ttfb: list[int],
+        total: int,
     ) -> int:
-        """Read ``ranges`` with at most ``limit`` in flight; the bytes read. ``ttfb`` gets the
-        TTFB of the first range in the list (it goes out first)."""
+        """Read ``ranges`` of an object of ``total`` bytes with at most ``limit`` in flight; the
+        bytes read. ``ttfb`` gets the TTFB of the first range in the list (it goes out first).
+        _Resized when a range's Content-Range names another size (the object was rewritten)."""
         todo: Iterator[tuple[int, int]] = iter(ranges)
 
         async def lane() -> int:
             done = 0
             for offset, length in todo:
-                got, first_byte, _ = await self._one(source, key, offset, length)
+                got, first_byte, header = await self._one(source, key, offset, length)
+                now = object_size(header)
+                if now not in (-1, total):
+                    raise _Resized(f"{total} bytes before, {now} at range {offset}+{length}")
                 if got != length:
                     raise OpError(
                         Outcome.PROTOCOL,

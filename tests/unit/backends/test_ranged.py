@@ -23,6 +23,10 @@ class FakeSource:
         self.in_flight = self.most_in_flight = 0
         self.fail_at = -1
         self.cancelled = 0
+        #: the size Content-Range names (-1: the real one); a server that sends short ranges
+        self.claimed = -1
+        #: a range starting past the end is 416 (CLIENT_ERROR), as S3, GCS and Azure answer
+        self.past_end_416 = False
 
     async def read_range(self, key: str, offset: int, length: int) -> RangeRead:
         self.requests.append((offset, length))
@@ -37,8 +41,11 @@ class FakeSource:
             raise
         finally:
             self.in_flight -= 1
+        if self.past_end_416 and offset >= self.size:
+            raise OpError(Outcome.CLIENT_ERROR, "416 range not satisfiable")
         got = max(0, min(length, self.size - offset))
-        return got, 1000 + offset, f"bytes {offset}-{offset + got - 1}/{self.size}".encode()
+        named = self.size if self.claimed < 0 else self.claimed
+        return got, 1000 + offset, f"bytes {offset}-{offset + got - 1}/{named}".encode()
 
     async def plain(self, key: str) -> OpResult:
         self.requests.append((0, -1))
@@ -112,11 +119,36 @@ def test_a_short_range_is_a_protocol_error(run_loop: LoopRunner) -> None:
 
     async def go() -> None:
         await eng.get(src, "k", src.plain)
-        src.size = 950  # the object shrank: the remembered split asks past its end
+        src.size, src.claimed = 950, 1000  # a server that names 1000 bytes and sends 950
         with pytest.raises(OpError) as err:
             await eng.get(src, "k", src.plain)
         assert err.value.outcome == Outcome.PROTOCOL
+        src.claimed = -1
         assert await eng.get(src, "k", src.plain) == (950, 1000)  # the retry learns it anew
+
+    run_loop(go())
+
+
+@pytest.mark.parametrize("new_size", [2500, 950, 450])
+@pytest.mark.parametrize("past_end_416", [False, True])
+def test_an_object_rewritten_at_another_size_is_read_at_its_new_size(
+    run_loop: LoopRunner, new_size: int, past_end_416: bool
+) -> None:
+    """The remembered size is stale after a PUT of another size: the op reads the object as it
+    is now (all its bytes, counted right), not the old split (a grown object was read short and
+    counted at the old size; a shrunk one failed the op)."""
+    src = FakeSource(1000)
+    src.past_end_416 = past_end_416
+    eng = _engine(chunk_size=100, min_split_size=100)
+
+    async def go() -> None:
+        assert await eng.get(src, "k", src.plain) == (1000, 1000)
+        src.size = new_size
+        src.requests.clear()
+        assert await eng.get(src, "k", src.plain) == (new_size, 1000)
+        assert eng.sizes["k"] == new_size
+        tail = sorted(src.requests[src.requests.index((0, 100), 1) :])  # the second read
+        assert tail == [(o, min(100, new_size - o)) for o in range(0, new_size, 100)]
 
     run_loop(go())
 
