@@ -18,7 +18,9 @@ tree has:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import threading
 import time
 from collections.abc import Sequence
 
@@ -26,6 +28,7 @@ from sai3bench.backends.base import BlockingBackend, DirectoryMaker, DirectoryOw
 from sai3bench.config.schema import Config, MkdirOp, Op, PutOp, RmdirOp
 from sai3bench.engine.context import RunContext
 from sai3bench.engine.dirops import delete_keys, marker_key
+from sai3bench.engine.interrupt import active
 from sai3bench.engine.ops import PlannedOp
 from sai3bench.engine.prepare import PreparedSet
 from sai3bench.errors import StorageError
@@ -126,18 +129,31 @@ async def make_tree_dirs(ctx: RunContext, ps: PreparedSet) -> Collector:
     ps.created_dirs = []
     above = _missing_above(base)
     existed = 0
-    for chunks in _batches(layout, base, above):  # a level's parents exist before it is made
-        done = await asyncio.gather(
-            *(loop.run_in_executor(executor, _make_dirs, maker, c) for c in chunks)
-        )
-        existed += _note_made(ps, collector, done)
+    halt = _Halt()
+    stop = active()
+    with stop.watching(halt) if stop is not None else contextlib.nullcontext():
+        for chunks in _batches(layout, base, above):  # a level's parents exist before it
+            if halt.is_set():
+                break
+            done = await asyncio.gather(
+                *(loop.run_in_executor(executor, _make_dirs, maker, c, halt) for c in chunks)
+            )
+            existed += _note_made(ps, collector, done)
     made = len(ps.created_dirs) - len(above)
     ctx.out.say(
         f"Tree {ps.pset.base_uri}: MKDIR {made:,} of {layout.total_dirs:,} directories "
-        f"({existed:,} existed{f', and {len(above):,} above the tree' if above else ''}); "
-        f"{layout.total_files:,} files"
+        f"({existed:,} existed{f', and {len(above):,} above the tree' if above else ''})"
+        f"{'; stopped by the signal' if halt.is_set() else ''}; {layout.total_files:,} files"
     )
     return collector
+
+
+class _Halt(threading.Event):
+    """A signal's stop for the directory pass (interrupt.Stoppable): the threads end at their
+    next directory, and those made so far stay in ``created_dirs`` for cleanup."""
+
+    def stop(self) -> None:
+        self.set()
 
 
 _MKDIR_HINTS = {
@@ -194,13 +210,15 @@ def _missing_above(base: str) -> list[str]:
 
 
 def _make_dirs(
-    maker: DirectoryMaker, paths: Sequence[str]
+    maker: DirectoryMaker, paths: Sequence[str], halt: threading.Event | None = None
 ) -> tuple[list[tuple[str, bool, int]], OpError | None]:
-    """In a worker thread: make each directory, in order, up to the first failure:
-    ((path, made here, latency ns) of each one done, the failure or None)."""
+    """In a worker thread: make each directory, in order, up to the first failure or until
+    ``halt`` is set: ((path, made here, latency ns) of each one done, the failure or None)."""
     clock = time.perf_counter_ns
     out: list[tuple[str, bool, int]] = []
     for path in paths:
+        if halt is not None and halt.is_set():
+            break
         t0 = clock()
         try:
             created = maker.make_dir(path)
