@@ -19,7 +19,7 @@ from sai3bench.plan.tree import TreePaths
 
 if TYPE_CHECKING:
     from sai3bench.datagen.buffers import DataSource
-    from sai3bench.engine.put_pool import Feeder
+    from sai3bench.engine.put_pool import Feeder, GrownKeys
     from sai3bench.plan.sizes import SizeSampler
 
 #: One chosen op: (op index, key, size in bytes for PUT, salt for the PUT body).
@@ -53,7 +53,7 @@ class PlannedOp:
         kind: OpKind,
         backend: Backend,
         label: str,
-        keys: list[str] | IndexedKeys | TreePaths | None = None,
+        keys: list[str] | IndexedKeys | TreePaths | GrownKeys | None = None,
         base: str = "",
         sampler: SizeSampler | None = None,
         data: DataSource | None = None,
@@ -66,7 +66,9 @@ class PlannedOp:
         self.blocking = backend if isinstance(backend, BlockingBackend) else None
         self.label = label
         #: GET/STAT: keys to pick from uniformly. DELETE: shuffled keys, popped from the end.
-        self.keys: list[str] | IndexedKeys | TreePaths = keys if keys is not None else []
+        self.keys: list[str] | IndexedKeys | TreePaths | GrownKeys = (
+            keys if keys is not None else []
+        )
         #: PUT: directory/prefix key for new objects. LIST: the prefix listed.
         self.base = base
         self.sampler = sampler

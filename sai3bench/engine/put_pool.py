@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from sai3bench.backends.base import Backend
 from sai3bench.engine.ops import PlannedOp
 from sai3bench.metrics.collector import OpKind
-from sai3bench.plan.keys import IndexedKeys, plan_glob
+from sai3bench.plan.keys import IndexedKeys, MadeKeys, plan_glob
 
 #: The op kinds whose pools PUT objects join (never DELETE).
 READERS = (OpKind.GET, OpKind.STAT)
@@ -75,6 +75,34 @@ def is_fed(
     return any(b is backend and any(keep(k) for k in sample_keys(base, shards)) for b, base in puts)
 
 
+class GrownKeys(MadeKeys):
+    """An IndexedKeys pool (made on access, ``skip_verification``) and the keys PUTs added after
+    it: the indexed names stay unmade, so feeding a pool of a billion prepared objects costs
+    no memory (``list()`` of it was the whole pool's names, made before the run)."""
+
+    __slots__ = ("added", "indexed", "n")
+
+    def __init__(self, indexed: IndexedKeys) -> None:
+        self.indexed = indexed
+        self.n = len(indexed)
+        self.added: list[str] = []
+
+    def __len__(self) -> int:
+        return self.n + len(self.added)
+
+    def key(self, i: int) -> str:
+        return self.indexed.key(i) if i < self.n else self.added[i - self.n]
+
+    def append(self, key: str) -> None:
+        self.added.append(key)
+
+    def __repr__(self) -> str:
+        return f"<GrownKeys {self.indexed!r} +{len(self.added):,}>"
+
+
+Pool = list[str] | GrownKeys
+
+
 class Feeder:
     """One PUT op's readers: after each successful PUT, ``add`` puts the key into every
     reader pool that matches it. Runs where the workload's source and recorder run (the loop,
@@ -82,7 +110,7 @@ class Feeder:
 
     __slots__ = ("readers",)
 
-    def __init__(self, readers: list[tuple[list[str], KeyFilter]]) -> None:
+    def __init__(self, readers: list[tuple[Pool, KeyFilter]]) -> None:
         self.readers = readers
 
     def __repr__(self) -> str:
@@ -97,8 +125,8 @@ class Feeder:
 def wire(planned: Sequence[PlannedOp], paths: Sequence[str], *, shards: int) -> None:
     """Give each PUT of ``planned`` a Feeder for the GET/STAT ops its keys match (``paths``:
     each op's path, in config order). A fed pool becomes its op's own list (pools are shared
-    read-only otherwise), materialised from the plan if it was an IndexedKeys."""
-    own: dict[int, list[str]] = {}
+    read-only otherwise): a copy of a listed pool, an IndexedKeys wrapped (never made)."""
+    own: dict[int, Pool] = {}
     for put in planned:
         if put.kind != OpKind.PUT or put.keys:  # tree-mode PUTs overwrite tree files
             continue
@@ -111,6 +139,9 @@ def wire(planned: Sequence[PlannedOp], paths: Sequence[str], *, shards: int) -> 
             if not any(keep(k) for k in samples) or not isinstance(op.keys, list | IndexedKeys):
                 continue
             if op.index not in own:
-                op.keys = own[op.index] = list(op.keys)
+                keys = op.keys
+                op.keys = own[op.index] = (
+                    GrownKeys(keys) if isinstance(keys, IndexedKeys) else list(keys)
+                )
             readers.append((own[op.index], keep))
         put.feeder = Feeder(readers) if readers else None

@@ -64,3 +64,27 @@ def test_an_empty_read_pool_picks_nothing_until_fed() -> None:
     assert get.pick(random.Random(0)) is None
     get.keys.append("/d/new/obj_1")  # type: ignore[union-attr]
     assert get.pick(random.Random(0)) == (1, "/d/new/obj_1", 0, 0)
+
+
+def test_a_made_on_access_pool_is_fed_without_making_its_names() -> None:
+    """skip_verification pools are IndexedKeys (a billion names cost nothing): feeding one must
+    not make every name first (list() of it was the whole pool in memory before the run)."""
+    from sai3bench.plan.keys import IndexedKeys
+
+    class Counting(IndexedKeys):
+        made = 0
+
+        def key(self, i: int) -> str:
+            Counting.made += 1
+            return super().key(i)
+
+    indexed = Counting("/d/new/", "prepared", 1000)
+    put = _op(0, OpKind.PUT, base="/d/new/")
+    get = PlannedOp(index=1, kind=OpKind.GET, backend=B, label="1", keys=indexed)
+    wire([put, get], ["file:///d/new/", "file:///d/new/*"], shards=0)
+    assert Counting.made == 0 and len(get.keys) == 1000
+    assert put.feeder is not None
+    put.feeder.add("/d/new/obj_42")
+    assert len(get.keys) == 1000 + 1 and get.keys[1000] == "/d/new/obj_42"
+    assert get.keys[7] == "/d/new/prepared-00000007.dat" and get.keys[-1] == "/d/new/obj_42"
+    assert Counting.made == 1
