@@ -17,15 +17,18 @@ Modes: ``strict``: every object must be deleted by this cleanup (one already gon
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
+import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Literal
 
 from sai3bench.backends.base import BatchDeleter, DirectoryOwner
 from sai3bench.backends.s3shapes import outcome_for
 from sai3bench.engine.context import Output, RunContext
+from sai3bench.engine.interrupt import active
 from sai3bench.engine.intervals import STAGE_TAP
 from sai3bench.engine.ops import PlannedOp, Task
 from sai3bench.engine.prepare import PreparedSet
@@ -122,7 +125,7 @@ async def run_cleanup(
         result = await _cleanup_batched(ctx, sets, skip_keys)
     else:
         result = await _cleanup_each(ctx, sets, skip_keys)
-        result.dirs_removed = remove_created_dirs(sets)
+        result.dirs_removed = await remove_created_dirs(sets)
     judge(result, mode, ctx.out)
     return result
 
@@ -297,16 +300,53 @@ def _failure(result: CleanupResult, mode: CleanupMode) -> RunFailed | None:
     return None
 
 
-def remove_created_dirs(sets: list[PreparedSet]) -> int:
+async def remove_created_dirs(sets: list[PreparedSet]) -> int:
     """Directories this run made, deepest first, each only if empty: the coordinator's job
-    once every share's deletes are done."""
+    once every share's deletes are done. Off the event loop (a big tree's rmdirs take seconds:
+    8,421 took 16 s here, one thread), a depth's directories in parallel threads, and a
+    signal that stops cleanup stops it at the next directory."""
     removed = 0
-    for ps in sets:
-        if not isinstance(ps.backend, DirectoryOwner):
-            continue
-        rmdir = ps.backend.rmdir_if_empty
-        # Deepest first; a directory that is not empty (or already gone) is left and counted
-        # out, and its parents then fail the same way (rmdir never removes contents).
-        for d in reversed(ps.created_dirs):
-            removed += bool(rmdir(d))
+    halt = _Halt()
+    stop = active()
+    loop = asyncio.get_running_loop()
+    with stop.watching(halt) if stop is not None else contextlib.nullcontext():
+        for ps in sets:
+            if not isinstance(ps.backend, DirectoryOwner):
+                continue
+            rmdir = ps.backend.rmdir_if_empty
+            # Deepest first; a directory that is not empty (or already gone) is left and
+            # counted out, and its parents then fail the same way (rmdir never removes
+            # contents). A depth's directories have no parent among each other.
+            by_depth: dict[int, list[str]] = {}
+            for d in ps.created_dirs:
+                by_depth.setdefault(d.rstrip("/").count("/"), []).append(d)
+            for depth in sorted(by_depth, reverse=True):
+                level = by_depth[depth]
+                chunks = [level[k : k + _DIR_CHUNK] for k in range(0, len(level), _DIR_CHUNK)]
+                done = await asyncio.gather(
+                    *(loop.run_in_executor(None, _rmdirs, rmdir, c, halt) for c in chunks)
+                )
+                removed += sum(done)
+                if halt.is_set():
+                    return removed
+    return removed
+
+
+#: Directories one thread removes per executor call.
+_DIR_CHUNK = 64
+
+
+class _Halt(threading.Event):
+    """A stop for the directory removal (interrupt.Stoppable): threads end at the next one."""
+
+    def stop(self) -> None:
+        self.set()
+
+
+def _rmdirs(rmdir: Callable[[str], bool], paths: list[str], halt: threading.Event) -> int:
+    removed = 0
+    for d in paths:
+        if halt.is_set():
+            break
+        removed += bool(rmdir(d))
     return removed

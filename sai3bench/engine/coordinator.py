@@ -235,7 +235,7 @@ class Coordinator:
                     result.errors += len(left)
                     result.deleted += len(indices) - len(left)
                     result.left[ps.pset.glob] += len(left)
-        result.dirs_removed = remove_created_dirs(sets)
+        result.dirs_removed = await remove_created_dirs(sets)
         await remove_markers(self.config, sets)  # a tree workload's MKDIRs on an object store
         judge(result, mode, self.ctx.out)
         return result
