@@ -16,11 +16,14 @@ sai3-bench's ``util health`` only lists the URI; this one checks what a run need
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import signal
 import socket
+import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Annotated, Any
 
 import typer
@@ -28,6 +31,7 @@ import uvloop
 
 from sai3bench.backends.base import Backend
 from sai3bench.config.uri import parse_uri
+from sai3bench.engine.interrupt import SIGNALS
 from sai3bench.errors import RunFailed, Sai3Error
 from sai3bench.http.endpoint import Endpoint
 from sai3bench.http.sockets import open_connection
@@ -60,6 +64,8 @@ class Checks:
     def __init__(self) -> None:
         self.steps: list[Step] = []
         self.failure: tuple[str, Outcome | None, str, str | None] | None = None
+        #: The signal (SIGINT, SIGTERM) that stopped the checks, if one did.
+        self.interrupted: int | None = None
 
     def __repr__(self) -> str:
         return f"<Checks {[s.result for s in self.steps]}>"
@@ -72,6 +78,9 @@ class Checks:
         t0 = time.perf_counter()
         try:
             detail = await step()
+        except asyncio.CancelledError:
+            self.steps.append(Step(name, False, time.perf_counter() - t0, "interrupted"))
+            raise
         except (_Failed, OpError) as exc:
             outcome = exc.outcome
             text = exc.detail or (outcome.name if outcome is not None else "failed")
@@ -163,14 +172,54 @@ async def _round_trip(checks: Checks, backend: Backend, uri: str) -> None:
         await backend.delete(key)
         return "deleted"
 
-    wrote = await checks.run("put", put)
-    await checks.run("get", get)
+    try:
+        wrote = await checks.run("put", put)
+        await checks.run("get", get)
+    except asyncio.CancelledError:  # a signal: the PUT may have landed, so delete the key
+        if checks.interrupted is None:
+            raise
+        await _delete_after_signal(checks, backend, key)
+        raise
     if not wrote:
         checks.skip("delete", "nothing was written")
         return
     failure, checks.failure = checks.failure, None  # delete what was written, whatever happened
     await checks.run("delete", delete)
     checks.failure = failure or checks.failure
+
+
+async def _delete_after_signal(checks: Checks, backend: Backend, key: str) -> None:
+    """The health key's DELETE after a signal: bounded, and stopped by a second signal."""
+    t0 = time.perf_counter()
+    try:
+        async with asyncio.timeout(CONNECT_TIMEOUT):
+            await backend.delete(key)
+    except (OpError, TimeoutError, asyncio.CancelledError) as exc:
+        why = "a second signal" if isinstance(exc, asyncio.CancelledError) else str(exc)
+        detail = f"not deleted ({why}): remove {key} by hand"
+        checks.steps.append(Step("delete", False, time.perf_counter() - t0, detail))
+        return
+    checks.steps.append(Step("delete", True, time.perf_counter() - t0, "deleted after the signal"))
+
+
+@contextlib.contextmanager
+def _signals(checks: Checks) -> Iterator[None]:
+    """SIGINT and SIGTERM cancel the checks (the health key is still deleted), not the process."""
+    loop, task = asyncio.get_running_loop(), asyncio.current_task()
+    assert task is not None
+
+    def on_signal(signum: int) -> None:
+        if checks.interrupted is None:
+            checks.interrupted = signum
+        task.cancel()
+
+    for sig in SIGNALS:
+        loop.add_signal_handler(sig, on_signal, sig)
+    try:
+        yield
+    finally:
+        for sig in SIGNALS:
+            loop.remove_signal_handler(sig)
 
 
 async def _cloud_first(checks: Checks, backend: Backend) -> None:
@@ -186,10 +235,22 @@ async def _cloud_first(checks: Checks, backend: Backend) -> None:
 
 
 async def health(uri: str, read_only: bool, insecure: bool, first_byte: str) -> Checks:
+    checks = Checks()
+    with _signals(checks):
+        try:
+            return await _health(checks, uri, read_only, insecure, first_byte)
+        except asyncio.CancelledError:
+            if checks.interrupted is None:
+                raise
+            return checks
+
+
+async def _health(
+    checks: Checks, uri: str, read_only: bool, insecure: bool, first_byte: str
+) -> Checks:
     prefix, named = _split(uri)
     health_uri = f"{prefix}sai3bench-health-{uuid.uuid4().hex}"
     local = parse_uri(uri).scheme in ("file", "direct")
-    checks = Checks()
     if local:
         path = parse_uri(prefix).path
         await checks.run("directory", _directory(path))
@@ -253,7 +314,11 @@ def health_cmd(
     """Reachability, credentials and a tiny PUT/GET/DELETE of a unique key, each timed."""
     uri = _uri(uri)
     checks = uvloop.run(health(uri, read_only, insecure, first_byte))
-    print(format_table(f"Health of {uri}", checks.steps))
+    name = signal.Signals(checks.interrupted).name if checks.interrupted else None
+    print(format_table(f"Health of {uri}", checks.steps, name))
+    if checks.interrupted is not None:
+        print(f"error: health: stopped by {name}", file=sys.stderr)
+        raise SystemExit(128 + checks.interrupted)
     if checks.failure is not None:
         step, outcome, detail, hint = checks.failure
         hint = hint or hint_for(step, outcome, detail)

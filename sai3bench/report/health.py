@@ -30,9 +30,10 @@ class Step:
         return "skipped" if self.ok is None else "ok" if self.ok else "FAILED"
 
 
-def format_table(title: str, steps: Sequence[Step]) -> str:
-    """The table printed by ``util health``: one row per step, its time in ms, a last line."""
-    width = max(len(s.name) for s in steps)
+def format_table(title: str, steps: Sequence[Step], stopped_by: str | None = None) -> str:
+    """The table printed by ``util health``: one row per step, its time in ms, a last line
+    (``stopped_by``: the signal that ended the checks early)."""
+    width = max((len(s.name) for s in steps), default=4)
     lines = [title, f"  {'STEP':<{width}}  {'RESULT':<7}  {'TIME':>10}  DETAIL"]
     for s in steps:
         took = f"{s.seconds * 1000:.2f} ms" if s.ok is not None else "-"
@@ -40,7 +41,10 @@ def format_table(title: str, steps: Sequence[Step]) -> str:
     ran = [s for s in steps if s.ok is not None]
     total = sum(s.seconds for s in ran) * 1000
     failed = [s for s in ran if not s.ok]
-    if failed:
+    if stopped_by is not None:
+        where = f" at {failed[0].name}" if failed else ""
+        lines.append(f"Stopped by {stopped_by}{where}.")
+    elif failed:
         passed = len(ran) - len(failed)
         lines.append(f"Failed at {failed[0].name} ({passed} of {len(steps)} steps passed).")
     else:

@@ -8,6 +8,11 @@ file:// passes in a writable directory and fails, naming the step, on a missing 
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -95,3 +100,30 @@ def test_file_directory(tmp_path: Path) -> None:
     proc = run_cli(["util", "health", f"file://{tmp_path}/missing/"], tmp_path)
     assert proc.returncode == 1
     assert _rows(proc.stdout)["directory"] == "FAILED" and "directory failed" in proc.stderr
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_signal_after_put_still_deletes_the_health_key(tmp_path: Path, signum: int) -> None:
+    """Ctrl-C or SIGTERM once the PUT was sent: the key is deleted, the table so far printed,
+    exit 128 + signal (before: KeyboardInterrupt / the default SIGTERM left the key behind)."""
+    for mock in _start("--bucket", "bench", "--latency", "1s"):
+        cmd = [sys.executable, "-m", "sai3bench", "util", "health", "s3://bench/h/"]
+        with subprocess.Popen(
+            cmd,
+            cwd=tmp_path,
+            env={**os.environ, **mock.env()},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        ) as proc:
+            deadline = time.monotonic() + 60
+            while "PUT" not in _stats(mock)["requests"]:  # type: ignore[operator]
+                assert proc.poll() is None and time.monotonic() < deadline, proc.stderr
+                time.sleep(0.05)
+            proc.send_signal(signum)
+            out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 128 + signum, err
+        assert f"Stopped by {signal.Signals(signum).name}" in out, out
+        assert _rows(out)["delete"] == "ok" and "Traceback" not in err, (out, err)
+        assert _stats(mock)["objects"] == {"bench": 0}
