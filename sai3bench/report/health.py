@@ -71,6 +71,11 @@ def hint_for(step: str, outcome: Outcome | None, detail: str) -> str:
             f"check the endpoint and its port ({_ENDPOINT_VARS}), that the server is up, and "
             "http:// versus https://"
         )
+    if outcome in (Outcome.THROTTLED, Outcome.SERVER_ERROR):
+        return (
+            "the store is throttling or failing requests (not a credentials problem): "
+            "retry later, and check the store's health and logs"
+        )
     if outcome == Outcome.TIMEOUT:
         return "the store did not answer in time: check the network path and firewall"
     if step in ("directory", "access"):

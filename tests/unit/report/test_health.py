@@ -38,3 +38,10 @@ def test_hints_name_the_cause() -> None:
     assert "does not resolve" in hint_for("resolve", Outcome.CONNECTION, "x")
     assert "in time" in hint_for("get", Outcome.TIMEOUT, "x")
     assert "directory exists" in hint_for("directory", Outcome.NOT_FOUND, "x")
+
+
+def test_throttled_or_failing_store_is_not_blamed_on_credentials() -> None:
+    """A 503 at the credentials step used to get "check the credentials"."""
+    for outcome, detail in ((Outcome.THROTTLED, "503 SlowDown: x"), (Outcome.SERVER_ERROR, "500")):
+        hint = hint_for("credentials", outcome, detail)
+        assert "throttling or failing" in hint and "check the credentials" not in hint
