@@ -29,7 +29,7 @@ from sai3bench.engine.cleanup import CleanupResult
 from sai3bench.engine.interrupt import Interrupt
 from sai3bench.engine.options import RunOptions
 from sai3bench.engine.prepare import PrepareResult
-from sai3bench.engine.runner import RunnerFactory, RunReport, execute
+from sai3bench.engine.runner import RunnerFactory, RunReport, execute, idle_run_problem
 from sai3bench.engine.workload import WorkloadResult
 from sai3bench.errors import RunFailed, Sai3Error, UsageError
 from sai3bench.http.endpoint import DEFAULT_FIRST_BYTE_TIMEOUT
@@ -172,6 +172,8 @@ def _run_loaded(loaded: LoadedConfig, text: str, source: str, flags: RunFlags) -
     for warning in loaded.warnings:
         console.warn(warning)
     config = loaded.config
+    if (idle := idle_run_problem(config, _options(flags))) is not None:  # duration 0, no prepare
+        raise idle
     if flags.dry_run:
         console.say(format_plan(config, source, _local_processes(config, flags)))
         return 0

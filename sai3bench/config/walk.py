@@ -132,6 +132,8 @@ class Walker:
             top["warmup_period"] = self.warmup(top["warmup_period"], top.get("duration", 60.0))
         if top.get("io_rate") is not None:
             top["io_rate"] = walk_io_rate(top["io_rate"], self.warnings)
+            if top.get("duration") == 0:  # it paces the workload only
+                self.warnings.append("'io_rate' is ignored: duration 0s has no workload")
         if "perf_log" in top:  # null too: it would reach msgspec as a bare type error
             top["perf_log"] = self.perf_log(top["perf_log"])
         if top.get("range_engine") is not None:

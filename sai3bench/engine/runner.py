@@ -24,7 +24,7 @@ from sai3bench.engine.share_runner import InProcessRunner, ShareRunner
 from sai3bench.engine.verify import run_verify
 from sai3bench.engine.vitals import judge
 from sai3bench.engine.workload import WorkloadResult
-from sai3bench.errors import RunFailed, StorageError
+from sai3bench.errors import RunFailed, StorageError, UsageError
 from sai3bench.outcome import OpError, Outcome
 from sai3bench.plan.cores import usable_cores
 from sai3bench.plan.tasks import PrepareSet, is_mixed, prepare_sets
@@ -57,6 +57,25 @@ class RunReport:
 
 NO_WORKLOAD = "duration 0s: no workload stage"
 """Said instead of the workload stage of a ``duration: 0s`` run (and by --dry-run)."""
+
+
+def idle_run_problem(config: Config, opts: RunOptions) -> UsageError | None:
+    """``duration: 0s`` with no prepare stage to run either: the run would do nothing but write
+    an empty results directory. One line instead (exit 2), dry run too."""
+    if config.duration != 0 or opts.cleanup_only or opts.verify or opts.prepare_only:
+        return None
+    if opts.skip_prepare:
+        why = "and --skip-prepare skips the prepare stage"
+    elif not prepare_sets(config.prepare, mixed=is_mixed(config)):
+        why = "and the config prepares nothing (no prepare.ensure_objects)"
+    else:
+        return None
+    return UsageError(
+        f"duration 0s has no workload stage {why}: nothing to run",
+        hint="give a duration such as --duration 30s, or prepare objects (duration 0s: "
+        "prepare, then cleanup)",
+    )
+
 
 #: Told when a stage ends: ("prepare" | "workload" | "cleanup", its result object).
 StageHook = Callable[[str, Any], None]

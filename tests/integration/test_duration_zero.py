@@ -97,3 +97,23 @@ def test_force_overwrite_wins_over_skip_verification(tmp_path: Path) -> None:
     assert (
         metadata(results_dir(tmp_path / "r", "bench"))["stages"]["prepare"]["objects_created"] == 15
     )
+
+
+def test_duration_zero_with_nothing_to_prepare_is_one_line(tmp_path: Path) -> None:
+    """No prepare stage and no workload stage: refused before a results directory is made."""
+    cfg = write_config(
+        tmp_path,
+        {
+            "target": f"file://{tmp_path}/store/",
+            "duration": "0s",
+            "workload": [{"op": "get", "path": "data/*", "weight": 1}],
+        },
+    )
+    for extra in ([], ["--dry-run"]):
+        run = run_cli(
+            ["run", "-c", str(cfg), "--results-dir", str(tmp_path / "r"), *extra], tmp_path
+        )
+        assert run.returncode == 2, run.stdout + run.stderr
+        assert "nothing to run" in run.stderr and "hint:" in run.stderr
+        assert "Traceback" not in run.stderr
+    assert not (tmp_path / "r").exists()

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import textwrap
 
+import msgspec
 import pytest
 
 from sai3bench.cli.overrides import Overrides, check_overrides
 from sai3bench.config.load import LoadedConfig, load_config
+from sai3bench.engine.options import RunOptions
+from sai3bench.engine.runner import idle_run_problem
 from sai3bench.errors import ConfigError
 
 GET = "{op: get, path: 'd/*', weight: 1}"
@@ -205,6 +208,41 @@ def test_duration_zero_loads_and_drops_the_warmup():
     assert loaded.config.duration == 0
     assert loaded.config.warmup_period == 0
     assert loaded.warnings == ("'warmup_period' is ignored: duration 0s has no workload",)
+
+
+def test_duration_zero_drops_the_io_rate_with_a_warning():
+    loaded = load(f"target: file:///t/\nduration: 0\nio_rate: {{iops: 100}}\nworkload: [{GET}]")
+    assert loaded.warnings == ("'io_rate' is ignored: duration 0s has no workload",)
+    assert load(f"target: file:///t/\nio_rate: {{iops: 100}}\nworkload: [{GET}]").warnings == ()
+
+
+PREPARE = "prepare: {ensure_objects: [{base_uri: d/, count: 5}]}"
+
+
+@pytest.mark.parametrize(
+    ("prepare", "flags", "why"),
+    [
+        ("", {}, "the config prepares nothing"),
+        ("prepare: {cleanup: true}", {}, "the config prepares nothing"),
+        (PREPARE, {"skip_prepare": True}, "--skip-prepare skips the prepare stage"),
+        (PREPARE, {}, None),
+        (PREPARE, {"prepare_only": True}, None),
+        ("", {"cleanup_only": True}, None),
+        (PREPARE, {"skip_prepare": True, "verify": True}, None),
+    ],
+)
+def test_duration_zero_with_nothing_to_run_is_refused(
+    prepare: str, flags: dict[str, bool], why: str | None
+):
+    config = load(f"target: file:///t/\nduration: 0s\n{prepare}\nworkload: [{GET}]").config
+    problem = idle_run_problem(config, msgspec.convert(flags, RunOptions))
+    if why is None:
+        assert problem is None
+    else:
+        assert problem is not None and why in problem.msg and "nothing to run" in problem.msg
+        assert "--duration 30s" in (problem.hint or "")
+    long = load(f"target: file:///t/\nduration: 5s\n{prepare}\nworkload: [{GET}]").config
+    assert idle_run_problem(long, msgspec.convert(flags, RunOptions)) is None
 
 
 def test_duration_override_zero_is_accepted():
