@@ -143,6 +143,12 @@ def _access(path: str, read_only: bool) -> Callable[[], Awaitable[str]]:
 
     async def check() -> str:
         if not os.access(path, mode):
+            if not read_only and os.statvfs(path).f_flag & os.ST_RDONLY:
+                raise _Failed(
+                    Outcome.PERMISSION,
+                    f"{path} is on a read-only file system",
+                    "mount it read-write, or pass --read-only to check reads only",
+                )
             raise _Failed(Outcome.PERMISSION, f"this user may not {wanted} {path}")
         return f"may {wanted}"
 
