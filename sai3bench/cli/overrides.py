@@ -14,10 +14,12 @@ from collections.abc import Mapping
 from functools import partial
 
 import msgspec
+import yaml
 
+from sai3bench.config.strictyaml import StrictLoader
 from sai3bench.config.units import parse_duration
 from sai3bench.config.uri import URI_HINT, normalize_uri, parse_uri
-from sai3bench.errors import UsageError
+from sai3bench.errors import ConfigError, UsageError
 
 _DURATION_HINT = "write a duration such as 30s, 5m, 1h30m or 500ms (a plain number is seconds)"
 
@@ -66,7 +68,28 @@ def apply_overrides(text: str, o: Overrides) -> str:
 
 def set_top_level(text: str, values: Mapping[str, str | int]) -> str:
     """``text`` with each top-level key's line set to ``key: value`` (a comment after the old
-    value kept), or the line added at the end when the key is absent (also autotune's)."""
+    value kept), or the line added at the end when the key is absent (also autotune's).
+
+    Where that line edit does not give the document with just those values changed (the value
+    on the next line, a quoted key, a flow mapping, an anchor), the whole document is written
+    out again instead: valid YAML that means exactly that, without the comments."""
+    edited = _edit_lines(text, values)
+    try:
+        want = yaml.load(text, Loader=StrictLoader)  # safe: plain data
+    except (yaml.YAMLError, ConfigError):
+        return edited  # the loader reports what is wrong with the file itself
+    if not isinstance(want, dict):
+        return edited
+    want.update(values)
+    try:
+        if yaml.load(edited, Loader=StrictLoader) == want:
+            return edited
+    except (yaml.YAMLError, ConfigError):
+        pass
+    return yaml.safe_dump(want, sort_keys=False, allow_unicode=True)
+
+
+def _edit_lines(text: str, values: Mapping[str, str | int]) -> str:
     for key, value in values.items():
         line = f"{key}: {json.dumps(value)}"  # JSON scalars are YAML scalars
         pattern = re.compile(rf"^{key}[ \t]*:[^\n#]*", re.M)
