@@ -17,10 +17,13 @@ Rules (object size S, chunk C, minimum split M):
   rest in ranges of C, at most ``max_concurrent_ranges`` in flight (ceil(S/C) requests in
   all). C < S < M (only when C < M): the rest in one request.
 - size known (remembered): S < M is one plain GET; S >= M is ceil(S/C) ranges, all concurrent
-  up to the limit. Each range's Content-Range is checked against S: an object rewritten at
-  another size (a range naming a new size, or 416 past a shrunk end) is read again within the
-  op as if its size were unknown, so the op counts the object's bytes as they are now, never
-  the stale size's (a grown object would otherwise be read short and counted short).
+  up to the limit.
+- each range's Content-Range is checked against the size its split was made for: an object
+  rewritten at another size (a range naming a new size, or 416 past a shrunk end), before this
+  GET (a stale remembered size) or during it (a PUT between its ranges), is read once more from
+  byte 0 as if its size were unknown, so the op counts the object's bytes as they are now,
+  never a stale size's (a grown object was read short and counted short). A second change in
+  the same op fails it, PROTOCOL.
 Never: decides retries, or reads the bytes.
 """
 
@@ -94,20 +97,37 @@ class RangedGets:
         """One GET op of ``key``: (bytes, first range's TTFB). ``plain`` is the backend's
         unsplit GET, for a remembered object below ``min_split_size``."""
         size = self.sizes.get(key)
+        if size is not None and size < self.min_split:
+            return await plain(key)
+        try:
+            return await self._read(source, key, plain, size)
+        except _Resized:  # rewritten before or during this GET: read it once more, anew
+            self.sizes.pop(key, None)
+        try:
+            return await self._read(source, key, plain, None)
+        except _Resized as exc:
+            self.sizes.pop(key, None)
+            raise OpError(
+                Outcome.PROTOCOL, f"{key} kept changing size during one GET: {exc}"
+            ) from None
+
+    async def _read(
+        self,
+        source: RangeSource,
+        key: str,
+        plain: Callable[[str], Awaitable[OpResult]],
+        size: int | None,
+    ) -> OpResult:
+        """One read of ``key`` split by its remembered ``size`` (None: learnt from the first
+        range). _Resized when a range shows the object is not the size the split was made for."""
         if size is not None:
-            if size < self.min_split:
-                return await plain(key)
             ttfb: list[int] = []
             try:
                 got = await self._ranges(source, key, self._chunks(0, size), ttfb, size)
-                return got, ttfb[0]
-            except _Resized:
-                self.sizes.pop(key, None)  # read it again below, learning its new size
-            except OpError as exc:
+            except OpError:
                 self.sizes.pop(key, None)  # it may have changed: the retry learns it anew
-                if exc.outcome != Outcome.CLIENT_ERROR:
-                    raise
-                # 416: a range past the end of an object that shrank; read it again below
+                raise
+            return got, ttfb[0]
         try:
             got, ttfb0, header = await self._one(source, key, 0, self.chunk)
         except OpError as exc:
@@ -119,11 +139,7 @@ class RangedGets:
             return got, ttfb0
         self._remember(key, total)
         rest = self._chunks(got, total) if total >= self.min_split else [(got, total - got)]
-        try:
-            return got + await self._ranges(source, key, rest, [], total), ttfb0
-        except _Resized as exc:
-            self.sizes.pop(key, None)
-            raise OpError(Outcome.PROTOCOL, f"{key} changed size during the GET: {exc}") from None
+        return got + await self._ranges(source, key, rest, [], total), ttfb0
 
     def _chunks(self, start: int, total: int) -> list[tuple[int, int]]:
         step = self.chunk
@@ -151,7 +167,12 @@ class RangedGets:
         async def lane() -> int:
             done = 0
             for offset, length in todo:
-                got, first_byte, header = await self._one(source, key, offset, length)
+                try:
+                    got, first_byte, header = await self._one(source, key, offset, length)
+                except OpError as exc:  # 416: past the end of an object that shrank
+                    if exc.outcome != Outcome.CLIENT_ERROR:
+                        raise
+                    raise _Resized(f"{total} bytes before, {exc.detail}") from None
                 now = object_size(header)
                 if now not in (-1, total):
                     raise _Resized(f"{total} bytes before, {now} at range {offset}+{length}")

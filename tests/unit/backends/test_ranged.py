@@ -27,6 +27,8 @@ class FakeSource:
         self.claimed = -1
         #: a range starting past the end is 416 (CLIENT_ERROR), as S3, GCS and Azure answer
         self.past_end_416 = False
+        #: sizes the object is rewritten at, one after each answered request (a PUT between)
+        self.rewrites: list[int] = []
 
     async def read_range(self, key: str, offset: int, length: int) -> RangeRead:
         self.requests.append((offset, length))
@@ -45,6 +47,8 @@ class FakeSource:
             raise OpError(Outcome.CLIENT_ERROR, "416 range not satisfiable")
         got = max(0, min(length, self.size - offset))
         named = self.size if self.claimed < 0 else self.claimed
+        if self.rewrites:
+            self.size = self.rewrites.pop(0)
         return got, 1000 + offset, f"bytes {offset}-{offset + got - 1}/{named}".encode()
 
     async def plain(self, key: str) -> OpResult:
@@ -168,6 +172,31 @@ def test_two_gets_of_one_key_failing_together_both_fail_with_their_outcome(
             *(eng.get(src, "k", src.plain) for _ in range(2)), return_exceptions=True
         )
         assert all(isinstance(e, OpError) and e.outcome == Outcome.CONNECTION for e in got), got
+        assert "k" not in eng.sizes
+
+    run_loop(go())
+
+
+@pytest.mark.parametrize("new_size", [2500, 450])
+def test_an_object_rewritten_between_its_ranges_is_read_again(
+    run_loop: LoopRunner, new_size: int
+) -> None:
+    """A PUT lands after the first range told the size: the rest would tile the old object
+    (short, 416, or a size the ranges disagree on), so the op reads it once more at its new
+    size; a second rewrite within the op fails it."""
+    src = FakeSource(1000)
+    src.past_end_416 = True
+    eng = _engine(chunk_size=100, min_split_size=100, max_concurrent_ranges=1)
+
+    async def go() -> None:
+        src.rewrites = [new_size]  # after the first range
+        assert await eng.get(src, "k", src.plain) == (new_size, 1000)
+        assert eng.sizes["k"] == new_size
+        eng.sizes.clear()
+        src.size, src.rewrites = 1000, [new_size, new_size, 1000]  # and again in the re-read
+        with pytest.raises(OpError) as err:
+            await eng.get(src, "k", src.plain)
+        assert err.value.outcome == Outcome.PROTOCOL and "kept changing size" in err.value.detail
         assert "k" not in eng.sizes
 
     run_loop(go())
