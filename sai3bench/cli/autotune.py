@@ -14,6 +14,7 @@ the run's own workload on any backend, which is what a run's concurrency and pro
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -77,8 +78,19 @@ def _check(loaded: LoadedConfig, out: Path, force: bool) -> None:
             "autotune sweeps the closed loop; this config paces ops with io_rate",
             hint="remove io_rate from a copy of the config and tune that",
         )
+    if loaded.config.duration == 0:
+        raise UsageError(
+            "autotune tunes the workload stage; this config has duration: 0s (prepare and "
+            "cleanup only, no workload)",
+            hint="set a duration in a copy of the config and tune that",
+        )
     if out.exists() and not force:
         raise UsageError(f"{out} exists", hint="pass --force to overwrite it, or move it away")
+    if not os.access(out.parent, os.W_OK):  # refused before the sweep, not after it
+        raise UsageError(
+            f"cannot write {out}: the directory is not writable",
+            hint="copy the config to a writable directory and tune it there",
+        )
 
 
 def _local_runner(n: int, ctx: RunContext) -> ShareRunner:
@@ -182,9 +194,12 @@ def _write(out: Path, text: str, best: Point) -> None:
         f"# tuned by sai3bench autotune: concurrency {best.concurrency}, "
         f"processes {best.processes}\n"
     )
-    try:
-        out.write_text(note + tuned, encoding="utf-8")
+    part = out.with_name(f".{out.name}.part")
+    try:  # whole or not at all: a signal or a full disk leaves no half-written config
+        part.write_text(note + tuned, encoding="utf-8")
+        os.replace(part, out)
     except OSError as exc:
+        part.unlink(missing_ok=True)
         raise RunFailed(
             f"cannot write {out}: {exc.strerror}", hint="check the directory's permissions"
         ) from None
