@@ -165,10 +165,11 @@ class TreeLayout:
 
     def owns(self, rel: str) -> bool:
         """Whether ``rel`` (below the root; a trailing ``/`` for a directory or its marker) is
-        a file or directory of this tree: what a recursive RMDIR may remove."""
+        a file or directory of this tree: what a recursive RMDIR may remove. Without the ``/``
+        only a tree file: a file (or object) named like a tree directory is not the tree's."""
         if rel.endswith("/"):
             return self.dir_index_of(rel[:-1]) is not None
-        return self.index_of(rel) is not None or self.dir_index_of(rel) is not None
+        return self.index_of(rel) is not None
 
     def dirs_deepest_first(self) -> Iterator[int]:
         """Every directory index, leaves first (the order an empty tree can be removed in)."""

@@ -128,8 +128,9 @@ def test_tree_layout_knows_its_own_entries() -> None:
     t = TreeLayout(DirectoryStructure(width=3, depth=3, files_per_dir=2, dir_mask="d%d_w%d.dir"))
     assert [t.dir_index_of(t.dir_path(d)) for d in range(t.total_dirs)] == list(range(39))
     assert all(t.owns(t.file_path(i)) for i in range(t.total_files))
-    assert t.owns("d1_w3.dir/") and t.owns("d1_w3.dir/d2_w1.dir")
+    assert t.owns("d1_w3.dir/") and t.owns("d1_w3.dir/d2_w1.dir/")
     for foreign in (
+        "d1_w3.dir/d2_w1.dir",  # a file or object named like a tree directory
         "d1_w4.dir",
         "d1_w01.dir",
         "d2_w1.dir",
@@ -162,6 +163,21 @@ def test_recursive_rmdir_on_disk_keeps_a_foreign_file_and_its_directories(
     assert [p.name for p in (tmp_path / "d1_w1" / "d2_w2").iterdir()] == ["notes.txt"]
     run_dir_sync(op, base + "d1_w2")  # all the tree's own: removed whole
     assert not (tmp_path / "d1_w2").exists()
+
+
+def test_recursive_rmdir_on_disk_keeps_a_foreign_file_named_like_a_tree_directory(
+    tmp_path: Path,
+) -> None:
+    """A file where a tree directory would be is not the tree's (was unlinked by the RMDIR)."""
+    b = FileBackend(threads=1)
+    base = str(tmp_path) + "/"
+    _, op = _tree_rmdir(b, base)
+    (tmp_path / "d1_w1").mkdir()
+    (tmp_path / "d1_w1" / "d2_w1").write_bytes(b"mine")
+    with pytest.raises(OpError) as err:
+        run_dir_sync(op, base + "d1_w1")
+    assert err.value.outcome == Outcome.OTHER
+    assert (tmp_path / "d1_w1" / "d2_w1").read_bytes() == b"mine"
 
 
 def test_recursive_rmdir_on_a_store_keeps_foreign_objects_and_the_marker() -> None:
