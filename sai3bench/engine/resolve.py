@@ -86,7 +86,12 @@ async def plan_workload(ctx: RunContext, config: Config) -> WorkloadPlan:
     skip_listing = config.prepare is not None and config.prepare.skip_verification
     shards = _shards(config)
     entries = [_Entry(ctx, i, op, mixed, shards) for i, op in enumerate(config.workload)]
-    puts = [(e.backend, put_base(e.backend, e.path)) for e in entries if e.kind == OpKind.PUT]
+    # A PUT of weight 0 never runs, so it feeds nothing (an empty glob it "fed" ran no op).
+    puts = [
+        (e.backend, put_base(e.backend, e.path))
+        for e in entries
+        if e.kind == OpKind.PUT and e.op.weight > 0
+    ]
     pools: list[OpPool] = []
     for e in entries:
         if e.kind in (OpKind.PUT, OpKind.LIST):

@@ -61,3 +61,17 @@ def test_without_the_flag_an_empty_glob_is_refused(tmp_path: Path, mock: MockSer
     assert proc.returncode == 2, proc.stderr
     errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
     assert len(errors) == 1 and "no objects match" in errors[0], proc.stderr
+
+
+def test_a_put_of_weight_0_feeds_no_empty_glob(tmp_path: Path, mock: MockServer) -> None:
+    """A PUT that never runs makes nothing: the empty GET glob is refused at plan time (it ran
+    the whole duration picking nothing, then "no op completed ... overloaded")."""
+    cfg_dict = _config("weight0", dynamic=True)
+    cfg_dict["workload"][0]["weight"] = 0
+    cfg = write_config(tmp_path, cfg_dict)
+    proc = run_cli(
+        ["run", "-c", str(cfg), "--results-dir", str(tmp_path)], tmp_path, env=mock.env()
+    )
+    assert proc.returncode == 2, proc.stderr
+    errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
+    assert len(errors) == 1 and "no objects match" in errors[0], proc.stderr
