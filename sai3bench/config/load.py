@@ -81,7 +81,7 @@ def load_config(text: str | bytes, *, ignore_unknown_keys: bool = False) -> Load
     try:
         config = msgspec.convert(normalised, Config)
     except msgspec.ValidationError as exc:
-        raise _from_validation(str(exc), normalised) from None
+        raise _dropped_spelling(_from_validation(str(exc), normalised), warnings) from None
     return LoadedConfig(config=config, warnings=tuple(warnings), text=text)
 
 
@@ -140,6 +140,24 @@ def _from_validation(message: str, data: Any) -> ConfigError:
     if key in CHOICES:
         return error_at(path, text, suggest(str(value), CHOICES[key], "values"))
     return error_at(path, text, _type_hint(text))
+
+
+def _dropped_spelling(err: ConfigError, warnings: list[str]) -> ConfigError:
+    """A required key reported missing after ``--ignore-unknown-keys`` dropped a misspelling of
+    it (``wieght``): the error names the dropped key, not only the one to add."""
+    if not err.msg.endswith(": missing required key"):
+        return err
+    path = err.msg.removesuffix(": missing required key")
+    parent, _, key = path.rpartition(".")
+    for line in warnings:
+        if line.startswith(f"'{parent}.") and f"did you mean '{key}'?" in line:
+            dropped = line[1:].split("'", 1)[0]
+            return error_at(
+                path,
+                f"missing required key ('{dropped}' was dropped as unknown)",
+                f"rename '{dropped}' to '{key}'",
+            )
+    return err
 
 
 def _type_hint(text: str) -> str:

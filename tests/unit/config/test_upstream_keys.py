@@ -50,6 +50,27 @@ def test_ignore_unknown_keys_warns_instead():
     assert loaded.config.concurrency == 16  # the typo is a default, as upstream: said above
 
 
+@pytest.mark.parametrize(
+    ("text", "path", "dropped"),
+    [
+        ("workload: [{op: get, path: d, wieght: 1}]", "workload[0].weight", "workload[0].wieght"),
+        (
+            f"prepare: {{ensure_objects: [{{cuont: 5}}]}}\nworkload: [{GET}]",
+            "prepare.ensure_objects[0].count",
+            "prepare.ensure_objects[0].cuont",
+        ),
+    ],
+)
+def test_ignore_unknown_keys_names_the_dropped_spelling_of_a_required_key(
+    text: str, path: str, dropped: str
+):
+    with pytest.raises(ConfigError) as info:
+        load(f"target: file:///t/\n{text}", lenient=True)
+    err = info.value
+    assert err.msg == f"{path}: missing required key ('{dropped}' was dropped as unknown)"
+    assert err.hint == f"rename '{dropped}' to '{path.rsplit('.', 1)[1]}'"
+
+
 def test_ignore_unknown_keys_also_drops_a_key_of_another_op():
     text = "target: file:///t/\nworkload: [{op: get, path: d, weight: 1, object_size: 4}]"
     err = error(text)
