@@ -46,6 +46,9 @@ from .util import Insecure, _open, _uri
 BODY = b"sai3bench util health: safe to delete\n"
 #: Seconds allowed for the name lookup and for the connect (TLS included).
 CONNECT_TIMEOUT = 10.0
+#: A PUT that failed so may still have been stored (no answer, a cut connection, a 5xx after
+#: the body arrived): the health key is deleted anyway.
+_MAY_HAVE_LANDED = frozenset({Outcome.TIMEOUT, Outcome.CONNECTION, Outcome.SERVER_ERROR})
 
 
 class _Failed(Exception):
@@ -161,7 +164,8 @@ async def _credentials(backend: Backend, key: str) -> str:
 
 
 async def _round_trip(checks: Checks, backend: Backend, uri: str) -> None:
-    """PUT, GET, DELETE of the health key; the DELETE runs whenever the PUT succeeded."""
+    """PUT, GET, DELETE of the health key; the DELETE runs whenever the PUT succeeded or
+    failed in a way that may still have stored it (a timeout, a cut connection, a 5xx)."""
     key = backend.key_of(uri)
 
     async def put() -> str:
@@ -175,7 +179,12 @@ async def _round_trip(checks: Checks, backend: Backend, uri: str) -> None:
         return f"{n} B read back"
 
     async def delete() -> str:
-        await backend.delete(key)
+        try:
+            await backend.delete(key)
+        except OpError as exc:
+            if wrote or exc.outcome != Outcome.NOT_FOUND:
+                raise
+            return "nothing had been stored"
         return "deleted"
 
     try:
@@ -186,7 +195,8 @@ async def _round_trip(checks: Checks, backend: Backend, uri: str) -> None:
             raise
         await _delete_after_signal(checks, backend, key)
         raise
-    if not wrote:
+    failed_put = checks.failure[1] if checks.failure is not None and not wrote else None
+    if not wrote and failed_put not in _MAY_HAVE_LANDED:
         checks.skip("delete", "nothing was written")
         return
     failure, checks.failure = checks.failure, None  # delete what was written, whatever happened

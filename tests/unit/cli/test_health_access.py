@@ -7,10 +7,12 @@ import os
 from collections.abc import Awaitable
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
 from sai3bench.cli import health
+from sai3bench.outcome import OpError, Outcome
 
 
 async def _await(step: Awaitable[str]) -> str:
@@ -32,3 +34,34 @@ def test_read_only_file_system_is_named(tmp_path: Path, monkeypatch: pytest.Monk
     with pytest.raises(health._Failed) as failed:
         _run(health._access(str(tmp_path), read_only=False)())
     assert "this user may not read and write" in failed.value.detail
+
+
+class _TimedOutPut:
+    """A store that keeps the PUT's body but answers it too late (the client's timeout)."""
+
+    def __init__(self) -> None:
+        self.keys: set[str] = set()
+
+    def key_of(self, uri: str) -> str:
+        return uri.rsplit("/", 1)[-1]
+
+    async def put(self, key: str, body: memoryview) -> None:
+        self.keys.add(key)
+        raise OpError(Outcome.TIMEOUT, "no response within 10 s")
+
+    async def get(self, key: str) -> tuple[int, object]:
+        raise AssertionError("no GET after a failed PUT")
+
+    async def delete(self, key: str) -> None:
+        self.keys.discard(key)
+
+
+def test_a_put_that_timed_out_is_still_deleted() -> None:
+    """The PUT may have landed: the health key must not be left behind."""
+    store = _TimedOutPut()
+    checks = health.Checks()
+    backend: Any = store
+    asyncio.run(health._round_trip(checks, backend, "s3://b/sai3bench-health-x"))
+    assert store.keys == set()
+    assert [(s.name, s.result) for s in checks.steps][-1] == ("delete", "ok")
+    assert checks.failure is not None and checks.failure[0] == "put"
