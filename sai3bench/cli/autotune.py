@@ -167,8 +167,9 @@ def _finish(
     out: Path,
 ) -> int:
     """The table again with the choice marked, the tuned config written; the exit code."""
-    console.say("")
-    console.say(table_header())
+    if sweep.points:
+        console.say("")
+        console.say(table_header())
     for p in sweep.points:
         console.say(table_row(p, chosen=p is sweep.best))
     if result.abandoned:
@@ -182,6 +183,12 @@ def _finish(
     best = sweep.best
     if best is None:
         raise RunFailed("autotune measured nothing", hint="see the lines above")
+    if best.errors:
+        console.warn(
+            f"the chosen setting had {best.errors:,} failed ops (every step had some): the "
+            "target fails requests at any concurrency tried, so this tuning measures a sick "
+            "store; check it with `sai3bench util health`"
+        )
     console.say(chosen_line(best, sweep.reason))
     _write(out, text, best)
     console.say(f"Tuned config written to: {out}")

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from sai3bench.cli import autotune
 from sai3bench.config.load import load_config_file
-from sai3bench.engine.sweep import Point
+from sai3bench.engine.interrupt import Interrupt
+from sai3bench.engine.sweep import Point, Sweep, SweepRules
+from sai3bench.engine.tune import TuneResult
 from sai3bench.errors import RunFailed, UsageError
 
 _CONFIG = """\
@@ -61,3 +64,38 @@ def test_a_failed_write_leaves_the_old_file_whole(
     monkeypatch.undo()
     assert out.read_text(encoding="utf-8") == "concurrency: 4\n"
     assert [p.name for p in tmp_path.iterdir()] == ["get.tuned.yaml"]
+
+
+class _Lines:
+    def __init__(self) -> None:
+        self.said: list[str] = []
+        self.warned: list[str] = []
+
+    def say(self, line: str) -> None:
+        self.said.append(line)
+
+    def warn(self, line: str) -> None:
+        self.warned.append(line)
+
+
+def test_errors_at_every_step_are_said(tmp_path: Path) -> None:
+    """A store failing 30 % of requests gave a tuned config with no word about the errors."""
+    sweep = Sweep(SweepRules(max_concurrency=2))
+    for c, ops in ((1, 6000.0), (2, 5400.0)):
+        sweep.add(Point(1, c, ops, 1.0, 1, 2, 2500))
+    lines = _Lines()
+    out = tmp_path / "x.tuned.yaml"
+    console: Any = lines
+    code = autotune._finish(console, sweep, TuneResult(), Interrupt(), "concurrency: 2\n", out)
+    assert code == 0 and out.exists()
+    assert any("failed ops" in w and "util health" in w for w in lines.warned), lines.warned
+
+
+def test_no_empty_table_when_stopped_before_a_step(tmp_path: Path) -> None:
+    lines = _Lines()
+    console: Any = lines
+    stop = Interrupt()
+    stop.signum = 2
+    sweep = Sweep(SweepRules())
+    autotune._finish(console, sweep, TuneResult(), stop, "", tmp_path / "x.tuned.yaml")
+    assert not any("concurrency" in line for line in lines.said), lines.said
