@@ -7,6 +7,9 @@ table and the chosen setting with its reason are printed; the config is written 
 as ``<stem>.tuned.yaml`` with ``concurrency`` and ``processes`` set in its text (comments kept),
 never over an existing file without ``--force``. Cleanup deletes only what prepare made.
 Ctrl-C stops the step under way, prints the table so far, cleans up, exits 130, writes nothing.
+Refused before anything runs (one line, exit 2): io_rate (the sweep is a closed loop),
+``duration: 0s`` (no workload stage to tune), an existing tuned file without ``--force``, a
+directory the tuned file cannot be written to. A chosen setting with failed ops is warned about.
 
 sai3-bench's autotune sweeps object size x threads x GCS channels for s3dlio; this one tunes
 the run's own workload on any backend, which is what a run's concurrency and processes decide.

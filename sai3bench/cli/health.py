@@ -6,7 +6,9 @@ opens, one signed LIST is accepted (of the health key's own name, so it returns 
 big the bucket is: it proves the credentials and the bucket), then a tiny PUT, GET and DELETE of
 a unique key ``<prefix>sai3bench-health-<uuid>``. file:// and direct://: the directory exists
 and this user may write it, then the same round trip. Each step is timed; the first failure
-skips the rest (a PUT that succeeded is still deleted) and exits 1 with a hint. Nothing but the
+skips the rest (a PUT that succeeded, or timed out and may have landed, is still deleted) and
+exits 1 with a hint. Ctrl-C or SIGTERM stops the checks, deletes the health key if a PUT was
+sent, prints the table so far and exits 128 + the signal. Nothing but the
 health key is ever written or deleted; ``--read-only`` writes nothing, and times a GET only when
 the URI names an object.
 
