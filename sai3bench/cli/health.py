@@ -189,21 +189,22 @@ async def _round_trip(checks: Checks, backend: Backend, uri: str) -> None:
             return "nothing had been stored"
         return "deleted"
 
+    wrote = False
     try:
         wrote = await checks.run("put", put)
         await checks.run("get", get)
+        failed_put = checks.failure[1] if checks.failure is not None and not wrote else None
+        if not wrote and failed_put not in _MAY_HAVE_LANDED:
+            checks.skip("delete", "nothing was written")
+            return
+        failure, checks.failure = checks.failure, None  # delete what was written, whatever happened
+        await checks.run("delete", delete)
+        checks.failure = failure or checks.failure
     except asyncio.CancelledError:  # a signal: the PUT may have landed, so delete the key
         if checks.interrupted is None:
             raise
         await _delete_after_signal(checks, backend, key)
         raise
-    failed_put = checks.failure[1] if checks.failure is not None and not wrote else None
-    if not wrote and failed_put not in _MAY_HAVE_LANDED:
-        checks.skip("delete", "nothing was written")
-        return
-    failure, checks.failure = checks.failure, None  # delete what was written, whatever happened
-    await checks.run("delete", delete)
-    checks.failure = failure or checks.failure
 
 
 async def _delete_after_signal(checks: Checks, backend: Backend, key: str) -> None:
@@ -212,8 +213,15 @@ async def _delete_after_signal(checks: Checks, backend: Backend, key: str) -> No
     try:
         async with asyncio.timeout(CONNECT_TIMEOUT):
             await backend.delete(key)
-    except (OpError, TimeoutError, asyncio.CancelledError) as exc:
-        why = "a second signal" if isinstance(exc, asyncio.CancelledError) else str(exc)
+    except OpError as exc:
+        if exc.outcome == Outcome.NOT_FOUND:  # never stored, or its DELETE had already run
+            checks.steps.append(Step("delete", True, time.perf_counter() - t0, "nothing left"))
+            return
+        detail = f"not deleted ({exc}): remove {key} by hand"
+        checks.steps.append(Step("delete", False, time.perf_counter() - t0, detail))
+        return
+    except (TimeoutError, asyncio.CancelledError) as exc:
+        why = "a second signal" if isinstance(exc, asyncio.CancelledError) else "no answer"
         detail = f"not deleted ({why}): remove {key} by hand"
         checks.steps.append(Step("delete", False, time.perf_counter() - t0, detail))
         return

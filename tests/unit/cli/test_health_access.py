@@ -65,3 +65,46 @@ def test_a_put_that_timed_out_is_still_deleted() -> None:
     assert store.keys == set()
     assert [(s.name, s.result) for s in checks.steps][-1] == ("delete", "ok")
     assert checks.failure is not None and checks.failure[0] == "put"
+
+
+class _SlowDelete:
+    """A store whose first DELETE is still under way when the signal comes."""
+
+    def __init__(self) -> None:
+        self.keys: set[str] = set()
+        self.deletes = 0
+        self.deleting = asyncio.Event()
+
+    def key_of(self, uri: str) -> str:
+        return uri.rsplit("/", 1)[-1]
+
+    async def put(self, key: str, body: memoryview) -> None:
+        self.keys.add(key)
+
+    async def get(self, key: str) -> tuple[int, object]:
+        return len(health.BODY), None
+
+    async def delete(self, key: str) -> None:
+        self.deletes += 1
+        if self.deletes == 1:
+            self.deleting.set()
+            await asyncio.sleep(60)  # cancelled by the signal
+        self.keys.discard(key)
+
+
+def test_a_signal_during_the_delete_still_deletes() -> None:
+    store = _SlowDelete()
+    checks = health.Checks()
+    backend: Any = store
+
+    async def main() -> None:
+        task = asyncio.create_task(health._round_trip(checks, backend, "s3://b/k"))
+        await store.deleting.wait()
+        checks.interrupted = 2
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+    assert store.keys == set() and store.deletes == 2
+    assert checks.steps[-1].name == "delete" and checks.steps[-1].ok
