@@ -188,9 +188,9 @@ def _finish(
         raise RunFailed("autotune measured nothing", hint="see the lines above")
     if best.errors:
         console.warn(
-            f"the chosen setting had {best.errors:,} failed ops (errors from the first step on): the "
-            "target fails requests at any concurrency tried, so this tuning measures a sick "
-            "store; check it with `sai3bench util health`"
+            f"the chosen setting had {best.errors:,} failed ops (errors from the first step "
+            "on): the target fails requests at any concurrency tried, so this tuning measures "
+            "a sick store; check it with `sai3bench util health`"
         )
     console.say(chosen_line(best, sweep.reason))
     _write(out, text, best)
