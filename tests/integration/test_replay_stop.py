@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from sai3bench.metrics.oplog_file import FrameWriter, IsoFormatter
@@ -53,26 +54,8 @@ def test_sigterm_stops_a_replay_with_its_partial_report(tmp_path: Path) -> None:
     log = _log(tmp_path / "r.tsv.zst", [("PUT", "b/first", 0), ("PUT", "b/second", 600)])
     store = tmp_path / "store"
     args = ["replay", "--op-log", str(log), "--target", f"file://{store}/"]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "sai3bench", *args],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while not (store / "b" / "first").exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert (store / "b" / "first").exists()
-        os.kill(proc.pid, signal.SIGTERM)
-        out, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate()
-    assert proc.returncode == 143, out + err
+    rc, out, err = _sigterm_once(args, tmp_path, (store / "b" / "first").exists, wait=60)
+    assert rc == 143, out + err
     assert "Stopped by a signal" in out
     assert "Replayed 1 ops" in out and "PUT 1" in out, out
     assert "Traceback" not in err
@@ -106,26 +89,12 @@ def test_sigterm_during_sort_leaves_no_spill_files(tmp_path: Path) -> None:
     directory and the temporary output go with the process (exit 143)."""
     rows = [("GET", f"b/k{n}", (n * 7919) % 1000) for n in range(CHUNK_ROWS + 50_000)]
     log = _log(tmp_path / "big.tsv.zst", rows)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "sai3bench", "sort", "--op-log", str(log)],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + 120
-        while not list(tmp_path.glob(".oplog-sort-*/run-0.tsv.zst")):
-            assert proc.poll() is None and time.monotonic() < deadline, proc.returncode
-            time.sleep(0.02)
-        os.kill(proc.pid, signal.SIGTERM)
-        out, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate()
-    assert proc.returncode == 143, out + err
+
+    def spilled() -> bool:
+        return bool(list(tmp_path.glob(".oplog-sort-*/run-0.tsv.zst")))
+
+    rc, out, err = _sigterm_once(["sort", "--op-log", str(log)], tmp_path, spilled, wait=120)
+    assert rc == 143, out + err
     assert err.startswith("error: interrupted"), err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["big.tsv.zst"]
 
@@ -137,3 +106,30 @@ def test_sort_into_a_missing_directory_is_one_error_line(tmp_path: Path) -> None
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert proc.stderr.startswith("error: sort: cannot write "), proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def _sigterm_once(
+    args: list[str], cwd: Path, ready: Callable[[], bool], *, wait: float
+) -> tuple[int, str, str]:
+    """Run ``sai3bench ARGS`` in its own session, SIGTERM it once ``ready()`` holds (the
+    process must still be running then), and return (exit code, stdout, stderr)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sai3bench", *args],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + wait
+        while not ready():
+            assert proc.poll() is None and time.monotonic() < deadline, proc.returncode
+            time.sleep(0.02)
+        os.kill(proc.pid, signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+    return proc.returncode, out, err
