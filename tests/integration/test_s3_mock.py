@@ -122,6 +122,17 @@ def test_prepare_workload_cleanup(
     assert listed(server, "s3://bench/run/new/", tmp_path) > 0  # workload PUTs stay, as upstream
 
 
+def test_sink_mock_keeps_request_bodies_cleanup_needs(tmp_path: Path) -> None:
+    """--sink drops object bodies but not a DeleteObjects request's XML: cleanup works there."""
+    cfg = write_config(tmp_path, s3_config("sink", count=80))
+    for server in _start("--bucket", "bench", "--sink"):
+        args = ["run", "-c", str(cfg), "--results-dir", str(tmp_path)]
+        proc = run_cli(args, tmp_path, env=server.env())
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert stages(tmp_path)["cleanup"]["objects_deleted"] == 80
+        assert listed(server, "s3://bench/sink/data/", tmp_path) == 0
+
+
 def test_second_run_creates_nothing(tmp_path: Path, mock: MockServer) -> None:
     cfg = write_config(tmp_path, s3_config("again", count=120))
     for expected in (120, 0):
