@@ -1,29 +1,46 @@
-"""HTTP benchmark: sai3bench's raw HTTP/1.1 + SigV4 S3 client against wrk and Python peers.
+"""HTTP benchmark: sai3bench's raw HTTP/1.1, HTTP/2 and TLS S3 client against wrk and peers.
 
     python tools/bench_http.py [--reps 3] [--duration 5] [--quick]
 
 Starts a private nginx WebDAV server on 127.0.0.1 (root on a fresh tmpfs directory under
-/dev/shm), writes 1,000 x 1 KiB and 1,000 x 100 KiB objects straight onto tmpfs, then runs
-three loads at 32 in flight: 1 KiB GET, 1 KiB PUT, 100 KiB GET. Clients: sai3bench in one
-process and in two (16 in flight each), wrk, obstore, s3dlio and boto3 (32 threads); aiohttp
-only if installed. Each repetition runs the clients back to back in a rotated order; tables
-show medians, the min-max over repetitions, and sai3bench/peer as the median of
-per-repetition ratios (adjacent runs share the drift of this shared VM).
+/dev/shm) with three ports serving the same tree the same way: HTTP/1.1, cleartext HTTP/2
+(`listen ... http2`, prior knowledge) and TLS 1.3 (`listen ... ssl http2`; ALPN picks h2 or
+http/1.1) with a certificate for 127.0.0.1 from a private CA made at start in the scratch
+directory (tools/_benchtls.py; no system trust store is touched). Writes 1,000 x 1 KiB,
+1,000 x 100 KiB and 16 x 16 MiB objects straight onto tmpfs. Each repetition runs a section's
+clients back to back in a rotated order; tables show medians, the min-max over repetitions, and
+ratios as the median of per-repetition ratios (adjacent runs share the drift of this shared VM).
 
-Client CPU: sai3bench is (CPU of the run - CPU of the same command for 0.2 s) / extra ops,
-so start-up and import cost cancel; peers measure their own process CPU around the timed
-loop (RUSAGE_SELF, all threads); wrk is its whole process (start-up is negligible).
+1. HTTP/1.1, 32 in flight: 1 KiB GET, 1 KiB PUT, 100 KiB GET. Clients: sai3bench in one process
+   and in two (16 in flight each), wrk, obstore, s3dlio and boto3 (32 threads); aiohttp only if
+   installed.
+2. HTTP/1.1 vs HTTP/2 (--no-h2 skips): 1 KiB GET and PUT, 32 in flight: sai3bench h1 and
+   --http2 over h2c (both signed), wrk (h1) and httpx over h2c (unsigned); ratios to sai3bench
+   h1 and to wrk, and the issue's targets (h2 <= 1.3x h1's CPU per GET, >= 0.9x its ops/s;
+   h1 <= 20 us per GET / 32 us per PUT, >= 0.6x wrk's ops/s) marked met or not.
+3. TLS 1.3 (--no-tls skips): HTTPS 1 KiB GET, 32 in flight: sai3bench h1 and h2 (ALPN),
+   obstore, s3dlio, wrk, plus sai3bench h1 over plain http as the reference for TLS's per-op
+   cost. Then 16 MiB GET, 8 in flight, every one of those clients over plain http (h2c for
+   sai3bench h2) and over https in one rotation: MiB/s and client CPU us per MiB each way and
+   the TLS extra per MiB. Trust: sai3bench AWS_CA_BUNDLE, obstore client_options
+   root_certificate, s3dlio configure_s3(ca_bundle=); wrk cannot verify, so its rows say
+   "no verify".
 
-Then 1 KiB GET over cleartext HTTP/2 (nginx `listen ... http2`, prior knowledge): sai3bench
---http2 (signed) against httpx's h2c client; and s3:// vs gs:// vs az:// through sai3bench
-against the bundled mock server (sink), to compare client CPU per op across the three signers.
+Client CPU: sai3bench is (CPU of the run - CPU of the same command for 0.2 s, 1 s for 16 MiB)
+/ extra ops, so start-up and import cost cancel; peers measure their own process CPU around
+the timed loop (RUSAGE_SELF, all threads) and their ops/s over the loop's wall time; wrk is its
+whole process (start-up is negligible). Server CPU is not counted anywhere.
+
+Then s3:// vs gs:// vs az:// through sai3bench against the bundled mock server (sink), to
+compare client CPU per op across the three signers (--no-dialects skips).
 
 --instruments (opt-in): what sai3bench's perf-log, op-log and io_rate pacing cost per op, 1 KiB
-GET on the same nginx (tools/_benchinstruments.py says how); `--load none --no-h2 --no-dialects
---instruments` runs it alone.
+GET on the same nginx (tools/_benchinstruments.py says how); `--load none --no-h2 --no-tls
+--no-dialects --instruments` runs it alone.
 
---quick: 1 repetition of 3 s. --load NAME runs only the named loads; --no-h2 and
---no-dialects skip those sections. --peer is internal: the peer client mode.
+--quick: 1 repetition of 3 s. --load NAME runs only the named loads of section 1 (`--load none`:
+none of them); --no-h2, --no-tls and --no-dialects skip those sections. --peer is internal: the
+peer client mode.
 
 Owns: its tmpfs directory and the nginx it starts (stopped at exit, also on Ctrl-C).
 Must never: send traffic anywhere but 127.0.0.1, or touch the system nginx service.
@@ -36,6 +53,7 @@ import asyncio
 import functools
 import importlib.metadata
 import importlib.util
+import itertools
 import json
 import os
 import re
@@ -47,7 +65,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,7 +73,11 @@ from typing import Any
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _benchratios import h1_target_line, h2_target_line, print_ratio_table
+from _benchtls import make_bench_certs, print_per_byte
+from _benchtls import name as tls_name
 from _benchutil import (
+    MiB,
     Scratch,
     cpu_children,
     fmt_num,
@@ -101,19 +123,30 @@ http {{
     server {{
         listen 127.0.0.1:{port} reuseport;
         root {dir}/data;
-        location / {{
-            dav_methods PUT DELETE MKCOL;
-            create_full_put_path on;
-            dav_access user:rw group:r all:r;
-            add_header ETag $put_etag;
-        }}
+        location / {{ {location} }}
     }}
     server {{
         listen 127.0.0.1:{h2port} http2;
         root {dir}/data;
-        location / {{ dav_methods PUT DELETE MKCOL; create_full_put_path on; }}
+        location / {{ {location} }}
     }}
-}}
+{tls_server}}}
+"""
+#: Every port serves the same tree the same way, so plain, h2c and TLS rows differ only in wire
+NGINX_LOCATION = (
+    "dav_methods PUT DELETE MKCOL; create_full_put_path on; dav_access user:rw group:r all:r; "
+    "add_header ETag $put_etag;"
+)
+#: TLS 1.3 only; ALPN offers h2 and http/1.1 on the one port (nginx 1.22: `listen ... ssl http2`)
+NGINX_TLS_SERVER = """\
+    server {{
+        listen 127.0.0.1:{tlsport} ssl http2;
+        ssl_certificate {cert};
+        ssl_certificate_key {key};
+        ssl_protocols TLSv1.3;
+        root {dir}/data;
+        location / {{ {location} }}
+    }}
 """
 
 # PUT over 1,000 names, as the other clients do (32 writers renaming onto one file contend)
@@ -131,12 +164,17 @@ end
 
 @dataclass(frozen=True, slots=True)
 class Load:
-    """One load: GET or PUT of `size`-byte objects under bucket/bench/<prefix>."""
+    """One load: GET or PUT of `size`-byte objects under bucket/bench/<prefix>, `conc` in
+    flight; a GET reads `count` prepared objects round robin (sai3bench: at random)."""
 
     key: str
     op: str
     size: int
     prefix: str
+    conc: int = CONC
+    count: int = N_OBJECTS
+    #: seconds of sai3bench's start-up baseline run: long enough for a few ops to finish
+    base_s: float = BASE_S
 
 
 LOADS = (
@@ -183,15 +221,33 @@ def free_port() -> int:
 
 
 class Nginx:
-    """A private nginx master in its own session; `stop()` ends it by its PID."""
+    """A private nginx master in its own session; `stop()` ends it by its PID.
 
-    def __init__(self, root: Path) -> None:
+    With `tls` (a certificate and key, e.g. _benchtls.make_bench_certs) it also serves HTTPS
+    on `tlsport`."""
+
+    def __init__(self, root: Path, tls: tuple[Path, Path] | None = None) -> None:
         self.root, self.port, self.h2port = root, free_port(), free_port()
+        self.tlsport = free_port() if tls else None
         data = root / "data"
         (data / ".tmp").mkdir(parents=True)
         (data / "bucket" / "bench").mkdir(parents=True)
+        tls_server = ""
+        if tls:
+            cert, key = tls
+            tls_server = NGINX_TLS_SERVER.format(
+                tlsport=self.tlsport, cert=cert, key=key, dir=root, location=NGINX_LOCATION
+            )
         conf = root / "nginx.conf"
-        conf.write_text(NGINX_CONF.format(dir=root, port=self.port, h2port=self.h2port))
+        conf.write_text(
+            NGINX_CONF.format(
+                dir=root,
+                port=self.port,
+                h2port=self.h2port,
+                location=NGINX_LOCATION,
+                tls_server=tls_server,
+            )
+        )
         self.proc: subprocess.Popen[bytes] | None = None
         self.conf = conf
 
@@ -203,6 +259,13 @@ class Nginx:
     def h2_url(self) -> str:
         """Cleartext HTTP/2 with prior knowledge (h2c), same files."""
         return f"http://127.0.0.1:{self.h2port}"
+
+    @property
+    def tls_url(self) -> str:
+        """HTTPS (TLS 1.3; HTTP/1.1 or h2 by ALPN), same files; only when started with `tls`."""
+        if self.tlsport is None:
+            raise RuntimeError("this nginx has no TLS port")
+        return f"https://127.0.0.1:{self.tlsport}"
 
     def start(self) -> None:
         """Hand the tree to `nobody` (the worker user when started as root), start, wait."""
@@ -230,13 +293,14 @@ class Nginx:
             self.proc.wait()
 
 
-def prepare(root: Path) -> None:
-    """Write 1,000 objects of each size where sai3bench's prepare would put them."""
-    for load in (LOADS[0], LOADS[2]):
+def prepare(root: Path, loads: Sequence[Load] = LOADS) -> None:
+    """Write each GET load's objects where sai3bench's prepare would put them (default: the
+    HTTP/1.1 section's, as tools/bench_scale.py uses it)."""
+    for load in {ld.prefix: ld for ld in loads if ld.op == "get"}.values():
         d = root / "data" / "bucket" / "bench" / load.prefix / "data"
         d.mkdir(parents=True, exist_ok=True)
         body = os.urandom(load.size)
-        for i in range(N_OBJECTS):
+        for i in range(load.count):
             (d / f"prepared-{i:08d}.dat").write_bytes(body)
 
 
@@ -252,7 +316,7 @@ def sai_config(
         "target": f"{root}{load.prefix}",
     }
     if load.op == "get":
-        ens = {"base_uri": "data/", "count": N_OBJECTS, "size_spec": load.size}
+        ens = {"base_uri": "data/", "count": load.count, "size_spec": load.size}
         cfg["prepare"] = {"ensure_objects": [ens], "skip_verification": True}
         cfg["workload"] = [{"op": "get", "path": "data/*", "weight": 1}]
     else:
@@ -288,6 +352,9 @@ def stage_cpu_share(rdir: Path, name: str) -> float | None:
     return float(sum(cpu)) if cpu else None
 
 
+_RUN_IDS = itertools.count(1)
+
+
 class SaiRunner:
     """Runs sai3bench in `procs` processes at once; knows its start-up baseline CPU."""
 
@@ -303,7 +370,7 @@ class SaiRunner:
         extra: dict[str, Any] | None = None,
     ) -> None:
         self.env = {**os.environ, **(env or {**CREDS, "AWS_ENDPOINT_URL": url})}
-        self.work, self.procs, self.n = work, procs, 0
+        self.work, self.procs = work, procs
         #: Where the objects live: s3://bucket/bench/, gs://bucket/bench/, az://acct/c/bench/.
         self.root = root
         self.args = args  # extra `sai3bench run` flags, e.g. --http2
@@ -313,10 +380,10 @@ class SaiRunner:
     def _launch(self, load: Load, seconds: float) -> tuple[list[subprocess.Popen[str]], list[str]]:
         procs, names = [], []
         for _ in range(self.procs):
-            self.n += 1
-            name = f"p{self.procs}-{self.n}"
+            # unique across runners: several share `work`, and a result directory is found by name
+            name = f"p{self.procs}-{next(_RUN_IDS)}"
             cfgf = self.work / f"{name}.yaml"
-            cfg = {**sai_config(load, seconds, CONC // self.procs, self.root), **self.extra}
+            cfg = {**sai_config(load, seconds, load.conc // self.procs, self.root), **self.extra}
             cfgf.write_text(yaml.safe_dump(cfg))
             cmd = [sys.executable, "-m", "sai3bench", "run", "-c", str(cfgf), "--skip-prepare"]
             cmd += ["--no-cleanup", "--results-dir", str(self.work), "--tsv-name", name]
@@ -357,7 +424,7 @@ class SaiRunner:
         """ops/s summed over processes; p50 is their median, p99 their maximum (an upper
         bound: the processes' histograms are not merged)."""
         if load.key not in self.base:
-            ops, cpu, _ = self._run(load, BASE_S)
+            ops, cpu, _ = self._run(load, load.base_s)
             self.base[load.key] = cpu
             self.base[load.key + "ops"] = ops
         ops, cpu, res = self._run(load, seconds)
@@ -383,8 +450,11 @@ def _wrk_ms(text: str) -> float:
 
 
 def wrk_sample(url: str, work: Path, load: Load, seconds: float) -> Sample:
-    """wrk -t2 -c32 on one object (GET) or overwriting one object (PUT, from a Lua script)."""
-    cmd = ["wrk", "-t2", f"-c{CONC}", f"-d{seconds:g}s", "--latency"]
+    """wrk -t2 -c<conc> on one object (GET) or PUT over 1,000 names (from a Lua script).
+
+    Over https wrk does not verify the server's certificate (it has no option to): its rows
+    say "no verify"."""
+    cmd = ["wrk", "-t2", f"-c{load.conc}", f"-d{seconds:g}s", "--latency"]
     if load.op == "get":
         cmd.append(f"{url}/bucket/bench/{load.prefix}data/prepared-00000000.dat")
     else:
@@ -407,17 +477,20 @@ def wrk_sample(url: str, work: Path, load: Load, seconds: float) -> Sample:
 
 @dataclass(slots=True)
 class Timed:
-    """Per-op latencies (ns) collected by every worker of a peer until the deadline."""
+    """Per-op latencies (ns) collected by every worker of a peer until the deadline, and the
+    wall seconds from the start to the last op's end (ops that began before the deadline
+    finish after it: a 16 MiB GET is a tenth of a second)."""
 
     deadline: float
     lat: list[int] = field(default_factory=list)
+    wall: float = 0.0
 
 
 def _keys(a: argparse.Namespace) -> Callable[[int, int], str]:
     """key(worker, i): a prepared object for GET (round robin), a fresh name for PUT."""
     base = f"bench/{a.prefix}"
     if a.op == "get":
-        return lambda w, i: f"{base}data/prepared-{(w * 31 + i) % N_OBJECTS:08d}.dat"
+        return lambda w, i: f"{base}data/prepared-{(w * 31 + i) % a.count:08d}.dat"
     return lambda w, i: f"{base}put/{a.peer}-{w}-{i % N_OBJECTS}.dat"
 
 
@@ -433,8 +506,10 @@ async def _async_loop(t: Timed, op: Callable[[int, int], Any], w: int) -> None:
 def _async_ops(a: argparse.Namespace, op: Callable[[int, int], Any]) -> Timed:
     async def main() -> Timed:
         await op(0, 0)  # connect / initialise outside the timing
-        t = Timed(time.perf_counter() + a.duration)
-        await asyncio.gather(*(_async_loop(t, op, w) for w in range(CONC)))
+        t0 = time.perf_counter()
+        t = Timed(t0 + a.duration)
+        await asyncio.gather(*(_async_loop(t, op, w) for w in range(a.conc)))
+        t.wall = time.perf_counter() - t0
         return t
 
     return asyncio.run(main())
@@ -444,10 +519,12 @@ def peer_obstore(a: argparse.Namespace) -> Timed:
     import obstore
     from obstore.store import S3Store
 
+    # https: trust the bench's CA as an extra root (client_options root_certificate, PEM text)
+    trust = {"root_certificate": Path(a.ca).read_text()} if a.ca else {"allow_http": True}
     store = S3Store(
         bucket="bucket", endpoint=a.url, region="us-east-1", access_key_id="bench",
         secret_access_key="bench", virtual_hosted_style_request=False,
-        client_options={"allow_http": True},
+        client_options=trust,  # type: ignore[arg-type]
     )  # fmt: skip
     key, body = _keys(a), b"x" * a.size
 
@@ -464,7 +541,8 @@ def peer_obstore(a: argparse.Namespace) -> Timed:
 def peer_s3dlio(a: argparse.Namespace) -> Timed:
     import s3dlio
 
-    s3dlio.configure_s3(endpoint_url=a.url, region="us-east-1")
+    # https: ca_bundle is s3dlio's AWS_CA_BUNDLE (a PEM file replacing the system roots)
+    s3dlio.configure_s3(endpoint_url=a.url, region="us-east-1", ca_bundle=a.ca)
     key, body = _keys(a), b"x" * a.size
 
     async def op(w: int, i: int) -> None:
@@ -480,7 +558,7 @@ def peer_boto3(a: argparse.Namespace) -> Timed:
     import boto3  # type: ignore[import-untyped, unused-ignore]
     from botocore.config import Config
 
-    cfg = Config(max_pool_connections=CONC, s3={"addressing_style": "path"})
+    cfg = Config(max_pool_connections=a.conc, s3={"addressing_style": "path"})
     s3 = boto3.client("s3", endpoint_url=a.url, config=cfg)
     key, body = _keys(a), b"x" * a.size
 
@@ -491,7 +569,8 @@ def peer_boto3(a: argparse.Namespace) -> Timed:
             s3.put_object(Bucket="bucket", Key=key(w, i), Body=body)
 
     op(0, 0)
-    t = Timed(time.perf_counter() + a.duration)
+    t0 = time.perf_counter()
+    t = Timed(t0 + a.duration)
 
     def loop(w: int) -> None:
         i = 0
@@ -501,11 +580,12 @@ def peer_boto3(a: argparse.Namespace) -> Timed:
             t.lat.append(time.perf_counter_ns() - t0)
             i += 1
 
-    threads = [threading.Thread(target=loop, args=(w,)) for w in range(CONC)]
+    threads = [threading.Thread(target=loop, args=(w,)) for w in range(a.conc)]
     for th in threads:
         th.start()
     for th in threads:
         th.join()
+    t.wall = time.perf_counter() - t0
     return t
 
 
@@ -521,7 +601,7 @@ def peer_aiohttp(a: argparse.Namespace) -> Timed:
 
     async def op(w: int, i: int) -> None:
         if not session:
-            conn = aiohttp.TCPConnector(limit=CONC)
+            conn = aiohttp.TCPConnector(limit=a.conc)
             session.append(aiohttp.ClientSession(connector=conn))
         url = f"{a.url}/bucket/{key(w, i)}"
         data = body if a.op == "put" else b""
@@ -539,11 +619,14 @@ def peer_httpx_h2(a: argparse.Namespace) -> Timed:
     """httpx over h2c (prior knowledge), unsigned: the HTTP/2 client the issue compares with."""
     import httpx
 
-    key = _keys(a)
+    key, body = _keys(a), b"x" * a.size
     client = httpx.AsyncClient(http1=False, http2=True, base_url=a.url, timeout=60)
 
     async def op(w: int, i: int) -> None:
-        r = await client.get(f"/bucket/{key(w, i)}")
+        if a.op == "get":
+            r = await client.get(f"/bucket/{key(w, i)}")
+        else:
+            r = await client.put(f"/bucket/{key(w, i)}", content=body)
         r.raise_for_status()
 
     return _async_ops(a, op)
@@ -568,16 +651,18 @@ def peer_main(a: argparse.Namespace) -> None:
     lat = sorted(t.lat)
     n = len(lat)
     print(json.dumps({
-        "ops_s": n / a.duration, "cpu_per_op": cpu / max(n, 1),
+        "ops_s": n / (t.wall or a.duration), "cpu_per_op": cpu / max(n, 1),
         "p50": lat[n // 2] / 1e6, "p99": lat[min(n - 1, n * 99 // 100)] / 1e6,
-    }))  # fmt: skip
+    }), flush=True)  # fmt: skip
+    os._exit(0)  # obstore 0.12's runtime aborts (SIGABRT) at interpreter exit after https runs
 
 
-def peer_sample(name: str, url: str, load: Load, seconds: float) -> Sample:
-    """Parent side: one peer run in a child with a time limit."""
+def peer_sample(name: str, url: str, load: Load, seconds: float, ca: Path | None = None) -> Sample:
+    """Parent side: one peer run in a child with a time limit; `ca`: the CA to trust (https)."""
     cmd = [sys.executable, str(Path(__file__).resolve()), "--peer", name, "--url", url]
     cmd += ["--op", load.op, "--size", str(load.size), "--prefix", load.prefix]
-    cmd += ["--duration", f"{seconds:g}"]
+    cmd += ["--duration", f"{seconds:g}", "--conc", str(load.conc), "--count", str(load.count)]
+    cmd += ["--ca", str(ca)] if ca else []
     try:
         r = run_child(cmd, timeout=seconds + 60)
     except subprocess.TimeoutExpired as e:
@@ -666,7 +751,7 @@ def print_load(load: Load, res: Results) -> None:
         ratio = fmt_num(r, 2) if r else "-"
         cpu = _med(xs, "cpu_per_op", 1e6)  # us/op == ms per 1,000 ops
         rows.append([name, ops, cpu, _med(xs, "p50"), _med(xs, "p99"), ratio, str(len(ok))])
-    print(f"\n{load.key}  (32 in flight)")
+    print(f"\n{load.key}  ({load.conc} in flight)")
     hdr = ["client", "ops/s median (min-max)", "CPU ms/1k ops", "p50 ms", "p99 ms", "sai1/peer"]
     print_table([*hdr, "reps ok"], rows)
     if "wrk" in res:
@@ -694,12 +779,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--no-dialects", action="store_true", help="skip the s3/gs/az mock rows")
     ap.add_argument("--no-h2", action="store_true", help="skip the HTTP/2 (h2c) rows")
+    ap.add_argument("--no-tls", action="store_true", help="skip the HTTPS and 16 MiB rows")
     ap.add_argument("--load", action="append", help="only this load, e.g. '1 KiB GET' (repeat)")
     ap.add_argument("--instruments", action="store_true", help="perf-log/op-log/io_rate cost")
     ap.add_argument("--peer", choices=sorted(PEERS), help=argparse.SUPPRESS)
-    for opt in ("--url", "--op", "--prefix"):
+    for opt in ("--url", "--op", "--prefix", "--ca"):
         ap.add_argument(opt, help=argparse.SUPPRESS)
-    ap.add_argument("--size", type=int, help=argparse.SUPPRESS)
+    for opt, default in (("--size", None), ("--conc", CONC), ("--count", N_OBJECTS)):
+        ap.add_argument(opt, type=int, default=default, help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     a.reps = a.reps or (1 if a.quick else 3)
     if a.peer is None:
@@ -716,54 +803,132 @@ def main() -> None:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     notes = ensure_tools()
     with Scratch(Path("/dev/shm"), "sai3-bench-http-") as scratch:
-        nginx = Nginx(scratch.path / "srv")
+        certs = None if a.no_tls else make_bench_certs(scratch.path / "tls")
+        if not a.no_tls and certs is None:
+            notes.append("TLS rows      skipped (the cryptography package is not installed)")
+        nginx = Nginx(scratch.path / "srv", tls=(certs.cert, certs.key) if certs else None)
         work = scratch.path / "work"
         work.mkdir()
         os.chmod(scratch.path, 0o755)  # nginx workers run as nobody and must traverse it
-        prepare(nginx.root)
+        loads = [ld for ld in LOADS if not a.load or ld.key in a.load]
+        prepare(nginx.root, [*loads, *H2_LOADS, TLS_SMALL, *([BIG] if certs else [])])
         try:
             nginx.start()
             print("\n".join(env_lines(nginx.root, notes)))
-            clients = make_clients(nginx.url, work, a.duration)
-            if importlib.util.find_spec("aiohttp") is None:
-                del clients["aiohttp"]
-                print("aiohttp row     skipped (not installed)")
             print(f"runs            {a.reps} reps x {a.duration:g} s, rotated order; {nginx.url}")
-            results = []
-            for ld in [ld for ld in LOADS if not a.load or ld.key in a.load]:
-                # PUT objects are removed after every run, so each client starts on an empty dir
-                put_dir = nginx.root / "data" / "bucket" / "bench" / ld.prefix / "put"
-                results.append(
-                    (ld, run_load(ld, clients, a.reps, functools.partial(scratch.wipe, put_dir)))
-                )
-            if not a.no_h2:
-                results.append((H2_LOAD, h2_load(nginx, work, a.reps, a.duration)))
-            instruments = (
-                instruments_load(nginx.url, work, a.reps, a.duration) if a.instruments else None
-            )
-            for ld, res in results:
-                print_load(ld, res)
-            if instruments is not None:
-                from _benchinstruments import print_instruments
-
-                print_instruments(instruments)
+            run_sections(a, nginx, work, scratch, certs.ca if certs else None)
         finally:
             nginx.stop()
         if not a.no_dialects:
             dialect_section(work, a.reps, a.duration)
 
 
-H2_LOAD = Load("1 KiB GET over h2c", "get", KiB, "k1/")
+def run_sections(
+    a: argparse.Namespace, nginx: Nginx, work: Path, scratch: Scratch, ca: Path | None
+) -> None:
+    """Every section's runs first, then every table (so the tables print together)."""
+
+    def wipe(ld: Load) -> Callable[[], Any]:
+        # PUT objects are removed after every run, so each client starts on an empty dir
+        return functools.partial(scratch.wipe, nginx.root / "data/bucket/bench" / ld.prefix / "put")
+
+    clients = make_clients(nginx.url, work, a.duration)
+    if importlib.util.find_spec("aiohttp") is None:
+        del clients["aiohttp"]
+        print("aiohttp row     skipped (not installed)")
+    results = [
+        (ld, run_load(ld, clients, a.reps, wipe(ld)))
+        for ld in LOADS
+        if not a.load or ld.key in a.load
+    ]
+    h2 = [] if a.no_h2 else h2_section(nginx, work, a.reps, a.duration, wipe)
+    tls = [] if ca is None else tls_section(nginx, work, a.reps, a.duration, ca)
+    instruments = instruments_load(nginx.url, work, a.reps, a.duration) if a.instruments else None
+    for ld, res in results:
+        print_load(ld, res)
+    print_h2(h2)
+    print_tls(tls)
+    if instruments is not None:
+        from _benchinstruments import print_instruments
+
+        print_instruments(instruments)
 
 
-def h2_load(nginx: Nginx, work: Path, reps: int, seconds: float) -> Results:
-    """sai3bench --http2 (signed) against httpx (unsigned) on nginx's h2c port."""
-    sai = SaiRunner(nginx.h2_url, work, 1, args=("--http2",))
-    clients: dict[str, Callable[[Load], Sample]] = {
-        "sai3bench 1 proc": lambda ld: sai.sample(ld, seconds),
-        "httpx-h2c": lambda ld: peer_sample("httpx-h2c", nginx.h2_url, ld, seconds),
+Client = Callable[[Load], Sample]
+#: The h1 table's 1 KiB loads again, h1 and h2 side by side in one rotation
+H2_LOADS = (LOADS[0], LOADS[1])
+TLS_SMALL = Load("HTTPS 1 KiB GET", "get", KiB, "k1/")
+BIG = Load("16 MiB GET", "get", 16 * MiB, "m16/", conc=8, count=16, base_s=1.0)
+
+
+def h2_section(
+    nginx: Nginx, work: Path, reps: int, seconds: float, wipe: Callable[[Load], Callable[[], Any]]
+) -> list[tuple[Load, Results]]:
+    """1 KiB GET and PUT: sai3bench h1 and --http2 (h2c, prior knowledge; signed), wrk (h1)
+    and httpx h2c (unsigned), all on the same nginx tree, rotated per repetition."""
+    h1 = SaiRunner(nginx.url, work, 1)
+    h2 = SaiRunner(nginx.h2_url, work, 1, args=("--http2",))
+    clients: dict[str, Client] = {
+        "sai3bench h1": lambda ld: h1.sample(ld, seconds),
+        "sai3bench h2c": lambda ld: h2.sample(ld, seconds),
+        "wrk h1": lambda ld: wrk_sample(nginx.url, work, ld, seconds),
+        "httpx h2c": lambda ld: peer_sample("httpx-h2c", nginx.h2_url, ld, seconds),
     }
-    return run_load(H2_LOAD, clients, reps, lambda: None)
+    return [(ld, run_load(ld, clients, reps, wipe(ld))) for ld in H2_LOADS]
+
+
+def print_h2(sections: list[tuple[Load, Results]]) -> None:
+    """Each h1-vs-h2 table, then the issue's targets for it (h2/h1, and h1 per op / wrk)."""
+    for ld, res in sections:
+        title = f"{ld.key}, HTTP/1.1 vs HTTP/2 h2c  ({ld.conc} in flight)"
+        print_ratio_table(title, res, ref="sai3bench h1", wrk="wrk h1")
+        print(h2_target_line(res, "sai3bench h1", "sai3bench h2c", gated=ld.op == "get"))
+        print(h1_target_line(res, "sai3bench h1", "wrk h1", 20.0 if ld.op == "get" else 32.0))
+
+
+def scheme_clients(
+    nginx: Nginx, work: Path, seconds: float, ca: Path, scheme: str
+) -> dict[str, Client]:
+    """sai3bench (h1, and h2: h2c on http, ALPN on https), obstore, s3dlio and wrk over
+    `scheme`; over https each trusts `ca` its own way (_benchtls.TRUST), wrk verifies nothing."""
+    tls = scheme == "https"
+    url, h2url = (nginx.tls_url, nginx.tls_url) if tls else (nginx.url, nginx.h2_url)
+    trust = {"AWS_CA_BUNDLE": str(ca)} if tls else {}
+    h1 = SaiRunner(url, work, 1, env={**CREDS, "AWS_ENDPOINT_URL": url, **trust})
+    h2env = {**CREDS, "AWS_ENDPOINT_URL": h2url, **trust}
+    h2 = SaiRunner(h2url, work, 1, env=h2env, args=("--http2",))
+    pca = ca if tls else None
+    return {
+        tls_name("sai3bench h1", scheme): lambda ld: h1.sample(ld, seconds),
+        tls_name("sai3bench h2", scheme): lambda ld: h2.sample(ld, seconds),
+        tls_name("obstore", scheme): lambda ld: peer_sample("obstore", url, ld, seconds, pca),
+        tls_name("s3dlio", scheme): lambda ld: peer_sample("s3dlio", url, ld, seconds, pca),
+        tls_name("wrk", scheme): lambda ld: wrk_sample(url, work, ld, seconds),
+    }
+
+
+def tls_section(
+    nginx: Nginx, work: Path, reps: int, seconds: float, ca: Path
+) -> list[tuple[Load, Results]]:
+    """HTTPS 1 KiB GET (plus sai3bench h1 over http as the reference for TLS's per-op cost),
+    then 16 MiB GET with every client over http and https in one rotation."""
+    plain = scheme_clients(nginx, work, seconds, ca, "http")
+    secure = scheme_clients(nginx, work, seconds, ca, "https")
+    ref = tls_name("sai3bench h1", "http")
+    small = run_load(TLS_SMALL, {**secure, ref: plain[ref]}, reps, lambda: None)
+    big = run_load(BIG, {**plain, **secure}, reps, lambda: None)
+    return [(TLS_SMALL, small), (BIG, big)]
+
+
+def print_tls(sections: list[tuple[Load, Results]]) -> None:
+    """The HTTPS 1 KiB table (ratios to sai3bench h1 over https), then the per-byte table."""
+    for ld, res in sections:
+        title = f"{ld.key}, TLS 1.3 against nginx  ({ld.conc} in flight)"
+        if ld.size < MiB:
+            wrk = tls_name("wrk", "https")
+            print_ratio_table(title, res, ref=tls_name("sai3bench h1", "https"), wrk=wrk)
+        else:
+            print_per_byte(f"{ld.key}  ({ld.conc} in flight, {ld.count} objects)", res, ld.size)
 
 
 def instruments_load(url: str, work: Path, reps: int, seconds: float) -> Results:

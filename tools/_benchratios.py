@@ -1,0 +1,121 @@
+"""tools/bench_http.py's comparison tables: every row against a reference row and against wrk.
+
+A section (h1 vs h2, HTTPS) runs its clients back to back in a rotated order per repetition;
+each ratio here is the median over repetitions of that repetition's ratio (adjacent runs share
+the drift of this shared VM, which absolute medians carry). Samples are duck-typed (bench_http's
+Sample: ops_s, cpu_per_op in seconds, p50/p99 in ms); a failed repetition is its error text.
+
+The issue's targets are printed as lines under the tables, each saying met / not met, so a
+closing note can quote them as they are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Protocol
+
+from _benchutil import fmt_num, median, print_table, spread
+
+
+class Measured(Protocol):
+    """One client run as bench_http.py's Sample has it."""
+
+    @property
+    def ops_s(self) -> float: ...
+    @property
+    def cpu_per_op(self) -> float | None: ...
+    @property
+    def p50(self) -> float | None: ...
+    @property
+    def p99(self) -> float | None: ...
+
+
+Runs = Sequence[Measured | str]
+
+
+def per_rep(xs: Runs, attr: str) -> list[float | None]:
+    """`attr` of each repetition, None where it failed or the figure is unknown."""
+    return [None if isinstance(x, str) else getattr(x, attr) for x in xs]
+
+
+def paired(ours: Runs, ref: Runs, attr: str) -> float | None:
+    """Median over repetitions of ours.attr / ref.attr (repetitions where both are known)."""
+    pairs = [
+        a / b
+        for a, b in zip(per_rep(ours, attr), per_rep(ref, attr), strict=False)
+        if a is not None and b
+    ]
+    return median(pairs) if pairs else None
+
+
+def med(xs: Runs, attr: str, scale: float = 1.0) -> float | None:
+    """Median of the known values of `attr`, times `scale`; None if there are none."""
+    vals = [v * scale for v in per_rep(xs, attr) if v is not None]
+    return median(vals) if vals else None
+
+
+def _x(r: float | None) -> str:
+    return "-" if r is None else f"{r:.2f}x"
+
+
+def ratio_rows(res: Mapping[str, Runs], ref: str, wrk: str | None) -> list[list[str]]:
+    """One row per client: ops/s median (min-max), CPU us/op, p50, p99, then ops/s and CPU per
+    op as multiples of `ref`'s and of `wrk`'s, then how many repetitions succeeded."""
+    rows = []
+    for name, xs in res.items():
+        ok = [x.ops_s for x in xs if not isinstance(x, str)]
+        if not ok:
+            rows.append([name, str(xs[0])[:60], *[""] * 8])
+            continue
+        lo, hi = spread(ok)
+        cells = [name, f"{median(ok):,.0f} ({lo:,.0f}-{hi:,.0f})"]
+        cells.append(fmt_num(med(xs, "cpu_per_op", 1e6), 1))
+        cells += [fmt_num(med(xs, "p50"), 2), fmt_num(med(xs, "p99"), 2)]
+        for other in (ref, wrk):
+            if other is None or other not in res or other == name:
+                cells += ["-", "-"]
+                continue
+            cells.append(_x(paired(xs, res[other], "ops_s")))
+            cells.append(_x(paired(xs, res[other], "cpu_per_op")))
+        rows.append([*cells, str(len(ok))])
+    return rows
+
+
+def print_ratio_table(title: str, res: Mapping[str, Runs], ref: str, wrk: str | None) -> None:
+    """The section's table under `title`; ratios are to `ref` ("ref") and `wrk`."""
+    print(f"\n{title}")
+    hdr = ["client", "ops/s median (min-max)", "CPU us/op", "p50 ms", "p99 ms"]
+    hdr += ["ops/s / ref", "CPU / ref", "ops/s / wrk", "CPU / wrk", "reps ok"]
+    print_table(hdr, ratio_rows(res, ref, wrk))
+    print(f"ref = {ref}" + (f"; wrk = {wrk}" if wrk else ""))
+
+
+def _verdict(value: float | None, limit: float, at_most: bool) -> str:
+    if value is None:
+        return "unknown"
+    return "met" if (value <= limit if at_most else value >= limit) else "not met"
+
+
+def h2_target_line(res: Mapping[str, Runs], h1: str, h2: str, gated: bool) -> str:
+    """h2 / h1 CPU per op and ops/s (paired); with `gated` (1 KiB GET) the issue's targets:
+    h2 <= 1.3x h1's CPU per op and >= 0.9x its ops/s."""
+    cpu = paired(res[h2], res[h1], "cpu_per_op")
+    ops = paired(res[h2], res[h1], "ops_s")
+    line = f"{h2} / {h1}: CPU per op {_x(cpu)}, ops/s {_x(ops)}"
+    if gated:
+        line += (
+            f"  (targets: CPU <= 1.30x {_verdict(cpu, 1.3, True)}, "
+            f"ops/s >= 0.90x {_verdict(ops, 0.9, False)})"
+        )
+    return line
+
+
+def h1_target_line(res: Mapping[str, Runs], h1: str, wrk: str, limit_us: float) -> str:
+    """sai3bench h1's CPU per op against the issue's per-op target, and ops/s vs wrk (>= 0.6x)."""
+    cpu = med(res[h1], "cpu_per_op", 1e6)
+    ops = paired(res[h1], res[wrk], "ops_s")
+    return (
+        f"{h1}: CPU {fmt_num(cpu, 1)} us/op (target <= {limit_us:g}: "
+        f"{_verdict(cpu, limit_us, True)}), ops/s / wrk {_x(ops)} "
+        f"(target >= 0.60x: {_verdict(ops, 0.6, False)})"
+    )
