@@ -1,8 +1,17 @@
 """HPACK (RFC 7541) for our HTTP/2 client: pure, sans-IO, no per-field objects.
 
-SEAM (issue 12): this file's public API is fixed; its body is being replaced by our own
-implementation (static + dynamic table, table-driven Huffman decoder). Until then it delegates
-to the ``hpack`` package so the frame codec can be built against the final API.
+The decoder reads the peer's response blocks: every representation, the dynamic table with its
+size accounting (32 + len(name) + len(value)) and eviction, table size updates (only at the
+start of a block, only up to the size we advertised), Huffman strings through the table-driven
+decoder of http/huffman.py. Hostile input is bounded: prefix integers have at most 4
+continuation bytes, and a block that decodes to more than ``max_header_list_size`` (256 KiB by
+default, counted as RFC 9113's SETTINGS_MAX_HEADER_LIST_SIZE counts: 32 + name + value per
+field) is refused, so a server cannot make us allocate without bound (an indexed field is one
+byte on the wire however large the entry it names).
+
+The encoder writes our request blocks. ``encode_request`` is the hot path (see its docstring);
+requests are never Huffman-coded: on the links we drive the CPU spent coding costs more than
+the bytes it saves.
 
 Errors: a block we cannot decode raises ``HpackError`` (a ProtocolError): the connection layer
 answers it with GOAWAY COMPRESSION_ERROR and fails the connection (RFC 9113 section 4.3).
@@ -10,18 +19,85 @@ answers it with GOAWAY COMPRESSION_ERROR and fails the connection (RFC 9113 sect
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable, Sequence
 
-import hpack
-
+from sai3bench.http import huffman
 from sai3bench.http.errors import ProtocolError
+from sai3bench.http.hpack_static import (
+    STATIC_COUNT,
+    STATIC_FIELD_INDEX,
+    STATIC_NAME_INDEX,
+    STATIC_TABLE,
+)
 
 #: SETTINGS_HEADER_TABLE_SIZE both sides start with (RFC 7541 section 4.2).
 DEFAULT_TABLE_SIZE = 4096
+#: The largest decoded header list we accept (bytes of 32 + name + value per field).
+MAX_HEADER_LIST_SIZE = 256 * 1024
+#: Response values repeat (server, content-type, etag, the date for a second): short
+#: Huffman strings are decoded once per process. Bounded: cleared when full.
+_MEMO_LIMIT = 1024
+_MEMO_MAX_LEN = 64
+_huffman_memo: dict[bytes, bytes] = {}
 
 
 class HpackError(ProtocolError):
     """A header block that is not valid HPACK (COMPRESSION_ERROR)."""
+
+
+def _entry_size(name: bytes | str, value: bytes | str) -> int:
+    """An entry's size in the table (RFC 7541 section 4.1)."""
+    return 32 + len(name) + len(value)
+
+
+def _read_integer(data: bytes, pos: int, mask: int) -> tuple[int, int]:
+    """(value, position after it) of the prefix integer at ``pos`` (prefix bits ``mask``).
+
+    The hot paths inline the one-byte case and call this only when the prefix is all ones."""
+    value = data[pos] & mask
+    pos += 1
+    if value < mask:
+        return value, pos
+    shift = 0
+    while True:
+        byte = data[pos]
+        pos += 1
+        value += (byte & 0x7F) << shift
+        if byte < 0x80:
+            return value, pos
+        shift += 7
+        if shift > 21:
+            raise HpackError("HPACK integer longer than 4 continuation bytes")
+
+
+def _read_string(data: bytes, pos: int) -> tuple[bytes, int]:
+    """(string, position after it) of the string literal at ``pos``."""
+    byte = data[pos]
+    length = byte & 0x7F
+    if length == 0x7F:
+        length, pos = _read_integer(data, pos, 0x7F)
+    else:
+        pos += 1
+    stop = pos + length
+    if stop > len(data):
+        raise HpackError("truncated HPACK string literal")
+    raw = data[pos:stop]
+    if byte & 0x80:
+        return _huffman_memo.get(raw) or _decode_huffman(raw), stop
+    return raw, stop
+
+
+def _decode_huffman(raw: bytes) -> bytes:
+    try:
+        decoded = huffman.decode(raw)
+    except huffman.HuffmanError as exc:
+        raise HpackError(str(exc)) from None
+    if len(raw) <= _MEMO_MAX_LEN:
+        if len(_huffman_memo) >= _MEMO_LIMIT:
+            _huffman_memo.clear()
+        _huffman_memo[raw] = decoded
+    return decoded
 
 
 class HpackDecoder:
@@ -31,39 +107,238 @@ class HpackDecoder:
     above it is an error. One decoder per connection, blocks fed in the order received.
     """
 
-    def __init__(self, max_table_size: int = DEFAULT_TABLE_SIZE) -> None:
+    __slots__ = ("_entries", "_limit", "_size", "max_header_list_size", "max_table_size")
+
+    def __init__(
+        self,
+        max_table_size: int = DEFAULT_TABLE_SIZE,
+        max_header_list_size: int = MAX_HEADER_LIST_SIZE,
+    ) -> None:
         self.max_table_size = max_table_size
-        self._impl = hpack.Decoder(max_table_size)
+        self.max_header_list_size = max_header_list_size
+        self._entries: list[tuple[bytes, bytes]] = []  # newest first: _entries[i] is 62 + i
+        self._size = 0
+        self._limit = max_table_size  # the size the peer's last update set
+
+    def __repr__(self) -> str:
+        return f"<HpackDecoder {len(self._entries)} entries, {self._size}/{self._limit} bytes>"
+
+    @property
+    def table(self) -> list[tuple[bytes, bytes]]:
+        """The dynamic table, newest entry (index 62) first."""
+        return list(self._entries)
+
+    @property
+    def table_size(self) -> int:
+        return self._size
 
     def decode(self, block: bytes | bytearray | memoryview) -> list[tuple[bytes, bytes]]:
         """One complete header block (HEADERS + CONTINUATION fragments joined) -> fields in
         order, names and values as bytes."""
         try:
-            return [(bytes(n), bytes(v)) for n, v in self._impl.decode(bytes(block), raw=True)]
-        except hpack.HPACKError as exc:
-            raise HpackError(str(exc)) from None
+            return self._decode(bytes(block))
+        except IndexError:
+            raise HpackError("truncated HPACK header block") from None
+
+    def _decode(self, data: bytes) -> list[tuple[bytes, bytes]]:
+        pos = 0
+        end = len(data)
+        while pos < end and data[pos] & 0xE0 == 0x20:
+            size, pos = _read_integer(data, pos, 0x1F)
+            self._resize(size)
+        fields = []
+        budget = self.max_header_list_size
+        static, memo = STATIC_TABLE, _huffman_memo
+        while pos < end:
+            byte = data[pos]
+            if byte & 0x80:  # indexed field
+                index = byte & 0x7F
+                index, pos = (index, pos + 1) if index != 0x7F else _read_integer(data, pos, 0x7F)
+                field = static[index] if 0 < index <= STATIC_COUNT else self._lookup(index)
+            else:  # literal: 01 incremental indexing, 0000 without, 0001 never indexed
+                mask = 0x3F if byte & 0x40 else 0x0F
+                if byte & 0x60 == 0x20:
+                    raise HpackError("HPACK table size update after a header field")
+                index = byte & mask
+                if index != mask:
+                    pos += 1
+                elif data[pos + 1] < 0x80:  # the two-byte form: static names 15-61 unindexed
+                    index += data[pos + 1]
+                    pos += 2
+                else:
+                    index, pos = _read_integer(data, pos, mask)
+                if index:
+                    name = (static[index] if index <= STATIC_COUNT else self._lookup(index))[0]
+                else:
+                    name, pos = _read_string(data, pos)
+                byte = data[pos]  # the value: _read_string inlined for a short one
+                stop = pos + 1 + (byte & 0x7F)
+                if byte & 0x7F == 0x7F or stop > end:
+                    value, pos = _read_string(data, pos)
+                else:
+                    value = data[pos + 1 : stop]
+                    if byte & 0x80:
+                        value = memo.get(value) or _decode_huffman(value)
+                    pos = stop
+                field = (name, value)
+                if mask == 0x3F:
+                    self._insert(field)
+            budget -= 32 + len(field[0]) + len(field[1])
+            if budget < 0:
+                raise HpackError(f"header list over {self.max_header_list_size} bytes")
+            fields.append(field)
+        return fields
+
+    def _lookup(self, index: int) -> tuple[bytes, bytes]:
+        if index > STATIC_COUNT:
+            try:
+                return self._entries[index - STATIC_COUNT - 1]
+            except IndexError:
+                raise HpackError(f"HPACK index {index} beyond the dynamic table") from None
+        if index:
+            return STATIC_TABLE[index]
+        raise HpackError("HPACK index 0")
+
+    def _insert(self, field: tuple[bytes, bytes]) -> None:
+        """Add ``field`` as index 62; an entry larger than the table empties it (RFC 7541
+        section 4.4)."""
+        size = _entry_size(*field)
+        if size > self._limit:
+            self._entries.clear()
+            self._size = 0
+            return
+        self._entries.insert(0, field)
+        self._size += size
+        self._evict()
+
+    def _resize(self, size: int) -> None:
+        if size > self.max_table_size:
+            raise HpackError(f"HPACK table size update to {size} > {self.max_table_size}")
+        self._limit = size
+        self._evict()
+
+    def _evict(self) -> None:
+        while self._size > self._limit:
+            self._size -= _entry_size(*self._entries.pop())
+
+
+def _integer(value: int, mask: int, flags: int) -> bytes:
+    """``value`` as a prefix integer (prefix bits ``mask``) in a byte starting with ``flags``."""
+    if value < mask:
+        return bytes((flags | value,))
+    out = bytearray((flags | mask,))
+    value -= mask
+    while value >= 0x80:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+#: The one-byte forms of the hot path: string length prefixes and indexed fields.
+_LENGTH = [bytes((n,)) for n in range(0x7F)]
+_INDEXED = [bytes((0x80 | n,)) for n in range(0x7F)]
+
+
+def _literal(raw: bytes, use_huffman: bool) -> bytes:
+    """A string literal; Huffman-coded when asked and not longer than ``raw``."""
+    if use_huffman:
+        coded = huffman.encode(raw)
+        if len(coded) <= len(raw):
+            return _integer(len(coded), 0x7F, 0x80) + coded
+    n = len(raw)
+    return (_LENGTH[n] if n < 0x7F else _integer(n, 0x7F, 0)) + raw
+
+
+def _indexed(index: int) -> bytes:
+    return _INDEXED[index] if index < 0x7F else _integer(index, 0x7F, 0x80)
+
+
+#: Names whose values are per request: sent as literals without indexing, so they do not churn
+#: the dynamic table (and evict the entries that do repeat).
+_PER_REQUEST = frozenset(
+    {":path", "content-length", "content-md5", "content-range", "range", "if-match",
+     "if-none-match", "if-modified-since", "x-amz-copy-source", "x-amz-copy-source-range"}
+)  # fmt: skip
+_PER_REQUEST_PREFIXES = ("x-amz-checksum-",)
+#: Credentials: "never indexed" (RFC 7541 section 7.1.3), which intermediaries must keep.
+_NEVER_INDEXED = frozenset({"authorization", "proxy-authorization"})
+
+#: Per name: (values worth indexing, head of a literal without/never indexing, head of a
+#: literal with incremental indexing). Depends on the name only: cached, per Huffman choice.
+_Plan = tuple[bool, bytes, bytes]
+_plans: tuple[dict[str, _Plan], dict[str, _Plan]] = ({}, {})
+
+
+def _plan(name: str, use_huffman: bool) -> _Plan:
+    indexing = not (name in _PER_REQUEST or name in _NEVER_INDEXED)
+    indexing = indexing and not name.startswith(_PER_REQUEST_PREFIXES)
+    flags = 0x10 if name in _NEVER_INDEXED else 0x00
+    static = STATIC_NAME_INDEX.get(name)
+    if static:
+        plan = (indexing, _integer(static, 0x0F, flags), _integer(static, 0x3F, 0x40))
+    else:
+        coded = _literal(name.encode("latin-1"), use_huffman)
+        plan = (indexing, bytes((flags,)) + coded, b"\x40" + coded)
+    cache = _plans[use_huffman]
+    if len(cache) >= 256:
+        cache.clear()
+    cache[name] = plan
+    return plan
 
 
 class HpackEncoder:
     """Encodes our request header blocks; owns the us-to-peer dynamic table.
 
-    ``encode_request`` is the hot path: the pseudo-header prefix of a request shape (method,
-    scheme, authority) is encoded once and reused; fields whose value repeats (content-sha256,
-    the per-second date) go into the dynamic table; per-request values (path, signature) are
-    literals without indexing and without Huffman coding (cheaper to send than to code).
+    The table mirrors, entry for entry, what the peer's decoder holds: fields are inserted and
+    evicted (oldest first) in the order the peer will process them. An entry is found by its
+    insertion number, so the index (62 for the newest) is arithmetic, not a search.
     """
 
+    __slots__ = ("_entries", "_index", "_inserted", "_limit", "_prefixes", "_resizes", "_size")
+
     def __init__(self) -> None:
-        self._impl = hpack.Encoder()
+        self._index: dict[tuple[str, str], int] = {}  # field -> insertion number
+        self._entries: deque[tuple[tuple[str, str], int]] = deque()  # (field, size), oldest 1st
+        self._inserted = 0
+        self._size = 0
+        self._limit = DEFAULT_TABLE_SIZE
+        self._resizes: list[int] = []  # table sizes to announce at the next block's start
+        self._prefixes: dict[tuple[str, str, str], bytes] = {}
+
+    def __repr__(self) -> str:
+        return f"<HpackEncoder {len(self._entries)} entries, {self._size}/{self._limit} bytes>"
+
+    @property
+    def table(self) -> list[tuple[bytes, bytes]]:
+        """The dynamic table as the peer holds it, newest entry (index 62) first."""
+        return [(n.encode("latin-1"), v.encode("latin-1")) for (n, v), _ in reversed(self._entries)]
+
+    @property
+    def table_size(self) -> int:
+        return self._size
 
     def set_max_table_size(self, size: int) -> None:
-        """The peer's SETTINGS_HEADER_TABLE_SIZE: our table shrinks to it (and the next block
-        starts with a table size update, RFC 7541 section 6.3)."""
-        self._impl.header_table_size = size
+        """The peer's SETTINGS_HEADER_TABLE_SIZE. We use min(size, DEFAULT_TABLE_SIZE) (our few
+        request shapes need no more); a change shrinks our table now and is announced at the
+        start of the next block (RFC 7541 sections 4.2 and 6.3): the smallest size set since
+        the last block, then the final one, so the peer evicts what we evicted."""
+        limit = min(size, DEFAULT_TABLE_SIZE)
+        if limit == self._limit and not self._resizes:
+            return
+        self._resizes.append(limit)
+        self._limit = limit
+        self._evict()
 
     def encode(self, headers: Iterable[tuple[bytes, bytes]], *, huffman: bool = False) -> bytes:
-        """Any header list (the general path; tests and rare requests)."""
-        return bytes(self._impl.encode(list(headers), huffman=huffman))
+        """Any header list (the general path; tests and rare requests). A field of the static
+        table is indexed; others follow the name policy of ``encode_request``."""
+        parts = [self._take_resizes()] if self._resizes else []
+        for raw_name, raw_value in headers:
+            field = (raw_name.decode("latin-1"), raw_value.decode("latin-1"))
+            static = STATIC_FIELD_INDEX.get(field)
+            parts.append(_indexed(static) if static else self._field(*field, huffman))
+        return b"".join(parts)
 
     def encode_request(
         self,
@@ -74,8 +349,78 @@ class HpackEncoder:
         headers: Sequence[tuple[str, str]] = (),
     ) -> bytes:
         """One request's header block: the four pseudo-headers, then ``headers`` (names
-        lowercase, as HTTP/2 requires; not checked here)."""
-        fields = [(":method", method), (":scheme", scheme), (":authority", authority)]
-        fields.append((":path", path))
-        fields.extend(headers)
-        return bytes(self._impl.encode(fields, huffman=False))
+        lowercase, as HTTP/2 requires; not checked here).
+
+        The (method, scheme, authority) prefix is encoded once per shape from the static table
+        alone (indexed GET/POST/http/https, else literals with a static name), so its bytes do
+        not depend on the dynamic table and are reused as is. ``:path`` is a literal without
+        indexing (static name 4). Other headers: values of per-request names (content-length,
+        range, checksums...) are literals without indexing, credentials are never indexed,
+        and the rest (x-amz-date, x-amz-content-sha256, content-type, user-agent...) go into
+        the dynamic table once and are one-byte references afterwards."""
+        prefix = self._prefixes.get((method, scheme, authority))
+        if prefix is None:
+            prefix = self._prefix(method, scheme, authority)
+        raw = path.encode("latin-1")
+        n = len(raw)
+        parts = [prefix, b"\x04", _LENGTH[n] if n < 0x7F else _integer(n, 0x7F, 0), raw]
+        field = self._field
+        for name, value in headers:
+            parts.append(field(name, value, False))
+        if self._resizes:
+            parts[0] = self._take_resizes() + prefix
+        return b"".join(parts)
+
+    def _prefix(self, method: str, scheme: str, authority: str) -> bytes:
+        parts = []
+        for field in ((":method", method), (":scheme", scheme), (":authority", authority)):
+            static = STATIC_FIELD_INDEX.get(field)
+            name_index = STATIC_NAME_INDEX[field[0]]
+            literal = _integer(name_index, 0x0F, 0) + _literal(field[1].encode("latin-1"), False)
+            parts.append(_indexed(static) if static else literal)
+        if len(self._prefixes) >= 64:
+            self._prefixes.clear()
+        prefix = self._prefixes[(method, scheme, authority)] = b"".join(parts)
+        return prefix
+
+    def _field(self, name: str, value: str, use_huffman: bool) -> bytes:
+        """One field by the name's plan: a reference to the dynamic or static table, else a
+        literal (inserting it when the name's values are worth indexing and it fits)."""
+        plan = _plans[use_huffman].get(name) or _plan(name, use_huffman)
+        if not plan[0]:
+            return plan[1] + _literal(value.encode("latin-1"), use_huffman)
+        field = (name, value)
+        number = self._index.get(field)
+        if number is not None:
+            return _indexed(self._inserted - number + STATIC_COUNT)
+        static = STATIC_FIELD_INDEX.get(field)
+        if static:
+            return _indexed(static)
+        raw = value.encode("latin-1")
+        if self._insert(field, _entry_size(name, raw)):
+            return plan[2] + _literal(raw, use_huffman)
+        return plan[1] + _literal(raw, use_huffman)
+
+    def _insert(self, field: tuple[str, str], size: int) -> bool:
+        """Add ``field`` as the newest entry, evicting the oldest as needed. An entry larger
+        than the whole table is not added (False): it would only empty the table."""
+        if size > self._limit:
+            return False
+        self._index[field] = self._inserted
+        self._inserted += 1
+        self._entries.append((field, size))
+        self._size += size
+        self._evict()
+        return True
+
+    def _evict(self) -> None:
+        while self._size > self._limit:
+            field, size = self._entries.popleft()
+            del self._index[field]
+            self._size -= size
+
+    def _take_resizes(self) -> bytes:
+        low, final = min(self._resizes), self._resizes[-1]
+        self._resizes.clear()
+        update = _integer(low, 0x1F, 0x20)
+        return update if final == low else update + _integer(final, 0x1F, 0x20)

@@ -1,0 +1,114 @@
+"""CPU per HPACK operation: ours (sai3bench/http/hpack.py) against the ``hpack`` package.
+
+Two hot-path cases, each timed as process CPU time / ops, median of ``--runs`` runs:
+- encode: a signed S3 GET (x-amz-date, x-amz-content-sha256, a ~200-char authorization);
+- decode: an nginx response block as nginx writes it (:status 200 indexed, the rest literals
+  without indexing with static names and Huffman-coded values), first with values that repeat
+  (the Huffman memo hits) and then with a distinct etag per block (it misses once per block).
+
+    python tools/bench_hpack.py [--ops 20000] [--runs 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+
+import hpack
+
+from sai3bench.http import hpack as ours
+from sai3bench.http import huffman
+from sai3bench.http.hpack_static import STATIC_NAME_INDEX
+
+HEADERS = [
+    ("x-amz-date", "20261205T200000Z"),
+    ("x-amz-content-sha256", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"),
+    (
+        "authorization",
+        "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20261205/us-east-1/s3/aws4_request, "
+        "SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature="
+        + "5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7",
+    ),
+]
+RESPONSE = [
+    ("server", "nginx/1.24.0"),
+    ("date", "Sat, 05 Dec 2026 20:00:00 GMT"),
+    ("content-type", "application/octet-stream"),
+    ("content-length", "1024"),
+    ("last-modified", "Sat, 05 Dec 2026 19:00:00 GMT"),
+    ("etag", '"6751f2a0-400"'),
+    ("accept-ranges", "bytes"),
+]
+
+
+def nginx_block(etag: str = '"6751f2a0-400"') -> bytes:
+    """A response block as nginx encodes it (no dynamic table, Huffman values)."""
+    parts = [b"\x88"]
+    for name, value in RESPONSE:
+        value = etag if name == "etag" else value
+        index = STATIC_NAME_INDEX[name]
+        parts.append(ours._integer(index, 0x0F, 0) + ours._literal(value.encode(), True))
+    return b"".join(parts)
+
+
+def cpu_ns_per_op(fn: Callable[[int], object], ops: int, runs: int) -> float:
+    samples = []
+    for _ in range(runs):
+        start = time.process_time_ns()
+        for i in range(ops):
+            fn(i)
+        samples.append((time.process_time_ns() - start) / ops)
+    return statistics.median(samples)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--ops", type=int, default=20000)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    n, runs = args.ops, args.runs
+    start = time.process_time_ns()
+    huffman.decode(b"")
+    print(f"huffman table build: {(time.process_time_ns() - start) / 1e6:.1f} ms CPU")
+
+    theirs_enc, our_enc = hpack.Encoder(), ours.HpackEncoder()
+    fields = [(":method", "GET"), (":scheme", "http"), (":authority", "127.0.0.1:9000")]
+
+    def hpack_encode(i: int) -> object:
+        return theirs_enc.encode([*fields, (":path", f"/b/k{i}"), *HEADERS], huffman=False)
+
+    def our_encode(i: int) -> object:
+        return our_enc.encode_request("GET", "http", "127.0.0.1:9000", f"/b/k{i}", HEADERS)
+
+    same = nginx_block()
+    distinct = [nginx_block(f'"{i:08x}-400"') for i in range(n)]
+    theirs_dec, our_dec = hpack.Decoder(), ours.HpackDecoder()
+    rows = [
+        ("encode_request (signed GET)", hpack_encode, our_encode),
+        (
+            "decode nginx block, repeating",
+            lambda i: theirs_dec.decode(same, raw=True),
+            lambda i: our_dec.decode(same),
+        ),
+        (
+            "decode nginx block, distinct etag",
+            lambda i: theirs_dec.decode(distinct[i], raw=True),
+            lambda i: our_dec.decode(distinct[i]),
+        ),
+    ]
+    print(f"{'case':36} {'hpack ns':>9} {'ours ns':>9} {'ratio':>6}")
+    for name, theirs, mine in rows:
+        a, b = cpu_ns_per_op(theirs, n, runs), cpu_ns_per_op(mine, n, runs)
+        print(f"{name:36} {a:9.0f} {b:9.0f} {a / b:6.1f}x")
+    ours._huffman_memo.clear()
+    memo_limit = ours._MEMO_LIMIT
+    ours._MEMO_LIMIT = 0  # every lookup misses: the cost without the memo
+    unmemo = cpu_ns_per_op(lambda i: our_dec.decode(same), n, runs)
+    ours._MEMO_LIMIT = memo_limit
+    print(f"{'ours decode without Huffman memo':36} {'':9} {unmemo:9.0f}")
+
+
+if __name__ == "__main__":
+    main()
