@@ -7,9 +7,9 @@ alone, which checks the transcription.
 Decoding walks a byte-at-a-time state machine instead of bit by bit: one table lookup per input
 byte. A state is an internal node of the code tree (256 of them; the root is 0) and a row of
 256 transitions gives, for each input byte, the next state and the 0-2 symbols completed on
-the way. The rows are composed from a 4-bit (nibble) machine, as nghttp2 builds its table, which
-keeps the build to 10-20 ms of CPU. The tables are built on the first decode, not at import: the CLI
-starts without paying for them and a run with no HTTP/2 never builds them.
+the way. The rows are composed from a 4-bit (nibble) machine, as nghttp2 builds its table,
+which keeps the build to 10-20 ms of CPU. The tables are built on the first decode, not at
+import: the CLI starts without paying for them and a run with no HTTP/2 never builds them.
 
 Errors (RFC 7541 section 5.2): an EOS symbol inside a string, padding longer than 7 bits, or
 padding that is not the most significant bits of EOS (all ones) raise ``HuffmanError``.
