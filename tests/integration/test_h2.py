@@ -153,7 +153,9 @@ class FaultServer(asyncio.Protocol):
 
 @contextlib.asynccontextmanager
 async def fault_server(
-    max_streams: int = 100, tls: ssl.SSLContext | None = None
+    max_streams: int = 100,
+    tls: ssl.SSLContext | None = None,
+    protocol: type[FaultServer] = FaultServer,
 ) -> AsyncIterator[tuple[Endpoint, dict[str, Any]]]:
     state: dict[str, Any] = {
         "max": max_streams,
@@ -163,7 +165,7 @@ async def fault_server(
         "files": {b"/small": SMALL, b"/large": LARGE},
     }
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(lambda: FaultServer(state), "127.0.0.1", 0, ssl=tls)
+    server = await loop.create_server(lambda: protocol(state), "127.0.0.1", 0, ssl=tls)
     port = server.sockets[0].getsockname()[1]
     try:
         yield Endpoint("127.0.0.1", port), state
