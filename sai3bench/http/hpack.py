@@ -364,9 +364,19 @@ class HpackEncoder:
         raw = path.encode("latin-1")
         n = len(raw)
         parts = [prefix, b"\x04", _LENGTH[n] if n < 0x7F else _integer(n, 0x7F, 0), raw]
-        field = self._field
-        for name, value in headers:
-            parts.append(field(name, value, False))
+        plans, index = _plans[False], self._index
+        for name, value in headers:  # _field's two common cases inlined: a literal, a reference
+            plan = plans.get(name) or _plan(name, False)
+            if not plan[0]:
+                raw = value.encode("latin-1")
+                n = len(raw)
+                parts += (plan[1], _LENGTH[n] if n < 0x7F else _integer(n, 0x7F, 0), raw)
+                continue
+            number = index.get((name, value))
+            if number is None:
+                parts.append(self._field(name, value, False))
+            else:
+                parts.append(_indexed(self._inserted - number + STATIC_COUNT))
         if self._resizes:
             parts[0] = self._take_resizes() + prefix
         return b"".join(parts)
