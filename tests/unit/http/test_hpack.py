@@ -391,3 +391,12 @@ def test_table_size_changes_announce_the_smallest_then_the_final_size() -> None:
     assert encoder.encode([(b":method", b"GET")]) == b"\x82"
     encoder.set_max_table_size(64)
     assert encoder.encode([]) == b"\x3f\x21"
+
+
+def test_reprs_show_the_table() -> None:
+    encoder, decoder = HpackEncoder(), HpackDecoder(256)
+    encoder.set_max_table_size(256)
+    for fields in RESPONSES:
+        decoder.decode(encoder.encode(_fields(*fields)))
+    assert repr(decoder) == "<HpackDecoder 3 entries, 215/256 bytes>"
+    assert repr(encoder) == "<HpackEncoder 3 entries, 215/256 bytes>"
