@@ -20,7 +20,7 @@ from hyperframe.frame import GoAwayFrame
 
 from sai3bench.http import resends
 from sai3bench.http.client import HttpClient
-from sai3bench.http.h2conn import H2Unprocessed
+from sai3bench.http.h2conn import H2Unprocessed, open_h2_connection
 from sai3bench.http.h2pool import H2Pool
 from sai3bench.outcome import OpError, Outcome
 from tests.conftest import LoopRunner
@@ -203,3 +203,65 @@ def test_refused_stream_is_sent_once_more(run_loop: LoopRunner) -> None:
 
     assert run_loop(go()) == (1, 1)
     assert heard == [Outcome.CONNECTION]
+
+
+class TwoGoawaysServer(FaultServer):
+    """Both of a pool's connections go away, one after the other, as nginx's do when each
+    reaches keepalive_requests at about the same moment. Connection 0 holds 6 ``/held``
+    streams, then sends GOAWAY(5) (streams 7, 9, 11 unprocessed). Connection 1 holds its own
+    6 and sends GOAWAY(11) once A's 3 resends reached it (then they are unprocessed twice) or
+    a later connection (the resends went to a fresh one). Drained streams are answered, then
+    the connection closed; connections from the third on answer at once."""
+
+    def __init__(self, state: dict[str, Any]) -> None:
+        super().__init__(state)
+        self.index = len(state.setdefault("protocols", []))
+        state["protocols"].append(self)
+        self.received: list[int] = []
+
+    def _on_request(self, sid: int, method: bytes, path: bytes) -> None:
+        self.received.append(sid)
+        if self.index >= 2:
+            self._respond(sid, 200, SMALL)
+            if len(self.received) == 3:
+                self.state["protocols"][1].go_away(11)
+        elif self.index == 0 and len(self.received) == 6:
+            self.go_away(5)
+        elif self.index == 1 and len(self.received) == 9:
+            self.go_away(11)
+
+    def go_away(self, last: int) -> None:
+        if self.transport is None or self.transport.is_closing():
+            return
+        self._flush()
+        self.transport.write(GoAwayFrame(0, last_stream_id=last, error_code=0).serialize())
+        for sid in self.received:
+            if sid <= last and sid in self.open:
+                self._respond(sid, 200, SMALL)
+        self._flush()
+        self.transport.close()
+
+
+def test_a_resend_survives_the_other_connection_going_away_too(run_loop: LoopRunner) -> None:
+    """nginx (keepalive_requests) ends both connections of the pool at about the same time:
+    a stream refused by the first must not be refused again by the second, already doomed
+    one and fail the op."""
+
+    async def go() -> list[Any]:
+        async with fault_server(protocol=TwoGoawaysServer) as (ep, _):
+            pool = H2Pool(ep, connections=2)
+            try:
+                for _ in range(2):  # both connections up before the burst: 6 streams each
+                    pool.conns.append(await open_h2_connection(ep))
+                    pool.opened += 1
+                return await asyncio.gather(
+                    *(pool.request("GET", "/held", keep_body=True, timeout=10) for _ in range(12)),
+                    return_exceptions=True,
+                )
+            finally:
+                await pool.close()
+
+    got = run_loop(go())
+    failed = [r for r in got if isinstance(r, BaseException)]
+    assert not failed, failed
+    assert [(r.status, r.body) for r in got] == [(200, SMALL)] * 12
