@@ -20,7 +20,7 @@ import hpack
 
 from sai3bench.http import hpack as ours
 from sai3bench.http import huffman
-from sai3bench.http.hpack_static import STATIC_NAME_INDEX
+from sai3bench.http.hpack_static import STATIC_NAME_INDEX, encode_integer, encode_string
 
 HEADERS = [
     ("x-amz-date", "20261205T200000Z"),
@@ -49,7 +49,7 @@ def nginx_block(etag: str = '"6751f2a0-400"') -> bytes:
     for name, value in RESPONSE:
         value = etag if name == "etag" else value
         index = STATIC_NAME_INDEX[name]
-        parts.append(ours._integer(index, 0x0F, 0) + ours._literal(value.encode(), True))
+        parts.append(encode_integer(index, 0x0F, 0) + encode_string(value.encode(), True))
     return b"".join(parts)
 
 

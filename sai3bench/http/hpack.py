@@ -25,10 +25,16 @@ from collections.abc import Iterable, Sequence
 from sai3bench.http import huffman
 from sai3bench.http.errors import ProtocolError
 from sai3bench.http.hpack_static import (
+    LENGTH_BYTE,
+    PLANS,
     STATIC_COUNT,
     STATIC_FIELD_INDEX,
     STATIC_NAME_INDEX,
     STATIC_TABLE,
+    encode_indexed,
+    encode_integer,
+    encode_string,
+    name_plan,
 )
 
 #: SETTINGS_HEADER_TABLE_SIZE both sides start with (RFC 7541 section 4.2).
@@ -141,11 +147,10 @@ class HpackDecoder:
             raise HpackError("truncated HPACK header block") from None
 
     def _decode(self, data: bytes) -> list[tuple[bytes, bytes]]:
-        pos = 0
+        """The field loop, kept in one function on purpose: a call per field (a helper for
+        literals) costs ~15 % of a response block's decode."""
+        pos = self._size_updates(data)
         end = len(data)
-        while pos < end and data[pos] & 0xE0 == 0x20:
-            size, pos = _read_integer(data, pos, 0x1F)
-            self._resize(size)
         fields = []
         budget = self.max_header_list_size
         static, memo = STATIC_TABLE, _huffman_memo
@@ -189,6 +194,15 @@ class HpackDecoder:
             fields.append(field)
         return fields
 
+    def _size_updates(self, data: bytes) -> int:
+        """Apply the table size updates at the start of the block (RFC 7541 section 4.2);
+        the position of its first field."""
+        pos = 0
+        while pos < len(data) and data[pos] & 0xE0 == 0x20:
+            size, pos = _read_integer(data, pos, 0x1F)
+            self._resize(size)
+        return pos
+
     def _lookup(self, index: int) -> tuple[bytes, bytes]:
         if index > STATIC_COUNT:
             try:
@@ -220,71 +234,6 @@ class HpackDecoder:
     def _evict(self) -> None:
         while self._size > self._limit:
             self._size -= _entry_size(*self._entries.pop())
-
-
-def _integer(value: int, mask: int, flags: int) -> bytes:
-    """``value`` as a prefix integer (prefix bits ``mask``) in a byte starting with ``flags``."""
-    if value < mask:
-        return bytes((flags | value,))
-    out = bytearray((flags | mask,))
-    value -= mask
-    while value >= 0x80:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
-#: The one-byte forms of the hot path: string length prefixes and indexed fields.
-_LENGTH = [bytes((n,)) for n in range(0x7F)]
-_INDEXED = [bytes((0x80 | n,)) for n in range(0x7F)]
-
-
-def _literal(raw: bytes, use_huffman: bool) -> bytes:
-    """A string literal; Huffman-coded when asked and not longer than ``raw``."""
-    if use_huffman:
-        coded = huffman.encode(raw)
-        if len(coded) <= len(raw):
-            return _integer(len(coded), 0x7F, 0x80) + coded
-    n = len(raw)
-    return (_LENGTH[n] if n < 0x7F else _integer(n, 0x7F, 0)) + raw
-
-
-def _indexed(index: int) -> bytes:
-    return _INDEXED[index] if index < 0x7F else _integer(index, 0x7F, 0x80)
-
-
-#: Names whose values are per request: sent as literals without indexing, so they do not churn
-#: the dynamic table (and evict the entries that do repeat).
-_PER_REQUEST = frozenset(
-    {":path", "content-length", "content-md5", "content-range", "range", "if-match",
-     "if-none-match", "if-modified-since", "x-amz-copy-source", "x-amz-copy-source-range"}
-)  # fmt: skip
-_PER_REQUEST_PREFIXES = ("x-amz-checksum-",)
-#: Credentials: "never indexed" (RFC 7541 section 7.1.3), which intermediaries must keep.
-_NEVER_INDEXED = frozenset({"authorization", "proxy-authorization"})
-
-#: Per name: (values worth indexing, head of a literal without/never indexing, head of a
-#: literal with incremental indexing). Depends on the name only: cached, per Huffman choice.
-_Plan = tuple[bool, bytes, bytes]
-_plans: tuple[dict[str, _Plan], dict[str, _Plan]] = ({}, {})
-
-
-def _plan(name: str, use_huffman: bool) -> _Plan:
-    indexing = not (name in _PER_REQUEST or name in _NEVER_INDEXED)
-    indexing = indexing and not name.startswith(_PER_REQUEST_PREFIXES)
-    flags = 0x10 if name in _NEVER_INDEXED else 0x00
-    static = STATIC_NAME_INDEX.get(name)
-    if static:
-        plan = (indexing, _integer(static, 0x0F, flags), _integer(static, 0x3F, 0x40))
-    else:
-        coded = _literal(name.encode("latin-1"), use_huffman)
-        plan = (indexing, bytes((flags,)) + coded, b"\x40" + coded)
-    cache = _plans[use_huffman]
-    if len(cache) >= 256:
-        cache.clear()
-    cache[name] = plan
-    return plan
 
 
 class HpackEncoder:
@@ -337,7 +286,7 @@ class HpackEncoder:
         for raw_name, raw_value in headers:
             field = (raw_name.decode("latin-1"), raw_value.decode("latin-1"))
             static = STATIC_FIELD_INDEX.get(field)
-            parts.append(_indexed(static) if static else self._field(*field, huffman))
+            parts.append(encode_indexed(static) if static else self._field(*field, huffman))
         return b"".join(parts)
 
     def encode_request(
@@ -363,20 +312,20 @@ class HpackEncoder:
             prefix = self._prefix(method, scheme, authority)
         raw = path.encode("latin-1")
         n = len(raw)
-        parts = [prefix, b"\x04", _LENGTH[n] if n < 0x7F else _integer(n, 0x7F, 0), raw]
-        plans, index = _plans[False], self._index
+        parts = [prefix, b"\x04", LENGTH_BYTE[n] if n < 0x7F else encode_integer(n, 0x7F, 0), raw]
+        plans, index = PLANS[False], self._index
         for name, value in headers:  # _field's two common cases inlined: a literal, a reference
-            plan = plans.get(name) or _plan(name, False)
+            plan = plans.get(name) or name_plan(name, False)
             if not plan[0]:
                 raw = value.encode("latin-1")
                 n = len(raw)
-                parts += (plan[1], _LENGTH[n] if n < 0x7F else _integer(n, 0x7F, 0), raw)
+                parts += (plan[1], LENGTH_BYTE[n] if n < 0x7F else encode_integer(n, 0x7F, 0), raw)
                 continue
             number = index.get((name, value))
             if number is None:
                 parts.append(self._field(name, value, False))
             else:
-                parts.append(_indexed(self._inserted - number + STATIC_COUNT))
+                parts.append(encode_indexed(self._inserted - number + STATIC_COUNT))
         if self._resizes:
             parts[0] = self._take_resizes() + prefix
         return b"".join(parts)
@@ -386,8 +335,10 @@ class HpackEncoder:
         for field in ((":method", method), (":scheme", scheme), (":authority", authority)):
             static = STATIC_FIELD_INDEX.get(field)
             name_index = STATIC_NAME_INDEX[field[0]]
-            literal = _integer(name_index, 0x0F, 0) + _literal(field[1].encode("latin-1"), False)
-            parts.append(_indexed(static) if static else literal)
+            literal = encode_integer(name_index, 0x0F, 0) + encode_string(
+                field[1].encode("latin-1"), False
+            )
+            parts.append(encode_indexed(static) if static else literal)
         if len(self._prefixes) >= 64:
             self._prefixes.clear()
         prefix = self._prefixes[(method, scheme, authority)] = b"".join(parts)
@@ -396,20 +347,20 @@ class HpackEncoder:
     def _field(self, name: str, value: str, use_huffman: bool) -> bytes:
         """One field by the name's plan: a reference to the dynamic or static table, else a
         literal (inserting it when the name's values are worth indexing and it fits)."""
-        plan = _plans[use_huffman].get(name) or _plan(name, use_huffman)
+        plan = PLANS[use_huffman].get(name) or name_plan(name, use_huffman)
         if not plan[0]:
-            return plan[1] + _literal(value.encode("latin-1"), use_huffman)
+            return plan[1] + encode_string(value.encode("latin-1"), use_huffman)
         field = (name, value)
         number = self._index.get(field)
         if number is not None:
-            return _indexed(self._inserted - number + STATIC_COUNT)
+            return encode_indexed(self._inserted - number + STATIC_COUNT)
         static = STATIC_FIELD_INDEX.get(field)
         if static:
-            return _indexed(static)
+            return encode_indexed(static)
         raw = value.encode("latin-1")
         if self._insert(field, _entry_size(name, raw)):
-            return plan[2] + _literal(raw, use_huffman)
-        return plan[1] + _literal(raw, use_huffman)
+            return plan[2] + encode_string(raw, use_huffman)
+        return plan[1] + encode_string(raw, use_huffman)
 
     def _insert(self, field: tuple[str, str], size: int) -> bool:
         """Add ``field`` as the newest entry, evicting the oldest as needed. An entry larger
@@ -432,5 +383,5 @@ class HpackEncoder:
     def _take_resizes(self) -> bytes:
         low, final = min(self._resizes), self._resizes[-1]
         self._resizes.clear()
-        update = _integer(low, 0x1F, 0x20)
-        return update if final == low else update + _integer(final, 0x1F, 0x20)
+        update = encode_integer(low, 0x1F, 0x20)
+        return update if final == low else update + encode_integer(final, 0x1F, 0x20)

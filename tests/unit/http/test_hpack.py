@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from sai3bench.http import hpack as ours
 from sai3bench.http import huffman
 from sai3bench.http.hpack import HpackDecoder, HpackEncoder, HpackError
+from sai3bench.http.hpack_static import encode_integer, encode_string
 
 
 def _hex(text: str) -> bytes:
@@ -35,7 +36,7 @@ def _fields(*pairs: tuple[str, str]) -> list[tuple[bytes, bytes]]:
     [(10, 0x1F, "0a"), (1337, 0x1F, "1f9a0a"), (42, 0xFF, "2a")],  # C.1.1, C.1.2, C.1.3
 )
 def test_c1_integers(value: int, mask: int, wire: str) -> None:
-    assert ours._integer(value, mask, 0) == _hex(wire)
+    assert encode_integer(value, mask, 0) == _hex(wire)
     assert ours._read_integer(_hex(wire), 0, mask) == (value, len(_hex(wire)))
 
 
@@ -266,7 +267,7 @@ def test_huffman_tables_are_built_on_first_use_not_at_import() -> None:
 
 # --- errors -----------------------------------------------------------------------------------
 
-BIG_ENTRY = b"\x40\x01x" + ours._integer(4000, 0x7F, 0) + b"v" * 4000  # one 4033-byte entry
+BIG_ENTRY = b"\x40\x01x" + encode_integer(4000, 0x7F, 0) + b"v" * 4000  # one 4033-byte entry
 
 
 @pytest.mark.parametrize(
@@ -322,10 +323,10 @@ def test_decode_accepts_views_and_memoises_huffman_values(monkeypatch: pytest.Mo
 
 def test_huffman_memo_is_bounded() -> None:
     for i in range(ours._MEMO_LIMIT + 10):
-        HpackDecoder().decode(b"\x41" + ours._literal(b"host-%d" % i, True))
+        HpackDecoder().decode(b"\x41" + encode_string(b"host-%d" % i, True))
     assert 0 < len(ours._huffman_memo) <= ours._MEMO_LIMIT
     long_value = b"x" * (ours._MEMO_MAX_LEN * 2)
-    HpackDecoder().decode(b"\x41" + ours._literal(long_value, True))
+    HpackDecoder().decode(b"\x41" + encode_string(long_value, True))
     assert huffman.encode(long_value) not in ours._huffman_memo
 
 
