@@ -294,6 +294,20 @@ def test_invalid_blocks_raise_hpack_error(block: bytes, reason: str) -> None:
         HpackDecoder().decode(block)
 
 
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.binary(max_size=40), min_size=1, max_size=4))
+def test_arbitrary_bytes_decode_or_raise_hpack_error(blocks: list[bytes]) -> None:
+    """Nothing but HpackError escapes, whatever the peer sends (an IndexError or a
+    HuffmanError leaking out would not be answered with COMPRESSION_ERROR)."""
+    decoder = HpackDecoder()
+    for block in blocks:
+        try:
+            fields = decoder.decode(block)
+        except HpackError:
+            return
+        assert all(type(n) is bytes and type(v) is bytes for n, v in fields)
+
+
 def test_limits_accept_what_is_just_inside_them() -> None:
     """The negatives above fail on their limit, not on something near it."""
     assert HpackDecoder().decode(b"\x3f\x80\x80\x80\x00") == []  # 31 in 4 continuation bytes
