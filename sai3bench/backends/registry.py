@@ -53,7 +53,7 @@ class Backends:
         self.connections = pool_size(concurrency, self.range_engine)
         #: Seconds from a request sent to its first response byte (--first-byte-timeout).
         self.first_byte_timeout = first_byte_timeout
-        #: S3 over HTTP/2 (prior knowledge on http://, ALPN on https://).
+        #: s3://, gs:// and az:// over HTTP/2 (prior knowledge on http://, ALPN on https://).
         self.http2 = http2
         #: s3://: sign each body's SHA-256 instead of UNSIGNED-PAYLOAD (--sign-payload).
         self.sign_payload = sign_payload

@@ -88,7 +88,11 @@ def run(
         bool, typer.Option("--insecure", help="skip TLS certificate checks (not for real data)")
     ] = False,
     http2: Annotated[
-        bool, typer.Option("--http2", help="s3:// over HTTP/2 (h2c prior knowledge or ALPN)")
+        bool,
+        typer.Option(
+            "--http2",
+            help="s3://, gs://, az:// over HTTP/2 (prior knowledge on http://, ALPN on https://)",
+        ),
     ] = False,
     sign_payload: Annotated[
         bool,

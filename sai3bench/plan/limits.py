@@ -31,6 +31,7 @@ from sai3bench.plan.sizes import SizeSampler
 from sai3bench.plan.tree import tree_of
 
 __all__ = [
+    "HTTP2_SCHEMES",
     "OBJECT_LIMITS",
     "PLAN_BYTES_PER_OBJECT",
     "Machine",
@@ -47,6 +48,10 @@ OBJECT_LIMITS: dict[str, tuple[int, str]] = {
     "az": (50_000 * 4000 << 20, "Azure's largest block blob (50,000 blocks of 4000 MiB)"),
 }
 """Largest object per cloud scheme, and how the error names it. file:// is bound by free disk."""
+
+HTTP2_SCHEMES = frozenset(OBJECT_LIMITS)
+"""The schemes ``--http2`` carries over HTTP/2 (every cloud backend sends through HttpClient);
+file:// and direct:// stay on threads."""
 
 PLAN_BYTES_PER_OBJECT = 24
 """Memory the plan keeps per prepared object: its size, its index in the missing set and in the
@@ -72,7 +77,7 @@ class Machine(NamedTuple):
 
 def check_limits(config: Config, machine: Machine | None = None, *, http2: bool = False) -> None:
     """Refuse a config this machine or its target cannot run. ``http2``: ``run --http2``, whose
-    s3:// workers share a few multiplexed connections instead of one each.
+    s3://, gs:// and az:// workers share a few multiplexed connections instead of one each.
 
     Raises:
         ConfigError: too much concurrency for the threads or files the process may open, an
@@ -101,8 +106,8 @@ def _check_concurrency(config: Config, machine: Machine, http2: bool) -> None:
     if config.prepare is not None:
         uris += [entry.base_uri for entry in config.prepare.ensure_objects]
     local = any(is_local(uri) for uri in uris)
-    if http2 and all(_scheme(uri) == "s3" for uri in uris):
-        return  # 2 connections per endpoint however many workers (--http2 is s3:// only)
+    if http2 and all(_scheme(uri) in HTTP2_SCHEMES for uri in uris):
+        return  # 2 connections per endpoint however many workers
     where = "concurrency" if workers == config.concurrency else "workload[].concurrency"
     check_workers(where, workers, local=local, machine=machine)
 
