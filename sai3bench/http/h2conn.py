@@ -1,26 +1,28 @@
 """HTTP/2 client connections: many concurrent streams on one TCP or TLS connection.
 
-The ``h2`` package is the sans-IO core (frames, HPACK, stream states, flow-control windows);
-this module owns the socket, the per-stream futures and timeouts, and the flow-control policy.
-It never builds an HTTP/1.1 head and never retries on its own (``H2Pool`` retries once a
+``h2codec.H2ClientCodec`` is the sans-IO core (frames, flow-control windows, HPACK); this
+module owns the socket, the per-stream futures and deadlines, and the stream scheduling. It
+never builds an HTTP/1.1 head and never retries on its own (``H2Pool`` sends once more a
 request the server provably did not process).
 
 Rules:
-1. A stream error (RST_STREAM) fails that stream only; a connection error (GOAWAY, a frame h2
-   rejects, socket loss) fails every open stream with CONNECTION and closes the connection.
-   h2 refuses all frames after a GOAWAY, so in-flight streams cannot be drained.
+1. A stream error (RST_STREAM) fails that stream only; a connection error (a frame the codec
+   rejects, an error GOAWAY, socket loss) fails every open stream with CONNECTION and closes the
+   connection. A graceful GOAWAY (NO_ERROR) lets the streams it covers finish (``draining``:
+   no new stream starts here; the pool opens another connection) and fails the ones above its
+   last stream id with ``H2Unprocessed``.
 2. Streams past the peer's MAX_CONCURRENT_STREAMS wait in a deque; they never fail for it.
 3. Windows are large (16 MiB connection, 4 MiB stream by default) and every DATA frame is
-   acknowledged as soon as it is counted, so a large GET is paced by the socket, not by us;
-   h2's window manager batches the WINDOW_UPDATE frames (one per half window).
-4. Upload bodies go out in pieces of at most min(peer window, max_outbound_frame_size); a stream
+   acknowledged as soon as it is counted, so a large GET is paced by the socket, not by us.
+4. Upload bodies go out in pieces of at most min(peer windows, peer MAX_FRAME_SIZE); a stream
    whose window is empty parks until a WINDOW_UPDATE or SETTINGS change reopens it.
 5. Frames are flushed once per loop turn (``call_soon``): 32 streams issued in one turn cost
    one ``write`` syscall, not 32.
-6. A stream has two bounds on its one timer: no HEADERS within ``first_byte_timeout`` of its
-   last byte sent (a server that never answers), and the whole-response ``timeout``. The timer
-   fires first at the first-byte bound; a stream still queued, still uploading or already
-   answered is re-armed (rare: only slow ones reach it), so no op pays for a second timer.
+6. Deadlines are checked by one timer per connection every ``WATCH_TICK`` s, not a timer per
+   stream (a libuv timer made and cancelled per op costs ~2.5 us, measured for HTTP/1.1). A
+   stream has two bounds: no HEADERS within ``first_byte_timeout`` of its last byte sent, and
+   the whole-response ``timeout``; a stream still queued, still uploading or already answered
+   when its first-byte bound passes is given the next bound.
 """
 
 from __future__ import annotations
@@ -29,33 +31,31 @@ import asyncio
 import collections
 import time
 from collections.abc import Sequence
-from typing import Final, cast
-
-import h2.config
-import h2.connection
-import h2.events
-import h2.exceptions
-import h2.settings
-from h2.errors import ErrorCodes
+from typing import Final
 
 from sai3bench.http.endpoint import DEFAULT_CONNECT_TIMEOUT, DEFAULT_FIRST_BYTE_TIMEOUT, Endpoint
-from sai3bench.http.hpack_tuning import install_process_wide, plain_literals
+from sai3bench.http.h2codec import H2ClientCodec
+from sai3bench.http.h2frames import ErrorCode, H2Error, code_name
 from sai3bench.http.sent import mark as mark_sent
-from sai3bench.http.sockets import connect_errors, open_connection, set_nodelay
+from sai3bench.http.sockets import ReceiveBufferProtocol, connect_errors, open_connection
 from sai3bench.outcome import OpError, Outcome
 from sai3bench.payload import Payload
 
 RECV_BUFFER: Final = 256 * 1024
 DEFAULT_CONN_WINDOW: Final = 16 * 1024 * 1024
 DEFAULT_STREAM_WINDOW: Final = 4 * 1024 * 1024
+#: How often a connection looks for streams past a deadline (timeouts are this coarse).
+WATCH_TICK: Final = 0.1
+#: RFC 9113 suggests assuming >= 100 concurrent streams until the peer's SETTINGS say.
+INITIAL_MAX_STREAMS: Final = 100
 #: RST_STREAM codes that mean the peer saw bad HTTP/2 from us or sent bad HTTP/2 itself.
 _PROTOCOL_CODES: Final = frozenset(
     {
-        ErrorCodes.PROTOCOL_ERROR,
-        ErrorCodes.FLOW_CONTROL_ERROR,
-        ErrorCodes.FRAME_SIZE_ERROR,
-        ErrorCodes.STREAM_CLOSED,
-        ErrorCodes.COMPRESSION_ERROR,
+        ErrorCode.PROTOCOL_ERROR,
+        ErrorCode.FLOW_CONTROL_ERROR,
+        ErrorCode.FRAME_SIZE_ERROR,
+        ErrorCode.STREAM_CLOSED,
+        ErrorCode.COMPRESSION_ERROR,
     }
 )
 
@@ -82,6 +82,7 @@ class _Stream(H2Response):
     """A request in flight; it becomes the response object itself (one allocation per op)."""
 
     __slots__ = (
+        "check_at",
         "chunks",
         "deadline",
         "keep",
@@ -90,7 +91,6 @@ class _Stream(H2Response):
         "request",
         "sent_at",
         "sid",
-        "timer",
         "upload",
         "waiter",
     )
@@ -101,36 +101,27 @@ class _Stream(H2Response):
         self.keep = keep  # bytes of body to keep: 0 none, -1 all
         self.chunks: list[bytes] = []
         self.sid = 0
-        self.timer: asyncio.TimerHandle | None = None
-        self.request: tuple[list[tuple[str, str]], Payload | None] | None = None
+        self.request: tuple[str, str, str, Sequence[tuple[str, str]], Payload | None] | None
+        self.request = None
         self.upload: Sequence[memoryview] = ()
         self.offset = 0  # index into upload of the view being sent
         self.pos = 0  # bytes of that view already sent
         self.deadline = 0.0  # loop.time() by which the whole response must have arrived
-        self.sent_at = 0.0  # loop.time() when the request's last byte was handed to h2
+        self.check_at = 0.0  # loop.time() of the next bound to look at (rule 6)
+        self.sent_at = 0.0  # loop.time() when the request's last byte was handed to the codec
 
 
-def h2_client_config() -> h2.config.H2Configuration:
-    """h2 config for a client that trusts its own headers (names must be lowercase)."""
-    return h2.config.H2Configuration(
-        client_side=True,
-        header_encoding=None,
-        validate_outbound_headers=False,
-        normalize_outbound_headers=False,
-        validate_inbound_headers=False,
-    )
-
-
-class H2Connection(asyncio.BufferedProtocol):
+class H2Connection(ReceiveBufferProtocol):
     """One HTTP/2 connection; ``request()`` opens a stream and returns its future."""
 
     __slots__ = (
         "_flush_handle",
         "_loop",
-        "_view",
+        "_watch",
         "blocked",
         "closed",
-        "conn",
+        "codec",
+        "draining",
         "first_byte_timeout",
         "label",
         "max_streams",
@@ -139,7 +130,6 @@ class H2Connection(asyncio.BufferedProtocol):
         "requests",
         "scheme",
         "streams",
-        "transport",
     )
 
     def __init__(
@@ -152,40 +142,29 @@ class H2Connection(asyncio.BufferedProtocol):
         stream_window: int = DEFAULT_STREAM_WINDOW,
         first_byte_timeout: float = DEFAULT_FIRST_BYTE_TIMEOUT,
     ) -> None:
+        super().__init__(RECV_BUFFER)
         self._loop = loop
         self.label = label
         #: Seconds from a stream's last byte sent to its response HEADERS.
         self.first_byte_timeout = first_byte_timeout
         self.scheme = scheme
-        self._view = memoryview(b"")  # made in connection_made: a failed connect allocates nothing
-        conn = self.conn = h2.connection.H2Connection(config=h2_client_config())
-        install_process_wide()
-        plain_literals(conn)
-        conn.local_settings = h2.settings.Settings(
-            client=True,
-            initial_values={
-                h2.settings.SettingCodes.ENABLE_PUSH: 0,
-                h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: stream_window,
-                h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: 0,  # we accept no pushes
-            },
-        )
-        conn.initiate_connection()
-        if conn_window > 65535:
-            conn.increment_flow_control_window(conn_window - 65535)
+        self.codec = H2ClientCodec(self, conn_window=conn_window, stream_window=stream_window)
         self.streams: dict[int, _Stream] = {}
         self.queued: collections.deque[_Stream] = collections.deque()
         self.blocked: dict[int, _Stream] = {}  # uploads waiting for window
-        self.max_streams = 100  # RFC 9113 suggests >= 100 until the peer's SETTINGS arrive
+        self.max_streams = INITIAL_MAX_STREAMS
         #: Resolves when the peer's first SETTINGS arrived (or fails if the connection did not
         #: come up as HTTP/2).
         self.ready: asyncio.Future[None] = loop.create_future()
-        self.transport: asyncio.Transport | None = None
         self._flush_handle: asyncio.Handle | None = None
+        self._watch: asyncio.TimerHandle | None = None
         self.closed = False
+        #: No new stream may start here (a GOAWAY came, or closed); the pool skips it.
+        self.draining = False
         self.requests = 0
 
     def __repr__(self) -> str:
-        state = "closed" if self.closed else "open"
+        state = "closed" if self.closed else "draining" if self.draining else "open"
         return (
             f"<H2Connection {self.label} {state} streams={len(self.streams)} "
             f"queued={len(self.queued)} requests={self.requests}>"
@@ -199,49 +178,26 @@ class H2Connection(asyncio.BufferedProtocol):
     # -- asyncio callbacks --------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self._view = memoryview(bytearray(RECV_BUFFER))
-        self.transport = cast(asyncio.Transport, transport)
-        set_nodelay(transport)
+        super().connection_made(transport)
         sslobj = transport.get_extra_info("ssl_object")
         if sslobj is not None and sslobj.selected_alpn_protocol() != "h2":
             self._fail_connection(
                 OpError(Outcome.PROTOCOL, f"{self.label} did not negotiate h2 (ALPN)")
             )
             return
-        self.transport.write(self.conn.data_to_send())
-
-    def get_buffer(self, sizehint: int) -> memoryview:
-        return self._view
+        self._flush()  # the preface, our SETTINGS and the connection window
 
     def buffer_updated(self, nbytes: int) -> None:
-        conn = self.conn
+        codec = self.codec
         try:
-            events = conn.receive_data(self._view[:nbytes])
-        except h2.exceptions.ProtocolError as exc:
+            codec.receive(self._view[:nbytes])
+        except H2Error as exc:
             why = f"{self.label} is not speaking HTTP/2 as expected: {exc}"
+            self._flush()  # our GOAWAY with the error's code
             self._fail_connection(OpError(Outcome.CONNECTION, why))
             return
-        streams = self.streams
-        for ev in events:
-            kind = type(ev)
-            if kind is h2.events.DataReceived:
-                data = cast(h2.events.DataReceived, ev)
-                sid = data.stream_id
-                conn.acknowledge_received_data(data.flow_controlled_length, sid)
-                if (s := streams.get(sid)) is not None:
-                    self._on_data(s, data.data)
-            elif kind is h2.events.ResponseReceived:
-                resp = cast(h2.events.ResponseReceived, ev)
-                if (s := streams.get(resp.stream_id)) is not None:
-                    self._on_headers(s, resp.headers)
-            elif kind is h2.events.StreamEnded:
-                if (s := streams.get(cast(h2.events.StreamEnded, ev).stream_id)) is not None:
-                    self._complete(s)
-            else:
-                self._on_other_event(ev)
-                if self.closed:
-                    return
-        self._flush()
+        if codec.out and self._flush_handle is None:
+            self._flush_handle = self._loop.call_soon(self._flush)
 
     def eof_received(self) -> bool:
         return False
@@ -250,52 +206,87 @@ class H2Connection(asyncio.BufferedProtocol):
         why = f"connection lost: {exc}" if exc else "connection closed by peer"
         self._fail_connection(OpError(Outcome.CONNECTION, f"{self.label}: {why}"))
 
-    # -- events -------------------------------------------------------------------------------
+    # -- the codec's calls (H2Handler) --------------------------------------------------------
 
-    def _on_headers(self, s: _Stream, headers: list[tuple[bytes, bytes]]) -> None:
-        s.t_first_byte = time.perf_counter_ns()
-        kept = s.headers
-        for name, value in headers:
-            if name == b":status":
-                s.status = int(value)
-            else:
-                kept.append((name, value))
+    def on_headers(self, sid: int, fields: list[tuple[bytes, bytes]], end_stream: bool) -> None:
+        s = self.streams.get(sid)
+        if s is None:
+            return
+        if not s.status:
+            name, value = fields[0] if fields else (b"", b"")
+            if name != b":status" or not value.isdigit():
+                self._fail(
+                    s, OpError(Outcome.PROTOCOL, f"response head without :status: {fields!r}")
+                )
+                return
+            status = int(value)
+            if status < 200 and not end_stream:
+                return  # informational (100, 103): the real head follows
+            s.t_first_byte = time.perf_counter_ns()
+            s.status = status
+            s.headers = fields[1:]
+        if end_stream:  # a head without a body, or trailers (not kept)
+            self._complete(s)
 
-    def _on_data(self, s: _Stream, data: bytes) -> None:
-        s.body_received += len(data)
-        keep = s.keep
-        if keep < 0:
-            s.chunks.append(data)
-        elif keep > 0:
-            s.chunks.append(data[:keep])
-            s.keep = max(0, keep - len(data))
+    def on_data(self, sid: int, data: memoryview, end_stream: bool) -> None:
+        s = self.streams.get(sid)
+        if s is None:
+            return
+        n = len(data)
+        if n:
+            s.body_received += n
+            keep = s.keep
+            if keep < 0:
+                s.chunks.append(bytes(data))
+            elif keep > 0:
+                s.chunks.append(bytes(data[:keep]))
+                s.keep = keep - n if keep > n else 0
+        if end_stream:
+            self._complete(s)
 
-    def _on_other_event(self, ev: h2.events.Event) -> None:
-        if isinstance(ev, h2.events.WindowUpdated | h2.events.RemoteSettingsChanged):
-            if isinstance(ev, h2.events.RemoteSettingsChanged):
-                self.max_streams = self.conn.remote_settings.max_concurrent_streams
-                if not self.ready.done():
-                    self.ready.set_result(None)
-                self._start_queued()
+    def on_reset(self, sid: int, code: int) -> None:
+        s = self.streams.get(sid)
+        if s is None:
+            return
+        name = code_name(code)
+        if code == ErrorCode.REFUSED_STREAM:
+            self._fail(s, H2Unprocessed(Outcome.CONNECTION, f"stream refused: {name}"))
+            return
+        if code in _PROTOCOL_CODES:
+            outcome = Outcome.PROTOCOL
+        elif code == ErrorCode.ENHANCE_YOUR_CALM:
+            outcome = Outcome.THROTTLED
+        else:
+            outcome = Outcome.SERVER_ERROR
+        self._fail(s, OpError(outcome, f"stream reset by {self.label}: {name}"))
+
+    def on_goaway(self, last_sid: int, code: int, debug: bytes) -> None:
+        self.draining = True
+        detail = f"GOAWAY {code_name(code)} last_stream_id={last_sid}"
+        if debug:
+            detail += f" ({debug[:100].decode(errors='replace')})"
+        unprocessed = H2Unprocessed(Outcome.CONNECTION, f"{self.label}: {detail}")
+        while self.queued:
+            self._fail(self.queued.popleft(), unprocessed)
+        for s in [s for s in self.streams.values() if s.sid > last_sid]:
+            self.codec.forget_stream(s.sid)
+            self._fail(s, unprocessed)
+        if code != ErrorCode.NO_ERROR:
+            self._fail_connection(OpError(Outcome.CONNECTION, f"{self.label}: {detail}"))
+        elif not self.streams:
+            self._close_drained()
+
+    def on_settings(self) -> None:
+        self.max_streams = self.codec.max_streams
+        if not self.ready.done():
+            self.ready.set_result(None)
+        self._start_queued()
+        self.on_window_open()  # INITIAL_WINDOW_SIZE may have grown
+
+    def on_window_open(self) -> None:
+        if self.blocked:
             for s in list(self.blocked.values()):
                 self._send_body(s)
-        elif isinstance(ev, h2.events.StreamReset):
-            if (reset := self.streams.get(ev.stream_id)) is not None:
-                code = ev.error_code
-                outcome = Outcome.PROTOCOL if code in _PROTOCOL_CODES else Outcome.SERVER_ERROR
-                if code == ErrorCodes.REFUSED_STREAM:
-                    self._fail(reset, H2Unprocessed(Outcome.CONNECTION, "stream refused"))
-                else:
-                    self._fail(reset, OpError(outcome, f"stream reset by peer: {code!r}"))
-        elif isinstance(ev, h2.events.ConnectionTerminated):
-            self._on_goaway(ev.last_stream_id or 0, ev.error_code)
-
-    def _on_goaway(self, last_sid: int, code: object) -> None:
-        detail = f"GOAWAY {code!r} last_stream_id={last_sid}"
-        for s in list(self.streams.values()):
-            if s.sid > last_sid:
-                self._fail(s, H2Unprocessed(Outcome.CONNECTION, detail))
-        self._fail_connection(OpError(Outcome.CONNECTION, detail))
 
     # -- requests -----------------------------------------------------------------------------
 
@@ -315,24 +306,24 @@ class H2Connection(asyncio.BufferedProtocol):
         ``headers`` names must be lowercase (HTTP/2 requires it; we do not rewrite them).
         ``keep_body``: False counts the body only, True keeps it all, an int keeps at most that
         many bytes. Failures resolve the future with OpError: TIMEOUT (this stream only, which
-        is reset), PROTOCOL/SERVER_ERROR (RST_STREAM), CONNECTION (the whole connection; an
-        ``H2Unprocessed`` when the server provably never processed it).
+        is reset), PROTOCOL/SERVER_ERROR/THROTTLED (RST_STREAM), CONNECTION (the whole
+        connection; an ``H2Unprocessed`` when the server provably never processed it).
         """
         waiter: asyncio.Future[H2Response] = self._loop.create_future()
         s = _Stream(waiter, -1 if keep_body is True else int(keep_body))
-        if self.closed:
-            waiter.set_exception(H2Unprocessed(Outcome.CONNECTION, "connection closed"))
+        if self.draining:
+            why = "connection closed" if self.closed else "connection draining after GOAWAY"
+            waiter.set_exception(H2Unprocessed(Outcome.CONNECTION, why))
             return waiter
-        pseudo = [(":method", method), (":scheme", self.scheme), (":authority", authority)]
-        pseudo.append((":path", target))
-        pseudo.extend(headers)
-        s.request = (pseudo, body)
+        s.request = (method, target, authority, headers, body)
         if body is not None:
             mark_sent()  # in the worker's context: a queued stream starts from a callback
         now = s.sent_at = self._loop.time()
         s.deadline = end = now + timeout
         first = now + self.first_byte_timeout
-        s.timer = self._loop.call_at(first if first < end else end, self._on_timer, s)
+        s.check_at = first if first < end else end
+        if self._watch is None:
+            self._watch = self._loop.call_later(WATCH_TICK, self._check_deadlines)
         if len(self.streams) < self.max_streams and not self.queued:
             self._start(s)
         else:
@@ -341,53 +332,45 @@ class H2Connection(asyncio.BufferedProtocol):
 
     def _start(self, s: _Stream) -> None:
         assert s.request is not None
-        head, body = s.request
+        method, target, authority, headers, body = s.request
         s.request = None
-        conn = self.conn
-        sid = s.sid = conn.get_next_available_stream_id()
-        self.streams[sid] = s
+        codec = self.codec
+        block = codec.encoder.encode_request(method, self.scheme, authority, target, headers)
+        if body is None or not len(body):
+            s.sid = codec.open_stream(block, end_stream=True)
+            self.streams[s.sid] = s
+        else:
+            s.sid = codec.open_stream(block, end_stream=False)
+            self.streams[s.sid] = s
+            s.upload = (body,) if isinstance(body, memoryview) else body
+            self._send_body(s)
         self.requests += 1
-        try:
-            if body is None or not len(body):
-                conn.send_headers(sid, head, end_stream=True)
-            else:
-                conn.send_headers(sid, head)
-                s.upload = (body,) if isinstance(body, memoryview) else body
-                self._send_body(s)
-        except h2.exceptions.ProtocolError as exc:  # our bookkeeping and h2's disagree: a bug
-            self._fail(s, OpError(Outcome.PROTOCOL, f"h2 refused the request: {exc!r}"))
-        self._schedule_flush()
+        if self._flush_handle is None:
+            self._flush_handle = self._loop.call_soon(self._flush)
 
     def _start_queued(self) -> None:
         queued = self.queued
-        while queued and len(self.streams) < self.max_streams and not self.closed:
+        while queued and len(self.streams) < self.max_streams and not self.draining:
             s = queued.popleft()
             s.sent_at = self._loop.time()
             self._start(s)
 
     def _send_body(self, s: _Stream) -> None:
         """Send as much of the upload as the windows allow; park the stream if they close."""
-        conn, sid, upload = self.conn, s.sid, s.upload
+        codec, sid, upload = self.codec, s.sid, s.upload
         last = len(upload) - 1
         while s.offset <= last:
             view = upload[s.offset]
-            room = min(conn.local_flow_control_window(sid), conn.max_outbound_frame_size)
-            if room <= 0:
+            rest = view[s.pos :] if s.pos else view
+            sent = codec.send_data(sid, rest, end_stream=s.offset == last)
+            if sent < len(rest):
+                s.pos += sent
                 self.blocked[sid] = s
                 return
-            end = s.pos + room
-            piece = view[s.pos : end]
-            if end < len(view):
-                s.pos = end
-            else:
-                s.offset += 1
-                s.pos = 0
-            conn.send_data(sid, piece, end_stream=s.offset > last)
+            s.offset += 1
+            s.pos = 0
         s.sent_at = self._loop.time()  # the first-byte clock starts at the last byte
         self.blocked.pop(sid, None)
-        self._schedule_flush()
-
-    def _schedule_flush(self) -> None:
         if self._flush_handle is None:
             self._flush_handle = self._loop.call_soon(self._flush)
 
@@ -395,29 +378,34 @@ class H2Connection(asyncio.BufferedProtocol):
         if self._flush_handle is not None:
             self._flush_handle.cancel()
             self._flush_handle = None
-        data = self.conn.data_to_send()
-        if data and self.transport is not None and not self.closed:
-            self.transport.write(data)
+        if self.codec.out and self.transport is not None and not self.closed:
+            self.transport.write(self.codec.take())
 
     # -- endings ------------------------------------------------------------------------------
 
-    def _on_timer(self, s: _Stream) -> None:
-        """A bound passed: fail the stream, or re-arm its timer for the next bound (see rule 6)."""
-        s.timer = None
+    def _check_deadlines(self) -> None:
+        """Every WATCH_TICK while streams live: act on the bounds that passed (rule 6)."""
+        self._watch = None
         now = self._loop.time()
+        for s in [s for s in (*self.streams.values(), *self.queued) if s.check_at <= now]:
+            self._on_bound(s, now)
+        if self.streams or self.queued:
+            self._watch = self._loop.call_later(WATCH_TICK, self._check_deadlines)
+
+    def _on_bound(self, s: _Stream, now: float) -> None:
         if now < s.deadline:
             first = s.sent_at + self.first_byte_timeout
             if s.t_first_byte:
-                rearm = s.deadline  # answered: only the whole-response bound is left
+                s.check_at = s.deadline  # answered: only the whole-response bound is left
             elif s.sid == 0 or s.offset < len(s.upload):
-                rearm = now + self.first_byte_timeout  # still queued or still uploading
+                s.check_at = now + self.first_byte_timeout  # still queued or still uploading
             elif now < first:
-                rearm = first  # the last byte went out after the timer was set
+                s.check_at = first  # the last byte went out after the bound was set
             else:
                 why = f"no response from {self.label} within {self.first_byte_timeout:g} s"
                 self._drop(s, OpError(Outcome.TIMEOUT, why + " of sending the request"))
                 return
-            s.timer = self._loop.call_at(min(rearm, s.deadline), self._on_timer, s)
+            s.check_at = min(s.check_at, s.deadline)
             return
         why = f"no complete response from {self.label} within the response timeout"
         self._drop(s, OpError(Outcome.TIMEOUT, why))
@@ -428,22 +416,18 @@ class H2Connection(asyncio.BufferedProtocol):
         self._fail(s, exc)
 
     def _finish(self, s: _Stream, *, reset: bool) -> None:
-        if s.timer is not None:
-            s.timer.cancel()
-            s.timer = None
         if s.sid and self.streams.pop(s.sid, None) is not None:
-            self.blocked.pop(s.sid, None)
+            if self.blocked:
+                self.blocked.pop(s.sid, None)
             if not self.closed:
                 if reset:
-                    self._reset(s.sid)
-                self._start_queued()
-
-    def _reset(self, sid: int) -> None:
-        try:
-            self.conn.reset_stream(sid, ErrorCodes.CANCEL)
-        except h2.exceptions.ProtocolError:
-            return  # the peer reset it, or both sides already closed it
-        self._schedule_flush()
+                    self.codec.reset_stream(s.sid)
+                    if self._flush_handle is None:
+                        self._flush_handle = self._loop.call_soon(self._flush)
+                if self.queued:
+                    self._start_queued()
+                elif self.draining and not self.streams:
+                    self._close_drained()
 
     def _complete(self, s: _Stream) -> None:
         if s.chunks:
@@ -467,19 +451,27 @@ class H2Connection(asyncio.BufferedProtocol):
             self.ready.exception()  # nobody may be waiting: don't log "never retrieved"
         if self.closed:
             return
-        self.closed = True
+        self.closed = self.draining = True
         for s in [*self.streams.values(), *self.queued]:
             self._fail(s, exc)
         self.streams.clear()
         self.queued.clear()
         self.blocked.clear()
+        if self._watch is not None:
+            self._watch.cancel()
+            self._watch = None
         if self.transport is not None:
             self.transport.abort()
+
+    def _close_drained(self) -> None:
+        """The last stream a graceful GOAWAY let finish is done: close quietly."""
+        self._flush()
+        self.close()
 
     def close(self) -> None:
         """Send GOAWAY and close; open streams fail with CONNECTION."""
         if not self.closed and self.transport is not None:
-            self.conn.close_connection()
+            self.codec.close()
             self._flush()
             self.transport.close()
         self._fail_connection(H2Unprocessed(Outcome.CONNECTION, "connection closed locally"))

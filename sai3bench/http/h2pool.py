@@ -1,8 +1,8 @@
 """A few HTTP/2 connections to one endpoint, requests spread over the least-loaded one.
 
 HTTP/2 multiplexes, so two connections carry what takes 32 keep-alive HTTP/1.1 connections.
-Connections open lazily and a dead one is replaced on the next request; a stream the server
-provably never processed (H2Unprocessed) is sent once more.
+Connections open lazily and a dead or draining one (a GOAWAY came) is replaced on the next
+request; a stream the server provably never processed (H2Unprocessed) is sent once more.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ class H2Pool:
         best: H2Connection | None = None
         live = 0
         for c in self.conns:
-            if not c.closed:
+            if not c.draining:  # closed, or a GOAWAY came: its open streams finish there
                 live += 1
                 if best is None or c.load < best.load:
                     best = c
