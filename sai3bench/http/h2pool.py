@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from typing import Final
 
 from sai3bench.http.endpoint import DEFAULT_CONNECT_TIMEOUT, Endpoint
 from sai3bench.http.h2conn import (
@@ -22,6 +23,9 @@ from sai3bench.http.h2conn import (
 from sai3bench.http.resends import note_resend
 from sai3bench.outcome import Outcome
 from sai3bench.payload import Payload
+
+#: Sends of one request at most, while each attempt is provably unprocessed (H2Unprocessed).
+MAX_SENDS: Final = 3
 
 
 class H2Pool:
@@ -99,16 +103,19 @@ class H2Pool:
         timeout: float = 120.0,
     ) -> H2Response:
         """``H2Connection.request`` on the least-loaded connection. A stream the server
-        provably did not process is sent once more."""
+        provably did not process is sent again, at most ``MAX_SENDS`` times in all: the
+        connection that refused it is draining or dead, so each resend goes elsewhere (when
+        nginx's keepalive_requests ends both of a pool's connections at once, the first resend
+        can land on the other one just before its own GOAWAY)."""
         authority = self.authority
-        for attempt in (0, 1):
+        for attempt in range(MAX_SENDS):
             conn = await self._pick()
             try:
                 return await conn.request(
                     method, target, authority, headers, body, keep_body=keep_body, timeout=timeout
                 )
             except H2Unprocessed:
-                if attempt:
+                if attempt == MAX_SENDS - 1:
                     raise
                 self.resent += 1
                 note_resend(Outcome.CONNECTION)  # counted as the op's retry (http/resends.py)
