@@ -46,6 +46,12 @@ MAX_HEADER_LIST_SIZE = 256 * 1024
 _MEMO_LIMIT = 1024
 _MEMO_MAX_LEN = 64
 _huffman_memo: dict[bytes, bytes] = {}
+#: A block that neither reads nor changes the dynamic table (nginx's responses: static names,
+#: literals without indexing) decodes the same on any connection: whole short blocks are
+#: remembered process-wide with their list size. Bounded like the Huffman memo.
+_BLOCK_MEMO_LIMIT = 256
+_BLOCK_MEMO_MAX_LEN = 512
+_block_memo: dict[bytes, tuple[tuple[tuple[bytes, bytes], ...], int]] = {}
 
 
 class HpackError(ProtocolError):
@@ -113,7 +119,14 @@ class HpackDecoder:
     above it is an error. One decoder per connection, blocks fed in the order received.
     """
 
-    __slots__ = ("_entries", "_limit", "_size", "max_header_list_size", "max_table_size")
+    __slots__ = (
+        "_entries",
+        "_limit",
+        "_size",
+        "_stateful",
+        "max_header_list_size",
+        "max_table_size",
+    )
 
     def __init__(
         self,
@@ -125,6 +138,7 @@ class HpackDecoder:
         self._entries: list[tuple[bytes, bytes]] = []  # newest first: _entries[i] is 62 + i
         self._size = 0
         self._limit = max_table_size  # the size the peer's last update set
+        self._stateful = False  # did the block being decoded use the dynamic table?
 
     def __repr__(self) -> str:
         return f"<HpackDecoder {len(self._entries)} entries, {self._size}/{self._limit} bytes>"
@@ -141,14 +155,24 @@ class HpackDecoder:
     def decode(self, block: bytes | bytearray | memoryview) -> list[tuple[bytes, bytes]]:
         """One complete header block (HEADERS + CONTINUATION fragments joined) -> fields in
         order, names and values as bytes."""
+        data = bytes(block)
+        known = _block_memo.get(data)
+        if known is not None and known[1] <= self.max_header_list_size:
+            return list(known[0])
+        self._stateful = False
         try:
-            return self._decode(bytes(block))
+            fields, size = self._decode(data)
         except IndexError:
             raise HpackError("truncated HPACK header block") from None
+        if not self._stateful and len(data) <= _BLOCK_MEMO_MAX_LEN:
+            if len(_block_memo) >= _BLOCK_MEMO_LIMIT:
+                _block_memo.clear()
+            _block_memo[data] = (tuple(fields), size)
+        return fields
 
-    def _decode(self, data: bytes) -> list[tuple[bytes, bytes]]:
-        """The field loop, kept in one function on purpose: a call per field (a helper for
-        literals) costs ~15 % of a response block's decode."""
+    def _decode(self, data: bytes) -> tuple[list[tuple[bytes, bytes]], int]:
+        """(fields, their list size). The field loop is one function on purpose: a call per
+        field (a helper for literals) costs ~15 % of a response block's decode."""
         pos = self._size_updates(data)
         end = len(data)
         fields = []
@@ -192,7 +216,7 @@ class HpackDecoder:
             if budget < 0:
                 raise HpackError(f"header list over {self.max_header_list_size} bytes")
             fields.append(field)
-        return fields
+        return fields, self.max_header_list_size - budget
 
     def _size_updates(self, data: bytes) -> int:
         """Apply the table size updates at the start of the block (RFC 7541 section 4.2);
@@ -205,6 +229,7 @@ class HpackDecoder:
 
     def _lookup(self, index: int) -> tuple[bytes, bytes]:
         if index > STATIC_COUNT:
+            self._stateful = True
             try:
                 return self._entries[index - STATIC_COUNT - 1]
             except IndexError:
@@ -216,6 +241,7 @@ class HpackDecoder:
     def _insert(self, field: tuple[bytes, bytes]) -> None:
         """Add ``field`` as index 62; an entry larger than the table empties it (RFC 7541
         section 4.4)."""
+        self._stateful = True
         size = _entry_size(*field)
         if size > self._limit:
             self._entries.clear()
@@ -228,6 +254,7 @@ class HpackDecoder:
     def _resize(self, size: int) -> None:
         if size > self.max_table_size:
             raise HpackError(f"HPACK table size update to {size} > {self.max_table_size}")
+        self._stateful = True
         self._limit = size
         self._evict()
 

@@ -415,3 +415,32 @@ def test_reprs_show_the_table() -> None:
         decoder.decode(encoder.encode(_fields(*fields)))
     assert repr(decoder) == "<HpackDecoder 3 entries, 215/256 bytes>"
     assert repr(encoder) == "<HpackEncoder 3 entries, 215/256 bytes>"
+
+
+NGINX_LIKE = b"\x88\x0f\x27" + encode_string(b"nginx", True)  # :status 200, server: literal
+
+
+def test_blocks_that_leave_the_table_alone_are_memoised(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A block with no dynamic-table reference, insertion or size update decodes the same on
+    every connection: the second time it is a memo hit, returned as a fresh list."""
+    expected = [(b":status", b"200"), (b"server", b"nginx")]
+    first = HpackDecoder().decode(NGINX_LIKE)
+    first.append((b"x", b"mutated by the caller"))
+    monkeypatch.setattr(HpackDecoder, "_decode", lambda self, data: pytest.fail("not memoised"))
+    assert HpackDecoder().decode(bytearray(NGINX_LIKE)) == expected
+
+
+def test_blocks_that_use_the_table_are_not_memoised() -> None:
+    decoder = HpackDecoder()
+    for block in [*C3, "3f32 88", "82 be"]:  # insertions, a size update, a dynamic reference
+        decoder.decode(_hex(block))
+        assert _hex(block) not in ours._block_memo
+
+
+def test_block_memo_honours_each_decoders_list_limit_and_is_bounded() -> None:
+    HpackDecoder().decode(NGINX_LIKE)
+    with pytest.raises(HpackError, match="header list over 60"):
+        HpackDecoder(max_header_list_size=60).decode(NGINX_LIKE)
+    for i in range(ours._BLOCK_MEMO_LIMIT + 10):
+        HpackDecoder().decode(b"\x0f\x27" + encode_string(b"server-%d" % i, False))
+    assert 0 < len(ours._block_memo) <= ours._BLOCK_MEMO_LIMIT
