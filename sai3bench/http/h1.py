@@ -104,7 +104,8 @@ def _check_head(block: bytes) -> int:
     # One translate keeps only CR, LF and NUL: a clean head leaves "\r\n" * lines (0.4 us
     # for 400 bytes, against 1.0 us for three count() calls).
     rest = block.translate(None, _NOT_CR_LF_NUL)
-    if rest != b"\r\n" * (len(rest) >> 1):
+    # Occurrences of CRLF never overlap: they cover ``rest`` exactly when it is all CRLFs.
+    if rest.count(b"\r\n") * 2 != len(rest):
         raise ProtocolError("bare CR, LF or NUL in head")
     eol = block.find(b"\r\n")
     return eol if eol >= 0 else len(block)
@@ -166,12 +167,26 @@ def _content_length(lower: bytes) -> int | None:
 
 def _read_framing(lower: bytes) -> tuple[int | None, bool, bool, bool]:
     """(content_length, chunked, close, keep_alive_token) from the framing fields."""
-    length = _content_length(lower)
+    i = lower.find(b"\r\ncontent-length")
+    if i < 0:
+        length = None
+    else:  # inlined: the plain case of _content_length (one line, digits) costs no call
+        token = _single_token(lower, i + 16, b"\r\ncontent-length")
+        if token is not None and token.isdigit() and len(token) <= 18:
+            length = int(token)
+        else:
+            length = _content_length(lower)
     close = keep = chunked = False
-    if b"\r\nconnection" in lower:
-        names = _tokens(_field_values(lower, b"\r\nconnection"))
-        close = b"close" in names
-        keep = b"keep-alive" in names
+    i = lower.find(b"\r\nconnection")
+    if i >= 0:
+        token = _single_token(lower, i + 12, b"\r\nconnection")
+        if token is None:  # repeated, a list, or malformed: the careful way
+            names = _tokens(_field_values(lower, b"\r\nconnection"))
+            close = b"close" in names
+            keep = b"keep-alive" in names
+        else:
+            close = token == b"close"
+            keep = token == b"keep-alive"
     if b"\r\ntransfer-encoding" in lower:
         codings = _field_values(lower, b"\r\ntransfer-encoding")
         if codings is None:
@@ -183,6 +198,18 @@ def _read_framing(lower: bytes) -> tuple[int | None, bool, bool, bool]:
             raise ProtocolError(f"Transfer-Encoding {codings[0][:40]!r} does not end in chunked")
         chunked = True
     return length, chunked, close, keep
+
+
+def _single_token(lower: bytes, j: int, key: bytes) -> bytes | None:
+    """The value of the field whose name ends at ``j`` when it is the only one named ``key``
+    and holds no comma (``Connection: keep-alive``); None when the careful way must decide.
+    Two finds instead of a list of values and a list of tokens: 0.4 us of the 1.9 us a
+    response head cost."""
+    if lower[j : j + 1] != b":" or lower.find(key, j) >= 0:
+        return None
+    eol = lower.find(b"\r\n", j)
+    value = lower[j + 1 : eol if eol >= 0 else len(lower)].strip()
+    return None if b"," in value else value
 
 
 def _tokens(values: list[bytes] | None) -> list[bytes]:
@@ -491,13 +518,15 @@ class ResponseParser(_Parser):
     ``head_done`` newly True (that read held the head's end, and any body bytes after it).
     """
 
-    __slots__ = ("_is_head", "interim_status", "reason", "status")
+    __slots__ = ("_error_keep", "_is_head", "interim_status", "reason", "status")
 
     def __init__(self, max_head: int = DEFAULT_MAX_HEAD) -> None:
         super().__init__(max_head)
         self.start()
 
-    def start(self, *, method_is_head: bool = False, keep_body: bool | int = False) -> None:
+    def start(
+        self, *, method_is_head: bool = False, keep_body: bool | int = False, error_body: int = 0
+    ) -> None:
         """Prepare for the next response.
 
         Args:
@@ -505,11 +534,48 @@ class ResponseParser(_Parser):
                 Content-Length says.
             keep_body: False counts body bytes and drops them (GET payloads); True keeps the
                 whole body in ``body``; an int keeps at most that many bytes and counts the rest.
+            error_body: keep at least this many bytes when the status is 300 or more (the
+                error XML or JSON), and none more than ``keep_body`` of a 2xx: a 1 KiB GET
+                then copies its body nowhere (two copies and an allocation per op before).
         """
         self._reset(keep_body)
         self._is_head = method_is_head
+        self._error_keep = error_body
         self.status = self.interim_status = 0
         self.reason = b""
+
+    def feed(self, data: Buf) -> int:
+        """``_Parser.feed``, with the usual read in one call: a whole head, then a
+        Content-Length body (or none). Anything else (a split head, 1xx, chunked) goes the
+        general way; the result is the same either way."""
+        if self._state or self._acc:  # not at a head's first byte (HEAD is 0)
+            return _Parser.feed(self, data)
+        end = len(data)
+        window = data if type(data) is bytes else bytes(data[: _PROBE if end > _PROBE else end])
+        i = window.find(b"\r\n\r\n", 0, self.max_head)
+        if i < 0:
+            return _Parser.feed(self, data)
+        self._on_head(window[:i])
+        pos = i + 4
+        if self.done:
+            return pos
+        if self.content_length is not None:  # no other framing sets it: BODY_LENGTH
+            n = end - pos
+            left = self._left
+            if n > left:
+                n = left
+            if self._keep_left:
+                self._take_body(data, pos, n)
+            else:
+                self.body_received += n
+            self._left = left = left - n
+            if not left:
+                self._state = DONE
+                self.done = True
+            return pos + n
+        if pos < end:  # an interim 1xx, chunked, until close
+            return pos + _Parser.feed(self, data[pos:])
+        return pos
 
     def _interim_seen(self) -> bool:
         return self.interim_status != 0
@@ -536,6 +602,9 @@ class ResponseParser(_Parser):
                 raise ProtocolError("unexpected 101 Switching Protocols")
             self.interim_status = status
             return
+        if status >= 300 and self._error_keep > self._keep_left:
+            self._keep_left = self._error_keep
+            self.body = bytearray()  # never one a caller may hold
         lower = block.lower()
         length, chunked, close, keep = _read_framing(lower)
         self.status = status

@@ -200,11 +200,13 @@ class H1Connection(ReceiveBufferProtocol):
         method_is_head: bool = False,
         keep_body: bool | int = False,
         timeout: float = 120.0,
+        error_body: int = 0,
     ) -> asyncio.Future[None]:
         """Send one request; the future resolves when the whole response has been read.
 
         The response is then in ``self.parser`` until the next ``request()``. Failures resolve
         the future with an OpError (TIMEOUT, CONNECTION, PROTOCOL) and close the connection.
+        ``keep_body`` and ``error_body`` are ResponseParser.start's.
         """
         if self._waiter is not None:
             raise RuntimeError("a request is already in flight on this connection")
@@ -212,7 +214,7 @@ class H1Connection(ReceiveBufferProtocol):
         if self.closed or self.transport is None:
             self._fail(OpError(Outcome.CONNECTION, "connection closed"))
             return waiter
-        self.parser.start(method_is_head=method_is_head, keep_body=keep_body)
+        self.parser.start(method_is_head=method_is_head, keep_body=keep_body, error_body=error_body)
         self.requests += 1
         if body is None:
             self.transport.write(head)

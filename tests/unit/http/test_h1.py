@@ -89,6 +89,78 @@ def test_keep_body_modes(keep, kept):
         assert snap["body_received"] == 300
 
 
+@pytest.mark.parametrize(
+    ("status", "keep", "error_body", "kept"),
+    [
+        (200, False, 10, 0),  # a 2xx body is only counted
+        (206, 5, 10, 5),  # keep_body still holds for a 2xx
+        (404, False, 10, 10),  # an error keeps its first error_body bytes
+        (503, 20, 10, 20),  # and never fewer than keep_body
+        (301, True, 10, 300),
+    ],
+)
+def test_error_body_keeps_only_an_error_s_body(status, keep, error_body, kept):
+    body = bytes(range(256)) + b"z" * 44
+    for data in (
+        f"HTTP/1.1 {status} X\r\nContent-Length: 300\r\n\r\n".encode() + body,
+        f"HTTP/1.1 {status} X\r\nTransfer-Encoding: chunked\r\n\r\n".encode()
+        + chunked(body, [7, 293])
+        + b"\r\n",
+    ):
+
+        def make() -> ResponseParser:
+            p = ResponseParser()
+            p.start(keep_body=keep, error_body=error_body)
+            return p
+
+        snap = feed_three_ways(make, data)
+        assert (snap["body"], snap["body_received"]) == (body[:kept], 300)
+
+
+def test_an_error_body_is_a_new_buffer_not_one_a_caller_holds():
+    p = ResponseParser()
+    p.start()
+    held = p.body
+    p.start(error_body=10)
+    p.feed(b"HTTP/1.1 404 Not Found\r\nContent-Length: 3\r\n\r\nabc")
+    assert (bytes(p.body), held) == (b"abc", bytearray())
+
+
+@pytest.mark.parametrize(
+    ("fields", "keep_alive"),
+    [
+        (b"Connection: keep-alive\r\n", True),
+        (b"Connection:close\r\n", False),
+        (b"Connection:  close  \r\n", False),
+        (b"Connection: upgrade\r\n", True),  # HTTP/1.1: persistent unless "close"
+        (b"Connection: keep-alive\r\nConnection: close\r\n", False),  # repeated: careful way
+        (b"Connection: keep-alive, close\r\n", False),  # a list: the careful way
+        (b"Connection-X: close\r\n", True),  # another field
+    ],
+)
+def test_connection_field_one_token_and_careful_way_agree(fields, keep_alive):
+    """The one-token shortcut of the framing read (a single Connection field, no comma) and
+    the careful way (repeated fields, lists) give the same answer."""
+    data = b"HTTP/1.1 200 OK\r\n" + fields + b"Content-Length: 2\r\n\r\nok"
+    assert feed_three_ways(response(), data)["keep_alive"] is keep_alive
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        b"Content-Length: 2\r\nContent-Length: 3\r\n",
+        b"Content-Length: 2, 3\r\n",
+        b"Content-Length: x\r\n",
+        b"Content-Length : 2\r\n",
+        b"Connection : close\r\nContent-Length: 2\r\n",
+    ],
+)
+def test_framing_shortcuts_still_refuse_bad_framing(fields):
+    reject_three_ways(
+        response(), b"HTTP/1.1 200 OK\r\n" + fields + b"\r\nok", match="Content-Length|colon|bad"
+    )
+
+
 def test_keep_body_negative_refused():
     with pytest.raises(ValueError, match="keep_body"):
         ResponseParser().start(keep_body=-1)
