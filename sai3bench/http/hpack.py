@@ -46,12 +46,15 @@ MAX_HEADER_LIST_SIZE = 256 * 1024
 _MEMO_LIMIT = 1024
 _MEMO_MAX_LEN = 64
 _huffman_memo: dict[bytes, bytes] = {}
-#: A block that neither reads nor changes the dynamic table (nginx's responses: static names,
-#: literals without indexing) decodes the same on any connection: whole short blocks are
-#: remembered process-wide with their list size. Bounded like the Huffman memo.
+#: A block that reads nothing from the dynamic table and updates no size (nginx's responses:
+#: static names, literals, some with incremental indexing) decodes the same on any connection,
+#: and its only effect is to insert the same entries. Short ones are remembered process-wide:
+#: (fields, list size, entries inserted newest first, their size); a hit replays the
+#: insertions. Bounded like the Huffman memo.
 _BLOCK_MEMO_LIMIT = 256
 _BLOCK_MEMO_MAX_LEN = 512
-_block_memo: dict[bytes, tuple[tuple[tuple[bytes, bytes], ...], int]] = {}
+_Field = tuple[bytes, bytes]
+_block_memo: dict[bytes, tuple[tuple[_Field, ...], int, tuple[_Field, ...], int]] = {}
 
 
 class HpackError(ProtocolError):
@@ -121,9 +124,11 @@ class HpackDecoder:
 
     __slots__ = (
         "_entries",
+        "_inserted",
+        "_inserted_size",
         "_limit",
+        "_reads_table",
         "_size",
-        "_stateful",
         "max_header_list_size",
         "max_table_size",
     )
@@ -138,7 +143,9 @@ class HpackDecoder:
         self._entries: list[tuple[bytes, bytes]] = []  # newest first: _entries[i] is 62 + i
         self._size = 0
         self._limit = max_table_size  # the size the peer's last update set
-        self._stateful = False  # did the block being decoded use the dynamic table?
+        self._reads_table = False  # did the block being decoded read it or resize it?
+        self._inserted: list[_Field] = []  # what the block being decoded inserted
+        self._inserted_size = 0
 
     def __repr__(self) -> str:
         return f"<HpackDecoder {len(self._entries)} entries, {self._size}/{self._limit} bytes>"
@@ -157,17 +164,25 @@ class HpackDecoder:
         order, names and values as bytes."""
         data = bytes(block)
         known = _block_memo.get(data)
-        if known is not None and known[1] <= self.max_header_list_size:
+        if known and known[1] <= self.max_header_list_size and known[3] <= self._limit:
+            if known[2]:  # the entries all fit: inserting them at once evicts the same ones
+                self._entries[:0] = known[2]
+                self._size += known[3]
+                self._evict()
             return list(known[0])
-        self._stateful = False
+        self._reads_table = False
+        inserted: list[_Field] = []
+        self._inserted = inserted
+        self._inserted_size = 0
         try:
             fields, size = self._decode(data)
         except IndexError:
             raise HpackError("truncated HPACK header block") from None
-        if not self._stateful and len(data) <= _BLOCK_MEMO_MAX_LEN:
+        if not self._reads_table and len(data) <= _BLOCK_MEMO_MAX_LEN:
             if len(_block_memo) >= _BLOCK_MEMO_LIMIT:
                 _block_memo.clear()
-            _block_memo[data] = (tuple(fields), size)
+            inserted.reverse()
+            _block_memo[data] = (tuple(fields), size, tuple(inserted), self._inserted_size)
         return fields
 
     def _decode(self, data: bytes) -> tuple[list[tuple[bytes, bytes]], int]:
@@ -229,7 +244,7 @@ class HpackDecoder:
 
     def _lookup(self, index: int) -> tuple[bytes, bytes]:
         if index > STATIC_COUNT:
-            self._stateful = True
+            self._reads_table = True
             try:
                 return self._entries[index - STATIC_COUNT - 1]
             except IndexError:
@@ -241,8 +256,9 @@ class HpackDecoder:
     def _insert(self, field: tuple[bytes, bytes]) -> None:
         """Add ``field`` as index 62; an entry larger than the table empties it (RFC 7541
         section 4.4)."""
-        self._stateful = True
         size = _entry_size(*field)
+        self._inserted.append(field)
+        self._inserted_size += size
         if size > self._limit:
             self._entries.clear()
             self._size = 0
@@ -254,7 +270,7 @@ class HpackDecoder:
     def _resize(self, size: int) -> None:
         if size > self.max_table_size:
             raise HpackError(f"HPACK table size update to {size} > {self.max_table_size}")
-        self._stateful = True
+        self._reads_table = True
         self._limit = size
         self._evict()
 

@@ -418,21 +418,52 @@ def test_reprs_show_the_table() -> None:
 
 
 NGINX_LIKE = b"\x88\x0f\x27" + encode_string(b"nginx", True)  # :status 200, server: literal
+#: A 1 KiB GET's response block as nginx 1.22.1 sends it (h2c, captured): static names,
+#: Huffman values, five of them with incremental indexing that nginx never references.
+NGINX_122 = _hex(
+    "887689aa6355e580ae212e1f6196dc34fd2806d4be52282009c5040b8172e01c53168dff5f87497ca58ae8"
+    "19aa5c04313032346c96dc34fd2806d4be52282009c5040b8172e004a62d1bff00832a47378bfe5c8c2d3a"
+    "100966800fe7008919085ad2b583aa62a3848fd24a8f"
+)
 
 
-def test_blocks_that_leave_the_table_alone_are_memoised(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A block with no dynamic-table reference, insertion or size update decodes the same on
-    every connection: the second time it is a memo hit, returned as a fresh list."""
-    expected = [(b":status", b"200"), (b"server", b"nginx")]
-    first = HpackDecoder().decode(NGINX_LIKE)
-    first.append((b"x", b"mutated by the caller"))
+def test_blocks_that_read_nothing_from_the_table_are_memoised(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Such a block decodes the same on every connection: the second time it is a memo hit,
+    returned as a fresh list, and its insertions are replayed into this decoder's table."""
+    first = HpackDecoder()
+    fields = first.decode(NGINX_122)
+    assert fields[1] == (b"server", b"nginx/1.22.1") and len(first.table) == 5
+    fields.append((b"x", b"mutated by the caller"))
+    HpackDecoder().decode(NGINX_LIKE)  # no insertion at all: memoised too
     monkeypatch.setattr(HpackDecoder, "_decode", lambda self, data: pytest.fail("not memoised"))
-    assert HpackDecoder().decode(bytearray(NGINX_LIKE)) == expected
+    second = HpackDecoder()
+    assert second.decode(bytearray(NGINX_122)) == fields[:-1]
+    assert (second.table, second.table_size) == (first.table, first.table_size)
+    assert HpackDecoder().decode(NGINX_LIKE)[1] == (b"server", b"nginx")
 
 
-def test_blocks_that_use_the_table_are_not_memoised() -> None:
+@pytest.mark.parametrize("table_size", [4096, 300, 100])
+def test_memo_hits_leave_the_table_as_a_full_decode_does(table_size: int) -> None:
+    """Replayed insertions evict what decoding them one by one evicts (300: the table turns
+    over every block; 100: the block's entries do not all fit, so no replay, a full decode)."""
+    memoised, plain = HpackDecoder(table_size), HpackDecoder(table_size)
+    other = _hex("6196") + encode_string(b"Sat, 05 Dec 2026 20:16:07 GMT", True)[1:]
+    for block in [NGINX_122, NGINX_122, b"\x88" + other, NGINX_122] * 3:
+        assert memoised.decode(block) == _decode_without_memo(plain, block)
+        assert (memoised.table, memoised.table_size) == (plain.table, plain.table_size)
+
+
+def _decode_without_memo(decoder: HpackDecoder, block: bytes) -> list[tuple[bytes, bytes]]:
+    fields, _ = decoder._decode(block)
+    return fields
+
+
+def test_blocks_that_read_the_table_are_not_memoised() -> None:
     decoder = HpackDecoder()
-    for block in [*C3, "3f32 88", "82 be"]:  # insertions, a size update, a dynamic reference
+    decoder.decode(_hex(C3[0]))
+    for block in [*C3[1:], "3f32 88", "82 be"]:  # dynamic references, a size update
         decoder.decode(_hex(block))
         assert _hex(block) not in ours._block_memo
 
