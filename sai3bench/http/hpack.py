@@ -7,7 +7,9 @@ decoder of http/huffman.py. Hostile input is bounded: prefix integers have at mo
 continuation bytes, and a block that decodes to more than ``max_header_list_size`` (256 KiB by
 default, counted as RFC 9113's SETTINGS_MAX_HEADER_LIST_SIZE counts: 32 + name + value per
 field) is refused, so a server cannot make us allocate without bound (an indexed field is one
-byte on the wire however large the entry it names).
+byte on the wire however large the entry it names). Two process-wide memos, both bounded:
+short Huffman values, and whole blocks that read nothing from the dynamic table (nginx's
+responses), whose insertions a hit replays.
 
 The encoder writes our request blocks. ``encode_request`` is the hot path (see its docstring);
 requests are never Huffman-coded: on the links we drive the CPU spent coding costs more than
@@ -275,8 +277,13 @@ class HpackDecoder:
         self._evict()
 
     def _evict(self) -> None:
-        while self._size > self._limit:
-            self._size -= _entry_size(*self._entries.pop())
+        """Drop the oldest entries until the table fits its limit (_entry_size inlined: every
+        block from nginx evicts about five)."""
+        entries, size, limit = self._entries, self._size, self._limit
+        while size > limit:
+            name, value = entries.pop()
+            size -= 32 + len(name) + len(value)
+        self._size = size
 
 
 class HpackEncoder:
