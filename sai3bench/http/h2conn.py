@@ -182,7 +182,12 @@ class H2Connection(ReceiveBufferProtocol):
         sslobj = transport.get_extra_info("ssl_object")
         if sslobj is not None and sslobj.selected_alpn_protocol() != "h2":
             self._fail_connection(
-                OpError(Outcome.PROTOCOL, f"{self.label} did not negotiate h2 (ALPN)")
+                OpError(
+                    Outcome.PROTOCOL,
+                    f"{self.label} did not negotiate h2 (ALPN)",
+                    "this server offers no HTTP/2 over TLS: run without --http2",
+                    permanent=True,  # the same answer every time: retrying only delays it
+                )
             )
             return
         self._flush()  # the preface, our SETTINGS and the connection window

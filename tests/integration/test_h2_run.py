@@ -139,3 +139,20 @@ def test_full_run_over_http2(
     # More requests than one connection may carry went through: nginx's graceful GOAWAYs
     # (every KEEPALIVE streams) were crossed without an error.
     assert sum(v["ops"] for v in summary.values()) > 2 * KEEPALIVE
+
+
+def test_tls_server_without_h2_stops_the_run_at_once(
+    tmp_path: Path, mock: MockServer, certs: CertFiles
+) -> None:
+    """--http2 against a TLS server whose ALPN offers only http/1.1: the same answer every
+    time, so one error line at once (it was retried 8 times, ~17 s, first)."""
+    upstream = int(mock.url.rsplit(":", 1)[1])
+    (tmp_path / "front").mkdir()
+    with run_nginx(tmp_path / "front", certs=certs, upstream=upstream, h2=False) as server:
+        cfg = write_config(tmp_path, h2_config("gs://bkt/noh2/"), name="noh2.yaml")
+        args = ["run", "--http2", "-c", str(cfg), "--results-dir", str(tmp_path)]
+        proc = run_cli(args, tmp_path, env=gs_env(server.url, certs), timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.count("did not negotiate h2") == 1, proc.stderr  # no retry warnings
+    assert "error:" in proc.stderr and "--http2" in proc.stderr  # the hint names the fix
