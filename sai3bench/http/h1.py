@@ -28,6 +28,7 @@ the same exchange; a bare find + split of the head alone takes 0.75 us.
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable, Iterable
 from typing import Final
@@ -142,19 +143,19 @@ def _field_values(lower: bytes, key: bytes) -> list[bytes] | None:
     return out or None
 
 
-def _content_length(lower: bytes) -> int | None:
-    """Content-Length from the lower-cased head; one find when absent, four when plain."""
-    i = lower.find(b"\r\ncontent-length")
-    if i < 0:
-        return None
-    j = i + 16
-    if lower[j : j + 1] == b":" and lower.find(b"\r\ncontent-length", j) < 0:
-        eol = lower.find(b"\r\n", j)
-        text = lower[j + 1 : eol if eol >= 0 else len(lower)].strip()
-        if text.isdigit() and len(text) <= 18:
-            return int(text)
-    length: int | None = None  # repeated, a list, or malformed: the careful way
-    for value in _field_values(lower, b"\r\ncontent-length") or ():
+#: The framing fields of a lower-cased head, all in one scan: (name, what follows the name up
+#: to a colon, the colon, the value). ``gap`` is empty for the field itself, starts with
+#: whitespace for a malformed one, and holds the rest of a longer name (content-length-x).
+#: One findall is 0.5 us; the finds it replaced (two per field, and the values' lists) 2 us.
+_FRAMING: Final = re.compile(
+    rb"\r\n(content-length|connection|transfer-encoding)([^:\r]*)(:?)([^\r]*)"
+)
+
+
+def _lengths(values: list[bytes]) -> int:
+    """Content-Length from its values: repeated, or a list, only if all agree."""
+    length: int | None = None
+    for value in values:
         for part in value.split(b","):
             text = part.strip()
             if not text.isdigit() or len(text) > 18:
@@ -162,54 +163,61 @@ def _content_length(lower: bytes) -> int | None:
             if length is not None and int(text) != length:
                 raise ProtocolError("conflicting Content-Length")
             length = int(text)
+    assert length is not None  # values holds at least one
     return length
 
 
-def _read_framing(lower: bytes) -> tuple[int | None, bool, bool, bool]:
+Framing = tuple[int | None, bool, bool, bool]
+
+
+def _read_framing(lower: bytes) -> Framing:
     """(content_length, chunked, close, keep_alive_token) from the framing fields."""
-    i = lower.find(b"\r\ncontent-length")
-    if i < 0:
-        length = None
-    else:  # inlined: the plain case of _content_length (one line, digits) costs no call
-        token = _single_token(lower, i + 16, b"\r\ncontent-length")
-        if token is not None and token.isdigit() and len(token) <= 18:
-            length = int(token)
+    return _framing_of(_FRAMING.findall(lower))
+
+
+def _framing_of(fields: list[tuple[bytes, bytes, bytes, bytes]]) -> Framing:
+    """``_read_framing`` from the fields ``_FRAMING`` found."""
+    lengths: list[bytes] = []
+    conns: list[bytes] = []
+    codings: list[bytes] = []
+    for name, gap, colon, value in fields:
+        if gap:
+            if gap[:1] in b" \t":
+                raise ProtocolError(f"whitespace before colon in {name.decode()}")
+            continue  # a longer name
+        if colon:
+            field = (
+                lengths
+                if name == b"content-length"
+                else conns
+                if name == b"connection"
+                else codings
+            )
+            field.append(value.strip())
+    length = None
+    if lengths:
+        one = lengths[0]
+        if len(lengths) == 1 and one.isdigit() and len(one) <= 18:
+            length = int(one)
         else:
-            length = _content_length(lower)
-    close = keep = chunked = False
-    i = lower.find(b"\r\nconnection")
-    if i >= 0:
-        token = _single_token(lower, i + 12, b"\r\nconnection")
-        if token is None:  # repeated, a list, or malformed: the careful way
-            names = _tokens(_field_values(lower, b"\r\nconnection"))
+            length = _lengths(lengths)
+    close = keep = False
+    if conns:
+        if len(conns) == 1 and b"," not in conns[0]:
+            close = conns[0] == b"close"
+            keep = conns[0] == b"keep-alive"
+        else:
+            names = _tokens(conns)
             close = b"close" in names
             keep = b"keep-alive" in names
-        else:
-            close = token == b"close"
-            keep = token == b"keep-alive"
-    if b"\r\ntransfer-encoding" in lower:
-        codings = _field_values(lower, b"\r\ntransfer-encoding")
-        if codings is None:
-            return length, False, close, keep
-        if length is not None:
-            raise ProtocolError("both Content-Length and Transfer-Encoding")
-        names = _tokens(codings)
-        if not names or names[-1] != b"chunked" or b"chunked" in names[:-1]:
-            raise ProtocolError(f"Transfer-Encoding {codings[0][:40]!r} does not end in chunked")
-        chunked = True
-    return length, chunked, close, keep
-
-
-def _single_token(lower: bytes, j: int, key: bytes) -> bytes | None:
-    """The value of the field whose name ends at ``j`` when it is the only one named ``key``
-    and holds no comma (``Connection: keep-alive``); None when the careful way must decide.
-    Two finds instead of a list of values and a list of tokens: 0.4 us of the 1.9 us a
-    response head cost."""
-    if lower[j : j + 1] != b":" or lower.find(key, j) >= 0:
-        return None
-    eol = lower.find(b"\r\n", j)
-    value = lower[j + 1 : eol if eol >= 0 else len(lower)].strip()
-    return None if b"," in value else value
+    if not codings:
+        return length, False, close, keep
+    if length is not None:
+        raise ProtocolError("both Content-Length and Transfer-Encoding")
+    names = _tokens(codings)
+    if not names or names[-1] != b"chunked" or b"chunked" in names[:-1]:
+        raise ProtocolError(f"Transfer-Encoding {codings[0][:40]!r} does not end in chunked")
+    return length, True, close, keep
 
 
 def _tokens(values: list[bytes] | None) -> list[bytes]:
@@ -518,10 +526,23 @@ class ResponseParser(_Parser):
     ``head_done`` newly True (that read held the head's end, and any body bytes after it).
     """
 
-    __slots__ = ("_error_keep", "_is_head", "interim_status", "reason", "status")
+    __slots__ = (
+        "_error_keep",
+        "_framing",
+        "_framing_fields",
+        "_is_head",
+        "interim_status",
+        "reason",
+        "status",
+    )
 
     def __init__(self, max_head: int = DEFAULT_MAX_HEAD) -> None:
         super().__init__(max_head)
+        #: The last response's framing fields and what they said: a connection's responses
+        #: repeat them (Content-Length: 1024, Connection: keep-alive), and comparing the
+        #: fields is 0.1 us where reading them is 0.7 us.
+        self._framing_fields: list[tuple[bytes, bytes, bytes, bytes]] = []
+        self._framing: Framing = (None, False, False, False)
         self.start()
 
     def start(
@@ -605,8 +626,11 @@ class ResponseParser(_Parser):
         if status >= 300 and self._error_keep > self._keep_left:
             self._keep_left = self._error_keep
             self.body = bytearray()  # never one a caller may hold
-        lower = block.lower()
-        length, chunked, close, keep = _read_framing(lower)
+        fields = _FRAMING.findall(block.lower())
+        if fields != self._framing_fields:
+            self._framing = _framing_of(fields)  # raises before anything is remembered
+            self._framing_fields = fields
+        length, chunked, close, keep = self._framing
         self.status = status
         self.reason = block[13:eol]
         self.version = version

@@ -161,6 +161,43 @@ def test_framing_shortcuts_still_refuse_bad_framing(fields):
     )
 
 
+_FRAMINGS = [
+    b"Content-Length: 2\r\nConnection: keep-alive\r\n",
+    b"Content-Length: 3\r\nConnection: keep-alive\r\n",
+    b"Content-Length: 2\r\nConnection: close\r\n",
+    b"Content-Length: 2\r\n",
+    b"Transfer-Encoding: chunked\r\n",
+    b"Content-Length: 2\r\nContent-Length: 3\r\n",  # refused
+    b"Content-Length : 2\r\n",  # refused
+]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(range(len(_FRAMINGS))), min_size=1, max_size=8))
+def test_a_reused_parser_reads_each_head_s_framing_afresh(order):
+    """The remembered framing of the last response never leaks into the next one: a parser
+    reused over any sequence of heads answers as a fresh parser does for each."""
+    reused = ResponseParser()
+    for i in order:
+        fields = _FRAMINGS[i]
+        body = (
+            b"2\r\nok\r\n0\r\n\r\n"
+            if b"chunked" in fields
+            else b"oka"[: 3 if b" 3" in fields else 2]
+        )
+        data = b"HTTP/1.1 200 OK\r\n" + fields + b"\r\n" + body
+        fresh = ResponseParser()
+        results = []
+        for p in (fresh, reused):
+            p.start(keep_body=True)
+            try:
+                p.feed(data)
+                results.append((p.done, bytes(p.body), p.keep_alive, p.content_length, p.chunked))
+            except ProtocolError as exc:
+                results.append(str(exc))
+        assert results[0] == results[1]
+
+
 def test_keep_body_negative_refused():
     with pytest.raises(ValueError, match="keep_body"):
         ResponseParser().start(keep_body=-1)
