@@ -258,7 +258,10 @@ async def exec_batch_async(
         while True:
             t0 = clock()
             try:
-                moved, first = await _run_one_async(op, key, size, salt, out, n)
+                if op.kind == _GET:  # the hot op without _run_one_async's coroutine layer
+                    moved, first = await op.backend.get(key)
+                else:
+                    moved, first = await _run_one_async(op, key, size, salt, out, n)
                 code, detail = 0, ""
             except OpError as exc:  # keep the detail, never the exception (see _outcome)
                 moved, first, (code, detail) = 0, 0, _outcome(exc)

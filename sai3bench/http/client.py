@@ -85,13 +85,16 @@ class HttpClient:
         keep_body: bool | int = False,
         header: bytes | None = None,
         error_body: int = 0,
+        head: bytes | None = None,
     ) -> Reply:
         """Send one request and read its whole response. Raises OpError on transport failure.
 
         ``length`` is the Content-Length to send (None: none); ``header`` names (lower-case)
         one response header to return, parsed only when asked for. ``keep_body`` bytes of the
         body are kept, or ``error_body`` bytes when the status is 300 or more (the error
-        document a backend words its error from; a 2xx body is then only counted).
+        document a backend words its error from; a 2xx body is then only counted). ``head``:
+        the HTTP/1.1 head of this very request, from ``head_of`` (a backend that sends the
+        same signed request again keeps it; 1 us of a GET); HTTP/2 ignores it.
 
         HTTP/1.1 runs H1Pool.send's steps here, inline: each coroutine layer between the op
         and the connection's future costs every op (measured: fake transport, 1 KiB GET,
@@ -112,7 +115,8 @@ class HttpClient:
                 received = int(_find(resp.headers, b"content-length") or 0)
             value = _find(resp.headers, header) if header is not None else b""
             return Reply(resp.status, received, resp.body, value, resp.t_first_byte)
-        head = self._templates[method].head(target, headers, length)
+        if head is None:
+            head = self._templates[method].head(target, headers, length)
         pool = self.h1
         timeout = self.timeout
         conn = pool.take_idle()
@@ -139,6 +143,12 @@ class HttpClient:
         reply = Reply(p.status, received, kept, value, conn.t_first_byte)
         pool.release(conn)
         return reply
+
+    def head_of(
+        self, method: str, target: str, headers: list[tuple[str, str]], length: int | None = None
+    ) -> bytes:
+        """The HTTP/1.1 head ``request`` would send for these arguments (for its ``head``)."""
+        return self._templates[method].head(target, headers, length)
 
     async def warm(self, connections: int) -> None:
         """HTTP/1.1: open the pool's connections now (HTTP/2 connects on first use)."""

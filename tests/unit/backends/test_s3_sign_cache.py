@@ -33,8 +33,8 @@ def test_reuse_within_a_second_and_credential(monkeypatch: pytest.MonkeyPatch) -
         "bkt", endpoint=Endpoint("127.0.0.1", 9000), region="us-east-1", credentials=creds
     )
     first = b._signed("GET", "dir/k 1", (), ())
-    assert b._signed("GET", "dir/k 1", (), ()) is first  # same second: reused
-    assert b._signed("HEAD", "dir/k 1", (), ()) is not first  # another method signs anew
+    assert b._signed("GET", "dir/k 1", (), ())[1] is first[1]  # same second: reused
+    assert b._signed("HEAD", "dir/k 1", (), ())[1] is not first[1]  # another method signs anew
     fresh = SigV4Signer("us-east-1").sign(
         "GET",
         "127.0.0.1:9000",
@@ -47,9 +47,26 @@ def test_reuse_within_a_second_and_credential(monkeypatch: pytest.MonkeyPatch) -
     )
     assert first == ("/bkt/dir/k%201", fresh)  # the cached value is the real signature
     ranged = b._signed("GET", "dir/k 1", (), (("range", "bytes=0-1"),))
-    assert ranged is not first and ("range", "bytes=0-1") in ranged[1]
+    assert ranged[1] is not first[1] and ("range", "bytes=0-1") in ranged[1]
     clock[0] += 1.0
     assert b._signed("GET", "dir/k 1", (), ()) != first  # next second: new x-amz-date
     second = b._signed("GET", "dir/k 1", (), ())
     creds.cred = Credential("AKID2", "other")  # a refresh swaps the snapshot
     assert b._signed("GET", "dir/k 1", (), ()) != second
+
+
+def test_a_cached_read_keeps_its_head_with_its_signature(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The HTTP/1.1 head of a cached plain read is the one the client builds from the cached
+    target and headers, kept with them: reused within the second, rebuilt with them after."""
+    clock = [1_700_000_000.2]
+    monkeypatch.setattr(s3.time, "time", lambda: clock[0])
+    b = S3Backend(
+        "bkt", endpoint=Endpoint("127.0.0.1", 9000), region="us-east-1", credentials=Creds()
+    )
+    target, headers, head = b._read_request("GET", "dir/k 1")
+    assert head == b._http.head_of("GET", target, headers)
+    assert head.startswith(b"GET /bkt/dir/k%201 HTTP/1.1\r\nHost: 127.0.0.1:9000\r\n")
+    assert b._read_request("GET", "dir/k 1")[2] is head
+    clock[0] += 1.0
+    target2, headers2, head2 = b._read_request("GET", "dir/k 1")
+    assert head2 != head and head2 == b._http.head_of("GET", target2, headers2)
