@@ -33,7 +33,7 @@ import re
 import time
 from collections.abc import Sequence
 from operator import itemgetter
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, NamedTuple
 from urllib.parse import quote
 
 from sai3bench.signers.base import Credential
@@ -170,6 +170,7 @@ class SigV4Signer:
 
     __slots__ = (
         "_keys",
+        "_plain",
         "_scope_tail",
         "_token_canonical",
         "_token_raw",
@@ -189,6 +190,9 @@ class SigV4Signer:
         self._token_canonical = ""
         #: Keys derived so far (cache misses); tests and __repr__ read it.
         self.keys_derived = 0
+        #: What a request without extra headers shares with every other one of the same
+        #: second, host, payload hash and credential (see ``_plain_parts``); None until used.
+        self._plain: _PlainParts | None = None
 
     def sign(
         self,
@@ -224,6 +228,83 @@ class SigV4Signer:
         Raises:
             ValueError: ``headers`` holds a header sign() sets itself (``RESERVED_HEADERS``).
         """
+        if not headers:
+            plain = self._plain
+            if (
+                plain is None
+                or plain.credential is not credential
+                or plain.amz_date != amz_date
+                or plain.host != host
+                or plain.payload_hash != payload_hash
+            ):
+                plain = self._plain = self._plain_parts(host, payload_hash, amz_date, credential)
+            h = _SHA256.copy()
+            h.update(f"{method}\n{canonical_path}\n{canonical_query_string}\n".encode())
+            h.update(plain.canonical_tail)
+            inner = plain.inner.copy()
+            inner.update(h.hexdigest().encode())
+            outer = plain.outer.copy()
+            outer.update(inner.digest())
+            return [*plain.headers, ("authorization", plain.authorization + outer.hexdigest())]
+        return self._sign(
+            method,
+            host,
+            canonical_path,
+            canonical_query_string,
+            headers,
+            payload_hash,
+            amz_date,
+            credential,
+        )
+
+    def _plain_parts(
+        self, host: str, payload_hash: str, amz_date: str, credential: Credential
+    ) -> _PlainParts:
+        """The per-second constant parts of a request without extra headers, taken from the
+        general path's own output (so the two can never disagree): the canonical request
+        after its query line, the HMAC state after the string to sign's first three lines,
+        and the Authorization value up to its signature. Then a signature is one SHA-256 of
+        the method, path and query, plus the HMAC's last block: 2.7 -> 1.2 us here."""
+        date = amz_date[:8]
+        sample = self._sign("GET", host, "/", "", (), payload_hash, amz_date, credential)
+        authorization = sample[-1][1]
+        signed = authorization.partition("SignedHeaders=")[2].partition(",")[0]
+        token = credential.token or None
+        lines = [
+            f"host:{host}",
+            f"x-amz-content-sha256:{payload_hash}",
+            f"x-amz-date:{amz_date}",
+        ]
+        if token is not None:
+            lines.append(f"x-amz-security-token:{self._token_canonical}")
+        tail = "\n".join(lines) + f"\n\n{signed}\n{payload_hash}"
+        inner_pad, outer_pad = self._keys[(date, credential.secret_key)]  # _sign cached it
+        inner = inner_pad.copy()
+        inner.update(f"{ALGORITHM}\n{amz_date}\n{date}{self._scope_tail}\n".encode())
+        return _PlainParts(
+            credential=credential,
+            amz_date=amz_date,
+            host=host,
+            payload_hash=payload_hash,
+            canonical_tail=tail.encode(),
+            inner=inner,
+            outer=outer_pad,
+            authorization=authorization[: authorization.rindex("Signature=") + 10],
+            headers=tuple(sample[:-1]),
+        )
+
+    def _sign(
+        self,
+        method: str,
+        host: str,
+        canonical_path: str,
+        canonical_query_string: str,
+        headers: Sequence[tuple[str, str]],
+        payload_hash: str,
+        amz_date: str,
+        credential: Credential,
+    ) -> list[tuple[str, str]]:
+        """``sign`` the general way: every part built for this request."""
         date = amz_date[:8]
         secret = credential.secret_key
         pads = self._keys.get((date, secret))
@@ -292,6 +373,20 @@ class SigV4Signer:
             f"<SigV4Signer {self.region}/{self.service} "
             f"[{len(self._keys)} keys cached, {self.keys_derived} derived]>"
         )
+
+
+class _PlainParts(NamedTuple):
+    """SigV4Signer._plain_parts: what its key says, and what requests with that key share."""
+
+    credential: Credential
+    amz_date: str
+    host: str
+    payload_hash: str
+    canonical_tail: bytes
+    inner: HASH
+    outer: HASH
+    authorization: str
+    headers: tuple[tuple[str, str], ...]
 
 
 def _canonical_headers(

@@ -386,3 +386,42 @@ def test_credential_repr_hides_secrets():
     assert repr(Credential("AKID", "s")) == (
         "Credential(access_key='AKID', secret_key='***', token=None, expires_at=None)"
     )
+
+
+# ---- the per-second parts of plain requests -----------------------------------------------
+
+_PLAIN_CREDS = [
+    Credential("AK", "secret"),
+    Credential("AK", "secret", "tok en"),
+    Credential("AK2", "other"),
+]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["GET", "PUT", "HEAD", "DELETE"]),
+            st.sampled_from(["/b/k", "/b/dir/k%201", "/"]),
+            st.sampled_from(["", "a=1&b="]),
+            st.sampled_from(["h", "127.0.0.1:9000"]),
+            st.sampled_from(
+                [
+                    UNSIGNED_PAYLOAD,
+                    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+                ]
+            ),
+            st.sampled_from(["20261128T123456Z", "20261128T123457Z", "20261129T000000Z"]),
+            st.sampled_from(range(len(_PLAIN_CREDS))),
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_plain_requests_sign_as_the_general_path(requests):
+    """A signer reused over any sequence of requests without extra headers (the path that
+    keeps each second's constant parts) signs each exactly as a fresh signer's general path."""
+    reused = SigV4Signer("us-east-1")
+    for method, path, query, host, payload, amz_date, c in requests:
+        args = (method, host, path, query, (), payload, amz_date, _PLAIN_CREDS[c])
+        assert reused.sign(*args) == SigV4Signer("us-east-1")._sign(*args)
