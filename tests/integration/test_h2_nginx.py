@@ -160,9 +160,6 @@ def test_tls_without_h2_on_the_server_is_a_protocol_error(
     run_loop: LoopRunner, certs: CertFiles, tmp_path: Path
 ) -> None:
     """nginx with TLS but no ``http2``: ALPN picks http/1.1, and --http2 says so in one line."""
-    from .h2nginx import nginx_binary
-
-    nginx_binary()
     with run_nginx(tmp_path, certs=certs, keepalive=KEEPALIVE, h2=False) as server:
         ctx = ssl.create_default_context(cafile=str(certs.ca))
         client = HttpClient(Endpoint("127.0.0.1", server.port, ctx, "localhost"), http2=True)
@@ -171,8 +168,9 @@ def test_tls_without_h2_on_the_server_is_a_protocol_error(
             try:
                 with pytest.raises(OpError) as err:
                     await client.request("GET", "/small", [])
-                assert err.value.outcome == Outcome.PROTOCOL
+                assert err.value.outcome == Outcome.PROTOCOL and err.value.permanent
                 assert "did not negotiate h2" in str(err.value)
+                assert "without --http2" in (err.value.hint or "")
             finally:
                 await client.close()
 
