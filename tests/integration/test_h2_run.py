@@ -117,11 +117,24 @@ def _summary(out: Path) -> dict[str, Any]:
 def test_full_run_over_http2(
     tmp_path: Path, mock: MockServer, front: Nginx, certs: CertFiles, scheme: str
 ) -> None:
-    name = f"{scheme}{'tls' if front.tls else 'h2c'}"
+    _full_run(tmp_path, mock, front, certs, scheme)
+
+
+def test_full_run_over_http2_in_two_engine_processes(
+    tmp_path: Path, mock: MockServer, front: Nginx, certs: CertFiles
+) -> None:
+    """--http2 travels to the engine processes: each has its own pool of HTTP/2 connections."""
+    _full_run(tmp_path, mock, front, certs, "gs", "--processes", "2")
+
+
+def _full_run(
+    tmp_path: Path, mock: MockServer, front: Nginx, certs: CertFiles, scheme: str, *extra: str
+) -> None:
+    name = f"{scheme}{'tls' if front.tls else 'h2c'}{len(extra)}"
     target = f"gs://bkt/{name}/" if scheme == "gs" else f"az://{DEV_ACCOUNT}/bkt/{name}/"
     env = (gs_env if scheme == "gs" else az_env)(front.url, certs if front.tls else None)
     cfg = write_config(tmp_path, h2_config(target), name=f"{name}.yaml")
-    args = ["run", "--http2", "-c", str(cfg), "--results-dir", str(tmp_path)]
+    args = ["run", "--http2", *extra, "-c", str(cfg), "--results-dir", str(tmp_path)]
     proc = run_cli(args, tmp_path, env=env, timeout=120)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "Traceback" not in proc.stderr
