@@ -7,13 +7,16 @@ import asyncio
 import h2.config
 import h2.connection
 import h2.events
+import h2.settings
 import pytest
 from h2.errors import ErrorCodes
+from hyperframe.frame import HeadersFrame
 
 from sai3bench.http.h2conn import H2Connection, H2Unprocessed
 from sai3bench.outcome import OpError, Outcome
 from tests.conftest import LoopRunner
 from tests.unit.http.fakes import FakeTransport
+from tests.unit.http.test_h2frames import oracle_frames
 
 
 class Wire:
@@ -36,9 +39,11 @@ class Wire:
     def to_client(self, piece: int = 1 << 30) -> None:
         data = self.server.data_to_send()
         for i in range(0, len(data), piece):
-            chunk = data[i : i + piece]
-            self.client.get_buffer(len(chunk))[: len(chunk)] = chunk
-            self.client.buffer_updated(len(chunk))
+            self.feed(data[i : i + piece])
+
+    def feed(self, chunk: bytes) -> None:
+        self.client.get_buffer(len(chunk))[: len(chunk)] = chunk
+        self.client.buffer_updated(len(chunk))
 
 
 def test_keep_body_limit_across_frames_in_byte_pieces(run_loop: LoopRunner) -> None:
@@ -66,7 +71,10 @@ def test_keep_body_limit_across_frames_in_byte_pieces(run_loop: LoopRunner) -> N
     ("code", "outcome", "kind"),
     [
         (ErrorCodes.PROTOCOL_ERROR, Outcome.PROTOCOL, OpError),
+        (ErrorCodes.FLOW_CONTROL_ERROR, Outcome.PROTOCOL, OpError),
+        (ErrorCodes.ENHANCE_YOUR_CALM, Outcome.THROTTLED, OpError),
         (ErrorCodes.INTERNAL_ERROR, Outcome.SERVER_ERROR, OpError),
+        (ErrorCodes.CANCEL, Outcome.SERVER_ERROR, OpError),
         (ErrorCodes.REFUSED_STREAM, Outcome.CONNECTION, H2Unprocessed),
     ],
 )
@@ -84,6 +92,7 @@ def test_rst_stream_maps_to_outcome(
         with pytest.raises(OpError) as err:
             await bad
         assert type(err.value) is kind and err.value.outcome == outcome
+        assert code.name in err.value.detail
         assert (await good).status == 204 and not w.client.closed
 
     run_loop(go())
@@ -136,5 +145,109 @@ def test_an_answered_stream_gets_the_whole_response_timeout(run_loop: LoopRunner
         with pytest.raises(OpError) as err:
             await asyncio.wait_for(slow, 15)
         assert "no complete response from test" in err.value.detail
+
+    run_loop(go())
+
+
+def _requests(events: list[h2.events.Event]) -> list[int]:
+    return [e.stream_id for e in events if isinstance(e, h2.events.RequestReceived)]
+
+
+@pytest.mark.parametrize("graceful", [True, False])
+def test_goaway_drains_or_fails_the_streams_it_covers(run_loop: LoopRunner, graceful: bool) -> None:
+    """Streams above last_stream_id are unprocessed either way; the ones at or below it finish
+    after a graceful GOAWAY and fail with CONNECTION after an error one."""
+
+    async def go() -> None:
+        w = Wire(asyncio.get_running_loop())
+        futs = [w.client.request("GET", f"/{i}", "h", timeout=5) for i in range(3)]
+        assert _requests(w.to_server()) == [1, 3, 5]
+        code = ErrorCodes.NO_ERROR if graceful else ErrorCodes.INTERNAL_ERROR
+        w.server.close_connection(code, last_stream_id=3)
+        w.to_client()
+        with pytest.raises(H2Unprocessed):
+            await futs[2]
+        assert w.client.draining
+        with pytest.raises(H2Unprocessed):  # nothing new starts on a draining connection
+            await w.client.request("GET", "/late", "h", timeout=5)
+        if not graceful:
+            for fut in futs[:2]:
+                with pytest.raises(OpError) as err:
+                    await fut
+                assert type(err.value) is OpError and err.value.outcome == Outcome.CONNECTION
+                assert "INTERNAL_ERROR" in err.value.detail
+            assert w.client.closed and w.transport.aborted
+            return
+        assert not w.client.closed
+        # h2 sends nothing after its GOAWAY: the drained answers go out as raw frames.
+        for sid in (1, 3):
+            head = HeadersFrame(sid, data=b"\x88", flags=["END_HEADERS", "END_STREAM"])
+            w.feed(head.serialize())  # b"\x88": ":status: 200" from the static table
+        assert [(await f).status for f in futs[:2]] == [200, 200]
+        assert w.client.closed and w.transport.aborted  # the last drained stream closed it
+
+    run_loop(go())
+
+
+def test_a_protocol_violation_fails_the_connection_with_goaway(run_loop: LoopRunner) -> None:
+    async def go() -> None:
+        w = Wire(asyncio.get_running_loop())
+        fut = w.client.request("GET", "/a", "h", timeout=5)
+        w.to_server()
+        w.transport.out.clear()
+        bad = b"\x00\x00\x00\x05\x00\x00\x00\x00\x01"  # PUSH_PROMISE: we sent ENABLE_PUSH=0
+        w.feed(bad)
+        with pytest.raises(OpError) as err:
+            await fut
+        assert err.value.outcome == Outcome.CONNECTION and "PROTOCOL_ERROR" in err.value.detail
+        (goaway,) = oracle_frames(bytes(w.transport.out))
+        assert goaway.error_code == ErrorCodes.PROTOCOL_ERROR
+        assert w.client.closed and w.transport.aborted
+
+    run_loop(go())
+
+
+def test_informational_heads_are_skipped(run_loop: LoopRunner) -> None:
+    async def go() -> None:
+        w = Wire(asyncio.get_running_loop())
+        fut = w.client.request("GET", "/a", "h", keep_body=True, timeout=5)
+        (sid,) = _requests(w.to_server())
+        w.server.send_headers(sid, [(b":status", b"103"), (b"link", b"</x>")])
+        w.to_client()
+        assert not fut.done()
+        w.server.send_headers(sid, [(b":status", b"200"), (b"x-a", b"1")])
+        w.server.send_data(sid, b"body", end_stream=True)
+        w.to_client()
+        r = await fut
+        assert (r.status, r.headers, r.body) == (200, [(b"x-a", b"1")], b"body")
+
+    run_loop(go())
+
+
+def test_put_under_a_tiny_window_completes_in_pieces(run_loop: LoopRunner) -> None:
+    """INITIAL_WINDOW_SIZE 16 and the default 65,535-byte connection window: a 100 KiB PUT
+    over two views parks on the empty window and resumes on each WINDOW_UPDATE."""
+
+    async def go() -> None:
+        w = Wire(asyncio.get_running_loop())
+        w.server.update_settings({h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 16})
+        w.to_client()
+        w.to_server()
+        body = bytes(range(256)) * 400
+        view = memoryview(body)
+        fut = w.client.request("PUT", "/up", "h", (), (view[:1000], view[1000:]), timeout=5)
+        got = bytearray()
+        while not fut.done():
+            assert w.client.blocked or fut.done() or got
+            for ev in w.to_server():
+                if isinstance(ev, h2.events.DataReceived):
+                    assert len(ev.data) <= 16
+                    got += ev.data
+                    w.server.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
+                elif isinstance(ev, h2.events.StreamEnded):
+                    w.server.send_headers(ev.stream_id, [(b":status", b"201")], end_stream=True)
+            w.to_client()
+            await asyncio.sleep(0)
+        assert (await fut).status == 201 and bytes(got) == body and not w.client.blocked
 
     run_loop(go())
