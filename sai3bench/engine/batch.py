@@ -20,10 +20,10 @@ import random
 import threading
 import time
 from array import array
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from typing import Final
 
-from sai3bench.backends.base import OpResult
+from sai3bench.backends.base import Backend, OpResult
 from sai3bench.engine.dirops import run_dir_async, run_dir_sync
 from sai3bench.engine.ops import PlannedOp, Task
 from sai3bench.engine.transient import RetryPolicy, is_transient
@@ -132,15 +132,17 @@ def run_one_sync(op: PlannedOp, key: str, size: int, salt: int, out: BatchResult
     return 0
 
 
-async def _run_one_async(
-    op: PlannedOp, key: str, size: int, salt: int, out: BatchResults, n: int
-) -> OpResult:
-    """One op (``n`` of the batch) through an async backend: (bytes moved, when the response
-    head arrived). A PUT that succeeds notes in ``out`` when its request went out."""
+def _start_async(
+    op: PlannedOp, key: str, size: int, salt: int, out: BatchResults
+) -> Awaitable[OpResult]:
+    """One op through an async backend, started: the backend's own coroutine where its result
+    is the op's as it is, so no coroutine of ours sits between the engine and the request
+    (each such layer costs every op: 0.3 us of a ~13 us GET in pure Python here). A PUT's
+    send-time slot is cleared here; ``exec_batch_async`` files it once the PUT succeeded."""
     kind = op.kind
     b = op.backend
     if kind == _GET:
-        return await b.get(key)
+        return b.get(key)
     if kind == _PUT:
         assert op.data is not None
         try:
@@ -148,18 +150,22 @@ async def _run_one_async(
         except BufferError:  # a view of the last body is still alive somewhere: start afresh
             out.scratch = bytearray()
             body = op.data.payload(size, salt, out.scratch)
-        slot = out.sent
-        slot[0] = 0
-        result = await b.put(key, body)
-        if slot[0]:  # 0: no request carried a body (a backend outside http/)
-            out.put_sent.append((n, slot[0]))
-        return result
+        out.sent[0] = 0
+        return b.put(key, body)
     if kind == _STAT:
-        return 0, (await b.head(key))[1]  # a stat moves no bytes; the size is not counted
+        return _stat(b, key)
     if kind == _DELETE:
-        return await b.delete(key)
+        return b.delete(key)
     if kind >= _MKDIR:
-        return await run_dir_async(op, key)
+        return run_dir_async(op, key)
+    return _list(b, key)
+
+
+async def _stat(b: Backend, key: str) -> OpResult:
+    return 0, (await b.head(key))[1]  # a stat moves no bytes; the size is not counted
+
+
+async def _list(b: Backend, key: str) -> OpResult:
     await b.list(key, recursive=True)
     return _NOTHING
 
@@ -258,11 +264,10 @@ async def exec_batch_async(
         while True:
             t0 = clock()
             try:
-                if op.kind == _GET:  # the hot op without _run_one_async's coroutine layer
-                    moved, first = await op.backend.get(key)
-                else:
-                    moved, first = await _run_one_async(op, key, size, salt, out, n)
+                moved, first = await _start_async(op, key, size, salt, out)
                 code, detail = 0, ""
+                if op.kind == _PUT and out.sent[0]:  # 0: no request carried a body
+                    out.put_sent.append((n, out.sent[0]))
             except OpError as exc:  # keep the detail, never the exception (see _outcome)
                 moved, first, (code, detail) = 0, 0, _outcome(exc)
             t1 = clock()
