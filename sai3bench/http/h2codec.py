@@ -30,6 +30,7 @@ from sai3bench.http.hpack import HpackDecoder, HpackEncoder, HpackError
 #: A header block (HEADERS + CONTINUATION) larger than this is refused (a CONTINUATION flood).
 MAX_HEADER_BLOCK: Final = 1 << 20
 _UNBOUNDED: Final = 1 << 31
+_PLAIN_HEADERS_MASK: Final = f.FLAG_END_HEADERS | f.FLAG_PADDED | f.FLAG_PRIORITY
 
 
 class H2Handler(Protocol):
@@ -61,6 +62,7 @@ class H2ClientCodec:
         "_block",
         "_block_end",
         "_block_sid",
+        "_careful",
         "_conn_used",
         "_dispatch",
         "_open",
@@ -106,6 +108,7 @@ class H2ClientCodec:
         self._block = bytearray()  # a header block waiting for CONTINUATION
         self._block_sid = 0
         self._block_end = False
+        self._careful = True  # no SETTINGS yet, or inside a header block: see _check_order
         self._dispatch = {
             f.DATA: self._on_data,
             f.HEADERS: self._on_headers,
@@ -227,14 +230,26 @@ class H2ClientCodec:
             payload = buf[pos + 9 : stop]
             pos = stop
             sid &= f.MAX_STREAM_ID
-            if self._block_sid and ftype != f.CONTINUATION:
-                raise H2Error(ErrorCode.PROTOCOL_ERROR, f"frame type {ftype} inside a header block")
-            if not self.got_settings and ftype != f.SETTINGS:
-                raise H2Error(ErrorCode.PROTOCOL_ERROR, "the server's first frame is not SETTINGS")
-            handle = dispatch.get(ftype)
-            if handle is not None:  # unknown frame types are ignored (RFC 9113 section 4.1)
-                handle(payload, flags, sid)
+            if self._careful:
+                self._check_order(ftype)
+            # The two frames of every response skip the dispatch table; a HEADERS frame
+            # without padding, priority or CONTINUATION goes straight to the decoder.
+            if ftype == f.DATA:
+                self._on_data(payload, flags, sid)
+            elif ftype == f.HEADERS and flags & _PLAIN_HEADERS_MASK == f.FLAG_END_HEADERS and sid:
+                self._header_block(sid, payload, bool(flags & f.FLAG_END_STREAM))
+            else:
+                handle = dispatch.get(ftype)
+                if handle is not None:  # unknown frame types are ignored (RFC 9113 4.1)
+                    handle(payload, flags, sid)
         return pos
+
+    def _check_order(self, ftype: int) -> None:
+        """Before the server's SETTINGS, or inside a header block, only one type may come."""
+        if self._block_sid and ftype != f.CONTINUATION:
+            raise H2Error(ErrorCode.PROTOCOL_ERROR, f"frame type {ftype} inside a header block")
+        if not self.got_settings and ftype != f.SETTINGS:
+            raise H2Error(ErrorCode.PROTOCOL_ERROR, "the server's first frame is not SETTINGS")
 
     def _stream_gone(self, sid: int, what: str) -> None:
         """A frame for a stream not open: ignored if we opened and closed it, else an error."""
@@ -282,6 +297,7 @@ class H2ClientCodec:
         else:
             self._block = bytearray(block)
             self._block_sid, self._block_end = sid, end_stream
+            self._careful = True
 
     def _on_continuation(self, payload: memoryview, flags: int, sid: int) -> None:
         if sid == 0 or sid != self._block_sid:
@@ -291,6 +307,7 @@ class H2ClientCodec:
             raise H2Error(ErrorCode.ENHANCE_YOUR_CALM, "header block over 1 MiB")
         if flags & f.FLAG_END_HEADERS:
             block, self._block, self._block_sid = self._block, bytearray(), 0
+            self._careful = not self.got_settings
             self._header_block(sid, memoryview(block), self._block_end)
 
     def _header_block(self, sid: int, block: memoryview, end_stream: bool) -> None:
@@ -325,6 +342,7 @@ class H2ClientCodec:
         for ident, value in f.parse_settings(payload):
             self._apply_setting(ident, value)
         self.got_settings = True
+        self._careful = bool(self._block_sid)
         f.append_settings_ack(self.out)
         self.handler.on_settings()
 

@@ -61,12 +61,14 @@ class H2Pool:
     async def _pick(self) -> H2Connection:
         best: H2Connection | None = None
         live = 0
+        least = 0
         for c in self.conns:
             if not c.draining:  # closed, or a GOAWAY came: its open streams finish there
                 live += 1
-                if best is None or c.load < best.load:
-                    best = c
-        if best is not None and (best.load == 0 or live >= self.size):
+                load = len(c.streams) + len(c.queued)  # c.load, without a property call
+                if best is None or load < least:
+                    best, least = c, load
+        if best is not None and (least == 0 or live >= self.size):
             return best
         if self._opening is None:
             self.conns = [c for c in self.conns if not c.closed]
