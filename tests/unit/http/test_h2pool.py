@@ -15,7 +15,8 @@ from tests.conftest import LoopRunner
 
 class FakeConn:
     def __init__(self, name: str, load: int = 0, *, draining: bool = False, refuse: int = 0):
-        self.name, self.load, self.draining, self.closed = name, load, draining, False
+        self.name, self.draining, self.closed = name, draining, False
+        self.streams, self.queued = dict.fromkeys(range(load)), ()
         self.refuse = refuse  # requests answered with H2Unprocessed before one succeeds
         self.sent = 0
 
