@@ -13,10 +13,13 @@ from __future__ import annotations
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from _benchratios import Runs, paired, per_rep
 from _benchutil import MiB, fmt_num, median, print_table
+
+if TYPE_CHECKING:
+    from tests.integration.tlscerts import CertFiles
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -31,7 +34,7 @@ TRUST = {
 SCHEMES = ("http", "https")
 
 
-def make_bench_certs(directory: Path) -> Any:
+def make_bench_certs(directory: Path) -> CertFiles | None:
     """ca.pem, cert.pem, key.pem in `directory` (a CertFiles), or None without `cryptography`."""
     try:
         import cryptography  # noqa: F401
