@@ -513,7 +513,11 @@ async def open_h2_connection(
         connect_timeout,
         first=first,
     )
-    with connect_errors(ep.url):  # the SETTINGS wait shares the connect's bound
-        async with asyncio.timeout_at(start + connect_timeout):
-            await conn.ready
+    try:
+        with connect_errors(ep.url):  # the SETTINGS wait shares the connect's bound
+            async with asyncio.timeout_at(start + connect_timeout):
+                await conn.ready
+    except BaseException:
+        conn.close()  # failed or cancelled (H2Pool.close): the socket must not outlive it
+        raise
     return conn

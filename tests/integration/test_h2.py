@@ -462,3 +462,42 @@ def test_s3_virtual_host_over_h2_sends_bucket_authority(run_loop: LoopRunner) ->
             assert state["authorities"] == [f"bkt.127.0.0.1:{endpoint.port}".encode()]
 
     run_loop(go())
+
+
+def test_pool_closed_while_a_connection_opens_closes_that_socket(run_loop: LoopRunner) -> None:
+    """A connect cancelled by ``close()`` while waiting for the server's SETTINGS must close
+    its socket: left open, it outlived the loop ('unclosed resource', 'Event loop is closed'
+    when the server's GOAWAY came in after a run)."""
+
+    async def go() -> None:
+        accepted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        transports: list[asyncio.Transport] = []
+
+        class Silent(asyncio.Protocol):  # accepts, never speaks HTTP/2
+            def connection_made(self, transport: asyncio.BaseTransport) -> None:
+                transports.append(transport)  # type: ignore[arg-type]
+                accepted.set_result(None)
+
+            def connection_lost(self, exc: Exception | None) -> None:
+                lost.set_result(None)
+
+        server = await asyncio.get_running_loop().create_server(Silent, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        pool = H2Pool(Endpoint("127.0.0.1", port), connections=1)
+        try:
+            req = asyncio.ensure_future(pool.request("GET", "/x", timeout=30))
+            await accepted
+            await asyncio.sleep(0)  # the connect returned; the pool waits for SETTINGS
+            await pool.close()
+            req.cancel()
+            with contextlib.suppress(asyncio.CancelledError, OpError):
+                await req
+            await asyncio.wait_for(lost, 5)  # the server saw our socket close
+        finally:
+            for transport in transports:
+                transport.abort()
+            server.close()
+
+    run_loop(go())
