@@ -58,7 +58,10 @@ class H2Pool:
         streams = sum(len(c.streams) for c in live)
         return f"<H2Pool {self.endpoint.url} [{len(live)} conns, {streams} streams open]>"
 
-    async def _pick(self) -> H2Connection:
+    def _pick(self) -> H2Connection | None:
+        """The least-loaded live connection; starts opening another when the pool is short of
+        its size (None: none is live, await ``_opened()``). Not a coroutine: a coroutine
+        made and run per op costs about 1 us."""
         best: H2Connection | None = None
         live = 0
         least = 0
@@ -73,9 +76,13 @@ class H2Pool:
         if self._opening is None:
             self.conns = [c for c in self.conns if not c.closed]
             self._opening = asyncio.ensure_future(self._open())
+        return best  # don't stall on a connect while a live connection can take it
+
+    async def _opened(self) -> H2Connection:
+        """The connection being opened (``_pick`` started it)."""
         opening = self._opening
-        if best is not None:
-            return best  # don't stall on a connect while a live connection can take it
+        if opening is None:  # it finished (or failed) before we got here: pick again
+            return self._pick() or await self._opened()
         return await asyncio.shield(opening)
 
     async def _open(self) -> H2Connection:
@@ -111,7 +118,7 @@ class H2Pool:
         can land on the other one just before its own GOAWAY)."""
         authority = self.authority
         for attempt in range(MAX_SENDS):
-            conn = await self._pick()
+            conn = self._pick() or await self._opened()
             try:
                 return await conn.request(
                     method, target, authority, headers, body, keep_body=keep_body, timeout=timeout
