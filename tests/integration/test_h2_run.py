@@ -100,9 +100,29 @@ def h2_config(target: str, duration: str = "2s", concurrency: int = 32) -> dict[
     }
 
 
+def s3_env(url: str, certs: CertFiles | None = None) -> dict[str, str]:
+    """s3:// at ``url`` (the mock checks no signature: nginx rewrites Host); AWS_CA_BUNDLE
+    trusts our CA over TLS."""
+    env = MockServer(None, url).env()  # type: ignore[arg-type]
+    if certs is not None:
+        env["AWS_CA_BUNDLE"] = str(certs.ca)
+    return env
+
+
+ENVS = {"gs": gs_env, "az": az_env, "s3": s3_env}
+
+
+def _target(scheme: str, name: str) -> str:
+    return {
+        "gs": f"gs://bkt/{name}/",
+        "az": f"az://{DEV_ACCOUNT}/bkt/{name}/",
+        "s3": f"s3://bkt/{name}/",
+    }[scheme]
+
+
 def _listed(uri: str, scheme: str, mock: MockServer, cwd: Path) -> int:
     """Objects under ``uri``, listed by ``util list`` from the mock itself (no nginx)."""
-    env = gs_env(mock.url) if scheme == "gs" else az_env(mock.url)
+    env = ENVS[scheme](mock.url)
     proc = run_cli(["util", "list", uri], cwd, env=env)
     assert proc.returncode == 0, proc.stderr
     return int(proc.stdout.strip().splitlines()[-1].split()[-1].replace(",", ""))
@@ -113,7 +133,7 @@ def _summary(out: Path) -> dict[str, Any]:
     return data
 
 
-@pytest.mark.parametrize("scheme", ["gs", "az"])
+@pytest.mark.parametrize("scheme", ["gs", "az", "s3"])
 def test_full_run_over_http2(
     tmp_path: Path, mock: MockServer, front: Nginx, certs: CertFiles, scheme: str
 ) -> None:
@@ -131,8 +151,8 @@ def _full_run(
     tmp_path: Path, mock: MockServer, front: Nginx, certs: CertFiles, scheme: str, *extra: str
 ) -> None:
     name = f"{scheme}{'tls' if front.tls else 'h2c'}{len(extra)}"
-    target = f"gs://bkt/{name}/" if scheme == "gs" else f"az://{DEV_ACCOUNT}/bkt/{name}/"
-    env = (gs_env if scheme == "gs" else az_env)(front.url, certs if front.tls else None)
+    target = _target(scheme, name)
+    env = ENVS[scheme](front.url, certs if front.tls else None)
     cfg = write_config(tmp_path, h2_config(target), name=f"{name}.yaml")
     args = ["run", "--http2", *extra, "-c", str(cfg), "--results-dir", str(tmp_path)]
     proc = run_cli(args, tmp_path, env=env, timeout=120)
