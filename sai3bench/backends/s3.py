@@ -217,7 +217,7 @@ class S3Backend(CloudBackend):
             date,
             cred,
         )
-        return (f"{path}?{qs}" if qs else path), [*extra, *signed]
+        return (f"{path}?{qs}" if qs else path), [*extra, *signed] if extra else signed
 
     async def _call(
         self,
