@@ -175,3 +175,17 @@ def test_tls_without_h2_on_the_server_is_a_protocol_error(
                 await client.close()
 
         run_loop(go())
+
+
+def test_without_nginx_ci_fails_and_elsewhere_skips(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where CI=true a missing nginx is a failure, never a silent skip of these tests."""
+    from . import h2nginx
+
+    monkeypatch.setattr("shutil.which", lambda _: None)
+    monkeypatch.setattr(h2nginx, "Path", lambda _: Path("/nonexistent/nginx"))
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="nginx is required under CI"):
+        h2nginx.nginx_binary()
+    monkeypatch.setenv("CI", "false")
+    with pytest.raises(pytest.skip.Exception):
+        h2nginx.nginx_binary()
