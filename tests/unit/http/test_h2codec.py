@@ -375,3 +375,26 @@ def test_stream_window_overflow_resets_only_that_stream() -> None:
     assert p.handler.calls == [("reset", sid, ErrorCode.FLOW_CONTROL_ERROR)]
     (rst,) = oracle_frames(bytes(p.codec.out))
     assert isinstance(rst, RstStreamFrame) and rst.error_code == ErrorCode.FLOW_CONTROL_ERROR
+
+
+def test_an_oversized_frame_split_inside_its_header_is_refused_at_once() -> None:
+    p = Peer()
+    p.codec.receive(b"\x00\x40")  # the first 2 bytes of a 16 KiB + 1 length: not yet known
+    with pytest.raises(H2Error) as err:
+        p.codec.receive(b"\x01\x00\x00\x00\x00\x00\x01" + b"x" * 100)
+    assert err.value.code == ErrorCode.FRAME_SIZE_ERROR
+
+
+def test_a_frame_split_across_reads_is_completed_from_the_next() -> None:
+    p = Peer()
+    sid = p.get()
+    p.to_server()
+    p.server.send_headers(sid, [(b":status", b"200")])
+    p.server.send_data(sid, b"a" * 100)
+    p.server.send_data(sid, b"b" * 100, end_stream=True)
+    data = p.server.data_to_send()
+    cut = len(data) - 150  # inside the first DATA frame
+    p.codec.receive(data[:cut])
+    assert p.handler.body(sid) == b""  # the first DATA frame is still incomplete
+    p.codec.receive(data[cut:])
+    assert p.handler.body(sid) == b"a" * 100 + b"b" * 100 and not p.codec._tail
