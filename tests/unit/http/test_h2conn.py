@@ -251,3 +251,38 @@ def test_put_under_a_tiny_window_completes_in_pieces(run_loop: LoopRunner) -> No
         assert (await fut).status == 201 and bytes(got) == body and not w.client.blocked
 
     run_loop(go())
+
+
+class CountingTransport(FakeTransport):
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes = 0
+
+    def write(self, data: bytes) -> None:
+        self.writes += 1
+        super().write(data)
+
+
+def test_streams_started_in_one_loop_turn_leave_in_one_write(run_loop: LoopRunner) -> None:
+    async def go() -> None:
+        loop = asyncio.get_running_loop()
+        client = H2Connection(loop, "test")
+        transport = CountingTransport()
+        client.connection_made(transport)  # type: ignore[arg-type]
+        assert transport.writes == 1  # the preface, SETTINGS and the connection window
+        futs = [client.request("GET", f"/{i}", "h", timeout=5) for i in range(32)]
+        body = memoryview(b"x" * 100)
+        futs.append(client.request("PUT", "/up", "h", (), body, timeout=5))
+        await asyncio.sleep(0)
+        assert transport.writes == 2
+        server = h2.connection.H2Connection(
+            h2.config.H2Configuration(client_side=False, header_encoding=None)
+        )
+        events = server.receive_data(bytes(transport.out))
+        assert len(_requests(events)) == 33
+        client.close()
+        for fut in futs:
+            with pytest.raises(H2Unprocessed):
+                await fut
+
+    run_loop(go())
