@@ -134,6 +134,9 @@ class WorkloadState:
         self.feeders = [op.feeder for op in planned]
         self.ever_ok = [False] * len(planned)
         self.failed_before_ok = [0] * len(planned)
+        #: Per op: whether ``on_task`` must see its next success (the recorder skips the call
+        #: otherwise): always for a DELETE or a PUT that feeds a pool, else until one worked.
+        self.tell_ok = [True] * len(planned)
 
     def __repr__(self) -> str:
         return f"<WorkloadState out={self.outstanding} {self.guard!r}>"
@@ -193,6 +196,8 @@ class WorkloadState:
             self.result.deleted_keys.add(task[1])
         elif (feeder := self.feeders[oi]) is not None:  # late or not, the object is there
             feeder.add(task[1])
+        else:
+            self.tell_ok[oi] = False  # its successes have nothing more to tell
 
     def _on_failure(self, task: Task, code: int) -> None:
         late, code = code & LATE, code & ~LATE
@@ -309,7 +314,9 @@ async def run_workload(
         stop=pool.stop,
         say=lambda line: loop.call_soon_threadsafe(_notice, ctx.out, line),
     )
-    record = oplog.chained(make_recorder(intervals, planned, tally, state.on_task), planned)
+    record = oplog.chained(
+        make_recorder(intervals, planned, tally, state.on_task, tell_ok=state.tell_ok), planned
+    )
     if pacer is not None:  # io_rate: response times too, into the batch's interval
         record = paced_recorder(record, planned, lambda: intervals.current)
     progress = _Progress(ctx.out, [p.kind for p in planned], config.duration)
