@@ -35,7 +35,7 @@ from typing import Final
 
 from sai3bench.http.endpoint import DEFAULT_CONNECT_TIMEOUT, DEFAULT_FIRST_BYTE_TIMEOUT, Endpoint
 from sai3bench.http.h2codec import H2ClientCodec
-from sai3bench.http.h2frames import ErrorCode, H2Error, code_name
+from sai3bench.http.h2frames import MAX_STREAM_ID, ErrorCode, H2Error, code_name
 from sai3bench.http.sent import mark as mark_sent
 from sai3bench.http.sockets import ReceiveBufferProtocol, connect_errors, open_connection
 from sai3bench.outcome import OpError, Outcome
@@ -340,6 +340,9 @@ class H2Connection(ReceiveBufferProtocol):
         method, target, authority, headers, body = s.request
         s.request = None
         codec = self.codec
+        if codec.next_sid > MAX_STREAM_ID:
+            self._out_of_stream_ids(s)
+            return
         block = codec.encoder.encode_request(method, self.scheme, authority, target, headers)
         if body is None or not len(body):
             s.sid = codec.open_stream(block, end_stream=True)
@@ -352,6 +355,17 @@ class H2Connection(ReceiveBufferProtocol):
         self.requests += 1
         if self._flush_handle is None:
             self._flush_handle = self._loop.call_soon(self._flush)
+
+    def _out_of_stream_ids(self, s: _Stream) -> None:
+        """2^30 streams used: this connection can open no more (RFC 9113 5.1.1); the pool
+        sends the request on a new one and this one closes once its streams finished."""
+        self.draining = True
+        unprocessed = H2Unprocessed(Outcome.CONNECTION, f"{self.label}: stream ids used up")
+        for waiting in (s, *self.queued):
+            self._fail(waiting, unprocessed)
+        self.queued.clear()
+        if not self.streams:
+            self._close_drained()
 
     def _start_queued(self) -> None:
         queued = self.queued

@@ -286,3 +286,19 @@ def test_streams_started_in_one_loop_turn_leave_in_one_write(run_loop: LoopRunne
                 await fut
 
     run_loop(go())
+
+
+def test_a_connection_out_of_stream_ids_drains_and_refuses_unprocessed(
+    run_loop: LoopRunner,
+) -> None:
+    async def go() -> None:
+        w = Wire(asyncio.get_running_loop())
+        w.to_server()
+        w.to_client()
+        w.client.codec.next_sid = (1 << 31) + 1  # the last id, 2^31-1, went out
+        with pytest.raises(H2Unprocessed) as err:
+            await w.client.request("GET", "/a", "h", timeout=5)
+        assert "stream ids used up" in err.value.detail
+        assert w.client.draining and w.client.closed  # no stream was open: closed at once
+
+    run_loop(go())
