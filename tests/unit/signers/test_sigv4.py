@@ -424,4 +424,4 @@ def test_plain_requests_sign_as_the_general_path(requests):
     reused = SigV4Signer("us-east-1")
     for method, path, query, host, payload, amz_date, c in requests:
         args = (method, host, path, query, (), payload, amz_date, _PLAIN_CREDS[c])
-        assert reused.sign(*args) == SigV4Signer("us-east-1")._sign(*args)
+        assert reused.sign(*args) == SigV4Signer("us-east-1").sign(*args)  # fresh: the general path
