@@ -581,19 +581,7 @@ class ResponseParser(_Parser):
         if self.done:
             return pos
         if self.content_length is not None:  # no other framing sets it: BODY_LENGTH
-            n = end - pos
-            left = self._left
-            if n > left:
-                n = left
-            if self._keep_left:
-                self._take_body(data, pos, n)
-            else:
-                self.body_received += n
-            self._left = left = left - n
-            if not left:
-                self._state = DONE
-                self.done = True
-            return pos + n
+            return _read_length(self, data, pos, end)
         if pos < end:  # an interim 1xx, chunked, until close
             return pos + _Parser.feed(self, data[pos:])
         return pos
