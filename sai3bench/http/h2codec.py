@@ -17,6 +17,16 @@ Rules:
 4. Send windows: ``send_data`` sends what both windows allow and says how much; SETTINGS
    INITIAL_WINDOW_SIZE moves every sending stream's window by the difference (it may go
    negative); a window above 2^31-1 is a FLOW_CONTROL_ERROR.
+5. Replies a peer can provoke (PING and SETTINGS ACKs, RST_STREAM for its stream errors) are
+   counted until ``take()``; more than MAX_QUEUED_REPLIES unsent is ENHANCE_YOUR_CALM. The
+   caller does not take while its transport is full, so a peer that floods and never reads
+   cannot grow our buffers without bound (CVE-2019-9512, 9514, 9515).
+6. Tolerated on purpose (each costs us nothing and refusing it would fail good requests):
+   frames on streams we closed, a GOAWAY whose last stream id grows (streams already failed
+   stay failed), PING/SETTINGS ACKs we did not ask for, WINDOW_UPDATE on a stream we no longer
+   send on, empty DATA/CONTINUATION frames (a peer can waste our CPU with any valid frame; the
+   header block is bounded by MAX_HEADER_BLOCK, a frame by our MAX_FRAME_SIZE before it is
+   buffered). Message-level checks (DATA before the head, :status) are H2Connection's.
 """
 
 from __future__ import annotations
@@ -29,6 +39,8 @@ from sai3bench.http.hpack import HpackDecoder, HpackEncoder, HpackError
 
 #: A header block (HEADERS + CONTINUATION) larger than this is refused (a CONTINUATION flood).
 MAX_HEADER_BLOCK: Final = 1 << 20
+#: Unsent replies a peer may provoke before we call it a flood (nghttp2's max_outbound_ack).
+MAX_QUEUED_REPLIES: Final = 1000
 _UNBOUNDED: Final = 1 << 31
 _PLAIN_HEADERS_MASK: Final = f.FLAG_END_HEADERS | f.FLAG_PADDED | f.FLAG_PRIORITY
 
@@ -66,6 +78,7 @@ class H2ClientCodec:
         "_conn_used",
         "_dispatch",
         "_open",
+        "_replies",
         "_send_windows",
         "_tail",
         "conn_window",
@@ -104,6 +117,7 @@ class H2ClientCodec:
         #: Streams we are still sending a body on -> their send window.
         self._send_windows: dict[int, int] = {}
         self._conn_used = 0
+        self._replies = 0  # rule 5
         self._tail = b""
         self._block = bytearray()  # a header block waiting for CONTINUATION
         self._block_sid = 0
@@ -134,6 +148,7 @@ class H2ClientCodec:
         """The bytes to send; ``out`` starts empty again (the caller owns what it got)."""
         data = self.out
         self.out = bytearray()
+        self._replies = 0
         return data
 
     @property
@@ -346,8 +361,25 @@ class H2ClientCodec:
         self.handler.on_headers(sid, fields, end_stream)
 
     def _on_priority(self, payload: memoryview, flags: int, sid: int) -> None:
+        """Ignored (RFC 9113 deprecates it; it may name any stream, idle ones too), but a
+        wrong length is a stream error on a stream of ours (RFC 9113 6.3)."""
         if sid == 0:
             raise H2Error(ErrorCode.PROTOCOL_ERROR, "PRIORITY on stream 0")
+        if len(payload) != 5 and sid in self._open:
+            self._stream_error(sid, ErrorCode.FRAME_SIZE_ERROR)
+
+    def _stream_error(self, sid: int, code: ErrorCode) -> None:
+        """RST_STREAM for that stream only; the handler fails it."""
+        self.reset_stream(sid, code)
+        self._count_reply()
+        self.handler.on_reset(sid, code)
+
+    def _count_reply(self) -> None:
+        """Rule 5: one more frame the peer made us queue."""
+        self._replies += 1
+        if self._replies > MAX_QUEUED_REPLIES:
+            why = f"over {MAX_QUEUED_REPLIES} PING/SETTINGS/stream-error replies left unread"
+            raise H2Error(ErrorCode.ENHANCE_YOUR_CALM, why)
 
     def _on_rst_stream(self, payload: memoryview, flags: int, sid: int) -> None:
         code = f.parse_rst_stream(payload)
@@ -370,6 +402,7 @@ class H2ClientCodec:
         self.got_settings = True
         self._careful = bool(self._block_sid)
         f.append_settings_ack(self.out)
+        self._count_reply()
         self.handler.on_settings()
 
     def _apply_setting(self, ident: int, value: int) -> None:
@@ -404,6 +437,7 @@ class H2ClientCodec:
             raise H2Error(ErrorCode.FRAME_SIZE_ERROR, f"PING length {len(payload)}")
         if not flags & f.FLAG_ACK:
             f.append_ping(self.out, bytes(payload), ack=True)
+            self._count_reply()
 
     def _on_goaway(self, payload: memoryview, flags: int, sid: int) -> None:
         if sid:
@@ -429,8 +463,7 @@ class H2ClientCodec:
         window += increment
         if increment == 0 or window > f.MAX_WINDOW:
             code = ErrorCode.PROTOCOL_ERROR if increment == 0 else ErrorCode.FLOW_CONTROL_ERROR
-            self.reset_stream(sid, code)  # a stream error: that stream only
-            self.handler.on_reset(sid, code)
+            self._stream_error(sid, code)
             return
         self._send_windows[sid] = window
         self.handler.on_window_open()

@@ -130,6 +130,7 @@ class H2Connection(ReceiveBufferProtocol):
         "requests",
         "scheme",
         "streams",
+        "write_paused",
     )
 
     def __init__(
@@ -162,6 +163,9 @@ class H2Connection(ReceiveBufferProtocol):
         #: No new stream may start here (a GOAWAY came, or closed); the pool skips it.
         self.draining = False
         self.requests = 0
+        #: The transport's buffer is full: frames wait in the codec, which bounds the replies
+        #: a peer can provoke there (h2codec rule 5).
+        self.write_paused = False
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else "draining" if self.draining else "open"
@@ -207,6 +211,13 @@ class H2Connection(ReceiveBufferProtocol):
     def eof_received(self) -> bool:
         return False
 
+    def pause_writing(self) -> None:
+        self.write_paused = True
+
+    def resume_writing(self) -> None:
+        self.write_paused = False
+        self._flush()
+
     def connection_lost(self, exc: Exception | None) -> None:
         why = f"connection lost: {exc}" if exc else "connection closed by peer"
         self._fail_connection(OpError(Outcome.CONNECTION, f"{self.label}: {why}"))
@@ -236,6 +247,9 @@ class H2Connection(ReceiveBufferProtocol):
     def on_data(self, sid: int, data: memoryview, end_stream: bool) -> None:
         s = self.streams.get(sid)
         if s is None:
+            return
+        if not s.status:  # RFC 9113 8.1: a response starts with its HEADERS
+            self._fail(s, OpError(Outcome.PROTOCOL, "DATA before the response head"))
             return
         n = len(data)
         if n:
@@ -397,7 +411,7 @@ class H2Connection(ReceiveBufferProtocol):
         if self._flush_handle is not None:
             self._flush_handle.cancel()
             self._flush_handle = None
-        if self.codec.out and self.transport is not None and not self.closed:
+        if self.codec.out and self.transport is not None and not (self.closed or self.write_paused):
             self.transport.write(self.codec.take())
 
     # -- endings ------------------------------------------------------------------------------
