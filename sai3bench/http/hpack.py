@@ -325,7 +325,10 @@ class HpackEncoder:
         limit = min(size, DEFAULT_TABLE_SIZE)
         if limit == self._limit and not self._resizes:
             return
-        self._resizes.append(limit)
+        resizes = self._resizes
+        if len(resizes) > 2:  # only the lowest and the last are announced: keep just those
+            resizes[:] = [min(resizes), resizes[-1]]  # (a SETTINGS flood grew it per frame)
+        resizes.append(limit)
         self._limit = limit
         self._evict()
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import h2.events
+import h2.settings
 import pytest
 from hyperframe.frame import (
     DataFrame,
@@ -128,5 +129,97 @@ def test_replies_wait_while_the_transport_is_full_and_a_flood_then_fails_the_con
         with pytest.raises(OpError) as err:
             await fut
         assert err.value.outcome == Outcome.CONNECTION and w.transport.aborted
+
+    run_loop(go())
+
+
+def test_a_settings_flood_of_table_sizes_keeps_the_encoder_small() -> None:
+    """Only the lowest and the last size since the last block are announced (RFC 7541 4.2),
+    so only those are kept: a peer alternating HEADER_TABLE_SIZE while we send nothing must
+    not grow a list per SETTINGS frame."""
+    p = Peer()
+    for i in range(2000):
+        p.codec.receive(raw(SettingsFrame(0, settings={1: 1000 + i % 7})))
+        p.codec.take()
+    assert len(p.codec.encoder._resizes) <= 3
+    sid = p.get()
+    (req,) = [e for e in p.to_server() if isinstance(e, h2.events.RequestReceived)]
+    assert req.stream_id == sid  # the h2 server decoded the size updates and the head
+
+
+@pytest.mark.parametrize(
+    ("frame", "code"),
+    [
+        (f.FRAME_HEAD.pack(0, 4, f.RST_STREAM, 0, 0) + b"\0\0\0\0", "PROTOCOL_ERROR"),
+        (f.FRAME_HEAD.pack(0, 5, f.PRIORITY, 0, 0) + b"\0" * 5, "PROTOCOL_ERROR"),
+        (f.FRAME_HEAD.pack(0, 1, f.CONTINUATION, 4, 0) + b"\x88", "PROTOCOL_ERROR"),
+        (f.FRAME_HEAD.pack(0, 0, f.SETTINGS, 0, 1), "PROTOCOL_ERROR"),
+        (f.FRAME_HEAD.pack(0, 8, f.PING, 0, 1) + b"\0" * 8, "PROTOCOL_ERROR"),
+        (f.FRAME_HEAD.pack(0, 8, f.GOAWAY, 0, 1) + b"\0" * 8, "PROTOCOL_ERROR"),
+        (f.FRAME_HEAD.pack(0, 3, f.WINDOW_UPDATE, 0, 1) + b"\0" * 3, "FRAME_SIZE_ERROR"),
+        (f.FRAME_HEAD.pack(0, 6, f.SETTINGS, 1, 0) + b"\0" * 6, "FRAME_SIZE_ERROR"),
+        (raw(SettingsFrame(0, settings={5: 1 << 24})), "PROTOCOL_ERROR"),
+        (raw(DataFrame(7, data=b"x")), "PROTOCOL_ERROR"),  # odd, above our highest id
+        (
+            f.FRAME_HEAD.pack(0, 0, f.HEADERS, 0, 3) + f.FRAME_HEAD.pack(0, 0, 9, 4, 5),
+            "PROTOCOL_ERROR",
+        ),
+    ],
+    ids=[
+        "rst on 0",
+        "priority on 0",
+        "continuation on 0",
+        "settings on a stream",
+        "ping on a stream",
+        "goaway on a stream",
+        "window update of 3 bytes",
+        "settings ack with a payload",
+        "max frame size 2^24",
+        "data above our highest stream",
+        "continuation on another stream",
+    ],
+)
+def test_frames_on_the_wrong_stream_or_of_the_wrong_size_are_connection_errors(
+    frame: bytes, code: str
+) -> None:
+    p = Peer()
+    p.get(), p.get()
+    p.to_server()
+    with pytest.raises(H2Error) as err:
+        p.codec.receive(frame)
+    assert err.value.code.name == code
+
+
+def test_window_update_of_0_on_an_upload_resets_only_that_stream() -> None:
+    p = Peer()
+    block = p.codec.encoder.encode_request("PUT", "http", "h", "/up", [])
+    sid = p.codec.open_stream(block, end_stream=False)
+    p.to_server()
+    p.codec.receive(raw(WindowUpdateFrame(sid, window_increment=0)) + PING)
+    assert p.handler.calls == [("reset", sid, ErrorCode.PROTOCOL_ERROR)]
+    rst, ping = oracle_frames(bytes(p.codec.take()))
+    assert isinstance(rst, RstStreamFrame) and rst.error_code == ErrorCode.PROTOCOL_ERROR
+    assert "ACK" in ping.flags  # the connection lives on
+
+
+def test_max_concurrent_streams_lowered_mid_connection_holds_new_streams_back(
+    run_loop: LoopRunner,
+) -> None:
+    async def go() -> None:
+        w = Wire(asyncio.get_running_loop())
+        first = w.client.request("GET", "/a", "h", timeout=5)
+        (req,) = [e for e in w.to_server() if isinstance(e, h2.events.RequestReceived)]
+        w.server.update_settings({h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: 1})
+        w.to_client()
+        later = [w.client.request("GET", f"/{i}", "h", timeout=5) for i in range(2)]
+        await asyncio.sleep(0)
+        assert not [e for e in w.to_server() if isinstance(e, h2.events.RequestReceived)]
+        w.server.send_headers(req.stream_id, [(b":status", b"204")], end_stream=True)
+        w.to_client()
+        assert (await first).status == 204
+        started = [e for e in w.to_server() if isinstance(e, h2.events.RequestReceived)]
+        assert len(started) == 1 and len(w.client.queued) == 1
+        for fut in later:
+            fut.cancel()
 
     run_loop(go())
