@@ -10,7 +10,6 @@ backend then only signs, calls, and maps a non-2xx status to an Outcome.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -18,7 +17,6 @@ from sai3bench.http.endpoint import Endpoint
 from sai3bench.http.h1build import RequestTemplate
 from sai3bench.http.h2pool import H2Pool
 from sai3bench.http.pool import H1Pool
-from sai3bench.outcome import OpError
 from sai3bench.payload import Payload, payload_length
 
 _METHODS = ("GET", "PUT", "HEAD", "DELETE", "POST")
@@ -96,9 +94,8 @@ class HttpClient:
         the HTTP/1.1 head of this very request, from ``head_of`` (a backend that sends the
         same signed request again keeps it; 1 us of a GET); HTTP/2 ignores it.
 
-        HTTP/1.1 runs H1Pool.send's steps here, inline: each coroutine layer between the op
-        and the connection's future costs every op (measured: fake transport, 1 KiB GET,
-        one coroutine less 0.3 us of ~9).
+        HTTP/1.1 awaits H1Pool.send itself (arguments by position: keywords cost a dict per
+        call); H1Pool.send awaits the connection's future.
         """
         is_head = method == "HEAD"
         h2 = self.h2
@@ -118,24 +115,7 @@ class HttpClient:
         if head is None:
             head = self._templates[method].head(target, headers, length)
         pool = self.h1
-        timeout = self.timeout
-        conn = pool.take_idle()
-        if conn is None:  # a waiter is bounded too: by this request's timeout and a connect
-            conn = await pool.acquire(timeout + pool.connect_timeout)
-        reused = conn.requests > 0
-        try:
-            await conn.request(
-                head,
-                body,
-                method_is_head=is_head,
-                keep_body=keep_body,
-                timeout=timeout,
-                error_body=error_body,
-            )
-        except (OpError, asyncio.CancelledError) as exc:
-            conn = await pool.recover(
-                conn, exc, reused, head, body, is_head, keep_body, timeout, error_body
-            )
+        conn = await pool.send(head, body, is_head, keep_body, self.timeout, error_body)
         p = conn.parser
         received = (p.content_length or 0) if is_head else p.body_received
         kept = bytes(p.body) if p.body else b""

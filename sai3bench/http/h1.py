@@ -546,7 +546,7 @@ class ResponseParser(_Parser):
         self.start()
 
     def start(
-        self, *, method_is_head: bool = False, keep_body: bool | int = False, error_body: int = 0
+        self, method_is_head: bool = False, keep_body: bool | int = False, error_body: int = 0
     ) -> None:
         """Prepare for the next response.
 

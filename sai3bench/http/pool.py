@@ -192,7 +192,6 @@ class H1Pool:
         self,
         head: bytes,
         body: Payload | None = None,
-        *,
         method_is_head: bool = False,
         keep_body: bool | int = False,
         timeout: float = 120.0,
@@ -200,74 +199,35 @@ class H1Pool:
     ) -> H1Connection:
         """Send one request and read its whole response; returns the connection, still held.
 
-        The caller reads ``conn.parser`` and then must ``release(conn)``. Raises OpError.
-        HttpClient.request runs these same steps inline (one coroutine less per op).
+        The caller reads ``conn.parser`` and then must ``release(conn)``. Raises OpError. A
+        stale keep-alive (a failure on a reused connection; see the module doc) is sent once
+        more on a fresh connection. HttpClient.request passes the arguments by position (the
+        hot path: keywords cost a dict per call).
         """
-        conn = self.take_idle()
-        if conn is None:  # a waiter is bounded too: by this request's timeout and a connect
-            conn = await self.acquire(timeout + self.connect_timeout)
-        reused = conn.requests > 0
-        try:
-            await conn.request(
-                head,
-                body,
-                method_is_head=method_is_head,
-                keep_body=keep_body,
-                timeout=timeout,
-                error_body=error_body,
-            )
-        except (OpError, asyncio.CancelledError) as exc:
-            return await self.recover(
-                conn, exc, reused, head, body, method_is_head, keep_body, timeout, error_body
-            )
-        return conn
-
-    async def recover(
-        self,
-        conn: H1Connection,
-        exc: OpError | asyncio.CancelledError,
-        reused: bool,
-        head: bytes,
-        body: Payload | None,
-        method_is_head: bool,
-        keep_body: bool | int,
-        timeout: float,
-        error_body: int,
-    ) -> H1Connection:
-        """``conn.request`` failed with ``exc``: free the connection's slot and raise ``exc``,
-        or, for a stale keep-alive (a ``reused`` connection; see the module doc), send the
-        request once more on a fresh connection and return that one, still held."""
-        if isinstance(exc, asyncio.CancelledError):
-            # Cancelled mid-request (an interrupted run): where this response ends is
-            # unknown, so the connection is closed, but its slot must be freed. Without
-            # this every slot leaked and the next acquire (cleanup) waited forever.
-            conn.close()
-            self.release(conn)
-            raise exc
-        started = conn.parser.has_started
-        self.release(conn)
-        if not (reused and can_resend(head, exc.outcome, started)):
-            raise exc
-        self.resent += 1
-        note_resend(exc.outcome)  # a stale keep-alive, most likely (see the module doc)
-        conn = self.take_idle() or await self.acquire(timeout + self.connect_timeout)
-        try:
-            await conn.request(
-                head,
-                body,
-                method_is_head=method_is_head,
-                keep_body=keep_body,
-                timeout=timeout,
-                error_body=error_body,
-            )
-        except OpError:
-            self.release(conn)
-            raise
-        except asyncio.CancelledError:
-            conn.close()
-            self.release(conn)
-            raise
-        return conn
+        resent = False
+        while True:
+            conn = self.take_idle()
+            if conn is None:  # a waiter is bounded too: by this request's timeout and a connect
+                conn = await self.acquire(timeout + self.connect_timeout)
+            reused = conn.requests > 0
+            try:
+                await conn.request(head, body, method_is_head, keep_body, timeout, error_body)
+                return conn
+            except asyncio.CancelledError:
+                # Cancelled mid-request (an interrupted run): where this response ends is
+                # unknown, so the connection is closed, but its slot must be freed. Without
+                # this every slot leaked and the next acquire (cleanup) waited forever.
+                conn.close()
+                self.release(conn)
+                raise
+            except OpError as exc:
+                started = conn.parser.has_started
+                self.release(conn)
+                if resent or not (reused and can_resend(head, exc.outcome, started)):
+                    raise
+                resent = True
+                self.resent += 1
+                note_resend(exc.outcome)  # a stale keep-alive, most likely (see the module doc)
 
 
 def can_resend(head: bytes, outcome: int, response_started: bool) -> bool:

@@ -196,7 +196,6 @@ class H1Connection(ReceiveBufferProtocol):
         self,
         head: bytes,
         body: Payload | None = None,
-        *,
         method_is_head: bool = False,
         keep_body: bool | int = False,
         timeout: float = 120.0,
@@ -214,7 +213,7 @@ class H1Connection(ReceiveBufferProtocol):
         if self.closed or self.transport is None:
             self._fail(OpError(Outcome.CONNECTION, "connection closed"))
             return waiter
-        self.parser.start(method_is_head=method_is_head, keep_body=keep_body, error_body=error_body)
+        self.parser.start(method_is_head, keep_body, error_body)  # by position: no kwargs dict
         self.requests += 1
         if body is None:
             self.transport.write(head)
