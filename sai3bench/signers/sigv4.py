@@ -243,7 +243,9 @@ class SigV4Signer:
         if pads is None:
             pads = self._cache_key(date, credential.secret_key)
         token = self._token(credential)
-        canonical, signed = self._canonical_headers(host, headers, payload_hash, amz_date, token)
+        canonical, signed = _canonical_headers(
+            host, headers, payload_hash, amz_date, None if token is None else self._token_canonical
+        )
         tail = f"{canonical}\n{signed}\n{payload_hash}"
         h = _SHA256.copy()
         h.update(f"{method}\n{canonical_path}\n{canonical_query_string}\n{tail}".encode())
@@ -286,31 +288,6 @@ class SigV4Signer:
             self._token_raw = token
             self._token_canonical = " ".join(token.split())
         return token
-
-    def _canonical_headers(
-        self,
-        host: str,
-        headers: Sequence[tuple[str, str]],
-        payload_hash: str,
-        amz_date: str,
-        token: str | None,
-    ) -> tuple[str, str]:
-        """The canonical headers block and the signed header names."""
-        if headers:
-            canonical, signed = _canonical_headers(
-                host,
-                headers,
-                payload_hash,
-                amz_date,
-                None if token is None else self._token_canonical,
-            )
-        else:
-            canonical = f"host:{host}\nx-amz-content-sha256:{payload_hash}\nx-amz-date:{amz_date}\n"
-            signed = "host;x-amz-content-sha256;x-amz-date"
-            if token is not None:
-                canonical += f"x-amz-security-token:{self._token_canonical}\n"
-                signed += ";x-amz-security-token"
-        return canonical, signed
 
     def _cache_key(self, date: str, secret: str) -> tuple[HASH, HASH]:
         pads = _hmac_pads(derive_signing_key(secret, date, self.region, self.service))
@@ -360,6 +337,13 @@ def _canonical_headers(
     amz_date: str,
     token: str | None,
 ) -> tuple[str, str]:
+    """The canonical headers block and the signed header names; ``token`` trimmed already."""
+    if not headers:  # the usual request: no sort, no joins
+        canonical = f"host:{host}\nx-amz-content-sha256:{payload_hash}\nx-amz-date:{amz_date}\n"
+        if token is None:
+            return canonical, "host;x-amz-content-sha256;x-amz-date"
+        canonical += f"x-amz-security-token:{token}\n"
+        return canonical, "host;x-amz-content-sha256;x-amz-date;x-amz-security-token"
     items = [("host", host), ("x-amz-content-sha256", payload_hash), ("x-amz-date", amz_date)]
     if token is not None:
         items.append(("x-amz-security-token", token))
