@@ -397,26 +397,36 @@ class H2ClientCodec:
             if payload:
                 raise H2Error(ErrorCode.FRAME_SIZE_ERROR, "SETTINGS ACK with a payload")
             return
+        window = -1
         for ident, value in f.parse_settings(payload):
-            self._apply_setting(ident, value)
+            if ident == f.SETTINGS_INITIAL_WINDOW_SIZE:
+                if value > f.MAX_WINDOW:
+                    raise H2Error(ErrorCode.FLOW_CONTROL_ERROR, f"INITIAL_WINDOW_SIZE {value}")
+                window = value
+            else:
+                self._apply_setting(ident, value)
+        if window >= 0:
+            self._move_send_windows(window)
         self.got_settings = True
         self._careful = bool(self._block_sid)
         f.append_settings_ack(self.out)
         self._count_reply()
         self.handler.on_settings()
 
+    def _move_send_windows(self, initial: int) -> None:
+        """Only a frame's last INITIAL_WINDOW_SIZE moves the windows (by the difference): a
+        16 KiB SETTINGS frame holds 2,730 settings, and moving every uploading stream's window
+        for each cost settings x streams per frame."""
+        delta = initial - self.peer_initial_window
+        self.peer_initial_window = initial
+        windows = self._send_windows
+        for sid, window in windows.items():
+            if window + delta > f.MAX_WINDOW:
+                raise H2Error(ErrorCode.FLOW_CONTROL_ERROR, f"stream {sid}'s window overflows")
+            windows[sid] = window + delta
+
     def _apply_setting(self, ident: int, value: int) -> None:
-        if ident == f.SETTINGS_INITIAL_WINDOW_SIZE:
-            if value > f.MAX_WINDOW:
-                raise H2Error(ErrorCode.FLOW_CONTROL_ERROR, f"INITIAL_WINDOW_SIZE {value}")
-            delta = value - self.peer_initial_window
-            self.peer_initial_window = value
-            windows = self._send_windows
-            for sid, window in windows.items():
-                if window + delta > f.MAX_WINDOW:
-                    raise H2Error(ErrorCode.FLOW_CONTROL_ERROR, f"stream {sid}'s window overflows")
-                windows[sid] = window + delta
-        elif ident == f.SETTINGS_MAX_FRAME_SIZE:
+        if ident == f.SETTINGS_MAX_FRAME_SIZE:
             if not f.DEFAULT_MAX_FRAME <= value <= f.MAX_FRAME_LIMIT:
                 raise H2Error(ErrorCode.PROTOCOL_ERROR, f"MAX_FRAME_SIZE {value}")
             self.peer_max_frame = value

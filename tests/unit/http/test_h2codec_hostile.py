@@ -11,6 +11,7 @@ import pytest
 from hyperframe.frame import (
     DataFrame,
     GoAwayFrame,
+    HeadersFrame,
     PingFrame,
     RstStreamFrame,
     SettingsFrame,
@@ -223,3 +224,68 @@ def test_max_concurrent_streams_lowered_mid_connection_holds_new_streams_back(
             fut.cancel()
 
     run_loop(go())
+
+
+class CountingWindows(dict[int, int]):
+    """The codec's send windows, counting every write."""
+
+    writes = 0
+
+    def __setitem__(self, sid: int, window: int) -> None:
+        self.writes += 1
+        super().__setitem__(sid, window)
+
+
+def test_a_settings_frame_full_of_window_sizes_moves_each_window_once() -> None:
+    """A 16 KiB SETTINGS frame holds 2,730 settings: applying each INITIAL_WINDOW_SIZE to every
+    uploading stream cost settings x streams dict writes per frame (a CPU amplifier); only the
+    last value matters (RFC 9113 6.9.2 moves windows by the difference)."""
+    p = Peer()
+    block = p.codec.encoder.encode_request("PUT", "http", "h", "/up", [])
+    sids = [p.codec.open_stream(block, end_stream=False) for _ in range(10)]
+    windows = p.codec._send_windows = CountingWindows(p.codec._send_windows)
+    payload = b"".join(f._SETTING.pack(4, 1000 + i) for i in range(2000))
+    p.codec.receive(f.FRAME_HEAD.pack(0, len(payload), f.SETTINGS, 0, 0) + payload)
+    assert windows.writes == len(sids)
+    assert all(windows[sid] == 1000 + 1999 for sid in sids)
+    assert p.codec.peer_initial_window == 2999
+
+
+def test_an_initial_window_size_over_2_31_anywhere_in_the_frame_is_refused() -> None:
+    p = Peer()
+    payload = f._SETTING.pack(4, 1 << 31) + f._SETTING.pack(4, 1000)
+    with pytest.raises(H2Error) as err:
+        p.codec.receive(f.FRAME_HEAD.pack(0, len(payload), f.SETTINGS, 0, 0) + payload)
+    assert err.value.code == ErrorCode.FLOW_CONTROL_ERROR
+
+
+def test_padding_counts_against_the_windows_and_is_given_back() -> None:
+    p = Peer(stream_window=1000)
+    sid = p.get()
+    p.to_server()
+    p.codec.receive(raw(HeadersFrame(sid, data=b"\x88", flags=["END_HEADERS"])))
+    frame = raw(DataFrame(sid, data=b"x" * 10, pad_length=255, flags=["PADDED"]))
+    p.codec.receive(frame * 2)  # 2 x (1 + 10 + 255): past half the stream window
+    (update,) = oracle_frames(bytes(p.codec.take()))
+    assert (update.stream_id, update.window_increment) == (sid, 2 * 266)
+    small = Peer(stream_window=200)
+    sid = small.get()
+    small.to_server()
+    small.codec.receive(raw(HeadersFrame(sid, data=b"\x88", flags=["END_HEADERS"])))
+    with pytest.raises(H2Error) as err:  # 266 > 200, though only 10 bytes are data
+        small.codec.receive(raw(DataFrame(sid, data=b"x" * 10, pad_length=255, flags=["PADDED"])))
+    assert err.value.code == ErrorCode.FLOW_CONTROL_ERROR
+
+
+def test_a_header_block_is_bounded_before_it_is_decoded() -> None:
+    """A CONTINUATION flood: the block is refused once its raw size passes MAX_HEADER_BLOCK,
+    before any of it reaches the HPACK decoder."""
+    p = Peer()
+    sid = p.get()
+    p.to_server()
+    piece = f.FRAME_HEAD.pack(0, 16384, f.CONTINUATION, 0, sid) + b"\x88" * 16384
+    p.codec.receive(raw(HeadersFrame(sid, data=b"\x88")))
+    p.codec.receive(piece * (h2codec.MAX_HEADER_BLOCK // 16384 - 1))
+    with pytest.raises(H2Error) as err:
+        p.codec.receive(piece)
+    assert err.value.code == ErrorCode.ENHANCE_YOUR_CALM and p.handler.calls == []
