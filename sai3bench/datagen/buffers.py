@@ -194,11 +194,13 @@ class DataSource:
 
     def _fill(self, size: int, salt: int, scratch: bytearray) -> memoryview:
         """Fill scratch with the first ``size`` bytes of the object; return a view of them."""
+        h = object_hash(salt, self._seed_mix)
+        if size < BLOCK:
+            return self._fill_small(size, h, scratch)
         full, tail = divmod(size, BLOCK)
         nblocks = full + (1 if tail else 0)
         if len(scratch) < nblocks * BLOCK:
             _grow(scratch, nblocks * BLOCK, self.scratch_cap)
-        h = object_hash(salt, self._seed_mix)
         mv = memoryview(scratch)
         if self._dedup == 1:
             self._blocks(mv, 0, nblocks, h, 0)
@@ -220,6 +222,19 @@ class DataSource:
         if tail:
             self._blocks(mv, full, 1, h if own_tail else hs, full)
         return mv[:size]
+
+    def _fill_small(self, size: int, h: int, scratch: bytearray) -> memoryview:
+        """``_fill`` of an object shorter than a block, the same bytes: its one block is the
+        unique or shared one as ``_fill`` decides, and only ``size`` bytes of it are copied
+        (the general path's divmod, loops and whole-block copy were ~0.5 us of a 1 KiB PUT)."""
+        if self._dedup != 1 and not unique_blocks(1, self._dedup, h):
+            h = shared_hash(h, self._seed_mix)
+        if len(scratch) < BLOCK:
+            _grow(scratch, BLOCK, self.scratch_cap)
+        src = pool_block_offset(h, self._pool_blocks) * BLOCK
+        scratch[:size] = self._pool_view[src : src + size]  # same length: never resizes
+        _pack_stamp(scratch, 0, h, 0)  # block 0's stamp; past ``size`` when size < 16
+        return memoryview(scratch)[:size]
 
     def _blocks(self, mv: memoryview, dst: int, count: int, h: int, first: int) -> None:
         """Write blocks ``first .. first+count-1`` of the object with hash ``h`` at block ``dst``.

@@ -11,6 +11,8 @@ import threading
 
 import pytest
 import zstandard
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sai3bench.datagen.buffers import DataSource
 from sai3bench.datagen.fill import BLOCK
@@ -237,3 +239,27 @@ def test_unseeded_source_records_its_seed():
     again = DataSource("random", pool_bytes=SMALL_POOL, seed=ds.seed)
     assert make(ds, [5000], 3) == make(again, [5000], 3)
     assert "random" in repr(ds)
+
+
+_SMALL_SOURCES = {
+    (d, c): DataSource(
+        "random", seed=SEED, pool_bytes=SMALL_POOL, dedup_factor=d, compress_factor=c
+    )
+    for d in (1, 3)
+    for c in (1, 2)
+}
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    size=st.integers(1, BLOCK - 1),
+    salt=st.integers(0, (1 << 64) - 1),
+    factors=st.sampled_from(sorted(_SMALL_SOURCES)),
+)
+def test_an_object_below_a_block_is_the_prefix_of_its_one_block_object(size, salt, factors):
+    """The sub-block path (PUTs of 1 KiB copy only their bytes) writes what the block path
+    writes: the same unique or shared block, stamped the same, cut to ``size``."""
+    ds = _SMALL_SOURCES[factors]
+    whole = body(ds.payload(BLOCK, salt, bytearray()))
+    assert body(ds.payload(size, salt, bytearray(BLOCK))) == whole[:size]
+    assert body(ds.payload(size, salt, bytearray())) == whole[:size]  # grows the scratch
