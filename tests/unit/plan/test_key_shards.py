@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from sai3bench.plan.keys import IndexedKeys, plan_glob, set_key, shard_dir
 from sai3bench.plan.tasks import existing_indices, set_index
 
@@ -47,3 +50,15 @@ def test_the_free_space_check_counts_objects_in_shard_directories(tmp_path: Path
     (tmp_path / "zz").mkdir()
     (tmp_path / "zz" / "prepared-00000002.dat").write_bytes(b"x" * 1000)  # not a shard
     assert _existing_bytes(str(tmp_path)) == 110
+
+
+@settings(max_examples=200)
+@given(
+    base=st.sampled_from(["", "b/", "s3://bkt/data/"]),
+    pool=st.sampled_from(["prepared", "deletable"]),
+    idx=st.integers(0, 10**12),
+    shards=st.sampled_from([0, 1, 16, 256, 1000]),
+)
+def test_indexed_keys_are_base_plus_set_key(base: str, pool: str, idx: int, shards: int) -> None:
+    """IndexedKeys.key (its unsharded form joins base and pool once) names what set_key does."""
+    assert IndexedKeys(base, pool, idx + 1, shards).key(idx) == base + set_key(pool, idx, shards)
