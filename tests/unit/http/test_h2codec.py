@@ -114,14 +114,14 @@ def test_preface_settings_and_windows_reach_the_server() -> None:
 @settings(max_examples=200, deadline=None)
 @given(
     st.lists(
-        st.tuples(st.binary(max_size=40), st.integers(0, 20), st.booleans()),
+        st.tuples(st.binary(max_size=40), st.integers(0, 20)),
         min_size=1,
         max_size=4,
     ),
     st.lists(st.integers(0, 2000), max_size=12),
 )
 def test_responses_parse_the_same_at_any_split(
-    chunks: list[tuple[bytes, int, bool]], cuts: list[int]
+    chunks: list[tuple[bytes, int]], cuts: list[int]
 ) -> None:
     """Headers, padded DATA frames and trailers of two streams, fed in random pieces."""
     p = Peer()
@@ -129,7 +129,7 @@ def test_responses_parse_the_same_at_any_split(
     p.to_server()
     for sid in sids:
         p.server.send_headers(sid, [(b":status", b"200"), (b"x-sid", b"%d" % sid)])
-        for data, pad, _ in chunks:
+        for data, pad in chunks:
             p.server.send_data(sid, data, pad_length=pad or None)
         p.server.send_headers(sid, [(b"x-trailer", b"t")], end_stream=True)
     p.to_client(cuts)
@@ -222,6 +222,7 @@ def test_upload_under_a_tiny_peer_window_never_exceeds_it() -> None:
             ended = ended or isinstance(ev, h2.events.StreamEnded)
         p.to_client()
         rounds += 1
+        assert rounds <= len(body)  # a stall fails here instead of hanging the run
     assert rounds >= len(body) // 16
     assert bytes(got) == bytes(body)
     assert ("window",) in p.handler.calls

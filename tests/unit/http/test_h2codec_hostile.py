@@ -4,6 +4,7 @@ wrong size, frames in the wrong order (RFC 9113 as a checklist)."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 
 import h2.events
 import h2.settings
@@ -17,6 +18,8 @@ from hyperframe.frame import (
     SettingsFrame,
     WindowUpdateFrame,
 )
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sai3bench.http import h2codec
 from sai3bench.http import h2frames as f
@@ -289,3 +292,63 @@ def test_a_header_block_is_bounded_before_it_is_decoded() -> None:
     with pytest.raises(H2Error) as err:
         p.codec.receive(piece)
     assert err.value.code == ErrorCode.ENHANCE_YOUR_CALM and p.handler.calls == []
+
+
+FRAMES = st.lists(
+    st.tuples(
+        st.integers(0, 11),  # every type we know, and one we do not
+        st.integers(0, 255),  # any flags
+        st.sampled_from([0, 1, 2, 3, 5, 7, 9, 101, f.MAX_STREAM_ID]),
+        st.binary(max_size=24),
+    ),
+    max_size=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(FRAMES, st.lists(st.integers(0, 400), max_size=6))
+def test_any_frames_at_any_split_raise_nothing_but_h2_error(
+    frames: list[tuple[int, int, int, bytes]], cuts: list[int]
+) -> None:
+    """Whatever a peer sends, the codec either handles it or fails the connection with
+    H2Error (a GOAWAY queued); it never raises anything else, and all it queues is valid
+    frames."""
+    p = Peer()
+    block = p.codec.encoder.encode_request("PUT", "http", "h", "/up", [])
+    p.get(), p.codec.open_stream(block, end_stream=False), p.get()
+    p.codec.reset_stream(5)
+    p.codec.take()
+    data = b"".join(f.FRAME_HEAD.pack(0, len(pl), t, fl, sid) + pl for t, fl, sid, pl in frames)
+    bounds = [0, *sorted(c for c in cuts if 0 < c < len(data)), len(data)]
+    try:
+        for a, b in itertools.pairwise(bounds):
+            p.codec.receive(data[a:b])
+    except H2Error:
+        assert p.codec.failed is not None
+    oracle_frames(bytes(p.codec.out))
+
+
+def test_what_is_tolerated_on_purpose_changes_nothing() -> None:
+    """h2codec rule 6: ACKs we did not ask for, frames on streams we closed, PRIORITY on an
+    idle stream, a GOAWAY whose last id grows: no handler call but the GOAWAYs, nothing sent,
+    the connection lives on."""
+    p = Peer()
+    a, b = p.get(), p.get()
+    p.to_server()
+    p.codec.reset_stream(a)
+    p.codec.take()
+    p.codec.receive(
+        raw(
+            PingFrame(0, opaque_data=b"12345678", flags=["ACK"]),
+            SettingsFrame(0, flags=["ACK"]),
+            RstStreamFrame(a, error_code=2),
+            WindowUpdateFrame(a, window_increment=5),
+            DataFrame(a, data=b"", flags=["END_STREAM"]),
+            GoAwayFrame(0, last_stream_id=b, error_code=0),
+            GoAwayFrame(0, last_stream_id=f.MAX_STREAM_ID, error_code=0),
+        )
+        + f.FRAME_HEAD.pack(0, 5, f.PRIORITY, 0, 99)
+        + b"\0" * 5
+    )
+    assert p.handler.calls == [("goaway", b, 0, b""), ("goaway", f.MAX_STREAM_ID, 0, b"")]
+    assert not p.codec.out and p.codec.failed is None and p.codec.open_streams == 1
