@@ -4,12 +4,14 @@ the bundled mock server (sink mode), so client CPU per op can be compared across
 The mock is started once (one process, ``--sink``: it keeps sizes only and serves generated
 bytes). Each dialect's 1,000 objects are made by a sai3bench prepare run through that dialect;
 then each measured run is ``--skip-prepare`` with ``skip_verification`` (no LIST), exactly as
-the nginx rows. CPU per op is the run's CPU minus a 0.2 s run's, over the extra ops.
+the nginx rows. CPU per op is the run's CPU minus a 0.2 s run's, over the extra ops; the mock's
+(server) CPU per op is its /proc CPU time over the timed run / that run's ops.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -18,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from _benchutil import tree_cpu
 
 #: The well-known Azurite development key: the mock does not check it, the client still signs.
 AZ_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
@@ -48,13 +51,6 @@ def dialects(url: str) -> dict[str, tuple[str, dict[str, str]]]:
             },
         ),
     }
-
-
-@contextmanager
-def mock_server(repo: Path) -> Iterator[str]:
-    """``sai3bench mock-server --sink`` on a free loopback port; yields its URL."""
-    with mock_process(repo) as (url, _pid):
-        yield url
 
 
 @contextmanager
@@ -102,18 +98,19 @@ def run_dialects(
     work: Path,
     loads: list[Any],
     reps: int,
-    make_runner: Callable[[str, dict[str, str]], Any],
+    make_runner: Callable[[str, dict[str, str], Callable[[], float]], Any],
     sample: Callable[[Any, Any], Any],
     base_env: dict[str, str],
 ) -> dict[str, dict[str, list[Any]]]:
     """{load key: {dialect: [Sample | failure text per rep]}}, dialects rotated per rep."""
     out: dict[str, dict[str, list[Any]]] = {}
-    with mock_server(repo) as url:
+    with mock_process(repo) as (url, pid):
         table = dialects(url)
         runners = {}
+        server = functools.partial(tree_cpu, pid)  # the mock's CPU seconds so far
         for name, (root, env) in table.items():
             full = {**base_env, **env}
-            runners[name] = make_runner(root, full)
+            runners[name] = make_runner(root, full, server)
             for ld in loads:
                 if ld.op == "get":
                     prepare_objects(repo, work, root, full, ld.prefix, ld.size, 1000)

@@ -38,6 +38,8 @@ class Measured(Protocol):
     def cpu_per_op(self) -> float | None: ...
     @property
     def stage_cpu_per_op(self) -> float | None: ...
+    @property
+    def server_cpu_per_op(self) -> float | None: ...
 
 
 def variants(work: Path, iops: float) -> dict[str, tuple[dict[str, Any], tuple[str, ...]]]:
@@ -95,9 +97,10 @@ def print_instruments(res: Mapping[str, Sequence[Measured | str]]) -> None:
                 "" if is_base else _delta(run, base_run),
                 _cell(stage),
                 "" if is_base else _delta(stage, base_stage),
+                _cell(_us(xs, "server_cpu_per_op")),
                 f"{len(xs) - len(fails)}" + (f" ({fails[0][:40]})" if fails else ""),
             ]
         )
     print("\ninstruments: 1 KiB GET, 32 in flight, 1 process; median (min-max) over reps")
     hdr = ["variant", "ops/s", "CPU us/op run", "delta run", "CPU us/op in stage"]
-    print_table([*hdr, "delta in stage", "reps ok"], rows)
+    print_table([*hdr, "delta in stage", "server CPU us/op", "reps ok"], rows)

@@ -201,7 +201,7 @@ def peer_main(a: argparse.Namespace, creds: Mapping[str, str]) -> None:
     lat = sorted(t.lat)
     n = len(lat)
     print(json.dumps({
-        "ops_s": n / (t.wall or a.duration), "cpu_per_op": cpu / max(n, 1),
+        "ops_s": n / (t.wall or a.duration), "cpu_per_op": cpu / max(n, 1), "ops": n,
         "p50": lat[n // 2] / 1e6, "p99": lat[min(n - 1, n * 99 // 100)] / 1e6,
     }), flush=True)  # fmt: skip
     os._exit(0)  # obstore 0.12's runtime aborts (SIGABRT) at interpreter exit after https runs

@@ -3,7 +3,14 @@
 A section (h1 vs h2, HTTPS) runs its clients back to back in a rotated order per repetition;
 each ratio here is the median over repetitions of that repetition's ratio (adjacent runs share
 the drift of this shared VM, which absolute medians carry). Samples are duck-typed (bench_http's
-Sample: ops_s, cpu_per_op in seconds, p50/p99 in ms); a failed repetition is its error text.
+Sample: ops_s, cpu_per_op and server_cpu_per_op in seconds, p50/p99 in ms); a failed repetition
+is its error text.
+
+Client and server share the machine's cores, so under each table a line adds the two CPU costs
+per op and says what share of the cores the pair used ((client + server CPU per op) x ops/s /
+cores) and how much of a core nginx's one worker used: near 100% of the box the run was
+CPU-bound, so a client's ops/s is partly set by what the server costs; nginx near 1.0 core
+means its single worker is the limit.
 
 The issue's targets are printed as lines under the tables, each saying met / not met, so a
 closing note can quote them as they are.
@@ -11,6 +18,7 @@ closing note can quote them as they are.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
@@ -25,12 +33,18 @@ class Measured(Protocol):
     @property
     def cpu_per_op(self) -> float | None: ...
     @property
+    def server_cpu_per_op(self) -> float | None: ...
+    @property
+    def box_busy(self) -> float | None: ...
+    @property
     def p50(self) -> float | None: ...
     @property
     def p99(self) -> float | None: ...
 
 
 Runs = Sequence[Measured | str]
+#: Cores this process may run on: client and server share them (the VM has 2)
+CORES = len(os.sched_getaffinity(0))
 
 
 def per_rep(xs: Runs, attr: str) -> list[float | None]:
@@ -59,17 +73,19 @@ def _x(r: float | None) -> str:
 
 
 def ratio_rows(res: Mapping[str, Runs], ref: str, wrk: str | None) -> list[list[str]]:
-    """One row per client: ops/s median (min-max), CPU us/op, p50, p99, then ops/s and CPU per
-    op as multiples of `ref`'s and of `wrk`'s, then how many repetitions succeeded."""
+    """One row per client: ops/s median (min-max), client and server CPU us/op, p50, p99, then
+    ops/s and client CPU per op as multiples of `ref`'s and of `wrk`'s, then how many
+    repetitions succeeded."""
     rows = []
     for name, xs in res.items():
         ok = [x.ops_s for x in xs if not isinstance(x, str)]
         if not ok:
-            rows.append([name, str(xs[0])[:60], *[""] * 8])
+            rows.append([name, str(xs[0])[:60], *[""] * 9])
             continue
         lo, hi = spread(ok)
         cells = [name, f"{median(ok):,.0f} ({lo:,.0f}-{hi:,.0f})"]
         cells.append(fmt_num(med(xs, "cpu_per_op", 1e6), 1))
+        cells.append(fmt_num(med(xs, "server_cpu_per_op", 1e6), 1))
         cells += [fmt_num(med(xs, "p50"), 2), fmt_num(med(xs, "p99"), 2)]
         for other in (ref, wrk):
             if other is None or other not in res or other == name:
@@ -84,10 +100,44 @@ def ratio_rows(res: Mapping[str, Runs], ref: str, wrk: str | None) -> list[list[
 def print_ratio_table(title: str, res: Mapping[str, Runs], ref: str, wrk: str | None) -> None:
     """The section's table under `title`; ratios are to `ref` ("ref") and `wrk`."""
     print(f"\n{title}")
-    hdr = ["client", "ops/s median (min-max)", "CPU us/op", "p50 ms", "p99 ms"]
-    hdr += ["ops/s / ref", "CPU / ref", "ops/s / wrk", "CPU / wrk", "reps ok"]
+    hdr = ["client", "ops/s median (min-max)", "client CPU us/op", "server CPU us/op"]
+    hdr += ["p50 ms", "p99 ms", "ops/s / ref", "CPU / ref", "ops/s / wrk", "CPU / wrk", "reps ok"]
     print_table(hdr, ratio_rows(res, ref, wrk))
-    print(f"ref = {ref}" + (f"; wrk = {wrk}" if wrk else ""))
+    print(f"ref = {ref}" + (f"; wrk = {wrk}" if wrk else "") + "; CPU / ref, / wrk: client CPU")
+    print(pair_line(res))
+
+
+def pair_cell(xs: Runs, per_op: float = 1.0, server: str = "nginx") -> str | None:
+    """'C us, P% of N cores (box B% busy), nginx S core': medians over repetitions of client +
+    server CPU (µs per op / `per_op`), the pair's share of the machine's cores and the server's
+    cores (CPU seconds over wall seconds, i.e. CPU per op x ops/s), and how busy the whole
+    machine was (the rest of B - P is other processes: on this shared VM, other benchmarks);
+    None if either CPU is unknown."""
+    both, pair, srv, busy = [], [], [], []
+    for x in xs:
+        if isinstance(x, str) or x.cpu_per_op is None or x.server_cpu_per_op is None:
+            continue
+        both.append(x.cpu_per_op + x.server_cpu_per_op)
+        pair.append(both[-1] * x.ops_s / CORES)
+        srv.append(x.server_cpu_per_op * x.ops_s)
+        busy += [] if x.box_busy is None else [x.box_busy]
+    if not both:
+        return None
+    us = median(both) * 1e6 / per_op
+    box = f" (box {median(busy):.0%} busy)" if busy else ""
+    return (
+        f"{us:,.1f} us, {median(pair):.0%} of {CORES} cores{box}, {server} {median(srv):.2f} core"
+    )
+
+
+def pair_line(
+    res: Mapping[str, Runs], per_op: float = 1.0, unit: str = "op", server: str = "nginx"
+) -> str:
+    """The lines under a table: a heading, then each client's pair_cell on its own line."""
+    cells = [(name, c) for name, xs in res.items() if (c := pair_cell(xs, per_op, server))]
+    width = max((len(name) for name, _ in cells), default=0)
+    lines = [f"  {name:<{width}}  {c}" for name, c in cells]
+    return "\n".join([f"client + server CPU per {unit}, the pair's share of the box:", *lines])
 
 
 def _verdict(value: float | None, limit: float, at_most: bool) -> str:

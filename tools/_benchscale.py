@@ -19,11 +19,19 @@ from typing import Any
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _benchutil import fmt_num, median, paired_ratio, print_table, rotated, run_child, spread
+from _benchutil import (
+    fmt_num,
+    median,
+    paired_ratio,
+    print_table,
+    rotated,
+    run_child,
+    spread,
+    tree_cpu,
+)
 from bench_http import BASE_S, PeerError, sai_parse
 
 REPO = Path(__file__).resolve().parent.parent
-TICK = os.sysconf("SC_CLK_TCK")
 #: Start spreads (ms) of every multi-process run, by where they came from.
 SPREADS: dict[str, list[float]] = {}
 #: [where, what, value, target, MET/MISSED] of every target checked, for the closing table.
@@ -56,23 +64,6 @@ class Sample:
 
 
 # --- measuring ----------------------------------------------------------------------------
-
-
-def tree_cpu(pid: int | None) -> float:
-    """User + system CPU seconds of `pid` and its direct children (nginx's workers), live."""
-    if pid is None:
-        return 0.0
-    total = 0
-    for d in Path("/proc").iterdir():
-        if not d.name.isdigit():
-            continue
-        try:
-            fields = (d / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # exited while we looked
-        if int(d.name) == pid or int(fields[1]) == pid:
-            total += int(fields[11]) + int(fields[12])  # utime, stime in clock ticks
-    return total / TICK
 
 
 @contextlib.contextmanager

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from _benchratios import Runs, paired, per_rep
+from _benchratios import Runs, pair_line, paired, per_rep
 from _benchutil import MiB, fmt_num, median, print_table
 
 if TYPE_CHECKING:
@@ -54,9 +54,10 @@ def name(client: str, scheme: str) -> str:
     return f"{client}, {scheme}" + (" (no verify)" if unverified else "")
 
 
-def _us_per_mib(xs: Runs, size: int) -> list[float | None]:
-    """Client CPU µs per MiB of each repetition (cpu_per_op is seconds per `size`-byte GET)."""
-    return [None if c is None else c * 1e6 / (size / MiB) for c in per_rep(xs, "cpu_per_op")]
+def _us_per_mib(xs: Runs, size: int, attr: str = "cpu_per_op") -> list[float | None]:
+    """CPU µs per MiB of each repetition (`attr`: cpu_per_op, the client's, or
+    server_cpu_per_op, nginx's; both seconds per `size`-byte GET)."""
+    return [None if c is None else c * 1e6 / (size / MiB) for c in per_rep(xs, attr)]
 
 
 def _cell(vals: list[float | None], digits: int = 0) -> str:
@@ -65,8 +66,9 @@ def _cell(vals: list[float | None], digits: int = 0) -> str:
 
 
 def per_byte_rows(res: Mapping[str, Runs], size: int) -> list[list[str]]:
-    """Per client: MiB/s and CPU µs/MiB over http and https, https/http MiB/s (paired), and
-    the TLS extra CPU per MiB (median of the per-repetition differences)."""
+    """Per client: MiB/s and client CPU µs/MiB over http and https, https/http MiB/s (paired),
+    the client's TLS extra CPU per MiB (median of the per-repetition differences), then the
+    server's CPU µs/MiB over http and https."""
     rows = []
     for client, trust in TRUST.items():
         plain, tls = res.get(name(client, "http")), res.get(name(client, "https"))
@@ -88,6 +90,7 @@ def per_byte_rows(res: Mapping[str, Runs], size: int) -> list[list[str]]:
                 _cell(cpu[0]),
                 _cell(cpu[1]),
                 f"{median(extra):+,.0f}" if extra else "-",
+                *(_cell(_us_per_mib(xs, size, "server_cpu_per_op")) for xs in (plain, tls)),
             ]
         )
     return rows
@@ -98,8 +101,10 @@ def print_per_byte(title: str, res: Mapping[str, Runs], size: int) -> None:
     print(f"\n{title}: per-byte cost, plain http vs TLS 1.3 (same nginx, objects, concurrency)")
     hdr = ["client", "trust (https)", "MiB/s http", "MiB/s https", "https/http"]
     hdr += ["CPU us/MiB http", "CPU us/MiB https", "TLS extra us/MiB"]
+    hdr += ["server us/MiB http", "server us/MiB https"]
     print_table(hdr, per_byte_rows(res, size))
     print(
-        "CPU is the client's alone. nginx runs one worker: over https it encrypts every byte on "
-        "one core, so MiB/s https can be the server's limit (compare wrk's), CPU/MiB is not."
+        "CPU us/MiB and TLS extra are the client's; server is nginx's (master + its one worker, "
+        "which over https encrypts every byte on one core: at ~1.0 core it caps MiB/s)."
     )
+    print(pair_line(res, size / MiB, "MiB"))

@@ -1,8 +1,9 @@
 """Helpers shared by the tools/bench_*.py harnesses.
 
 Owns: small statistics (median, spread, paired ratios), CPU-time measurement of the harness
-itself and of child processes, a scratch directory that is removed on exit (also on Ctrl-C
-and SIGTERM), file-system facts for the environment header, and plain-text tables.
+itself, of child processes, of a running server (by PID) and of the whole machine, a scratch
+directory that is removed on exit (also on Ctrl-C and SIGTERM), file-system facts for the
+environment header, and plain-text tables.
 
 Must never: delete anything outside the scratch directory it created, or print anything
 but what its caller asks for.
@@ -20,7 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -74,6 +75,64 @@ def cpu_children() -> float:
     """User + system CPU seconds of all waited-for children (and their waited-for children)."""
     r = resource.getrusage(resource.RUSAGE_CHILDREN)
     return r.ru_utime + r.ru_stime
+
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def box_ticks() -> tuple[int, int]:
+    """(busy, total) clock ticks of all CPUs so far, from /proc/stat's first line; busy is all
+    but idle and iowait (steal counts: the hypervisor took it from us)."""
+    with open("/proc/stat", encoding="ascii") as f:
+        t = [int(x) for x in f.readline().split()[1:9]]  # user .. steal (guest is in user)
+    return sum(t) - t[3] - t[4], sum(t)
+
+
+#: Reads a server's CPU seconds so far (e.g. tree_cpu of its PID); None: no server is measured
+ServerCpu = Callable[[], float] | None
+
+
+@dataclass(frozen=True, slots=True)
+class Metered:
+    """What a server and the whole machine spent while one client ran."""
+
+    server_s: float | None  # server CPU seconds; None without a server to read
+    box_busy: float  # busy share of all CPUs, whoever used them
+
+    def per_op(self, ops: float) -> float | None:
+        """Server CPU seconds per op over `ops`, the ops it served in the window."""
+        return None if self.server_s is None else self.server_s / max(ops, 1.0)
+
+
+def metered(server: ServerCpu, run: Callable[[], T]) -> tuple[T, Metered]:
+    """`run()`, and what the server and the machine spent while it ran.
+
+    The harness runs one client at a time, so what the server burns in the window is that
+    client's load (and the machine's busy share says whether others took cores meanwhile)."""
+    s0, (b0, t0) = (server() if server else 0.0), box_ticks()
+    out = run()
+    (b1, t1), s1 = box_ticks(), (server() if server else None)
+    return out, Metered(None if s1 is None else s1 - s0, (b1 - b0) / max(t1 - t0, 1))
+
+
+def tree_cpu(pid: int | None) -> float:
+    """User + system CPU seconds of `pid` and its direct children (nginx's workers), live.
+
+    Why /proc and not RUSAGE_CHILDREN: a server outlives every client run, so its CPU is read
+    while it runs (utime + stime of /proc/<pid>/stat, clock ticks: 10 ms resolution)."""
+    if pid is None:
+        return 0.0
+    total = 0
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            fields = (d / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # exited while we looked
+        if int(d.name) == pid or int(fields[1]) == pid:
+            total += int(fields[11]) + int(fields[12])  # utime, stime in clock ticks
+    return total / TICK
 
 
 @dataclass(frozen=True, slots=True)

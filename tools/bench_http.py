@@ -21,15 +21,30 @@ ratios as the median of per-repetition ratios (adjacent runs share the drift of 
 3. TLS 1.3 (--no-tls skips): HTTPS 1 KiB GET, 32 in flight: sai3bench h1 and h2 (ALPN),
    obstore, s3dlio, wrk, plus sai3bench h1 over plain http as the reference for TLS's per-op
    cost. Then 16 MiB GET, 8 in flight, every one of those clients over plain http (h2c for
-   sai3bench h2) and over https in one rotation: MiB/s and client CPU us per MiB each way and
-   the TLS extra per MiB. Trust: sai3bench AWS_CA_BUNDLE, obstore client_options
-   root_certificate, s3dlio configure_s3(ca_bundle=); wrk cannot verify, so its rows say
-   "no verify".
+   sai3bench h2) and over https in one rotation: MiB/s, client and nginx CPU us per MiB each
+   way and the client's TLS extra per MiB. Trust: sai3bench AWS_CA_BUNDLE, obstore
+   client_options root_certificate, s3dlio configure_s3(ca_bundle=); wrk cannot verify, so its
+   rows say "no verify".
 
-Client CPU: sai3bench is (CPU of the run - CPU of the same command for 0.2 s, 1 s for 16 MiB)
-/ extra ops, so start-up and import cost cancel; peers measure their own process CPU around
-the timed loop (RUSAGE_SELF, all threads) and their ops/s over the loop's wall time; wrk is its
-whole process (start-up is negligible). Server CPU is not counted anywhere.
+Columns. "client CPU us/op" (us/MiB for 16 MiB): sai3bench is (CPU of the run - CPU of the
+same command for 0.2 s, 1 s for 16 MiB) / extra ops, so start-up and import cost cancel; peers
+measure their own process CPU around the timed loop (RUSAGE_SELF, all threads) and their ops/s
+over the loop's wall time; wrk is its whole process (start-up is negligible).
+
+"server CPU us/op": nginx's master + worker utime + stime (/proc/<pid>/stat, 10 ms ticks) read
+right before and right after each client's run, over the ops nginx served in it: sai3bench's
+counted ops plus its late ones (finished after the deadline); a peer's timed ops plus its one
+connecting op; wrk's Requests/sec x duration, or for 16 MiB its bytes read / 16 MiB (it cuts
+the GETs in flight when it stops; that is also its client CPU's divisor there). nginx does no
+per-run start-up work, so for sai3bench this is the timed run alone, no baseline subtracted
+(the 0.2 s baseline run is outside the window).
+
+Under each table, per client: client + server CPU per op; the pair's share of the machine's
+cores, (client + server CPU per op) x ops/s / cores (near 100%: the run was CPU-bound on the
+box, every client cycle taken from nginx); how busy the whole machine was over the run
+(/proc/stat; above the pair's share: other processes, e.g. other benchmarks on this shared VM,
+took cores); and nginx's cores, server CPU per op x ops/s (near 1.0: its single worker was the
+limit). The dialect rows show the mock server's CPU the same way.
 
 Then s3:// vs gs:// vs az:// through sai3bench against the bundled mock server (sink), to
 compare client CPU per op across the three signers (--no-dialects skips).
@@ -63,7 +78,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -71,21 +86,25 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _benchpeers import PEERS, peer_main
-from _benchratios import h1_target_line, h2_target_line, print_ratio_table
+from _benchratios import h1_target_line, h2_target_line, pair_line, print_ratio_table
 from _benchtls import make_bench_certs, print_per_byte
 from _benchtls import name as tls_name
 from _benchutil import (
+    Metered,
     MiB,
     Scratch,
+    ServerCpu,
     cpu_children,
     fmt_num,
     load_avg,
     median,
+    metered,
     paired_ratio,
     print_table,
     rotated,
     run_child,
     spread,
+    tree_cpu,
     version_of,
 )
 
@@ -193,6 +212,15 @@ class Sample:
     #: sai3bench only: CPU seconds per op within the workload stage, from the engine's own
     #: sampler (before the stage's end-of-stage work, e.g. the op-log's formatting).
     stage_cpu_per_op: float | None = None
+    #: nginx's CPU seconds (master + workers) over the timed run / the ops it served then
+    server_cpu_per_op: float | None = None
+    #: share of all the machine's CPU time busy during the run (anyone's: other helpers too)
+    box_busy: float | None = None
+
+
+def metered_sample(sample: Sample, meter: Metered, ops: float) -> Sample:
+    """`sample` with the server's CPU per op (over `ops`, the ops it served) and box_busy."""
+    return replace(sample, server_cpu_per_op=meter.per_op(ops), box_busy=meter.box_busy)
 
 
 class PeerError(RuntimeError):
@@ -280,6 +308,10 @@ class Nginx:
                 time.sleep(0.05)
         raise RuntimeError(f"nginx did not start: {(self.root / 'error.log').read_text()}")
 
+    def cpu(self) -> float:
+        """CPU seconds of the master and its workers so far (read live from /proc)."""
+        return tree_cpu(self.proc.pid if self.proc else None)
+
     def stop(self) -> None:
         if self.proc is None or self.proc.poll() is not None:
             return
@@ -324,23 +356,40 @@ def sai_config(
 
 def sai_parse(rdir: Path, name: str, op: str) -> tuple[float, float | None, float | None, int]:
     """(ops/s, p50 ms, p99 ms, ops) of one finished sai3bench run; failed ops make it fail."""
-    dirs = sorted(rdir.glob(f"sai3-*-{name}"))
-    if not dirs:
-        raise PeerError(f"no result directory sai3-*-{name}")
-    meta = json.loads((dirs[-1] / "metadata.json").read_text())
-    wl = meta["stages"]["workload"]
+    wl = workload_meta(rdir, name)
     if wl.get("errors"):
         raise PeerError(f"{wl['errors']} failed operations")
     ops_s = float(wl["ops_per_sec"])
     p50 = p99 = None
     want = "98" if op == "get" else "99"
-    tsv = (dirs[-1] / "workload_results.tsv").read_text().splitlines()
+    tsv = (run_dir(rdir, name) / "workload_results.tsv").read_text().splitlines()
     head = tsv[0].split("\t")
     for line in tsv[1:]:
         row = dict(zip(head, line.split("\t"), strict=False))
         if row.get("bucket_idx") == want:
             p50, p99 = float(row["p50_us"]) / 1e3, float(row["p99_us"]) / 1e3
     return ops_s, p50, p99, int(wl["ops"])
+
+
+def run_dir(rdir: Path, name: str) -> Path:
+    """The result directory of the run named `name` (the newest, if several)."""
+    dirs = sorted(rdir.glob(f"sai3-*-{name}"))
+    if not dirs:
+        raise PeerError(f"no result directory sai3-*-{name}")
+    return dirs[-1]
+
+
+def workload_meta(rdir: Path, name: str) -> dict[str, Any]:
+    """The workload stage's section of one finished run's metadata.json."""
+    meta = json.loads((run_dir(rdir, name) / "metadata.json").read_text())
+    return dict(meta["stages"]["workload"])
+
+
+def served_ops(rdir: Path, name: str) -> int:
+    """Ops the server answered in full: the counted ones plus those that finished after the
+    deadline (LATE, tallied apart; up to one per worker, a tenth of a 16 MiB run's ops)."""
+    wl = workload_meta(rdir, name)
+    return int(wl["ops"]) + int(wl.get("late") or 0)
 
 
 def stage_cpu_share(rdir: Path, name: str) -> float | None:
@@ -366,8 +415,10 @@ class SaiRunner:
         env: dict[str, str] | None = None,
         args: tuple[str, ...] = (),
         extra: dict[str, Any] | None = None,
+        server: ServerCpu = None,
     ) -> None:
         self.env = {**os.environ, **(env or {**CREDS, "AWS_ENDPOINT_URL": url})}
+        self.server = server
         self.work, self.procs = work, procs
         #: Where the objects live: s3://bucket/bench/, gs://bucket/bench/, az://acct/c/bench/.
         self.root = root
@@ -399,9 +450,26 @@ class SaiRunner:
             names.append(name)
         return procs, names
 
-    def _run(self, load: Load, seconds: float) -> tuple[float, float, list[tuple[Any, ...]]]:
-        """Run once: (total ops, CPU seconds, per-process (ops/s, p50, p99))."""
+    def _run(
+        self, load: Load, seconds: float
+    ) -> tuple[float, float, Metered, int, list[tuple[Any, ...]]]:
+        """Run once: (total ops, CPU seconds, server and machine CPU, ops the server served,
+        per-process (ops/s, p50, p99))."""
         cpu0 = cpu_children()
+        (procs, names, outs), meter = metered(self.server, lambda: self._wait(load, seconds))
+        cpu = cpu_children() - cpu0
+        for p, (_, err) in zip(procs, outs, strict=True):
+            if p.returncode != 0:
+                lines = [ln for ln in err.splitlines() if ln.strip() and "hint:" not in ln]
+                raise PeerError(f"exit {p.returncode}: {lines[-1:]}")
+        res = [(*sai_parse(self.work, n, load.op), stage_cpu_share(self.work, n)) for n in names]
+        served = sum(served_ops(self.work, n) for n in names)
+        return sum(r[3] for r in res), cpu, meter, served, res
+
+    def _wait(
+        self, load: Load, seconds: float
+    ) -> tuple[list[subprocess.Popen[str]], list[str], list[tuple[str, str]]]:
+        """Launch and wait for every process: (processes, run names, (stdout, stderr) each)."""
         procs, names = self._launch(load, seconds)
         try:
             outs = [p.communicate(timeout=seconds + 120) for p in procs]
@@ -410,22 +478,17 @@ class SaiRunner:
                 if p.poll() is None:
                     p.kill()
                     p.communicate()
-        cpu = cpu_children() - cpu0
-        for p, (_, err) in zip(procs, outs, strict=True):
-            if p.returncode != 0:
-                lines = [ln for ln in err.splitlines() if ln.strip() and "hint:" not in ln]
-                raise PeerError(f"exit {p.returncode}: {lines[-1:]}")
-        res = [(*sai_parse(self.work, n, load.op), stage_cpu_share(self.work, n)) for n in names]
-        return sum(r[3] for r in res), cpu, res
+        return procs, names, outs
 
     def sample(self, load: Load, seconds: float) -> Sample:
         """ops/s summed over processes; p50 is their median, p99 their maximum (an upper
-        bound: the processes' histograms are not merged)."""
+        bound: the processes' histograms are not merged). Server CPU per op is that of the
+        timed run alone: nginx does no start-up work per run, so no baseline is subtracted."""
         if load.key not in self.base:
-            ops, cpu, _ = self._run(load, load.base_s)
+            ops, cpu, *_ = self._run(load, load.base_s)
             self.base[load.key] = cpu
             self.base[load.key + "ops"] = ops
-        ops, cpu, res = self._run(load, seconds)
+        ops, cpu, meter, served, res = self._run(load, seconds)
         extra = max(ops - self.base[load.key + "ops"], 1.0)
         ops_s = sum(r[0] for r in res)
         if ops_s <= 0:
@@ -434,7 +497,8 @@ class SaiRunner:
         p99 = max(r[2] for r in res) if res[0][2] is not None else None
         shares = [r[4] for r in res]
         stage = sum(shares) / ops_s if None not in shares else None
-        return Sample(ops_s, (cpu - self.base[load.key]) / extra, p50, p99, stage)
+        client = (cpu - self.base[load.key]) / extra
+        return metered_sample(Sample(ops_s, client, p50, p99, stage), meter, served)
 
 
 # --- wrk --------------------------------------------------------------------------------------
@@ -447,7 +511,9 @@ def _wrk_ms(text: str) -> float:
     return float(m.group(1)) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[m.group(2)]
 
 
-def wrk_sample(url: str, work: Path, load: Load, seconds: float) -> Sample:
+def wrk_sample(
+    url: str, work: Path, load: Load, seconds: float, server: ServerCpu = None
+) -> Sample:
     """wrk -t2 -c<conc> on one object (GET) or PUT over 1,000 names (from a Lua script).
 
     Over https wrk does not verify the server's certificate (it has no option to): its rows
@@ -459,7 +525,7 @@ def wrk_sample(url: str, work: Path, load: Load, seconds: float) -> Sample:
         lua = work / "put.lua"
         lua.write_text(WRK_PUT_LUA.format(path=f"/bucket/bench/{load.prefix}put/wrk-"))
         cmd += ["-s", str(lua), url]
-    r = run_child(cmd, timeout=seconds + 60)
+    r, meter = metered(server, lambda: run_child(cmd, timeout=seconds + 60))
     m = re.search(r"Requests/sec:\s+([\d.]+)", r.stdout)
     if r.returncode != 0 or not m:
         raise PeerError(f"wrk exit {r.returncode}: {r.tail(2)}")
@@ -467,25 +533,46 @@ def wrk_sample(url: str, work: Path, load: Load, seconds: float) -> Sample:
         raise PeerError("wrk saw non-2xx responses")
     pct = dict(re.findall(r"^\s+(50|99)%\s+(\S+)", r.stdout, re.M))
     ops_s = float(m.group(1))
-    return Sample(ops_s, r.cpu_s / (ops_s * seconds), _wrk_ms(pct["50"]), _wrk_ms(pct["99"]))
+    n = _wrk_ops(r.stdout, load.size) or ops_s * seconds
+    p50, p99 = _wrk_ms(pct["50"]), _wrk_ms(pct["99"])
+    return metered_sample(Sample(ops_s, r.cpu_s / n, p50, p99), meter, n)
 
 
-def peer_sample(name: str, url: str, load: Load, seconds: float, ca: Path | None = None) -> Sample:
-    """Parent side: one peer run in a child with a time limit; `ca`: the CA to trust (https)."""
+def _wrk_ops(out: str, size: int) -> float | None:
+    """For objects of 1 MiB and more: wrk's bytes read / object size, the ops' worth of data
+    served (wrk cuts the ops in flight when it stops, and counts only whole ones)."""
+    m = re.search(r"requests in [\d.]+\w+, ([\d.]+)([KMGT]?B) read", out)
+    if size < MiB or not m:
+        return None
+    unit = 1 << (10 * "BKMGT".index(m.group(2)[0]))  # wrk's units are binary
+    return float(m.group(1)) * unit / size
+
+
+def peer_sample(
+    name: str,
+    url: str,
+    load: Load,
+    seconds: float,
+    ca: Path | None = None,
+    server: ServerCpu = None,
+) -> Sample:
+    """Parent side: one peer run in a child with a time limit; `ca`: the CA to trust (https).
+    The server served the peer's timed ops plus its one connecting op (the JSON's "ops")."""
     cmd = [sys.executable, str(Path(__file__).resolve()), "--peer", name, "--url", url]
     cmd += ["--op", load.op, "--size", str(load.size), "--prefix", load.prefix]
     cmd += ["--duration", f"{seconds:g}", "--conc", str(load.conc), "--count", str(load.count)]
     cmd += ["--ca", str(ca)] if ca else []
     try:
-        r = run_child(cmd, timeout=seconds + 60)
+        r, meter = metered(server, lambda: run_child(cmd, timeout=seconds + 60))
     except subprocess.TimeoutExpired as e:
         raise PeerError(f"timed out after {seconds + 60:.0f} s") from e
     if r.returncode != 0 or not r.stdout.strip():
         raise PeerError(f"exit {r.returncode}: {r.tail(1)}")
-    s = Sample(**json.loads(r.stdout.strip().splitlines()[-1]))
+    fields = json.loads(r.stdout.strip().splitlines()[-1])
+    s = Sample(**{k: v for k, v in fields.items() if k != "ops"})
     if s.ops_s <= 0:
         raise PeerError("no operation completed")
-    return s
+    return metered_sample(s, meter, int(fields["ops"]) + 1)
 
 
 # --- harness ----------------------------------------------------------------------------------
@@ -544,10 +631,10 @@ def _ops(xs: list[Sample | str]) -> list[float]:
     return [x.ops_s if isinstance(x, Sample) else 0.0 for x in xs]
 
 
-def _med(xs: list[Sample | str], attr: str, scale: float = 1.0) -> str:
+def _med(xs: list[Sample | str], attr: str, scale: float = 1.0, digits: int = 2) -> str:
     vals = [getattr(x, attr) for x in xs if isinstance(x, Sample)]
     vals = [v * scale for v in vals if v is not None]
-    return fmt_num(median(vals), 0 if scale > 1 else 2) if vals else "-"
+    return fmt_num(median(vals), digits) if vals else "-"
 
 
 def print_load(load: Load, res: Results) -> None:
@@ -556,33 +643,39 @@ def print_load(load: Load, res: Results) -> None:
     for name, xs in res.items():
         ok = [x for x in xs if isinstance(x, Sample)]
         if not ok:
-            rows.append([name, str(xs[0])[:60], "", "", "", "", ""])
+            rows.append([name, str(xs[0])[:60], "", "", "", "", "", ""])
             continue
         lo, hi = spread([x.ops_s for x in ok])
         ops = f"{median([x.ops_s for x in ok]):,.0f} ({lo:,.0f}-{hi:,.0f})"
         r = paired_ratio(sai1, _ops(xs)) if not name.startswith("sai3bench 1") else None
         ratio = fmt_num(r, 2) if r else "-"
-        cpu = _med(xs, "cpu_per_op", 1e6)  # us/op == ms per 1,000 ops
-        rows.append([name, ops, cpu, _med(xs, "p50"), _med(xs, "p99"), ratio, str(len(ok))])
+        cpu = [_med(xs, "cpu_per_op", 1e6, 1), _med(xs, "server_cpu_per_op", 1e6, 1)]
+        rows.append([name, ops, *cpu, _med(xs, "p50"), _med(xs, "p99"), ratio, str(len(ok))])
     print(f"\n{load.key}  ({load.conc} in flight)")
-    hdr = ["client", "ops/s median (min-max)", "CPU ms/1k ops", "p50 ms", "p99 ms", "sai1/peer"]
-    print_table([*hdr, "reps ok"], rows)
+    hdr = ["client", "ops/s median (min-max)", "client CPU us/op", "server CPU us/op"]
+    print_table([*hdr, "p50 ms", "p99 ms", "sai1/peer", "reps ok"], rows)
+    print(pair_line(res))
     if "wrk" in res:
         best = [max(a, b) for a, b in zip(sai1, _ops(res["sai3bench 2 proc"]), strict=False)]
         r = paired_ratio(best, _ops(res["wrk"]))
         print(f"sai3bench (best of 1 or 2 proc) / wrk: {fmt_num(r, 2) if r else '-'}")
 
 
-def make_clients(url: str, work: Path, seconds: float) -> dict[str, Callable[[Load], Sample]]:
-    sai1, sai2 = SaiRunner(url, work, 1), SaiRunner(url, work, 2)
+def make_clients(
+    url: str, work: Path, seconds: float, server: ServerCpu
+) -> dict[str, Callable[[Load], Sample]]:
+    sai1 = SaiRunner(url, work, 1, server=server)
+    sai2 = SaiRunner(url, work, 2, server=server)
     clients: dict[str, Callable[[Load], Sample]] = {
         "sai3bench 1 proc": lambda ld: sai1.sample(ld, seconds),
         "sai3bench 2 proc": lambda ld: sai2.sample(ld, seconds),
-        "wrk": lambda ld: wrk_sample(url, work, ld, seconds),
+        "wrk": lambda ld: wrk_sample(url, work, ld, seconds, server),
     }
-    for peer in ("obstore", "s3dlio", "boto3", "aiohttp"):
-        clients[peer] = lambda ld, p=peer: peer_sample(p, url, ld, seconds)  # type: ignore[misc]
-    return clients
+
+    def peer(name: str) -> Callable[[Load], Sample]:
+        return lambda ld: peer_sample(name, url, ld, seconds, server=server)
+
+    return clients | {name: peer(name) for name in ("obstore", "s3dlio", "boto3", "aiohttp")}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -647,7 +740,7 @@ def run_sections(
             wipe_put_dir, scratch, nginx.root / "data/bucket/bench" / ld.prefix
         )
 
-    clients = make_clients(nginx.url, work, a.duration)
+    clients = make_clients(nginx.url, work, a.duration, nginx.cpu)
     if importlib.util.find_spec("aiohttp") is None:
         del clients["aiohttp"]
         print("aiohttp row     skipped (not installed)")
@@ -660,7 +753,7 @@ def run_sections(
     if a.instruments:
         from _benchinstruments import print_instruments
 
-        print_instruments(instruments_load(nginx.url, work, a.reps, a.duration))
+        print_instruments(instruments_load(nginx.url, work, a.reps, a.duration, nginx.cpu))
 
 
 def wipe_put_dir(scratch: Scratch, prefix_dir: Path) -> None:
@@ -688,13 +781,14 @@ def h2_section(
 ) -> list[tuple[Load, Results]]:
     """1 KiB GET and PUT: sai3bench h1 and --http2 (h2c, prior knowledge; signed), wrk (h1)
     and httpx h2c (unsigned), all on the same nginx tree, rotated per repetition."""
-    h1 = SaiRunner(nginx.url, work, 1)
-    h2 = SaiRunner(nginx.h2_url, work, 1, args=("--http2",))
+    srv = nginx.cpu
+    h1 = SaiRunner(nginx.url, work, 1, server=srv)
+    h2 = SaiRunner(nginx.h2_url, work, 1, args=("--http2",), server=srv)
     clients: dict[str, Client] = {
         "sai3bench h1": lambda ld: h1.sample(ld, seconds),
         "sai3bench h2c": lambda ld: h2.sample(ld, seconds),
-        "wrk h1": lambda ld: wrk_sample(nginx.url, work, ld, seconds),
-        "httpx h2c": lambda ld: peer_sample("httpx-h2c", nginx.h2_url, ld, seconds),
+        "wrk h1": lambda ld: wrk_sample(nginx.url, work, ld, seconds, srv),
+        "httpx h2c": lambda ld: peer_sample("httpx-h2c", nginx.h2_url, ld, seconds, server=srv),
     }
     return [(ld, run_load(ld, clients, reps, wipe(ld))) for ld in H2_LOADS]
 
@@ -716,16 +810,21 @@ def scheme_clients(
     tls = scheme == "https"
     url, h2url = (nginx.tls_url, nginx.tls_url) if tls else (nginx.url, nginx.h2_url)
     trust = {"AWS_CA_BUNDLE": str(ca)} if tls else {}
-    h1 = SaiRunner(url, work, 1, env={**CREDS, "AWS_ENDPOINT_URL": url, **trust})
+    srv = nginx.cpu
+    h1 = SaiRunner(url, work, 1, env={**CREDS, "AWS_ENDPOINT_URL": url, **trust}, server=srv)
     h2env = {**CREDS, "AWS_ENDPOINT_URL": h2url, **trust}
-    h2 = SaiRunner(h2url, work, 1, env=h2env, args=("--http2",))
+    h2 = SaiRunner(h2url, work, 1, env=h2env, args=("--http2",), server=srv)
     pca = ca if tls else None
+
+    def peer(name: str) -> Client:
+        return lambda ld: peer_sample(name, url, ld, seconds, pca, srv)
+
     return {
         tls_name("sai3bench h1", scheme): lambda ld: h1.sample(ld, seconds),
         tls_name("sai3bench h2", scheme): lambda ld: h2.sample(ld, seconds),
-        tls_name("obstore", scheme): lambda ld: peer_sample("obstore", url, ld, seconds, pca),
-        tls_name("s3dlio", scheme): lambda ld: peer_sample("s3dlio", url, ld, seconds, pca),
-        tls_name("wrk", scheme): lambda ld: wrk_sample(url, work, ld, seconds),
+        tls_name("obstore", scheme): peer("obstore"),
+        tls_name("s3dlio", scheme): peer("s3dlio"),
+        tls_name("wrk", scheme): lambda ld: wrk_sample(url, work, ld, seconds, srv),
     }
 
 
@@ -753,12 +852,12 @@ def print_tls(sections: list[tuple[Load, Results]]) -> None:
             print_per_byte(f"{ld.key}  ({ld.conc} in flight, {ld.count} objects)", res, ld.size)
 
 
-def instruments_load(url: str, work: Path, reps: int, seconds: float) -> Results:
+def instruments_load(url: str, work: Path, reps: int, seconds: float, server: ServerCpu) -> Results:
     """1 KiB GET, 1 process, with each instrument on alone (tools/_benchinstruments.py)."""
     from _benchinstruments import OFF, variants
 
     def client(extra: dict[str, Any], args: tuple[str, ...]) -> Callable[[Load], Sample]:
-        runner = SaiRunner(url, work, 1, extra=extra, args=args)
+        runner = SaiRunner(url, work, 1, extra=extra, args=args, server=server)
         return lambda ld: runner.sample(ld, seconds)
 
     calibrate = client(OFF, ())
@@ -781,7 +880,7 @@ def dialect_section(work: Path, reps: int, seconds: float) -> None:
         work,
         loads,
         reps,
-        lambda root, env: SaiRunner("", work, 1, root=root, env=env),
+        lambda root, env, server: SaiRunner("", work, 1, root=root, env=env, server=server),
         lambda runner, ld: runner.sample(ld, seconds),
         {},
     )
@@ -792,7 +891,7 @@ def dialect_section(work: Path, reps: int, seconds: float) -> None:
         for name, xs in by.items():
             ok = [x for x in xs if isinstance(x, Sample)]
             if not ok:
-                rows.append([name, str(xs[0])[:60], "", "", "", "", ""])
+                rows.append([name, str(xs[0])[:60], "", "", "", "", "", ""])
                 continue
             cpu = [x.cpu_per_op for x in ok if x.cpu_per_op]
             cpu_ratio = median(cpu) / median(s3_cpu) if cpu and s3_cpu else None
@@ -801,7 +900,8 @@ def dialect_section(work: Path, reps: int, seconds: float) -> None:
                 [
                     name,
                     f"{median([x.ops_s for x in ok]):,.0f}",
-                    _med(xs, "cpu_per_op", 1e6),
+                    _med(xs, "cpu_per_op", 1e6, 1),
+                    _med(xs, "server_cpu_per_op", 1e6, 1),
                     _med(xs, "p50"),
                     _med(xs, "p99"),
                     fmt_num(cpu_ratio, 2) if cpu_ratio else "-",
@@ -809,8 +909,9 @@ def dialect_section(work: Path, reps: int, seconds: float) -> None:
                 ]
             )
         print(f"\n{key} via the mock  (32 in flight)")
-        hdr = ["dialect", "ops/s median", "CPU ms/1k ops", "p50 ms", "p99 ms", "CPU/s3"]
-        print_table([*hdr, "ops/s vs s3"], rows)
+        hdr = ["dialect", "ops/s median", "client CPU us/op", "server CPU us/op", "p50 ms"]
+        print_table([*hdr, "p99 ms", "CPU/s3", "ops/s vs s3"], rows)
+        print(pair_line(by, server="mock"))
 
 
 if __name__ == "__main__":
