@@ -1,0 +1,95 @@
+"""tools/bench_http.py's server-CPU metering: how nginx's CPU is read, and what it is divided by.
+
+The bench's numbers themselves are measured, not tested; these pin the arithmetic and parsing
+that turn /proc readings into the "server CPU us/op" column and the line under each table.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+TOOLS = Path(__file__).resolve().parents[2] / "tools"
+sys.path.insert(0, str(TOOLS))
+
+# tools/ is a directory of scripts, not a package: found through sys.path, as the scripts do
+import bench_http  # type: ignore[import-not-found, unused-ignore]  # noqa: E402
+from _benchratios import CORES, pair_cell  # type: ignore[import-not-found, unused-ignore]  # noqa: E402
+from _benchutil import Metered, metered, tree_cpu  # type: ignore[import-not-found, unused-ignore]  # noqa: E402
+
+MiB = 1024 * 1024
+
+
+def test_wrk_ops_at_16_mib_is_bytes_read_over_size() -> None:
+    out = "  84 requests in 3.01s, 1.50GB read\nRequests/sec:     27.91\n"
+    assert bench_http._wrk_ops(out, 16 * MiB) == pytest.approx(1.5 * 1024 / 16)
+
+
+def test_wrk_ops_below_one_mib_is_left_to_requests_per_second() -> None:
+    out = "  50000 requests in 3.00s, 60.00MB read\n"
+    assert bench_http._wrk_ops(out, 1024) is None
+
+
+def test_metered_returns_the_server_delta_and_a_busy_share() -> None:
+    readings = iter([10.0, 10.25])
+    out, meter = metered(lambda: next(readings), lambda: "done")
+    assert out == "done"
+    assert meter.server_s == pytest.approx(0.25)
+    assert 0.0 <= meter.box_busy <= 1.0
+
+
+def test_metered_without_a_server_has_no_server_cpu() -> None:
+    _, meter = metered(None, lambda: None)
+    assert meter.server_s is None
+    assert meter.per_op(100) is None
+
+
+def test_metered_sample_divides_by_the_ops_the_server_served() -> None:
+    sample = bench_http.Sample(1000.0, 20e-6)
+    got = bench_http.metered_sample(sample, Metered(0.5, 0.75), 25_000)
+    assert got.server_cpu_per_op == pytest.approx(20e-6)
+    assert got.box_busy == 0.75
+    assert got.cpu_per_op == 20e-6
+
+
+def test_served_ops_adds_the_late_ones(tmp_path: Path) -> None:
+    run = tmp_path / "sai3-20260101-run7"
+    run.mkdir()
+    stage = {"ops": 70, "late": 8, "errors": 0, "ops_per_sec": 23.3}
+    (run / "metadata.json").write_text(json.dumps({"stages": {"workload": stage}}))
+    assert bench_http.served_ops(tmp_path, "run7") == 78
+
+
+def test_pair_cell_adds_client_and_server_and_scales_by_ops_per_second() -> None:
+    s = bench_http.Sample(20_000.0, 30e-6, server_cpu_per_op=15e-6, box_busy=0.9)
+    cell = pair_cell([s, "failed: x"])
+    pair = 45e-6 * 20_000 / CORES
+    assert cell == f"45.0 us, {pair:.0%} of {CORES} cores (box 90% busy), nginx 0.30 core"
+
+
+def test_pair_cell_is_none_without_server_cpu() -> None:
+    assert pair_cell([bench_http.Sample(1000.0, 30e-6)]) is None
+
+
+def test_tree_cpu_counts_the_direct_children() -> None:
+    """nginx's workers are its master's children: their CPU must be in the master's reading."""
+    burn = (
+        "import os,sys\n"
+        "while sum(os.times()[:2]) < 0.3: pass\n"
+        "print('ok', flush=True); sys.stdin.read()\n"
+    )
+    own = sum(os.times()[:2])
+    child = subprocess.Popen(
+        [sys.executable, "-c", burn], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert child.stdout is not None and child.stdout.readline() == "ok\n"
+        assert tree_cpu(os.getpid()) - own >= 0.25
+    finally:
+        child.communicate("")
+    assert tree_cpu(None) == 0.0
