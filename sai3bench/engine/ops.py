@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from sai3bench.backends.base import Backend, BlockingBackend, DirectoryMaker
 from sai3bench.metrics.collector import OpKind
-from sai3bench.plan.keys import IndexedKeys, MadeKeys
+from sai3bench.plan.keys import IndexedKeys
 from sai3bench.plan.share import put_salt
 from sai3bench.plan.tree import TreePaths
 
@@ -101,7 +101,8 @@ class PlannedOp:
             i = int(rng.random() * n)
             # MadeKeys.key directly: i is in range, so __getitem__'s checks (two more __len__
             # calls and a type test) are skipped; the same draw picks the same key either way.
-            return (self.index, keys.key(i) if isinstance(keys, MadeKeys) else keys[i], 0, 0)
+            # Every other pool is a MadeKeys: isinstance on list is 0.05 us, on the ABC 0.25 us.
+            return (self.index, keys[i] if isinstance(keys, list) else keys.key(i), 0, 0)
         if kind == OpKind.PUT:
             salt = rng.getrandbits(63)
             if self.share[1] > 1:
