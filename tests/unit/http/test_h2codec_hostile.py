@@ -352,3 +352,27 @@ def test_what_is_tolerated_on_purpose_changes_nothing() -> None:
     )
     assert p.handler.calls == [("goaway", b, 0, b""), ("goaway", f.MAX_STREAM_ID, 0, b"")]
     assert not p.codec.out and p.codec.failed is None and p.codec.open_streams == 1
+
+
+def test_a_larger_initial_window_size_reopens_a_parked_upload(run_loop: LoopRunner) -> None:
+    """No WINDOW_UPDATE at all: only SETTINGS grows the stream's window (RFC 9113 6.9.2)."""
+
+    async def go() -> None:
+        w = Wire(asyncio.get_running_loop())
+        w.server.update_settings({h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 16})
+        w.to_client()
+        w.to_server()
+        fut = w.client.request("PUT", "/up", "h", body=memoryview(b"z" * 100), timeout=5)
+        got = b"".join(e.data for e in w.to_server() if isinstance(e, h2.events.DataReceived))
+        assert got == b"z" * 16 and w.client.blocked
+        w.server.update_settings({h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 1000})
+        w.to_client()
+        events = w.to_server()
+        got += b"".join(e.data for e in events if isinstance(e, h2.events.DataReceived))
+        assert got == b"z" * 100 and not w.client.blocked
+        (ended,) = [e for e in events if isinstance(e, h2.events.StreamEnded)]
+        w.server.send_headers(ended.stream_id, [(b":status", b"201")], end_stream=True)
+        w.to_client()
+        assert (await fut).status == 201
+
+    run_loop(go())
