@@ -29,15 +29,15 @@ ratios as the median of per-repetition ratios (adjacent runs share the drift of 
 Columns. "client CPU us/op" (us/MiB for 16 MiB): sai3bench is (CPU of the run - CPU of the
 same command for 0.2 s, 1 s for 16 MiB) / extra ops, so start-up and import cost cancel; peers
 measure their own process CPU around the timed loop (RUSAGE_SELF, all threads) and their ops/s
-over the loop's wall time; wrk is its whole process (start-up is negligible).
+over the loop's wall time; wrk is its whole process (start-up is negligible) over the ops it
+served (below).
 
 "server CPU us/op": nginx's master + worker utime + stime (/proc/<pid>/stat, 10 ms ticks) read
 right before and right after each client's run, over the ops nginx served in it: sai3bench's
 counted ops plus its late ones (finished after the deadline); a peer's timed ops plus its one
-connecting op; wrk's Requests/sec x duration, or for 16 MiB its bytes read / 16 MiB (it cuts
-the GETs in flight when it stops; that is also its client CPU's divisor there). nginx does no
-per-run start-up work, so for sai3bench this is the timed run alone, no baseline subtracted
-(the 0.2 s baseline run is outside the window).
+connecting op; wrk's "N requests" count, or for 16 MiB its bytes read / 16 MiB (it cuts the
+GETs in flight when it stops). nginx does no per-run start-up work, so for sai3bench this is
+the timed run alone, no baseline subtracted (the 0.2 s baseline run is outside the window).
 
 Under each table, per client: client + server CPU per op; the pair's share of the machine's
 cores, (client + server CPU per op) x ops/s / cores (near 100%: the run was CPU-bound on the
@@ -539,13 +539,16 @@ def wrk_sample(
 
 
 def _wrk_ops(out: str, size: int) -> float | None:
-    """For objects of 1 MiB and more: wrk's bytes read / object size, the ops' worth of data
-    served (wrk cuts the ops in flight when it stops, and counts only whole ones)."""
-    m = re.search(r"requests in [\d.]+\w+, ([\d.]+)([KMGT]?B) read", out)
-    if size < MiB or not m:
+    """The ops wrk's run served: its "N requests in" count (its run overshoots -d by ~0.1 s, so
+    Requests/sec x -d falls short by a few %); for objects of 1 MiB and more its bytes read /
+    object size (it cuts the GETs in flight when it stops and counts only whole ones)."""
+    m = re.search(r"(\d+) requests in [\d.]+\w+, ([\d.]+)([KMGT]?B) read", out)
+    if not m:
         return None
-    unit = 1 << (10 * "BKMGT".index(m.group(2)[0]))  # wrk's units are binary
-    return float(m.group(1)) * unit / size
+    if size < MiB:
+        return float(m.group(1))
+    unit = 1 << (10 * "BKMGT".index(m.group(3)[0]))  # wrk's units are binary
+    return float(m.group(2)) * unit / size
 
 
 def peer_sample(

@@ -30,9 +30,13 @@ def test_wrk_ops_at_16_mib_is_bytes_read_over_size() -> None:
     assert bench_http._wrk_ops(out, 16 * MiB) == pytest.approx(1.5 * 1024 / 16)
 
 
-def test_wrk_ops_below_one_mib_is_left_to_requests_per_second() -> None:
-    out = "  50000 requests in 3.00s, 60.00MB read\n"
-    assert bench_http._wrk_ops(out, 1024) is None
+def test_wrk_ops_below_one_mib_is_its_request_count() -> None:
+    out = "  50000 requests in 3.11s, 60.00MB read\nRequests/sec:  16077.17\n"
+    assert bench_http._wrk_ops(out, 1024) == 50000
+
+
+def test_wrk_ops_is_unknown_without_the_summary_line() -> None:
+    assert bench_http._wrk_ops("Requests/sec:  16077.17\n", 1024) is None
 
 
 def test_metered_returns_the_server_delta_and_a_busy_share() -> None:
