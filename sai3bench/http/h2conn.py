@@ -36,6 +36,7 @@ from typing import Final
 from sai3bench.http.endpoint import DEFAULT_CONNECT_TIMEOUT, DEFAULT_FIRST_BYTE_TIMEOUT, Endpoint
 from sai3bench.http.h2codec import H2ClientCodec
 from sai3bench.http.h2frames import MAX_STREAM_ID, ErrorCode, H2Error, code_name
+from sai3bench.http.hpack import Coded, HpackError, plain
 from sai3bench.http.sent import mark as mark_sent
 from sai3bench.http.sockets import ReceiveBufferProtocol, connect_errors, open_connection
 from sai3bench.outcome import OpError, Outcome
@@ -66,16 +67,32 @@ class H2Unprocessed(OpError):
 
 class H2Response:
     """One finished response. ``headers`` are (name, value) bytes, names lowercase, no
-    pseudo-headers; ``t_first_byte`` is perf_counter_ns when the HEADERS frame arrived."""
+    pseudo-headers; ``t_first_byte`` is perf_counter_ns when the HEADERS frame arrived.
 
-    __slots__ = ("body", "body_received", "headers", "status", "t_first_byte")
+    The head is kept as the lazy HPACK decoder gave it (``:status`` first, values maybe still
+    Huffman-coded: http/hpack.py) and ``headers`` decodes it on first read: a PUT's response
+    carries a unique ``location`` nobody reads unless asked."""
+
+    __slots__ = ("_head", "_headers", "body", "body_received", "status", "t_first_byte")
 
     def __init__(self) -> None:
         self.status = 0
-        self.headers: list[tuple[bytes, bytes]] = []
+        self._head: list[tuple[bytes, bytes]] = []  # the block's fields, ':status' first
+        self._headers: list[tuple[bytes, bytes]] | None = None
         self.body = b""
         self.body_received = 0
         self.t_first_byte = 0
+
+    @property
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        headers = self._headers
+        if headers is None:
+            try:
+                headers = [(name, plain(value)) for name, value in self._head[1:]]
+            except HpackError as exc:  # a value's Huffman code is invalid: seen only now
+                raise OpError(Outcome.PROTOCOL, f"response header: {exc}") from None
+            self._headers = headers
+        return headers
 
 
 class _Stream(H2Response):
@@ -150,6 +167,7 @@ class H2Connection(ReceiveBufferProtocol):
         self.first_byte_timeout = first_byte_timeout
         self.scheme = scheme
         self.codec = H2ClientCodec(self, conn_window=conn_window, stream_window=stream_window)
+        self.codec.decoder.lazy = True  # values are decoded when read (H2Response.headers)
         self.streams: dict[int, _Stream] = {}
         self.queued: collections.deque[_Stream] = collections.deque()
         self.blocked: dict[int, _Stream] = {}  # uploads waiting for window
@@ -230,6 +248,12 @@ class H2Connection(ReceiveBufferProtocol):
             return
         if not s.status:
             name, value = fields[0] if fields else (b"", b"")
+            if type(value) is Coded:  # the lazy decoder's: decoded here (rarely: nginx's
+                try:  # statuses are plain)
+                    value = plain(value)
+                except HpackError as exc:
+                    self._fail(s, OpError(Outcome.PROTOCOL, f"response :status: {exc}"))
+                    return
             if name != b":status" or not value.isdigit():
                 self._fail(
                     s, OpError(Outcome.PROTOCOL, f"response head without :status: {fields!r}")
@@ -240,7 +264,7 @@ class H2Connection(ReceiveBufferProtocol):
                 return  # informational (100, 103): the real head follows
             s.t_first_byte = time.perf_counter_ns()
             s.status = status
-            s.headers = fields[1:]
+            s._head = fields  # decoded when read (H2Response.headers)
         if end_stream:  # a head without a body, or trailers (not kept)
             self._complete(s)
 

@@ -7,13 +7,27 @@ decoder of http/huffman.py. Hostile input is bounded: prefix integers have at mo
 continuation bytes, and a block that decodes to more than ``max_header_list_size`` (256 KiB by
 default, counted as RFC 9113's SETTINGS_MAX_HEADER_LIST_SIZE counts: 32 + name + value per
 field) is refused, so a server cannot make us allocate without bound (an indexed field is one
-byte on the wire however large the entry it names). Two process-wide memos, both bounded:
-short Huffman values, and whole blocks that read nothing from the dynamic table (nginx's
+byte on the wire however large the entry it names). Process-wide memos, all bounded: short
+Huffman values, and whole blocks that read nothing from the dynamic table (nginx's GET
 responses), whose insertions a hit replays.
 
-The encoder writes our request blocks. ``encode_request`` is the hot path (see its docstring);
-requests are never Huffman-coded: on the links we drive the CPU spent coding costs more than
-the bytes it saves.
+Lazy values (``HpackDecoder.lazy``, set by H2Connection): a connection reads only a few
+headers of a response (:status, content-length for HEAD, one asked-for header), yet nginx
+answers every new object's PUT with a unique Huffman-coded ``location`` that it also inserts
+into the dynamic table: decoding and inserting it was most of a 1 KiB PUT's response block
+(8.3 us a block against 0.7 us for a repeated one). With ``lazy``, a short Huffman value seen
+for the first time comes back as ``Coded`` (its bytes are the code) and is decoded by
+``plain()`` when read (H2Response.headers does); seen a second time (server, date, etag) it is
+decoded and remembered. Insertions wait in a pending list and are applied (decoded, sized,
+evicted) only when something reads the table: an index beyond the static table, a size update,
+``table``. nginx never references its entries, so then nothing is ever applied; the list keeps
+only the newest limit // 32 insertions (no older entry can still be in the table: every entry
+takes at least 32 bytes). Applying insertions in bulk evicts what one at a time would: the
+table is always the longest run of newest entries that fits the limit. A value never read is
+never decoded, so an invalid Huffman code in it is not reported (RFC 7541 5.2 asks a decoder
+to reject one; we do when it is read).
+
+The encoder (our request blocks) lives in http/hpack_encoder.py and is re-exported here.
 
 Errors: a block we cannot decode raises ``HpackError`` (a ProtocolError): the connection layer
 answers it with GOAWAY COMPRESSION_ERROR and fails the connection (RFC 9113 section 4.3).
@@ -21,26 +35,23 @@ answers it with GOAWAY COMPRESSION_ERROR and fails the connection (RFC 9113 sect
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Iterable, Sequence
+import contextlib
 
 from sai3bench.http import huffman
 from sai3bench.http.errors import ProtocolError
-from sai3bench.http.hpack_static import (
-    LENGTH_BYTE,
-    PLANS,
-    STATIC_COUNT,
-    STATIC_FIELD_INDEX,
-    STATIC_NAME_INDEX,
-    STATIC_TABLE,
-    encode_indexed,
-    encode_integer,
-    encode_string,
-    name_plan,
-)
+from sai3bench.http.hpack_encoder import DEFAULT_TABLE_SIZE, HpackEncoder
+from sai3bench.http.hpack_static import STATIC_COUNT, STATIC_TABLE
 
-#: SETTINGS_HEADER_TABLE_SIZE both sides start with (RFC 7541 section 4.2).
-DEFAULT_TABLE_SIZE = 4096
+__all__ = [
+    "DEFAULT_TABLE_SIZE",
+    "MAX_HEADER_LIST_SIZE",
+    "Coded",
+    "HpackDecoder",
+    "HpackEncoder",
+    "HpackError",
+    "plain",
+]
+
 #: The largest decoded header list we accept (bytes of 32 + name + value per field).
 MAX_HEADER_LIST_SIZE = 256 * 1024
 #: Response values repeat (server, content-type, etag, the date for a second): short
@@ -48,24 +59,35 @@ MAX_HEADER_LIST_SIZE = 256 * 1024
 _MEMO_LIMIT = 1024
 _MEMO_MAX_LEN = 64
 _huffman_memo: dict[bytes, bytes] = {}
+#: Short Huffman values a lazy decoder handed back coded once: the second sighting decodes.
+_seen: set[bytes] = set()
 #: A block that reads nothing from the dynamic table and updates no size (nginx's responses:
 #: static names, literals, some with incremental indexing) decodes the same on any connection,
 #: and its only effect is to insert the same entries. Short ones are remembered process-wide:
-#: (fields, list size, entries inserted newest first, their size); a hit replays the
-#: insertions. Bounded like the Huffman memo.
+#: (fields, list size, entries inserted oldest first); a hit replays the insertions. Bounded
+#: like the Huffman memo; a block with a value left coded is not kept (it is likely unique).
 _BLOCK_MEMO_LIMIT = 256
 _BLOCK_MEMO_MAX_LEN = 512
 _Field = tuple[bytes, bytes]
-_block_memo: dict[bytes, tuple[tuple[_Field, ...], int, tuple[_Field, ...], int]] = {}
+_block_memo: dict[bytes, tuple[tuple[_Field, ...], int, tuple[_Field, ...]]] = {}
 
 
 class HpackError(ProtocolError):
     """A header block that is not valid HPACK (COMPRESSION_ERROR)."""
 
 
-def _entry_size(name: bytes | str, value: bytes | str) -> int:
-    """An entry's size in the table (RFC 7541 section 4.1)."""
-    return 32 + len(name) + len(value)
+class Coded(bytes):
+    """A Huffman-coded header value not decoded yet (a lazy decoder's): its bytes are the code,
+    not the value. Read it with ``plain``."""
+
+    __slots__ = ()
+
+
+def plain(value: bytes) -> bytes:
+    """``value`` as the peer meant it: a ``Coded`` one decoded (HpackError if invalid)."""
+    if type(value) is Coded:
+        return _decode_huffman(bytes(value))
+    return value
 
 
 def _read_integer(data: bytes, pos: int, mask: int) -> tuple[int, int]:
@@ -101,7 +123,8 @@ def _read_string(data: bytes, pos: int) -> tuple[bytes, int]:
         raise HpackError("truncated HPACK string literal")
     raw = data[pos:stop]
     if byte & 0x80:
-        return _huffman_memo.get(raw) or _decode_huffman(raw), stop
+        hit = _huffman_memo.get(raw)
+        return (_decode_huffman(raw) if hit is None else hit), stop
     return raw, stop
 
 
@@ -117,20 +140,34 @@ def _decode_huffman(raw: bytes) -> bytes:
     return decoded
 
 
+def _defer(raw: bytes) -> bytes:
+    """A lazy decoder's Huffman value missing from the memo: decoded (and remembered) if it
+    was seen before, else handed back ``Coded``."""
+    if len(raw) <= _MEMO_MAX_LEN:
+        if raw in _seen:
+            return _decode_huffman(raw)
+        if len(_seen) >= _MEMO_LIMIT:
+            _seen.clear()
+        _seen.add(raw)
+    return Coded(raw)
+
+
 class HpackDecoder:
     """Decodes the peer's header blocks; owns the peer-to-us dynamic table.
 
     ``max_table_size`` is the SETTINGS_HEADER_TABLE_SIZE we advertised: a table size update
     above it is an error. One decoder per connection, blocks fed in the order received.
+    ``lazy``: short Huffman values seen for the first time come back ``Coded`` (module doc).
     """
 
     __slots__ = (
+        "_coded",
         "_entries",
-        "_inserted",
-        "_inserted_size",
         "_limit",
+        "_pending",
         "_reads_table",
         "_size",
+        "lazy",
         "max_header_list_size",
         "max_table_size",
     )
@@ -139,62 +176,72 @@ class HpackDecoder:
         self,
         max_table_size: int = DEFAULT_TABLE_SIZE,
         max_header_list_size: int = MAX_HEADER_LIST_SIZE,
+        *,
+        lazy: bool = False,
     ) -> None:
         self.max_table_size = max_table_size
         self.max_header_list_size = max_header_list_size
-        self._entries: list[tuple[bytes, bytes]] = []  # newest first: _entries[i] is 62 + i
-        self._size = 0
+        self.lazy = lazy
+        self._entries: list[_Field] = []  # applied, newest first: _entries[i] is 62 + i
+        self._size = 0  # of _entries
+        self._pending: list[_Field] = []  # inserted, not applied yet, oldest first
         self._limit = max_table_size  # the size the peer's last update set
         self._reads_table = False  # did the block being decoded read it or resize it?
-        self._inserted: list[_Field] = []  # what the block being decoded inserted
-        self._inserted_size = 0
+        self._coded = False  # did it leave a value coded?
 
     def __repr__(self) -> str:
-        return f"<HpackDecoder {len(self._entries)} entries, {self._size}/{self._limit} bytes>"
+        with contextlib.suppress(HpackError):  # a pending value's code is invalid: shown
+            self._apply()
+        more = f" +{len(self._pending)} pending" if self._pending else ""
+        return (
+            f"<HpackDecoder {len(self._entries)} entries{more}, {self._size}/{self._limit} bytes>"
+        )
 
     @property
-    def table(self) -> list[tuple[bytes, bytes]]:
+    def table(self) -> list[_Field]:
         """The dynamic table, newest entry (index 62) first."""
+        self._apply()
         return list(self._entries)
 
     @property
     def table_size(self) -> int:
+        self._apply()
         return self._size
 
-    def decode(self, block: bytes | bytearray | memoryview) -> list[tuple[bytes, bytes]]:
+    def decode(self, block: bytes | bytearray | memoryview) -> list[_Field]:
         """One complete header block (HEADERS + CONTINUATION fragments joined) -> fields in
-        order, names and values as bytes."""
+        order, names and values as bytes (values may be ``Coded`` if ``lazy``)."""
         data = bytes(block)
+        pending = self._pending
         known = _block_memo.get(data)
-        if known and known[1] <= self.max_header_list_size and known[3] <= self._limit:
-            if known[2]:  # the entries all fit: inserting them at once evicts the same ones
-                self._entries[:0] = known[2]
-                self._size += known[3]
-                self._evict()
+        if known and known[1] <= self.max_header_list_size:
+            if known[2]:
+                pending += known[2]
+                if len(pending) > 2 * (self._limit >> 5) + 16:
+                    self._forget_evicted()
             return list(known[0])
-        self._reads_table = False
-        inserted: list[_Field] = []
-        self._inserted = inserted
-        self._inserted_size = 0
+        self._reads_table = self._coded = False
+        start = len(pending)
         try:
             fields, size = self._decode(data)
         except IndexError:
             raise HpackError("truncated HPACK header block") from None
-        if not self._reads_table and len(data) <= _BLOCK_MEMO_MAX_LEN:
+        if not (self._reads_table or self._coded) and len(data) <= _BLOCK_MEMO_MAX_LEN:
             if len(_block_memo) >= _BLOCK_MEMO_LIMIT:
                 _block_memo.clear()
-            inserted.reverse()
-            _block_memo[data] = (tuple(fields), size, tuple(inserted), self._inserted_size)
+            _block_memo[data] = (tuple(fields), size, tuple(pending[start:]))
+        if len(pending) > 2 * (self._limit >> 5) + 16:
+            self._forget_evicted()
         return fields
 
-    def _decode(self, data: bytes) -> tuple[list[tuple[bytes, bytes]], int]:
+    def _decode(self, data: bytes) -> tuple[list[_Field], int]:
         """(fields, their list size). The field loop is one function on purpose: a call per
         field (a helper for literals) costs ~15 % of a response block's decode."""
         pos = self._size_updates(data)
         end = len(data)
-        fields = []
+        fields: list[_Field] = []
         budget = self.max_header_list_size
-        static, memo = STATIC_TABLE, _huffman_memo
+        static, memo, pending, lazy = STATIC_TABLE, _huffman_memo, self._pending, self.lazy
         while pos < end:
             byte = data[pos]
             if byte & 0x80:  # indexed field
@@ -223,17 +270,39 @@ class HpackDecoder:
                     value, pos = _read_string(data, pos)
                 else:
                     value = data[pos + 1 : stop]
-                    if byte & 0x80:
-                        value = memo.get(value) or _decode_huffman(value)
                     pos = stop
+                    if byte & 0x80:
+                        hit = memo.get(value)
+                        if hit is not None:
+                            value = hit
+                        elif not lazy:
+                            value = _decode_huffman(value)
+                        else:
+                            value = _defer(value)
+                            if type(value) is Coded:  # counted at its longest: 8/5 of the code
+                                self._coded = True
+                                budget -= len(value) * 3 // 5
                 field = (name, value)
                 if mask == 0x3F:
-                    self._insert(field)
+                    pending.append(field)
             budget -= 32 + len(field[0]) + len(field[1])
             if budget < 0:
-                raise HpackError(f"header list over {self.max_header_list_size} bytes")
+                budget = self._exact_budget(fields, field)
             fields.append(field)
         return fields, self.max_header_list_size - budget
+
+    def _exact_budget(self, fields: list[_Field], field: _Field) -> int:
+        """The list budget left after ``fields`` and ``field`` counted exactly (their coded
+        values decoded in place: the upper bound counted for them ran out); HpackError if
+        it is spent."""
+        for i, (name, value) in enumerate(fields):
+            if type(value) is Coded:
+                fields[i] = (name, plain(value))
+        left = self.max_header_list_size - 32 - len(field[0]) - len(plain(field[1]))
+        left -= sum(32 + len(name) + len(value) for name, value in fields)
+        if left < 0:
+            raise HpackError(f"header list over {self.max_header_list_size} bytes")
+        return left
 
     def _size_updates(self, data: bytes) -> int:
         """Apply the table size updates at the start of the block (RFC 7541 section 4.2);
@@ -244,9 +313,11 @@ class HpackDecoder:
             self._resize(size)
         return pos
 
-    def _lookup(self, index: int) -> tuple[bytes, bytes]:
+    def _lookup(self, index: int) -> _Field:
         if index > STATIC_COUNT:
             self._reads_table = True
+            if self._pending:
+                self._apply()
             try:
                 return self._entries[index - STATIC_COUNT - 1]
             except IndexError:
@@ -255,186 +326,49 @@ class HpackDecoder:
             return STATIC_TABLE[index]
         raise HpackError("HPACK index 0")
 
-    def _insert(self, field: tuple[bytes, bytes]) -> None:
-        """Add ``field`` as index 62; an entry larger than the table empties it (RFC 7541
-        section 4.4)."""
-        size = _entry_size(*field)
-        self._inserted.append(field)
-        self._inserted_size += size
-        if size > self._limit:
-            self._entries.clear()
-            self._size = 0
+    def _apply(self) -> None:
+        """Apply the pending insertions (newest first, decoding coded values) until one does
+        not fit: it and everything older are evicted, so they are never decoded."""
+        pending = self._pending
+        if not pending:
             return
-        self._entries.insert(0, field)
-        self._size += size
+        limit, total = self._limit, 0
+        kept: list[_Field] = []
+        for name, value in reversed(pending):
+            value = plain(value)
+            size = 32 + len(name) + len(value)
+            if total + size > limit:
+                pending.clear()
+                self._entries, self._size = kept, total
+                return
+            total += size
+            kept.append((name, value))
+        pending.clear()
+        self._entries[:0] = kept
+        self._size += total
         self._evict()
+
+    def _forget_evicted(self) -> None:
+        """Keep only the newest limit // 32 pending insertions: the older ones and every
+        applied entry are certainly evicted (at least 32 bytes an entry)."""
+        keep = self._limit >> 5
+        pending = self._pending
+        del pending[: len(pending) - keep]
+        self._entries.clear()
+        self._size = 0
 
     def _resize(self, size: int) -> None:
         if size > self.max_table_size:
             raise HpackError(f"HPACK table size update to {size} > {self.max_table_size}")
         self._reads_table = True
+        self._apply()  # the insertions before it were made under the old limit
         self._limit = size
         self._evict()
 
     def _evict(self) -> None:
-        """Drop the oldest entries until the table fits its limit (_entry_size inlined: every
-        block from nginx evicts about five)."""
+        """Drop the oldest entries until the table fits its limit."""
         entries, size, limit = self._entries, self._size, self._limit
         while size > limit:
             name, value = entries.pop()
             size -= 32 + len(name) + len(value)
         self._size = size
-
-
-class HpackEncoder:
-    """Encodes our request header blocks; owns the us-to-peer dynamic table.
-
-    The table mirrors, entry for entry, what the peer's decoder holds: fields are inserted and
-    evicted (oldest first) in the order the peer will process them. An entry is found by its
-    insertion number, so the index (62 for the newest) is arithmetic, not a search.
-    """
-
-    __slots__ = ("_entries", "_index", "_inserted", "_limit", "_prefixes", "_resizes", "_size")
-
-    def __init__(self) -> None:
-        self._index: dict[tuple[str, str], int] = {}  # field -> insertion number
-        self._entries: deque[tuple[tuple[str, str], int]] = deque()  # (field, size), oldest 1st
-        self._inserted = 0
-        self._size = 0
-        self._limit = DEFAULT_TABLE_SIZE
-        self._resizes: list[int] = []  # table sizes to announce at the next block's start
-        self._prefixes: dict[tuple[str, str, str], bytes] = {}
-
-    def __repr__(self) -> str:
-        return f"<HpackEncoder {len(self._entries)} entries, {self._size}/{self._limit} bytes>"
-
-    @property
-    def table(self) -> list[tuple[bytes, bytes]]:
-        """The dynamic table as the peer holds it, newest entry (index 62) first."""
-        return [(n.encode("latin-1"), v.encode("latin-1")) for (n, v), _ in reversed(self._entries)]
-
-    @property
-    def table_size(self) -> int:
-        return self._size
-
-    def set_max_table_size(self, size: int) -> None:
-        """The peer's SETTINGS_HEADER_TABLE_SIZE. We use min(size, DEFAULT_TABLE_SIZE) (our few
-        request shapes need no more); a change shrinks our table now and is announced at the
-        start of the next block (RFC 7541 sections 4.2 and 6.3): the smallest size set since
-        the last block, then the final one, so the peer evicts what we evicted."""
-        limit = min(size, DEFAULT_TABLE_SIZE)
-        if limit == self._limit and not self._resizes:
-            return
-        resizes = self._resizes
-        if len(resizes) > 2:  # only the lowest and the last are announced: keep just those
-            resizes[:] = [min(resizes), resizes[-1]]  # (a SETTINGS flood grew it per frame)
-        resizes.append(limit)
-        self._limit = limit
-        self._evict()
-
-    def encode(self, headers: Iterable[tuple[bytes, bytes]], *, huffman: bool = False) -> bytes:
-        """Any header list (the general path; tests and rare requests). A field of the static
-        table is indexed; others follow the name policy of ``encode_request``."""
-        parts = [self._take_resizes()] if self._resizes else []
-        for raw_name, raw_value in headers:
-            field = (raw_name.decode("latin-1"), raw_value.decode("latin-1"))
-            static = STATIC_FIELD_INDEX.get(field)
-            parts.append(encode_indexed(static) if static else self._field(*field, huffman))
-        return b"".join(parts)
-
-    def encode_request(
-        self,
-        method: str,
-        scheme: str,
-        authority: str,
-        path: str,
-        headers: Sequence[tuple[str, str]] = (),
-    ) -> bytes:
-        """One request's header block: the four pseudo-headers, then ``headers`` (names
-        lowercase, as HTTP/2 requires; not checked here).
-
-        The (method, scheme, authority) prefix is encoded once per shape from the static table
-        alone (indexed GET/POST/http/https, else literals with a static name), so its bytes do
-        not depend on the dynamic table and are reused as is. ``:path`` is a literal without
-        indexing (static name 4). Other headers: values of per-request names (content-length,
-        range, checksums...) are literals without indexing, credentials are never indexed,
-        and the rest (x-amz-date, x-amz-content-sha256, content-type, user-agent...) go into
-        the dynamic table once and are one-byte references afterwards."""
-        prefix = self._prefixes.get((method, scheme, authority))
-        if prefix is None:
-            prefix = self._prefix(method, scheme, authority)
-        raw = path.encode("latin-1")
-        n = len(raw)
-        parts = [prefix, b"\x04", LENGTH_BYTE[n] if n < 0x7F else encode_integer(n, 0x7F, 0), raw]
-        plans, index = PLANS[False], self._index
-        for name, value in headers:  # _field's two common cases inlined: a literal, a reference
-            plan = plans.get(name) or name_plan(name, False)
-            if not plan[0]:
-                raw = value.encode("latin-1")
-                n = len(raw)
-                parts += (plan[1], LENGTH_BYTE[n] if n < 0x7F else encode_integer(n, 0x7F, 0), raw)
-                continue
-            number = index.get((name, value))
-            if number is None:
-                parts.append(self._field(name, value, False))
-            else:
-                parts.append(encode_indexed(self._inserted - number + STATIC_COUNT))
-        if self._resizes:
-            parts[0] = self._take_resizes() + prefix
-        return b"".join(parts)
-
-    def _prefix(self, method: str, scheme: str, authority: str) -> bytes:
-        parts = []
-        for field in ((":method", method), (":scheme", scheme), (":authority", authority)):
-            static = STATIC_FIELD_INDEX.get(field)
-            name_index = STATIC_NAME_INDEX[field[0]]
-            literal = encode_integer(name_index, 0x0F, 0) + encode_string(
-                field[1].encode("latin-1"), False
-            )
-            parts.append(encode_indexed(static) if static else literal)
-        if len(self._prefixes) >= 64:
-            self._prefixes.clear()
-        prefix = self._prefixes[(method, scheme, authority)] = b"".join(parts)
-        return prefix
-
-    def _field(self, name: str, value: str, use_huffman: bool) -> bytes:
-        """One field by the name's plan: a reference to the dynamic or static table, else a
-        literal (inserting it when the name's values are worth indexing and it fits)."""
-        plan = PLANS[use_huffman].get(name) or name_plan(name, use_huffman)
-        if not plan[0]:
-            return plan[1] + encode_string(value.encode("latin-1"), use_huffman)
-        field = (name, value)
-        number = self._index.get(field)
-        if number is not None:
-            return encode_indexed(self._inserted - number + STATIC_COUNT)
-        static = STATIC_FIELD_INDEX.get(field)
-        if static:
-            return encode_indexed(static)
-        raw = value.encode("latin-1")
-        if self._insert(field, _entry_size(name, raw)):
-            return plan[2] + encode_string(raw, use_huffman)
-        return plan[1] + encode_string(raw, use_huffman)
-
-    def _insert(self, field: tuple[str, str], size: int) -> bool:
-        """Add ``field`` as the newest entry, evicting the oldest as needed. An entry larger
-        than the whole table is not added (False): it would only empty the table."""
-        if size > self._limit:
-            return False
-        self._index[field] = self._inserted
-        self._inserted += 1
-        self._entries.append((field, size))
-        self._size += size
-        self._evict()
-        return True
-
-    def _evict(self) -> None:
-        while self._size > self._limit:
-            field, size = self._entries.popleft()
-            del self._index[field]
-            self._size -= size
-
-    def _take_resizes(self) -> bytes:
-        low, final = min(self._resizes), self._resizes[-1]
-        self._resizes.clear()
-        update = encode_integer(low, 0x1F, 0x20)
-        return update if final == low else update + encode_integer(final, 0x1F, 0x20)

@@ -12,7 +12,8 @@ import pytest
 from h2.errors import ErrorCodes
 from hyperframe.frame import HeadersFrame
 
-from sai3bench.http.h2conn import H2Connection, H2Unprocessed
+from sai3bench.http import hpack
+from sai3bench.http.h2conn import H2Connection, H2Response, H2Unprocessed
 from sai3bench.outcome import OpError, Outcome
 from tests.conftest import LoopRunner
 from tests.unit.http.fakes import FakeTransport
@@ -65,6 +66,35 @@ def test_keep_body_limit_across_frames_in_byte_pieces(run_loop: LoopRunner) -> N
         assert not w.client.streams
 
     run_loop(go())
+
+
+def test_response_values_stay_coded_until_read(run_loop: LoopRunner) -> None:
+    """The connection's HPACK decoder is lazy: a first-seen Huffman-coded value (here a
+    unique location, and :status 201, which the h2 server's encoder codes too) reaches the
+    response coded, and ``status`` and ``headers`` read exactly what was sent."""
+    hpack._huffman_memo.clear()
+    hpack._seen.clear()
+
+    async def go() -> None:
+        w = Wire(asyncio.get_running_loop())
+        fut = w.client.request("GET", "/k", "h", timeout=5)
+        (req,) = [e for e in w.to_server() if isinstance(e, h2.events.RequestReceived)]
+        head = [(b":status", b"201"), (b"location", b"/bucket/obj_3245154926268417808")]
+        w.server.send_headers(req.stream_id, head, end_stream=True)
+        w.to_client()
+        r = await fut
+        assert type(r._head[1][1]) is hpack.Coded
+        assert (r.status, r.headers) == (201, head[1:])
+
+    run_loop(go())
+
+
+def test_a_coded_value_that_is_invalid_fails_when_read() -> None:
+    r = H2Response()
+    r._head = [(b":status", b"200"), (b"x-a", hpack.Coded(b"\x00"))]  # padding not all ones
+    with pytest.raises(OpError, match="Huffman") as caught:
+        _ = r.headers
+    assert caught.value.outcome is Outcome.PROTOCOL
 
 
 @pytest.mark.parametrize(

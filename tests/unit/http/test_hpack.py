@@ -171,12 +171,15 @@ blocks_st = st.lists(
 )
 
 
+@pytest.mark.parametrize("lazy", [False, True])
 @settings(max_examples=200, deadline=None)
-@given(blocks_st)
-def test_hpack_encoder_blocks_decode_the_same(blocks: list[Any]) -> None:
+@given(blocks=blocks_st)
+def test_hpack_encoder_blocks_decode_the_same(lazy: bool, blocks: list[Any]) -> None:
     """hpack.Encoder's blocks (never-indexed fields too, size updates between blocks) decode
-    to the same fields with ours, and our table follows theirs entry for entry."""
-    theirs, decoder = hpack.Encoder(), HpackDecoder(max_table_size=5000)
+    to the same fields with ours, and our table follows theirs entry for entry. Lazy: with the
+    memos emptied before each block, every short Huffman value comes back coded, its
+    insertion waits, and ``plain`` and ``table`` still give exactly what was sent."""
+    theirs, decoder = hpack.Encoder(), HpackDecoder(max_table_size=5000, lazy=lazy)
     for headers, use_huffman, table_size in blocks:
         if table_size is not None:
             theirs.header_table_size = table_size
@@ -184,8 +187,69 @@ def test_hpack_encoder_blocks_decode_the_same(blocks: list[Any]) -> None:
             hpack.NeverIndexedHeaderTuple(n, v) if never else (n, v) for n, v, never in headers
         ]
         block = theirs.encode(tuples, huffman=use_huffman)
-        assert decoder.decode(block) == [(n, v) for n, v, _ in headers]
+        _forget_values()
+        fields = decoder.decode(block)
+        assert [(n, ours.plain(v)) for n, v in fields] == [(n, v) for n, v, _ in headers]
         assert decoder.table == list(theirs.header_table.dynamic_entries)
+
+
+def _forget_values() -> None:
+    ours._huffman_memo.clear()
+    ours._seen.clear()
+    ours._block_memo.clear()
+
+
+def test_lazy_values_are_decoded_when_read_or_when_seen_again() -> None:
+    """A short Huffman value seen for the first time stays coded (a PUT's unique location),
+    and its block is not memoised; seen again (a server, a date) it is decoded at once."""
+    _forget_values()
+    location = b"http://127.0.0.1:8080/bucket/put/obj_3245154926268417808"
+    block = b"\x48\x03201" + b"\x6e" + encode_string(location, True)  # as nginx sends it
+    decoder = HpackDecoder(lazy=True)
+    (_, status), (name, value) = decoder.decode(block)
+    assert (status, name) == (b"201", b"location")
+    assert type(value) is ours.Coded and value != location and ours.plain(value) == location
+    assert block not in ours._block_memo
+    assert decoder.table == [(b"location", location), (b":status", b"201")]
+    ours._huffman_memo.clear()
+    assert decoder.decode(block)[1] == (b"location", location)  # seen before: decoded
+    assert HpackDecoder().decode(block)[1] == (b"location", location)  # eager: always decoded
+
+
+def test_lazy_insertions_waiting_past_the_table_are_dropped_and_lookups_stay_exact() -> None:
+    """1,000 blocks of unique coded values into a 256-byte table: at most 2 * 256 // 32 + 16
+    insertions wait, and the references that follow read what hpack.Encoder indexed."""
+    theirs = hpack.Encoder()
+    theirs.header_table_size = 256
+    lazy, eager = HpackDecoder(lazy=True), HpackDecoder()
+    for i in range(1000):
+        _forget_values()
+        block = theirs.encode([(b"location", b"/obj_%d" % i), (b"etag", b"e%d" % i)])
+        assert [ours.plain(v) for _, v in lazy.decode(block)] == [b"/obj_%d" % i, b"e%d" % i]
+        eager.decode(block)
+        assert len(lazy._pending) <= 2 * 256 // 32 + 16
+    block = theirs.encode([(b"etag", b"e999"), (b"location", b"/obj_999")])  # two references
+    assert (
+        lazy.decode(block)
+        == eager.decode(block)
+        == [(b"etag", b"e999"), (b"location", b"/obj_999")]
+    )
+    assert lazy.table == eager.table == list(theirs.header_table.dynamic_entries)
+
+
+def test_lazy_values_count_against_the_list_limit_exactly() -> None:
+    """A coded value counts at its longest (8/5 of its code) until the limit is reached; then
+    the block's coded values are decoded and counted exactly: a list just inside the limit
+    passes, one byte over it does not."""
+    values = [b"Sat, 05 Dec 2026 21:00:32 GMT", b"/bucket/bench/k1/put/obj_324515492626", b"x-y"]
+    block = b"".join(b"\x0f\x1f" + encode_string(v, True) for v in values)  # location
+    size = sum(32 + len(b"location") + len(v) for v in values)
+    _forget_values()
+    fields = HpackDecoder(max_header_list_size=size, lazy=True).decode(block)
+    assert [ours.plain(v) for _, v in fields] == values
+    _forget_values()
+    with pytest.raises(HpackError, match="header list over"):
+        HpackDecoder(max_header_list_size=size - 1, lazy=True).decode(block)
 
 
 text_st = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=30)
