@@ -254,14 +254,16 @@ class H2Connection(ReceiveBufferProtocol):
                 except HpackError as exc:
                     self._fail(s, OpError(Outcome.PROTOCOL, f"response :status: {exc}"))
                     return
-            if name != b":status" or not value.isdigit():
+            if name != b":status" or len(value) != 3 or not value.isdigit():
                 self._fail(
                     s, OpError(Outcome.PROTOCOL, f"response head without :status: {fields!r}")
                 )
                 return
             status = int(value)
-            if status < 200 and not end_stream:
-                return  # informational (100, 103): the real head follows
+            if status < 200:  # informational (100, 103): the real head follows
+                if end_stream:  # RFC 9113 8.1: it cannot end the stream
+                    self._fail(s, OpError(Outcome.PROTOCOL, f"{status} ended the stream"))
+                return
             s.t_first_byte = time.perf_counter_ns()
             s.status = status
             s._head = fields  # decoded when read (H2Response.headers)

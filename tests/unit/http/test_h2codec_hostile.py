@@ -8,6 +8,7 @@ import itertools
 
 import h2.events
 import h2.settings
+import hpack
 import pytest
 from hyperframe.frame import (
     DataFrame,
@@ -374,5 +375,32 @@ def test_a_larger_initial_window_size_reopens_a_parked_upload(run_loop: LoopRunn
         w.server.send_headers(ended.stream_id, [(b":status", b"201")], end_stream=True)
         w.to_client()
         assert (await fut).status == 201
+
+    run_loop(go())
+
+
+@pytest.mark.parametrize(
+    ("status", "end_stream"),
+    [(b"103", True), (b"100", True), (b"0", True), (b"99", False), (b"2000", True)],
+)
+def test_a_status_that_is_not_a_final_three_digit_code_fails_the_stream(
+    run_loop: LoopRunner, status: bytes, end_stream: bool
+) -> None:
+    """RFC 9113 8.1: an informational (1xx) head cannot end the stream, and RFC 9110 15: a
+    status is three digits. Either was a 'response' with status 103 or 2000, or (status 99
+    taken for informational) a stream waiting for a head that never comes."""
+
+    async def go() -> None:
+        w = Wire(asyncio.get_running_loop())
+        fut = w.client.request("GET", "/k", "h", timeout=5)
+        (req,) = [e for e in w.to_server() if isinstance(e, h2.events.RequestReceived)]
+        w.to_client()
+        flags = ["END_HEADERS", "END_STREAM"] if end_stream else ["END_HEADERS"]
+        block = hpack.Encoder().encode([(b":status", status)])
+        w.feed(raw(HeadersFrame(req.stream_id, data=block, flags=flags)))
+        assert fut.done()  # failed by that frame, not left waiting
+        with pytest.raises(OpError) as err:
+            await fut
+        assert err.value.outcome == Outcome.PROTOCOL
 
     run_loop(go())
