@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from typing import Any
 
 import h2.events
 import h2.settings
@@ -404,3 +405,67 @@ def test_a_status_that_is_not_a_final_three_digit_code_fails_the_stream(
         assert err.value.outcome == Outcome.PROTOCOL
 
     run_loop(go())
+
+
+STATUS = st.sampled_from([b"200", b"204", b"100", b"0", b"abc", b"", b"99", b"2000"])
+RESPONSE_FRAMES = st.lists(
+    st.tuples(
+        st.sampled_from(["headers", "data", "rst", "goaway", "window", "settings"]),
+        st.sampled_from([0, 1, 3, 5]),
+        st.lists(st.tuples(st.sampled_from([b":status", b"x-a", b"X-Up", b":path"]), STATUS)),
+        st.integers(0, 70_000),
+        st.booleans(),
+    ),
+    max_size=10,
+)
+
+
+def _response_frame(kind: str, sid: int, fields: list[Any], n: int, end: bool) -> bytearray:
+    out = bytearray()
+    if kind == "headers" and sid:
+        block = hpack.Encoder().encode(fields)
+        f.append_headers(out, sid, block, end_stream=end, max_frame=16384)
+    elif kind == "data" and sid:
+        f.append_data(out, sid, b"d" * (n % 50), end_stream=end)
+    elif kind == "rst" and sid:
+        f.append_rst_stream(out, sid, n % 14)
+    elif kind == "goaway":
+        f.append_goaway(out, sid, n % 3)
+    elif kind == "window":
+        f.append_window_update(out, sid, n)
+    else:
+        f.append_settings(out, [(sid + 1, n)])
+    return out
+
+
+@settings(max_examples=200, deadline=None)
+@given(RESPONSE_FRAMES)
+def test_any_response_frames_end_every_request_properly(
+    frames: list[tuple[str, int, list[Any], int, bool]],
+) -> None:
+    """Streams 1, 3 (an upload) and 5 against any mix of response frames: nothing escapes to
+    the loop's exception handler, and a request that succeeds has a final status."""
+    loop = asyncio.new_event_loop()
+    escaped: list[dict[str, Any]] = []
+    loop.set_exception_handler(lambda _loop, context: escaped.append(context))
+    try:
+        w = Wire(loop)
+        w.feed(raw(SettingsFrame(0)))
+        body = memoryview(b"x" * 100_000)
+        futs = [
+            w.client.request("GET", "/", "h", timeout=5),
+            w.client.request("PUT", "/", "h", body=body, timeout=5),
+            w.client.request("GET", "/", "h", timeout=5),
+        ]
+        for frame in frames:
+            w.feed(bytes(_response_frame(*frame)))
+            loop.run_until_complete(asyncio.sleep(0))
+        w.client.close()
+        loop.run_until_complete(asyncio.sleep(0))
+        for fut in futs:
+            assert fut.done()
+            if fut.exception() is None:
+                assert 200 <= fut.result().status <= 999
+        assert not escaped
+    finally:
+        loop.close()
