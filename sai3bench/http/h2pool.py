@@ -131,8 +131,13 @@ class H2Pool:
         raise AssertionError("unreachable")
 
     async def close(self) -> None:
-        if self._opening is not None:
-            self._opening.cancel()
+        """Close every connection. A connection still opening is cancelled and waited for: its
+        socket is closed before this returns (open_h2_connection closes what it made), not
+        after the loop is gone ('unclosed transport' at teardown, seen with TLS connects)."""
+        opening = self._opening
+        if opening is not None:
+            opening.cancel()
+            await asyncio.gather(opening, return_exceptions=True)
         for c in self.conns:
             c.close()
         self.conns.clear()

@@ -10,14 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import shutil
-import socket
 import ssl
-import subprocess
-import time
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import h2.config
@@ -34,6 +28,7 @@ from sai3bench.outcome import OpError, Outcome
 from tests.conftest import LoopRunner
 
 from .conftest import free_port
+from .h2nginx import run_nginx, s3_over_h2
 from .tlscerts import CertFiles, make_certs
 
 pytestmark = pytest.mark.integration
@@ -178,53 +173,14 @@ async def fault_server(
 
 # -- nginx -----------------------------------------------------------------------------------
 
-NGINX_CONF = """
-daemon off; worker_processes 1; pid {d}/nginx.pid; error_log {d}/error.log; {user}
-events {{ worker_connections 256; }}
-http {{
-  access_log off; client_max_body_size 0; keepalive_requests 1000000;
-  client_body_temp_path {d}/tmp; proxy_temp_path {d}/tmp; fastcgi_temp_path {d}/tmp;
-  uwsgi_temp_path {d}/tmp; scgi_temp_path {d}/tmp;
-  server {{
-    listen 127.0.0.1:{port} http2; root {d}/data;
-    location / {{ dav_methods PUT DELETE; create_full_put_path on; dav_access user:rw all:r; }}
-  }}
-}}
-"""
-
 
 @pytest.fixture(scope="module")
 def nginx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoint]:
-    binary = shutil.which("nginx") or (
-        "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
-    )
-    if binary is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("nginx is required under CI (apt-get install -y nginx)")
-        pytest.skip("nginx not installed")
-    d = tmp_path_factory.mktemp("nginx")
-    (d / "data").mkdir()
-    (d / "tmp").mkdir()
-    (d / "data" / "small").write_bytes(SMALL)
-    (d / "data" / "large").write_bytes(LARGE)
-    port = free_port()
-    user = "user root;" if os.geteuid() == 0 else ""
-    (d / "nginx.conf").write_text(NGINX_CONF.format(d=d, port=port, user=user))
-    proc = subprocess.Popen(
-        [binary, "-c", str(d / "nginx.conf"), "-p", str(d)], start_new_session=True
-    )
-    try:
-        deadline = time.monotonic() + 5
-        while True:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
-                break
-            assert proc.poll() is None, (d / "error.log").read_text()
-            assert time.monotonic() < deadline, "nginx did not start"
-            time.sleep(0.02)
-        yield Endpoint("127.0.0.1", port)
-    finally:
-        proc.terminate()
-        proc.wait(5)
+    """nginx h2c (tests/integration/h2nginx.py) that never ends a connection itself."""
+    with run_nginx(tmp_path_factory.mktemp("nginx"), keepalive=1_000_000) as server:
+        (server.root / "small").write_bytes(SMALL)
+        (server.root / "large").write_bytes(LARGE)
+        yield Endpoint("127.0.0.1", server.port)
 
 
 # -- tests against nginx ---------------------------------------------------------------------
@@ -408,53 +364,12 @@ def test_tls_alpn(run_loop: LoopRunner, certs: CertFiles, server_alpn: list[str]
 # -- the S3 backend over HTTP/2 ---------------------------------------------------------------
 
 
-def test_s3_backend_over_h2c(run_loop: LoopRunner, nginx: Endpoint) -> None:
-    """PUT/GET/HEAD/DELETE signed by the S3 backend, carried by H2Pool (nginx ignores SigV4)."""
-    from sai3bench.backends.s3 import S3Backend
-    from sai3bench.outcome import OpError, Outcome
-    from sai3bench.signers.base import Credential, StaticCredentialProvider
-
-    async def go() -> None:
-        b = S3Backend(
-            "bucket",
-            endpoint=nginx,
-            region="us-east-1",
-            credentials=StaticCredentialProvider(Credential("k", "s")),
-            http2=True,
-        )
-        try:
-            body = memoryview(bytes(range(256)) * 4096)  # 1 MiB: flow control on the way up
-            assert (await b.put("dir/obj", body))[0] == len(body)
-            t0 = time.perf_counter_ns()
-            got, first_byte_ns = await b.get("dir/obj")
-            assert got == len(body) and t0 < first_byte_ns < time.perf_counter_ns()  # TTFB
-            assert (await b.head("dir/obj"))[0] == len(body)
-            await b.delete("dir/obj")
-            with pytest.raises(OpError) as missing:
-                await b.get("dir/obj")
-            assert missing.value.outcome == Outcome.NOT_FOUND
-            assert b._http.h1.opened == 0  # nothing went over HTTP/1.1
-        finally:
-            await b.close()
-
-    run_loop(go())
-
-
 def test_s3_virtual_host_over_h2_sends_bucket_authority(run_loop: LoopRunner) -> None:
     """Virtual-hosted addressing over HTTP/2: the bucket rides in :authority, not the path."""
-    from sai3bench.backends.s3 import S3Backend
-    from sai3bench.signers.base import Credential, StaticCredentialProvider
 
     async def go() -> None:
         async with fault_server() as (endpoint, state):
-            b = S3Backend(
-                "bkt",
-                endpoint=endpoint,
-                region="us-east-1",
-                credentials=StaticCredentialProvider(Credential("k", "s")),
-                virtual_host=True,
-                http2=True,
-            )
+            b = s3_over_h2(endpoint, "bkt", virtual_host=True)
             try:
                 assert (await b.get("small"))[0] == len(SMALL)  # path /small: no bucket segment
             finally:
@@ -464,10 +379,15 @@ def test_s3_virtual_host_over_h2_sends_bucket_authority(run_loop: LoopRunner) ->
     run_loop(go())
 
 
-def test_pool_closed_while_a_connection_opens_closes_that_socket(run_loop: LoopRunner) -> None:
-    """A connect cancelled by ``close()`` while waiting for the server's SETTINGS must close
-    its socket: left open, it outlived the loop ('unclosed resource', 'Event loop is closed'
-    when the server's GOAWAY came in after a run)."""
+@pytest.mark.parametrize("tls", [False, True], ids=["settings-wait", "tls-handshake"])
+def test_pool_closed_while_a_connection_opens_closes_that_socket(
+    run_loop: LoopRunner, tls: bool
+) -> None:
+    """A connect cancelled by ``close()`` while waiting for the server's SETTINGS (or, over
+    TLS, for its handshake answer) must close its socket, and ``close()`` returns only once
+    the cancelled open has finished: left open, the socket outlived the loop ('unclosed
+    resource', 'Event loop is closed' when the server's GOAWAY came in after a run)."""
+    context = ssl.create_default_context() if tls else None  # the handshake never completes
 
     async def go() -> None:
         accepted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -485,12 +405,15 @@ def test_pool_closed_while_a_connection_opens_closes_that_socket(run_loop: LoopR
 
         server = await asyncio.get_running_loop().create_server(Silent, "127.0.0.1", 0)
         port = server.sockets[0].getsockname()[1]
-        pool = H2Pool(Endpoint("127.0.0.1", port), connections=1)
+        pool = H2Pool(Endpoint("127.0.0.1", port, tls=context), connections=1)
         try:
             req = asyncio.ensure_future(pool.request("GET", "/x", timeout=30))
             await accepted
-            await asyncio.sleep(0)  # the connect returned; the pool waits for SETTINGS
+            await asyncio.sleep(0)  # the pool waits for SETTINGS, or for the ServerHello
+            opening = pool._opening
+            assert opening is not None
             await pool.close()
+            assert opening.done()
             req.cancel()
             with contextlib.suppress(asyncio.CancelledError, OpError):
                 await req
