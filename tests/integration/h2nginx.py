@@ -19,12 +19,17 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import pytest
 
+from sai3bench.http.endpoint import Endpoint
+
 from .conftest import free_port
 from .tlscerts import CertFiles
+
+if TYPE_CHECKING:
+    from sai3bench.backends.s3 import S3Backend
 
 _CONF = """
 daemon off; worker_processes 1; pid {d}/nginx.pid; error_log {d}/error.log; {user}
@@ -126,3 +131,21 @@ def _wait(port: int, proc: subprocess.Popen[bytes], d: Path) -> None:
         assert proc.poll() is None, (d / "error.log").read_text()
         assert time.monotonic() < deadline, "nginx did not start"
         time.sleep(0.02)
+
+
+def s3_over_h2(
+    endpoint: Endpoint, bucket: str = "bucket", *, virtual_host: bool = False
+) -> S3Backend:
+    """The S3 backend over HTTP/2 to ``endpoint`` with a static key (nginx and the in-test
+    server check no signature)."""
+    from sai3bench.backends.s3 import S3Backend
+    from sai3bench.signers.base import Credential, StaticCredentialProvider
+
+    return S3Backend(
+        bucket,
+        endpoint=endpoint,
+        region="us-east-1",
+        credentials=StaticCredentialProvider(Credential("k", "s")),
+        virtual_host=virtual_host,
+        http2=True,
+    )

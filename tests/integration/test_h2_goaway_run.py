@@ -117,12 +117,20 @@ def _run(tmp_path: Path, port: int) -> tuple[int, str, dict[str, Any]]:
     return proc.returncode, proc.stdout + proc.stderr, workload
 
 
-@pytest.mark.parametrize("h2_server", [ErrorCodes.NO_ERROR], indirect=True)
-def test_graceful_goaways_cost_retries_not_errors(
-    tmp_path: Path, h2_server: tuple[int, dict[str, Any]]
-) -> None:
+GoawayRun = tuple[int, str, dict[str, Any], dict[str, Any]]
+
+
+@pytest.fixture
+def goaway_run(tmp_path: Path, h2_server: tuple[int, dict[str, Any]]) -> GoawayRun:
+    """A run against ``h2_server`` (parametrized with its GOAWAY code): exit code, output,
+    the workload stage, the server's state."""
     port, state = h2_server
-    rc, out, workload = _run(tmp_path, port)
+    return (*_run(tmp_path, port), state)
+
+
+@pytest.mark.parametrize("h2_server", [ErrorCodes.NO_ERROR], indirect=True)
+def test_graceful_goaways_cost_retries_not_errors(goaway_run: GoawayRun) -> None:
+    rc, out, workload, state = goaway_run
     assert rc == 0, out[-3000:]
     assert workload["errors"] == 0 and workload["ops"] > GOAWAY_AT, out[-3000:]
     assert state["goaways"] >= 1
@@ -131,11 +139,8 @@ def test_graceful_goaways_cost_retries_not_errors(
 
 
 @pytest.mark.parametrize("h2_server", [ErrorCodes.INTERNAL_ERROR], indirect=True)
-def test_error_goaways_count_the_processed_as_failures(
-    tmp_path: Path, h2_server: tuple[int, dict[str, Any]]
-) -> None:
-    port, state = h2_server
-    rc, out, workload = _run(tmp_path, port)
+def test_error_goaways_count_the_processed_as_failures(goaway_run: GoawayRun) -> None:
+    rc, out, workload, state = goaway_run
     assert state["goaways"] >= 1
     # Each GOAWAY fails its held stream (CONNECTION) and resends the 25th.
     assert workload["errors"] >= state["goaways"] - 1, out[-3000:]  # the last may be late

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
@@ -20,7 +21,7 @@ from sai3bench.http.endpoint import Endpoint
 from sai3bench.outcome import OpError, Outcome
 from tests.conftest import LoopRunner
 
-from .h2nginx import Nginx, run_nginx
+from .h2nginx import Nginx, run_nginx, s3_over_h2
 from .tlscerts import CertFiles, make_certs
 
 pytestmark = pytest.mark.integration
@@ -55,24 +56,17 @@ def test_s3_backend_put_get_head_delete(
 ) -> None:
     """The S3 backend's four object ops over h2c and over TLS with ALPN h2 (nginx ignores the
     SigV4 signature); nothing goes over HTTP/1.1."""
-    from sai3bench.backends.s3 import S3Backend
-    from sai3bench.signers.base import Credential, StaticCredentialProvider
-
     server, endpoint = nginx
 
     async def go() -> None:
-        b = S3Backend(
-            "bucket",
-            endpoint=endpoint,
-            region="us-east-1",
-            credentials=StaticCredentialProvider(Credential("k", "s")),
-            http2=True,
-        )
+        b = s3_over_h2(endpoint)
         try:
             body = memoryview(bytes(range(256)) * 4096)  # 1 MiB: flow control on the way up
             assert (await b.put("dir/obj", body))[0] == len(body)
             assert (server.root / "bucket" / "dir" / "obj").read_bytes() == body
-            assert (await b.get("dir/obj"))[0] == len(body)
+            t0 = time.perf_counter_ns()
+            got, first_byte_ns = await b.get("dir/obj")
+            assert got == len(body) and t0 < first_byte_ns < time.perf_counter_ns()  # TTFB
             assert (await b.head("dir/obj"))[0] == len(body)
             await b.delete("dir/obj")
             with pytest.raises(OpError) as missing:

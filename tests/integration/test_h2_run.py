@@ -18,7 +18,7 @@ import pytest
 
 from sai3bench.signers.azure import DEV_ACCOUNT, DEV_KEY
 
-from .conftest import metadata, results_dir, run_cli, write_config
+from .conftest import metadata, mixed_config, results_dir, run_cli, write_config
 from .h2nginx import Nginx, run_nginx
 from .test_s3_mock import MockServer, _start
 from .tlscerts import CertFiles, make_certs
@@ -78,26 +78,12 @@ def az_env(url: str, certs: CertFiles | None = None) -> dict[str, str]:
 
 
 def h2_config(target: str, duration: str = "2s", concurrency: int = 32) -> dict[str, Any]:
-    """``PREPARED`` objects of 1-4 KiB under data/ (and as many for DELETE to take), every op
-    kind, cleanup on."""
-    return {
-        "target": target,
-        "duration": duration,
-        "concurrency": concurrency,
-        "prepare": {
-            "cleanup": True,
-            "ensure_objects": [
-                {"base_uri": "data/", "count": PREPARED, "min_size": 1024, "max_size": 4096}
-            ],
-        },
-        "workload": [
-            {"op": "get", "path": "data/*", "weight": 50},
-            {"op": "stat", "path": "data/*", "weight": 20},
-            {"op": "put", "path": "new/", "object_size": 2048, "weight": 20},
-            {"op": "list", "path": "data/", "weight": 5},
-            {"op": "delete", "path": "data/*", "weight": 5},
-        ],
-    }
+    """conftest's mixed_config (``PREPARED`` objects of 1-4 KiB under data/, GET, STAT, PUT,
+    LIST, cleanup) for ``duration``, plus DELETE: every op kind over HTTP/2."""
+    config = mixed_config(target, concurrency, PREPARED)
+    config["duration"] = duration
+    config["workload"].append({"op": "delete", "path": "data/*", "weight": 5})
+    return config
 
 
 def s3_env(url: str, certs: CertFiles | None = None) -> dict[str, str]:
