@@ -45,6 +45,10 @@ class Reply(NamedTuple):
     first_byte_ns: int
 
 
+#: ``Reply(...)`` through its generated ``__new__`` is 0.24 us; the tuple's own 0.11 us (every op).
+_new_tuple = tuple.__new__
+
+
 class HttpClient:
     """Requests to one endpoint over HTTP/1.1 (``max_connections`` sockets) or HTTP/2."""
 
@@ -111,7 +115,7 @@ class HttpClient:
             if is_head:
                 received = int(_find(resp.headers, b"content-length") or 0)
             value = _find(resp.headers, header) if header is not None else b""
-            return Reply(resp.status, received, resp.body, value, resp.t_first_byte)
+            return _new_tuple(Reply, (resp.status, received, resp.body, value, resp.t_first_byte))
         if head is None:
             head = self._templates[method].head(target, headers, length)
         pool = self.h1
@@ -120,7 +124,7 @@ class HttpClient:
         received = (p.content_length or 0) if is_head else p.body_received
         kept = bytes(p.body) if p.body else b""
         value = (p.headers.get(header) or b"") if header is not None else b""
-        reply = Reply(p.status, received, kept, value, conn.t_first_byte)
+        reply = _new_tuple(Reply, (p.status, received, kept, value, conn.t_first_byte))
         pool.release(conn)
         return reply
 
