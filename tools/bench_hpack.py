@@ -24,7 +24,7 @@ from collections.abc import Callable
 import hpack
 
 from sai3bench.http import hpack as ours
-from sai3bench.http import huffman
+from sai3bench.http import hpack_values, huffman
 from sai3bench.http.hpack_static import encode_string
 
 HEADERS = [
@@ -127,12 +127,12 @@ def main() -> None:
     for name, theirs, mine in rows:
         a, b = cpu_ns_per_op(theirs, n, runs), cpu_ns_per_op(mine, n, runs)
         print(f"{name:36} {a:9.0f} {b:9.0f} {a / b:6.1f}x")
-    limits = ours._MEMO_MAX_LEN, ours._BLOCK_MEMO_MAX_LEN
-    ours._MEMO_MAX_LEN = ours._BLOCK_MEMO_MAX_LEN = -1  # nothing is remembered
-    ours._huffman_memo.clear()
+    limits = hpack_values._MEMO_MAX_LEN, ours._BLOCK_MEMO_MAX_LEN
+    hpack_values._MEMO_MAX_LEN = ours._BLOCK_MEMO_MAX_LEN = -1  # nothing is remembered
+    hpack_values.huffman_memo.clear()
     ours._block_memo.clear()
     unmemo = cpu_ns_per_op(lambda i: our_dec.decode(same), n, runs)
-    ours._MEMO_MAX_LEN, ours._BLOCK_MEMO_MAX_LEN = limits
+    hpack_values._MEMO_MAX_LEN, ours._BLOCK_MEMO_MAX_LEN = limits
     print(f"{'decode nginx block, no memo':36} {'':9} {unmemo:9.0f}")
     puts = [nginx_put_block(i) for i in range(n * runs * 2)]
     for lazy in (False, True):

@@ -37,10 +37,16 @@ from __future__ import annotations
 
 import contextlib
 
-from sai3bench.http import huffman
-from sai3bench.http.errors import ProtocolError
 from sai3bench.http.hpack_encoder import DEFAULT_TABLE_SIZE, HpackEncoder
 from sai3bench.http.hpack_static import STATIC_COUNT, STATIC_TABLE
+from sai3bench.http.hpack_values import (
+    Coded,
+    HpackError,
+    decode_huffman,
+    defer,
+    huffman_memo,
+    plain,
+)
 
 __all__ = [
     "DEFAULT_TABLE_SIZE",
@@ -54,13 +60,6 @@ __all__ = [
 
 #: The largest decoded header list we accept (bytes of 32 + name + value per field).
 MAX_HEADER_LIST_SIZE = 256 * 1024
-#: Response values repeat (server, content-type, etag, the date for a second): short
-#: Huffman strings are decoded once per process. Bounded: cleared when full.
-_MEMO_LIMIT = 1024
-_MEMO_MAX_LEN = 64
-_huffman_memo: dict[bytes, bytes] = {}
-#: Short Huffman values a lazy decoder handed back coded once: the second sighting decodes.
-_seen: set[bytes] = set()
 #: A block that reads nothing from the dynamic table and updates no size (nginx's responses:
 #: static names, literals, some with incremental indexing) decodes the same on any connection,
 #: and its only effect is to insert the same entries. Short ones are remembered process-wide:
@@ -70,24 +69,7 @@ _BLOCK_MEMO_LIMIT = 256
 _BLOCK_MEMO_MAX_LEN = 512
 _Field = tuple[bytes, bytes]
 _block_memo: dict[bytes, tuple[tuple[_Field, ...], int, tuple[_Field, ...]]] = {}
-
-
-class HpackError(ProtocolError):
-    """A header block that is not valid HPACK (COMPRESSION_ERROR)."""
-
-
-class Coded(bytes):
-    """A Huffman-coded header value not decoded yet (a lazy decoder's): its bytes are the code,
-    not the value. Read it with ``plain``."""
-
-    __slots__ = ()
-
-
-def plain(value: bytes) -> bytes:
-    """``value`` as the peer meant it: a ``Coded`` one decoded (HpackError if invalid)."""
-    if type(value) is Coded:
-        return _decode_huffman(bytes(value))
-    return value
+_Template = tuple[bytes, bytes, tuple[_Field, ...], int, tuple[_Field, ...], int, int]
 
 
 def _read_integer(data: bytes, pos: int, mask: int) -> tuple[int, int]:
@@ -123,33 +105,9 @@ def _read_string(data: bytes, pos: int) -> tuple[bytes, int]:
         raise HpackError("truncated HPACK string literal")
     raw = data[pos:stop]
     if byte & 0x80:
-        hit = _huffman_memo.get(raw)
-        return (_decode_huffman(raw) if hit is None else hit), stop
+        hit = huffman_memo.get(raw)
+        return (decode_huffman(raw) if hit is None else hit), stop
     return raw, stop
-
-
-def _decode_huffman(raw: bytes) -> bytes:
-    try:
-        decoded = huffman.decode(raw)
-    except huffman.HuffmanError as exc:
-        raise HpackError(str(exc)) from None
-    if len(raw) <= _MEMO_MAX_LEN:
-        if len(_huffman_memo) >= _MEMO_LIMIT:
-            _huffman_memo.clear()
-        _huffman_memo[raw] = decoded
-    return decoded
-
-
-def _defer(raw: bytes) -> bytes:
-    """A lazy decoder's Huffman value missing from the memo: decoded (and remembered) if it
-    was seen before, else handed back ``Coded``."""
-    if len(raw) <= _MEMO_MAX_LEN:
-        if raw in _seen:
-            return _decode_huffman(raw)
-        if len(_seen) >= _MEMO_LIMIT:
-            _seen.clear()
-        _seen.add(raw)
-    return Coded(raw)
 
 
 class HpackDecoder:
@@ -167,6 +125,8 @@ class HpackDecoder:
         "_pending",
         "_reads_table",
         "_size",
+        "_span",
+        "_template",
         "lazy",
         "max_header_list_size",
         "max_table_size",
@@ -187,7 +147,12 @@ class HpackDecoder:
         self._pending: list[_Field] = []  # inserted, not applied yet, oldest first
         self._limit = max_table_size  # the size the peer's last update set
         self._reads_table = False  # did the block being decoded read it or resize it?
-        self._coded = False  # did it leave a value coded?
+        self._coded = 0  # values it left coded
+        self._span = (0, 0, 0)  # the last one's (string start, end, field number)
+        #: The last block that read no table and left one value coded (nginx's 201 with a new
+        #: location): (bytes before the value's string, bytes after, fields, the value's field
+        #: number, insertions, its number among them or -1, list size without it).
+        self._template: _Template | None = None
 
     def __repr__(self) -> str:
         with contextlib.suppress(HpackError):  # a pending value's code is invalid: shown
@@ -220,16 +185,23 @@ class HpackDecoder:
                 if len(pending) > 2 * (self._limit >> 5) + 16:
                     self._forget_evicted()
             return list(known[0])
-        self._reads_table = self._coded = False
+        if self._template is not None:
+            fields = self._from_template(data, self._template)
+            if fields is not None:
+                return fields
+        self._reads_table, self._coded = False, 0
         start = len(pending)
         try:
             fields, size = self._decode(data)
         except IndexError:
             raise HpackError("truncated HPACK header block") from None
-        if not (self._reads_table or self._coded) and len(data) <= _BLOCK_MEMO_MAX_LEN:
-            if len(_block_memo) >= _BLOCK_MEMO_LIMIT:
-                _block_memo.clear()
-            _block_memo[data] = (tuple(fields), size, tuple(pending[start:]))
+        if not self._reads_table and len(data) <= _BLOCK_MEMO_MAX_LEN:
+            if not self._coded:
+                if len(_block_memo) >= _BLOCK_MEMO_LIMIT:
+                    _block_memo.clear()
+                _block_memo[data] = (tuple(fields), size, tuple(pending[start:]))
+            elif self._coded == 1:
+                self._keep_template(data, fields, size, tuple(pending[start:]))
         if len(pending) > 2 * (self._limit >> 5) + 16:
             self._forget_evicted()
         return fields
@@ -241,7 +213,7 @@ class HpackDecoder:
         end = len(data)
         fields: list[_Field] = []
         budget = self.max_header_list_size
-        static, memo, pending, lazy = STATIC_TABLE, _huffman_memo, self._pending, self.lazy
+        static, memo, pending, lazy = STATIC_TABLE, huffman_memo, self._pending, self.lazy
         while pos < end:
             byte = data[pos]
             if byte & 0x80:  # indexed field
@@ -276,11 +248,12 @@ class HpackDecoder:
                         if hit is not None:
                             value = hit
                         elif not lazy:
-                            value = _decode_huffman(value)
+                            value = decode_huffman(value)
                         else:
-                            value = _defer(value)
+                            value = defer(value)
                             if type(value) is Coded:  # counted at its longest: 8/5 of the code
-                                self._coded = True
+                                self._coded += 1
+                                self._span = (stop - 1 - len(value), stop, len(fields))
                                 budget -= len(value) * 3 // 5
                 field = (name, value)
                 if mask == 0x3F:
@@ -290,6 +263,52 @@ class HpackDecoder:
                 budget = self._exact_budget(fields, field)
             fields.append(field)
         return fields, self.max_header_list_size - budget
+
+    def _keep_template(
+        self, data: bytes, fields: list[_Field], size: int, inserted: tuple[_Field, ...]
+    ) -> None:
+        """Remember a block whose one coded value is likely unique, for ``_from_template``."""
+        start, stop, at = self._span
+        field = fields[at]
+        numbers = [i for i, entry in enumerate(inserted) if entry is field]
+        base = size - 32 - len(field[0]) - len(field[1]) * 8 // 5
+        self._template = (
+            data[:start],
+            data[stop:],
+            tuple(fields),
+            at,
+            inserted,
+            numbers[0] if numbers else -1,
+            base,
+        )
+
+    def _from_template(self, data: bytes, template: _Template) -> list[_Field] | None:
+        """The fields of ``data`` if it is the template's block with another short Huffman
+        string in the coded value's place (None: decode it). The bytes around that string are
+        the same and read no table, so they decode to the same fields and insertions."""
+        prefix, suffix, fields, at, inserted, number, base = template
+        start, stop = len(prefix), len(data) - len(suffix)
+        n = stop - start - 1
+        if not 0 <= n < 0x7F or data[start] != 0x80 | n:
+            return None
+        if not (data.startswith(prefix) and data.endswith(suffix)):
+            return None
+        name = fields[at][0]
+        if base + 32 + len(name) + n * 8 // 5 > self.max_header_list_size:
+            return None  # a full decode counts it exactly
+        raw = data[start + 1 : stop]
+        value = huffman_memo.get(raw)
+        field = (name, defer(raw) if value is None else value)
+        out = list(fields)
+        out[at] = field
+        if inserted:
+            if number >= 0:
+                self._pending += (*inserted[:number], field, *inserted[number + 1 :])
+            else:
+                self._pending += inserted
+            if len(self._pending) > 2 * (self._limit >> 5) + 16:
+                self._forget_evicted()
+        return out
 
     def _exact_budget(self, fields: list[_Field], field: _Field) -> int:
         """The list budget left after ``fields`` and ``field`` counted exactly (their coded

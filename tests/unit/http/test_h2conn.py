@@ -12,7 +12,7 @@ import pytest
 from h2.errors import ErrorCodes
 from hyperframe.frame import HeadersFrame
 
-from sai3bench.http import hpack
+from sai3bench.http import hpack, hpack_values
 from sai3bench.http.h2conn import H2Connection, H2Response, H2Unprocessed
 from sai3bench.outcome import OpError, Outcome
 from tests.conftest import LoopRunner
@@ -72,8 +72,8 @@ def test_response_values_stay_coded_until_read(run_loop: LoopRunner) -> None:
     """The connection's HPACK decoder is lazy: a first-seen Huffman-coded value (here a
     unique location, and :status 201, which the h2 server's encoder codes too) reaches the
     response coded, and ``status`` and ``headers`` read exactly what was sent."""
-    hpack._huffman_memo.clear()
-    hpack._seen.clear()
+    hpack_values.huffman_memo.clear()
+    hpack_values._seen.clear()
 
     async def go() -> None:
         w = Wire(asyncio.get_running_loop())

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sai3bench.http import hpack as ours
-from sai3bench.http import huffman
+from sai3bench.http import hpack_values, huffman
 from sai3bench.http.hpack import HpackDecoder, HpackEncoder, HpackError
 from sai3bench.http.hpack_static import encode_integer, encode_string
 
@@ -194,8 +194,8 @@ def test_hpack_encoder_blocks_decode_the_same(lazy: bool, blocks: list[Any]) -> 
 
 
 def _forget_values() -> None:
-    ours._huffman_memo.clear()
-    ours._seen.clear()
+    hpack_values.huffman_memo.clear()
+    hpack_values._seen.clear()
     ours._block_memo.clear()
 
 
@@ -211,7 +211,7 @@ def test_lazy_values_are_decoded_when_read_or_when_seen_again() -> None:
     assert type(value) is ours.Coded and value != location and ours.plain(value) == location
     assert block not in ours._block_memo
     assert decoder.table == [(b"location", location), (b":status", b"201")]
-    ours._huffman_memo.clear()
+    hpack_values.huffman_memo.clear()
     assert decoder.decode(block)[1] == (b"location", location)  # seen before: decoded
     assert HpackDecoder().decode(block)[1] == (b"location", location)  # eager: always decoded
 
@@ -400,12 +400,12 @@ def test_decode_accepts_views_and_memoises_huffman_values(monkeypatch: pytest.Mo
 
 
 def test_huffman_memo_is_bounded() -> None:
-    for i in range(ours._MEMO_LIMIT + 10):
+    for i in range(hpack_values._MEMO_LIMIT + 10):
         HpackDecoder().decode(b"\x41" + encode_string(b"host-%d" % i, True))
-    assert 0 < len(ours._huffman_memo) <= ours._MEMO_LIMIT
-    long_value = b"x" * (ours._MEMO_MAX_LEN * 2)
+    assert 0 < len(hpack_values.huffman_memo) <= hpack_values._MEMO_LIMIT
+    long_value = b"x" * (hpack_values._MEMO_MAX_LEN * 2)
     HpackDecoder().decode(b"\x41" + encode_string(long_value, True))
-    assert huffman.encode(long_value) not in ours._huffman_memo
+    assert huffman.encode(long_value) not in hpack_values.huffman_memo
 
 
 # --- the encoder's choices --------------------------------------------------------------------
@@ -539,3 +539,46 @@ def test_block_memo_honours_each_decoders_list_limit_and_is_bounded() -> None:
     for i in range(ours._BLOCK_MEMO_LIMIT + 10):
         HpackDecoder().decode(b"\x0f\x27" + encode_string(b"server-%d" % i, False))
     assert 0 < len(ours._block_memo) <= ours._BLOCK_MEMO_LIMIT
+
+
+def _put_201(location: bytes, *, status: bytes = b"201", huffman_location: bool = True) -> bytes:
+    """A 201 as nginx writes one for a new object: literals with incremental indexing for
+    :status, server and location, then an etag without indexing (Huffman name and value)."""
+    return (
+        b"\x48" + encode_string(status, False)
+        + b"\x76" + encode_string(b"nginx/1.22.1", True)
+        + b"\x6e" + encode_string(location, huffman_location)
+        + b"\x00" + encode_string(b"etag", True) + encode_string(b'"bench"', True)
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("table_size", [4096, 256])
+def test_blocks_like_the_last_but_for_one_coded_value_skip_the_decode(
+    monkeypatch: pytest.MonkeyPatch, table_size: int
+) -> None:
+    """A lazy decoder keeps the last block that read no table and left one value coded; a
+    block with the same bytes around another short Huffman string in that place is answered
+    from it without a decode, and fields and table stay what a full decode gives. Another
+    status, a plain or a long location, or a longer list than allowed are decoded in full."""
+    decodes = 0
+    full = HpackDecoder._decode
+
+    def counting(self: HpackDecoder, data: bytes) -> Any:
+        nonlocal decodes
+        decodes += self.lazy
+        return full(self, data)
+
+    monkeypatch.setattr(HpackDecoder, "_decode", counting)
+    _forget_values()
+    lazy, eager = HpackDecoder(table_size, lazy=True), HpackDecoder(table_size)
+    blocks = [_put_201(b"/bucket/put/obj_%d" % i) for i in range(40)]
+    blocks += [_put_201(b"/b/other", status=b"204"), _put_201(b"/b/plain", huffman_location=False)]
+    blocks += [_put_201(b"/b/" + b"v" * 200), _put_201(b"/bucket/put/obj_x")]
+    for block in blocks:
+        assert [(n, ours.plain(v)) for n, v in lazy.decode(block)] == eager.decode(block)
+        assert lazy.table == eager.table
+    # The first two (the server value is new in the first too), the three unlike the last,
+    # and the one after those.
+    assert decodes == 2 + 3 + 1
+    with pytest.raises(HpackError, match="header list over"):
+        HpackDecoder(max_header_list_size=150, lazy=True).decode(_put_201(b"/b/" + b"x" * 80))
