@@ -23,6 +23,10 @@ Rules:
    stream has two bounds: no HEADERS within ``first_byte_timeout`` of its last byte sent, and
    the whole-response ``timeout``; a stream still queued, still uploading or already answered
    when its first-byte bound passes is given the next bound.
+7. A response whose DATA does not add up to its ``content-length`` is malformed (RFC 9113
+   8.1.1) and fails as PROTOCOL: a server that ends a stream early must not make a short body
+   count as a successful GET (HTTP/1.1's parser refuses the same). HEAD, 204 and 304 carry no
+   body whatever the header says.
 """
 
 from __future__ import annotations
@@ -99,6 +103,7 @@ class _Stream(H2Response):
     """A request in flight; it becomes the response object itself (one allocation per op)."""
 
     __slots__ = (
+        "bodiless",
         "check_at",
         "chunks",
         "deadline",
@@ -115,6 +120,7 @@ class _Stream(H2Response):
     def __init__(self, waiter: asyncio.Future[H2Response], keep: int) -> None:
         super().__init__()
         self.waiter = waiter
+        self.bodiless = False  # a HEAD: its content-length describes no body of its own
         self.keep = keep  # bytes of body to keep: 0 none, -1 all
         self.chunks: list[bytes] = []
         self.sid = 0
@@ -361,6 +367,7 @@ class H2Connection(ReceiveBufferProtocol):
             waiter.set_exception(H2Unprocessed(Outcome.CONNECTION, why))
             return waiter
         s.request = (method, target, authority, headers, body)
+        s.bodiless = method == "HEAD"
         if body is not None:
             mark_sent()  # in the worker's context: a queued stream starts from a callback
         now = s.sent_at = self._loop.time()
@@ -489,6 +496,12 @@ class H2Connection(ReceiveBufferProtocol):
                     self._close_drained()
 
     def _complete(self, s: _Stream) -> None:
+        if not s.bodiless and s.status != 204 and s.status != 304:
+            declared = _declared_length(s._head)
+            if declared is not None and declared != s.body_received:
+                why = f"{s.body_received} body bytes where content-length said {declared!r}"
+                self._fail(s, OpError(Outcome.PROTOCOL, f"{self.label}: {why}"))
+                return
         if s.chunks:
             s.body = s.chunks[0] if len(s.chunks) == 1 else b"".join(s.chunks)
             s.chunks = []
@@ -575,3 +588,16 @@ async def open_h2_connection(
         conn.close()  # failed or cancelled (H2Pool.close): the socket must not outlive it
         raise
     return conn
+
+
+def _declared_length(fields: list[tuple[bytes, bytes]]) -> int | bytes | None:
+    """The head's content-length as an int, its raw value if that is no length, None if the
+    head has none (the body then ends where the stream does)."""
+    for name, value in fields:
+        if name == b"content-length":
+            try:
+                value = plain(value)
+            except HpackError:
+                return value
+            return int(value) if value.isdigit() else value
+    return None

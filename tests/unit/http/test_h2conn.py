@@ -332,3 +332,36 @@ def test_a_connection_out_of_stream_ids_drains_and_refuses_unprocessed(
         assert w.client.draining and w.client.closed  # no stream was open: closed at once
 
     run_loop(go())
+
+
+@pytest.mark.parametrize(
+    ("method", "sent", "ok"),
+    [
+        ("GET", b"abcd", False),  # ended early: a short body is no success
+        ("GET", b"a" * 12, False),  # more than it said
+        ("GET", b"a" * 10, True),
+        ("HEAD", b"", True),  # a HEAD's content-length is the object's, not this body's
+    ],
+)
+def test_a_body_that_does_not_match_its_content_length_fails_as_protocol(
+    run_loop: LoopRunner, method: str, sent: bytes, ok: bool
+) -> None:
+    async def go() -> None:
+        w = Wire(asyncio.get_running_loop())
+        fut = w.client.request(method, "/k", "h", timeout=5)
+        (req,) = [e for e in w.to_server() if isinstance(e, h2.events.RequestReceived)]
+        head = [(b":status", b"200"), (b"content-length", b"10")]
+        w.server.send_headers(req.stream_id, head, end_stream=not sent)
+        if sent:
+            w.server.send_data(req.stream_id, sent, end_stream=True)
+        w.to_client()
+        if ok:
+            assert (await fut).body_received == len(sent)
+        else:
+            with pytest.raises(OpError) as err:
+                await fut
+            assert err.value.outcome == Outcome.PROTOCOL
+            assert f"{len(sent)} body bytes where content-length said 10" in err.value.detail
+        assert not w.client.streams and not w.client.closed  # a stream error only
+
+    run_loop(go())
