@@ -22,7 +22,7 @@ import threading
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -283,10 +283,19 @@ def read_lines(
 
 
 def signal_at(
-    cmd: list[str], cwd: Path, env: Mapping[str, str], marker: str, signal_it: Any
+    cmd: list[str],
+    cwd: Path,
+    env: Mapping[str, str],
+    marker: str,
+    signal_it: Any,
+    ready: Callable[[], bool] | None = None,
 ) -> tuple[subprocess.CompletedProcess[str], float]:
     """Run the CLI; 1.5 s after it prints ``marker`` call ``signal_it(pid of the run)``. Returns
-    the run and the seconds from the signal to the run's end."""
+    the run and the seconds from the signal to the run's end.
+
+    ``ready``, when given, must also hold before the signal (polled up to 60 s): a test that
+    asserts ops were done waits for evidence of them, not for a fixed time (on a loaded 2-core
+    box the workers' first ops came after 1.5 s, and such a run had done 0 ops)."""
     with subprocess.Popen(
         [sys.executable, "-m", "sai3bench", *cmd],
         cwd=cwd,
@@ -303,6 +312,10 @@ def signal_at(
         try:
             assert seen.wait(90), "".join(lines)
             time.sleep(1.5)
+            for _ in range(600):
+                if ready is None or ready():
+                    break
+                time.sleep(0.1)
             signal_it(proc.pid)
             signalled_at = time.monotonic()
             proc.wait(timeout=60)

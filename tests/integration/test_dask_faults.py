@@ -117,8 +117,14 @@ def test_sigint_stops_every_host_and_cleans(tmp_path: Path, local_cluster: str) 
     cleanup still runs, and the exit code is 130."""
     path = write_config(tmp_path, file_config(tmp_path, "60s"), "sigint.yaml")
     cmd = ["run", "--config", str(path), "--cluster", local_cluster, "--processes", "1"]
+    new_files = tmp_path / "store" / "new"  # the workload's PUTs: ops are under way
     run, took = signal_at(
-        cmd, tmp_path, {}, "=== Test Phase ===", lambda pid: os.kill(pid, signal.SIGINT)
+        cmd,
+        tmp_path,
+        {},
+        "=== Test Phase ===",
+        lambda pid: os.kill(pid, signal.SIGINT),
+        ready=lambda: sum(1 for p in new_files.rglob("*") if p.is_file()) >= 4,
     )
     assert run.returncode == 130, run.stdout[-3000:] + run.stderr
     assert took < 30, took
