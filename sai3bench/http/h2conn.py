@@ -225,9 +225,16 @@ class H2Connection(ReceiveBufferProtocol):
         try:
             codec.receive(self._view[:nbytes])
         except H2Error as exc:
-            why = f"{self.label} is not speaking HTTP/2 as expected: {exc}"
             self._flush()  # our GOAWAY with the error's code
-            self._fail_connection(OpError(Outcome.CONNECTION, why))
+            if not self.ready.done() and bytes(self._view[:5]) == b"HTTP/":
+                # an HTTP/1.x server's answer to our preface (read as a frame header, "HTT" is
+                # a 4.7 MB frame): the same answer every time, so no retry storm
+                why = f"{self.label} answered in HTTP/1.x, not HTTP/2: run without --http2"
+                err = OpError(Outcome.PROTOCOL, why, "run without --http2", permanent=True)
+            else:
+                why = f"{self.label} is not speaking HTTP/2 as expected: {exc}"
+                err = OpError(Outcome.CONNECTION, why)
+            self._fail_connection(err)
             return
         if codec.out and self._flush_handle is None:
             self._flush_handle = self._loop.call_soon(self._flush)

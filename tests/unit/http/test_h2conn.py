@@ -166,12 +166,13 @@ def test_an_answered_stream_gets_the_whole_response_timeout(run_loop: LoopRunner
     async def go() -> None:
         w = Wire(asyncio.get_running_loop())
         w.client.first_byte_timeout = 0.1
-        slow = w.client.request("GET", "/slow", "h", timeout=1.0)
+        # 2 s, not 1: the 0.4 s sleep may overshoot by a second on a loaded 2-core box
+        slow = w.client.request("GET", "/slow", "h", timeout=2.0)
         (req,) = [e for e in w.to_server() if isinstance(e, h2.events.RequestReceived)]
         w.server.send_headers(req.stream_id, [(b":status", b"200")])
         w.to_client()
         await asyncio.sleep(0.4)
-        assert not slow.done()  # past the first-byte bound: the body is just slow
+        assert not slow.done()  # 4x past the first-byte bound: the body is just slow
         with pytest.raises(OpError) as err:
             await asyncio.wait_for(slow, 15)
         assert "no complete response from test" in err.value.detail
@@ -232,6 +233,26 @@ def test_a_protocol_violation_fails_the_connection_with_goaway(run_loop: LoopRun
         assert err.value.outcome == Outcome.CONNECTION and "PROTOCOL_ERROR" in err.value.detail
         (goaway,) = oracle_frames(bytes(w.transport.out))
         assert goaway.error_code == ErrorCodes.PROTOCOL_ERROR
+        assert w.client.closed and w.transport.aborted
+
+    run_loop(go())
+
+
+def test_an_http1_answer_to_the_preface_is_a_permanent_run_without_http2(
+    run_loop: LoopRunner,
+) -> None:
+    """An HTTP/1.1-only server (the mock) answers the preface with "HTTP/1.1 400": one clear,
+    permanent failure (no retries), not a cryptic FRAME_SIZE_ERROR of a 4.7 MB frame."""
+
+    async def go() -> None:
+        w = Wire(asyncio.get_running_loop())
+        fut = w.client.request("GET", "/a", "h", timeout=5)
+        w.feed(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+        with pytest.raises(OpError) as err:
+            await fut
+        e = err.value
+        assert e.outcome == Outcome.PROTOCOL and e.permanent
+        assert "HTTP/1.x" in e.detail and "without --http2" in e.detail
         assert w.client.closed and w.transport.aborted
 
     run_loop(go())
