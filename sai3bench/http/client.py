@@ -14,9 +14,11 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 from sai3bench.http.endpoint import Endpoint
+from sai3bench.http.errors import ProtocolError
 from sai3bench.http.h1build import RequestTemplate
 from sai3bench.http.h2pool import H2Pool
 from sai3bench.http.pool import H1Pool
+from sai3bench.outcome import OpError, Outcome
 from sai3bench.payload import Payload, payload_length
 
 _METHODS = ("GET", "PUT", "HEAD", "DELETE", "POST")
@@ -123,7 +125,15 @@ class HttpClient:
         p = conn.parser
         received = (p.content_length or 0) if is_head else p.body_received
         kept = bytes(p.body) if p.body else b""
-        value = (p.headers.get(header) or b"") if header is not None else b""
+        value = b""
+        if header is not None:
+            try:  # the fields are split on first read: a malformed line fails here
+                value = p.headers.get(header) or b""
+            except ProtocolError as exc:
+                conn.close()  # as a parse error while reading: the op fails, the slot frees
+                pool.release(conn)
+                why = f"{conn.label} is not speaking HTTP as expected: {exc}"
+                raise OpError(Outcome.PROTOCOL, why, permanent=True) from None
         reply = _new_tuple(Reply, (p.status, received, kept, value, conn.t_first_byte))
         pool.release(conn)
         return reply
