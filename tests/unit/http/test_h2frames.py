@@ -48,7 +48,7 @@ def ours(frame: Any) -> tuple[int, int, int, int, memoryview]:
     return length, ftype, flags, sid, data[9:]
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 @given(SIDS, st.binary(max_size=300), st.booleans())
 def test_data_round_trip(sid: int, payload: bytes, end: bool) -> None:
     out = bytearray()
@@ -58,7 +58,7 @@ def test_data_round_trip(sid: int, payload: bytes, end: bool) -> None:
     assert (frame.stream_id, frame.data, "END_STREAM" in frame.flags) == (sid, payload, end)
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 @given(SIDS, st.binary(max_size=300), st.integers(0, 255), st.booleans())
 def test_oracle_padded_data_parses_with_ours(sid: int, payload: bytes, pad: int, end: bool) -> None:
     frame = DataFrame(sid, data=payload, pad_length=pad)
@@ -70,7 +70,7 @@ def test_oracle_padded_data_parses_with_ours(sid: int, payload: bytes, pad: int,
     assert bytes(f.unpad(body, flags)) == payload
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 @given(SIDS, st.binary(max_size=200), st.integers(1, 64), st.booleans())
 def test_headers_split_into_continuation_at_max_frame(
     sid: int, block: bytes, max_frame: int, end: bool
@@ -87,7 +87,7 @@ def test_headers_split_into_continuation_at_max_frame(
     assert len(frames) == max(1, -(-len(block) // max_frame))
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 0xFFFF), U32), max_size=8))
 def test_settings_round_trip(pairs: list[tuple[int, int]]) -> None:
     out = bytearray()
@@ -102,7 +102,7 @@ def test_settings_round_trip(pairs: list[tuple[int, int]]) -> None:
     assert f.parse_settings(ours(oracle)[4]) == list(small.items())
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 @given(st.integers(0, f.MAX_STREAM_ID), st.integers(1, f.MAX_WINDOW))
 def test_window_update_round_trip(sid: int, increment: int) -> None:
     out = bytearray()
@@ -114,7 +114,7 @@ def test_window_update_round_trip(sid: int, increment: int) -> None:
     assert f.parse_u31(body, "WINDOW_UPDATE") == increment
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 @given(
     SIDS,
     U32,

@@ -52,7 +52,7 @@ def test_the_free_space_check_counts_objects_in_shard_directories(tmp_path: Path
     assert _existing_bytes(str(tmp_path)) == 110
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 @given(
     base=st.sampled_from(["", "b/", "s3://bkt/data/"]),
     pool=st.sampled_from(["prepared", "deletable"]),
