@@ -21,25 +21,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
+from _benchratios import Measured
 from _benchutil import median, print_table, spread
 
 #: The baseline's config keys: every variant starts from them but perf-log.
 OFF: dict[str, Any] = {"perf_log": {"enabled": False}}
-
-
-class Measured(Protocol):
-    """One sai3bench run as bench_http.py's Sample has it (seconds per op)."""
-
-    @property
-    def ops_s(self) -> float: ...
-    @property
-    def cpu_per_op(self) -> float | None: ...
-    @property
-    def stage_cpu_per_op(self) -> float | None: ...
-    @property
-    def server_cpu_per_op(self) -> float | None: ...
 
 
 def variants(work: Path, iops: float) -> dict[str, tuple[dict[str, Any], tuple[str, ...]]]:

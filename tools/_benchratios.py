@@ -26,12 +26,18 @@ from _benchutil import fmt_num, median, print_table, spread
 
 
 class Measured(Protocol):
-    """One client run as bench_http.py's Sample has it."""
+    """One client run as bench_http.py's Sample has it (CPU in seconds per op).
+
+    stage_cpu_per_op is sai3bench's own in-stage figure (None for the peers); --instruments
+    reads it.
+    """
 
     @property
     def ops_s(self) -> float: ...
     @property
     def cpu_per_op(self) -> float | None: ...
+    @property
+    def stage_cpu_per_op(self) -> float | None: ...
     @property
     def server_cpu_per_op(self) -> float | None: ...
     @property

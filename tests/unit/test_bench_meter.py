@@ -97,3 +97,13 @@ def test_tree_cpu_counts_the_direct_children() -> None:
     finally:
         child.communicate("")
     assert tree_cpu(None) == 0.0
+
+
+def test_instruments_and_ratio_tables_share_one_measured_protocol() -> None:
+    # duplicates --change D1: one Protocol for bench_http's Sample, imported where it is needed
+    import _benchinstruments  # type: ignore[import-not-found, unused-ignore]
+    import _benchratios  # type: ignore[import-not-found, unused-ignore]
+
+    assert vars(_benchinstruments)["Measured"] is _benchratios.Measured
+    fields = set(bench_http.Sample.__dataclass_fields__)
+    assert {"ops_s", "cpu_per_op", "stage_cpu_per_op", "server_cpu_per_op"} <= fields
