@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from sai3bench.backends import s3
 from sai3bench.backends.s3 import S3Backend
+from sai3bench.http.client import Reply
 from sai3bench.http.endpoint import Endpoint
 from sai3bench.signers.base import Credential
 from sai3bench.signers.sigv4 import UNSIGNED_PAYLOAD, SigV4Signer, amz_date_from_epoch
@@ -70,3 +73,29 @@ def test_a_cached_read_keeps_its_head_with_its_signature(monkeypatch: pytest.Mon
     clock[0] += 1.0
     target2, headers2, head2 = b._read_request("GET", "dir/k 1")
     assert head2 != head and head2 == b._http.head_of("GET", target2, headers2)
+
+
+def test_head_sends_the_cached_head_and_http2_builds_none(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A HEAD (STAT) sends its cached HTTP/1.1 head as GET does (it was built again each op);
+    over HTTP/2 no head is built (none is sent)."""
+    monkeypatch.setattr(s3.time, "time", lambda: 1_700_000_000.2)
+    b = S3Backend(
+        "bkt", endpoint=Endpoint("127.0.0.1", 9000), region="us-east-1", credentials=Creds()
+    )
+    sent: list[bytes | None] = []
+
+    async def request(method: str, target: str, headers: object, *a: object, **kw: object) -> Reply:
+        sent.append(kw.get("head"))  # type: ignore[arg-type]
+        return Reply(200, 7, b"", b"", 1)
+
+    monkeypatch.setattr(b._http, "request", request)
+    assert asyncio.run(b.head("dir/k")) == (7, 1)
+    assert sent == [b._read_request("HEAD", "dir/k")[2]] and sent[0] is not None
+    h2 = S3Backend(
+        "bkt",
+        endpoint=Endpoint("127.0.0.1", 9000),
+        region="us-east-1",
+        credentials=Creds(),
+        http2=True,
+    )
+    assert h2._read_request("GET", "dir/k")[2] is None
