@@ -1,9 +1,9 @@
 """A few HTTP/2 connections to one endpoint, requests spread over the least-loaded one.
 
 HTTP/2 multiplexes: a few connections carry what takes one HTTP/1.1 connection per request in
-flight.
-Connections open lazily and a dead or draining one (a GOAWAY came) is replaced on the next
-request; a stream the server provably never processed (H2Unprocessed) is sent once more.
+flight. Connections open lazily and a dead or draining one (a GOAWAY came) is replaced on the
+next request; a stream the server provably never processed (H2Unprocessed) is sent again, up to
+``MAX_SENDS`` times in all.
 """
 
 from __future__ import annotations
