@@ -703,33 +703,43 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return a
 
 
-def main() -> None:
+def main() -> int:
     a = parse_args()
     if a.peer:
         peer_main(a, CREDS)
-        return
+        return 0
     # a shell that starts us in the background sets SIGINT to ignored; Ctrl-C must still stop nginx
     signal.signal(signal.SIGINT, signal.default_int_handler)
     notes = ensure_tools()
     with Scratch(Path("/dev/shm"), "sai3-bench-http-") as scratch:
-        certs = None if a.no_tls else make_bench_certs(scratch.path / "tls")
-        if not a.no_tls and certs is None:
-            notes.append("TLS rows      skipped (the cryptography package is not installed)")
-        nginx = Nginx(scratch.path / "srv", tls=(certs.cert, certs.key) if certs else None)
-        work = scratch.path / "work"
-        work.mkdir()
-        os.chmod(scratch.path, 0o755)  # nginx workers run as nobody and must traverse it
-        loads = [ld for ld in LOADS if not a.load or ld.key in a.load]
-        prepare(nginx.root, [*loads, *H2_LOADS, TLS_SMALL, *([BIG] if certs else [])])
         try:
-            nginx.start()
-            print("\n".join(env_lines(nginx.root, notes)))
-            print(f"runs            {a.reps} reps x {a.duration:g} s, rotated order; {nginx.url}")
-            run_sections(a, nginx, work, scratch, certs.ca if certs else None)
-        finally:
-            nginx.stop()
-        if not a.no_dialects:
-            dialect_section(work, a.reps, a.duration)
+            bench(a, notes, scratch)
+        except KeyboardInterrupt:  # nginx is stopped and the child killed by then
+            print(f"\ninterrupted: removing {scratch.path}", file=sys.stderr)
+            return 130
+    return 0
+
+
+def bench(a: argparse.Namespace, notes: list[str], scratch: Scratch) -> None:
+    """Every section against a fresh nginx in `scratch` (stopped on the way out)."""
+    certs = None if a.no_tls else make_bench_certs(scratch.path / "tls")
+    if not a.no_tls and certs is None:
+        notes.append("TLS rows      skipped (the cryptography package is not installed)")
+    nginx = Nginx(scratch.path / "srv", tls=(certs.cert, certs.key) if certs else None)
+    work = scratch.path / "work"
+    work.mkdir()
+    os.chmod(scratch.path, 0o755)  # nginx workers run as nobody and must traverse it
+    loads = [ld for ld in LOADS if not a.load or ld.key in a.load]
+    prepare(nginx.root, [*loads, *H2_LOADS, TLS_SMALL, *([BIG] if certs else [])])
+    try:
+        nginx.start()
+        print("\n".join(env_lines(nginx.root, notes)))
+        print(f"runs            {a.reps} reps x {a.duration:g} s, rotated order; {nginx.url}")
+        run_sections(a, nginx, work, scratch, certs.ca if certs else None)
+    finally:
+        nginx.stop()
+    if not a.no_dialects:
+        dialect_section(work, a.reps, a.duration)
 
 
 def run_sections(
@@ -918,4 +928,4 @@ def dialect_section(work: Path, reps: int, seconds: float) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

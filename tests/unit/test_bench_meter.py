@@ -107,3 +107,29 @@ def test_instruments_and_ratio_tables_share_one_measured_protocol() -> None:
     assert vars(_benchinstruments)["Measured"] is _benchratios.Measured
     fields = set(bench_http.Sample.__dataclass_fields__)
     assert {"ops_s", "cpu_per_op", "stage_cpu_per_op", "server_cpu_per_op"} <= fields
+
+
+def test_ctrl_c_exits_130_with_one_line_and_removes_the_scratch_dir(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Ctrl-C printed a 20-line KeyboardInterrupt traceback; now one line, exit 130
+    import signal
+
+    seen: list[Path] = []
+
+    def interrupted(root: Path, _loads: object) -> None:
+        seen.append(root)
+        raise KeyboardInterrupt
+
+    argv = ["bench_http.py", "--quick", "--no-tls", "--no-h2", "--no-dialects", "--load", "none"]
+    monkeypatch.setattr(sys, "argv", argv)
+    monkeypatch.setattr(bench_http, "ensure_tools", list)
+    monkeypatch.setattr(bench_http, "prepare", interrupted)
+    term, intr = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
+    try:
+        assert bench_http.main() == 130
+    finally:
+        signal.signal(signal.SIGTERM, term)
+        signal.signal(signal.SIGINT, intr)
+    assert "interrupted: removing" in capsys.readouterr().err
+    assert seen and not seen[0].exists() and not seen[0].parent.exists()
