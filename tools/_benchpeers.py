@@ -2,7 +2,8 @@
 
 Each peer drives `--conc` workers against `--url` for `--duration` seconds (after one op outside
 the timing to connect) and prints one JSON line: ops/s over the loop's wall time, its own process
-CPU per op (RUSAGE_SELF, all threads, around the whole run), p50 and p99 in ms. Over https
+CPU per op (RUSAGE_SELF, all threads, around the timed loop: its import, client set-up and
+connecting op are not charged, as sai3bench's start-up is subtracted), p50 and p99 in ms. Over https
 (`--ca` given) each trusts the bench's CA its own way (tools/_benchtls.py TRUST); none is run
 with verification off.
 """
@@ -34,6 +35,13 @@ class Timed:
     deadline: float
     lat: list[int] = field(default_factory=list)
     wall: float = 0.0
+    #: process CPU seconds (user + sys, all threads) over the same span as `wall`
+    cpu: float = 0.0
+
+
+def _cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
 
 
 def _keys(a: argparse.Namespace) -> Callable[[int, int], str]:
@@ -56,10 +64,10 @@ async def _async_loop(t: Timed, op: Callable[[int, int], Any], w: int) -> None:
 def _async_ops(a: argparse.Namespace, op: Callable[[int, int], Any]) -> Timed:
     async def main() -> Timed:
         await op(0, 0)  # connect / initialise outside the timing
-        t0 = time.perf_counter()
+        c0, t0 = _cpu(), time.perf_counter()
         t = Timed(t0 + a.duration)
         await asyncio.gather(*(_async_loop(t, op, w) for w in range(a.conc)))
-        t.wall = time.perf_counter() - t0
+        t.wall, t.cpu = time.perf_counter() - t0, _cpu() - c0
         return t
 
     return asyncio.run(main())
@@ -119,7 +127,7 @@ def peer_boto3(a: argparse.Namespace) -> Timed:
             s3.put_object(Bucket="bucket", Key=key(w, i), Body=body)
 
     op(0, 0)
-    t0 = time.perf_counter()
+    c0, t0 = _cpu(), time.perf_counter()
     t = Timed(t0 + a.duration)
 
     def loop(w: int) -> None:
@@ -135,7 +143,7 @@ def peer_boto3(a: argparse.Namespace) -> Timed:
         th.start()
     for th in threads:
         th.join()
-    t.wall = time.perf_counter() - t0
+    t.wall, t.cpu = time.perf_counter() - t0, _cpu() - c0
     return t
 
 
@@ -194,10 +202,8 @@ PEERS: dict[str, Callable[[argparse.Namespace], Timed]] = {
 def peer_main(a: argparse.Namespace, creds: Mapping[str, str]) -> None:
     """Child side: run one peer, print one JSON line (ops/s, CPU s/op, p50/p99 ms)."""
     os.environ.update({**creds, "AWS_ENDPOINT_URL": a.url})
-    r0 = resource.getrusage(resource.RUSAGE_SELF)
     t = PEERS[a.peer](a)
-    r1 = resource.getrusage(resource.RUSAGE_SELF)
-    cpu = r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime
+    cpu = t.cpu
     lat = sorted(t.lat)
     n = len(lat)
     print(json.dumps({

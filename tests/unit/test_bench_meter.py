@@ -133,3 +133,41 @@ def test_ctrl_c_exits_130_with_one_line_and_removes_the_scratch_dir(
         signal.signal(signal.SIGINT, intr)
     assert "interrupted: removing" in capsys.readouterr().err
     assert seen and not seen[0].exists() and not seen[0].parent.exists()
+
+
+def test_peer_cpu_per_op_is_the_timed_loop_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a peer's import and set-up were charged to its timed ops (sai3bench's start-up is
+    # subtracted): 0.5 s of set-up CPU must not show in a 0.2 s loop's CPU
+    import argparse
+    import asyncio
+    import time
+
+    import _benchpeers  # type: ignore[import-not-found, unused-ignore]
+
+    def setup_heavy(a: argparse.Namespace) -> object:
+        end = time.process_time() + 0.5
+        while time.process_time() < end:
+            pass
+
+        async def op(w: int, i: int) -> None:
+            await asyncio.sleep(0.001)
+
+        return _benchpeers._async_ops(a, op)
+
+    class Exited(Exception):
+        pass
+
+    def no_exit(code: int) -> None:
+        raise Exited
+
+    monkeypatch.setitem(_benchpeers.PEERS, "setup-heavy", setup_heavy)
+    monkeypatch.setattr(os, "_exit", no_exit)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "restored after the test")
+    a = argparse.Namespace(peer="setup-heavy", url="http://127.0.0.1:1", duration=0.2, conc=2)
+    out: list[str] = []
+    monkeypatch.setattr("builtins.print", lambda s, **_: out.append(s))
+    with pytest.raises(Exited):
+        _benchpeers.peer_main(a, {})
+    got = json.loads(out[-1])
+    assert got["ops"] > 0
+    assert got["cpu_per_op"] * got["ops"] < 0.4  # the loop's CPU, at most its 0.2 s wall
